@@ -1,0 +1,1 @@
+"""The agent and the entrypoints that serve it: the `encore` CLI first."""

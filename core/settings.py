@@ -1,0 +1,62 @@
+"""One `Settings` object, built by entrypoints and passed down; library code reads no env vars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Profile = Literal["local", "aws"]
+
+
+class Settings(BaseSettings):
+    """Encore configuration: each field reads `ENCORE_<FIELD>`; defaults are the offline path."""
+
+    model_config = SettingsConfigDict(env_prefix="ENCORE_", env_file=".env", extra="ignore")
+
+    profile: Profile = Field("local", description="local: embedded defaults; aws: cloud adapters")
+    data_dir: Path = Field(
+        Path(".encore"),
+        description="holds the lake, the warehouse, models and memory",
+    )
+    warehouse_path: Path | None = Field(
+        None, description="the DuckDB warehouse file; default <data_dir>/warehouse.duckdb"
+    )
+    query_timeout_s: float = Field(10.0, gt=0, description="wall-clock limit for one read query")
+    query_memory_limit: str = Field("2GB", description="DuckDB memory_limit for read queries")
+    query_threads: int = Field(2, ge=1, description="DuckDB threads for read queries")
+
+    # API connectors (pipelines/sources); base URLs are settings so tests can point them at loopback
+    ticketmaster_api_key: SecretStr | None = None
+    ticketmaster_base_url: str = "https://app.ticketmaster.com/discovery/v2"
+    spotify_client_id: str | None = None
+    spotify_client_secret: SecretStr | None = None
+    spotify_base_url: str = "https://api.spotify.com/v1"
+    spotify_token_url: str = "https://accounts.spotify.com/api/token"  # noqa: S105 - a URL
+    setlistfm_api_key: SecretStr | None = None
+    setlistfm_base_url: str = "https://api.setlist.fm/rest/1.0"
+    http_timeout_s: float = Field(10.0, gt=0, description="per-request timeout for API connectors")
+
+    @field_validator("data_dir", "warehouse_path", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @property
+    def warehouse_file(self) -> Path:
+        """Where the DuckDB warehouse lives."""
+        return self.warehouse_path or self.data_dir / "warehouse.duckdb"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def memory_dir(self) -> Path:
+        return self.data_dir / "memory"

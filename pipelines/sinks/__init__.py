@@ -1,0 +1,1 @@
+"""Where pipeline output goes: the warehouse and files."""

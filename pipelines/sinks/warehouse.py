@@ -1,0 +1,129 @@
+"""Loading into the DuckDB warehouse.
+
+`rebuild` replaces the whole warehouse atomically: it builds a new file beside the old one and
+swaps it in with one rename, so a run that dies half-way leaves the old warehouse untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from core.errors import WarehouseError
+from core.settings import Settings
+from core.warehouse import CONTRACT_TABLES, connect_reader, connect_writer, table_counts
+from pipelines.marts import refresh_concert_performance
+
+log = logging.getLogger(__name__)
+
+Chunks = Iterable[tuple[str, pa.Table]]
+
+
+def insert_chunk(con: duckdb.DuckDBPyConnection, table: str, chunk: pa.Table) -> None:
+    """Append a chunk to a contract table, matching columns by name and casting to its types."""
+    if table not in CONTRACT_TABLES:
+        raise WarehouseError(
+            f"{table!r} is not a warehouse table; expected one of {CONTRACT_TABLES}"
+        )
+    columns = ", ".join(f'"{name}"' for name in chunk.column_names)
+    try:
+        # `chunk` is found by DuckDB's replacement scan of this frame's locals: zero-copy Arrow
+        con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM chunk")
+    except duckdb.Error as exc:
+        raise WarehouseError(f"loading {table} failed: {exc}", table=table) from exc
+
+
+def rebuild(
+    settings: Settings,
+    chunks: Chunks,
+    *,
+    source: str,
+    parameters: dict[str, Any],
+    on_chunk: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Build a fresh warehouse from `chunks` and swap it in atomically; return the table counts.
+
+    `source` and `parameters` are recorded in `warehouse_builds`; `on_chunk(table, rows)` is
+    called after each chunk is loaded (for progress bars).
+    """
+    target = settings.warehouse_file
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.building-{os.getpid()}")
+    _remove(staging)
+    staging_settings = settings.model_copy(update={"warehouse_path": staging})
+    try:
+        con = connect_writer(staging_settings)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            for table, chunk in chunks:
+                insert_chunk(con, table, chunk)
+                if on_chunk:
+                    on_chunk(table, chunk.num_rows)
+            refresh_concert_performance(con)
+            counts = table_counts(con)
+            con.execute(
+                "INSERT INTO warehouse_builds (source, parameters, total_rows) VALUES (?, ?, ?)",
+                [source, json.dumps(parameters, default=str), sum(counts.values())],
+            )
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        _release(target)
+        staging.replace(target)
+    except BaseException:
+        _remove(staging)
+        raise
+    log.info("rebuilt warehouse %s: %s", target, counts)
+    return counts
+
+
+def _release(target: Path) -> None:
+    """Make sure no writer holds the old warehouse and its write-ahead log is merged."""
+    if not target.exists():
+        _remove(
+            target.with_name(target.name + ".wal")
+        )  # a stray log must not replay on the new file
+        return
+    try:
+        duckdb.connect(str(target)).close()  # takes the write lock; closing checkpoints the WAL
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"the warehouse at {target} is in use by another process ({exc}); stop it and retry",
+            path=str(target),
+        ) from exc
+
+
+def _remove(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        candidate.unlink(missing_ok=True)
+
+
+def last_build(settings: Settings) -> dict[str, Any] | None:
+    """The newest `warehouse_builds` entry with current table counts; None without a warehouse."""
+    if not settings.warehouse_file.exists():
+        return None
+    con = connect_reader(settings)
+    try:
+        row = con.execute(
+            "SELECT built_at, source, parameters FROM warehouse_builds "
+            "ORDER BY built_at DESC LIMIT 1"
+        ).fetchone()
+        counts = table_counts(con)
+    finally:
+        con.close()
+    if row is None:
+        return {"counts": counts}
+    return {
+        "built_at": row[0],
+        "source": row[1],
+        "parameters": json.loads(row[2]),
+        "counts": counts,
+    }

@@ -1,0 +1,127 @@
+"""Migrations are idempotent and versioned; the reader connection is locked down."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import duckdb
+import pytest
+
+from core import warehouse
+from core.errors import MigrationError, WarehouseError
+from core.settings import Settings
+from core.warehouse import (
+    CONTRACT_TABLES,
+    available_migrations,
+    connect_reader,
+    connect_writer,
+    migrate,
+    transaction,
+)
+
+
+def test_migrations_create_every_contract_table(settings: Settings) -> None:
+    con = connect_writer(settings)
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    assert set(CONTRACT_TABLES) <= tables
+    columns = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'concert_performance'"
+        ).fetchall()
+    }
+    assert {
+        "concert_id",
+        "artist_id",
+        "venue_id",
+        "event_date",
+        "status",
+        "capacity",
+        "tickets_sold",
+        "gross_revenue",
+        "avg_ticket_price",
+        "sell_through",
+    } <= columns
+
+
+def test_migrate_is_idempotent(settings: Settings) -> None:
+    con = connect_writer(settings, migrated=False)
+    first = migrate(con)
+    assert [m.version for m in first] == [m.version for m in available_migrations()]
+    assert migrate(con) == []
+    con.close()
+    con = connect_writer(settings)  # reopening migrates again: nothing to do, data intact
+    versions = con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
+    assert [v[0] for v in versions] == [m.version for m in available_migrations()]
+
+
+def test_an_edited_applied_migration_is_refused(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect_writer(settings).close()
+    edited = [dataclasses.replace(m, sql=m.sql + "\n-- edited") for m in available_migrations()]
+    monkeypatch.setattr(warehouse, "available_migrations", lambda: edited)
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        connect_writer(settings)
+
+
+def test_a_failing_migration_leaves_nothing_half_applied(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = warehouse.Migration(
+        1, "broken", "CREATE TABLE half (x INT); SELECT nonsense FROM nowhere;"
+    )
+    monkeypatch.setattr(warehouse, "available_migrations", lambda: [broken])
+    with pytest.raises(MigrationError, match="0001_broken failed"):
+        connect_writer(settings)
+    monkeypatch.undo()
+    con = duckdb.connect(str(settings.warehouse_file))
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    assert "half" not in tables
+
+
+def test_constraints_hold_in_the_warehouse(settings: Settings) -> None:
+    con = connect_writer(settings)
+    venue = "INSERT INTO venues VALUES (?, 'Hall', 'Austin', 'TX', 'US', 30, -97, ?, 'club', NULL)"
+    con.execute(venue, ["V1", 900])
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute(venue, ["V2", 0])
+    with pytest.raises(duckdb.ConstraintException):  # unknown artist: referential integrity
+        con.execute(
+            "INSERT INTO concerts VALUES ('C1', 'A404', 'V1', DATE '2025-01-01', NULL, "
+            "'completed', NULL, NULL, NULL)"
+        )
+
+
+def test_transaction_rolls_back_on_error(settings: Settings) -> None:
+    con = connect_writer(settings)
+    with pytest.raises(RuntimeError), transaction(con):
+        con.execute("INSERT INTO fans (fan_id) VALUES ('F1')")
+        raise RuntimeError("boom")
+    assert con.execute("SELECT count(*) FROM fans").fetchone() == (0,)
+
+
+def test_reader_refuses_writes_files_and_settings(settings: Settings) -> None:
+    connect_writer(settings).close()
+    con = connect_reader(settings)
+    assert con.execute("SELECT count(*) FROM artists").fetchone() == (0,)
+    for sql in (
+        "INSERT INTO fans (fan_id) VALUES ('F1')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "COPY artists TO '/tmp/leak.csv'",
+        "SET enable_external_access = true",
+        "INSTALL httpfs",
+        "ATTACH '/tmp/other.duckdb'",
+    ):
+        with pytest.raises(duckdb.Error):
+            con.execute(sql)
+
+
+def test_reader_without_a_warehouse_says_how_to_build_one(settings: Settings) -> None:
+    with pytest.raises(WarehouseError, match="encore generate"):
+        connect_reader(settings)

@@ -1,0 +1,145 @@
+"""Loading the warehouse: atomic rebuilds, marts that match their sources, integrity checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from core.errors import WarehouseError
+from core.settings import Settings
+from core.warehouse import connect_reader, connect_writer
+from pipelines.generate import SCALES, generate
+from pipelines.integrity import check_warehouse
+from pipelines.sinks.warehouse import last_build, rebuild
+from tests.pipelines.conftest import AS_OF
+
+
+def _small(seed: int) -> Iterator[tuple[str, pa.Table]]:
+    return generate(SCALES["small"], seed, AS_OF)
+
+
+def _build(
+    settings: Settings, chunks: Iterator[tuple[str, pa.Table]], seed: int = 1
+) -> dict[str, int]:
+    return rebuild(settings, chunks, source="test", parameters={"seed": seed})
+
+
+def test_the_small_warehouse_passes_every_integrity_rule(small_settings: Settings) -> None:
+    con = connect_reader(small_settings)
+    report = check_warehouse(con)
+    assert report.ok, [f for f in report.problems if f.severity == "error"]
+    kinds = {f.kind for f in report.findings}
+    assert kinds == {"orphans", "nulls", "range", "consistency"}
+    assert report.counts["ticket_sales"] >= SCALES["small"].ticket_sales
+
+
+def test_concert_performance_agrees_with_sales_and_box_scores(
+    small_db: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = small_db.execute(
+        """SELECT p.results_source, count(*),
+                  count(*) FILTER (WHERE p.tickets_sold <> coalesce(s.n, r.tickets_sold, 0)),
+                  count(*) FILTER (WHERE abs(p.sell_through - p.tickets_sold / p.capacity) > 1e-9)
+           FROM concert_performance p
+           LEFT JOIN (SELECT concert_id, sum(quantity) n FROM ticket_sales GROUP BY 1) s
+                USING (concert_id)
+           LEFT JOIN concert_results r USING (concert_id)
+           GROUP BY 1"""
+    ).fetchall()
+    by_source = {
+        source: (n, wrong_tickets, wrong_ratio) for source, n, wrong_tickets, wrong_ratio in rows
+    }
+    assert set(by_source) == {"transactions", "box_score", "none"}
+    for source, (n, wrong_tickets, wrong_ratio) in by_source.items():
+        assert n > 0, source
+        assert (wrong_tickets, wrong_ratio) == (0, 0), source
+
+
+def test_a_failed_rebuild_leaves_the_old_warehouse_untouched(settings: Settings) -> None:
+    before = _build(settings, _small(1))
+
+    def dies_half_way() -> Iterator[tuple[str, pa.Table]]:
+        for name, chunk in _small(2):
+            if name == "ticket_sales":
+                raise RuntimeError("killed mid-load")
+            yield name, chunk
+
+    with pytest.raises(RuntimeError, match="killed mid-load"):
+        _build(settings, dies_half_way(), seed=2)
+    build = last_build(settings)
+    assert build is not None
+    assert build["parameters"] == {"seed": 1}
+    assert build["counts"] == before
+    leftovers = [
+        p.name for p in settings.warehouse_file.parent.iterdir() if p.name != "warehouse.duckdb"
+    ]
+    assert leftovers == []
+
+
+def test_bad_rows_fail_the_load_and_name_the_table(settings: Settings) -> None:
+    def orphan_sale() -> Iterator[tuple[str, pa.Table]]:
+        for name, chunk in _small(1):
+            yield name, chunk
+            if name == "concerts":
+                bad = pa.table(
+                    {
+                        "sale_id": ["X1"],
+                        "concert_id": ["C404"],
+                        "sold_at": [AS_OF],
+                        "channel": ["web"],
+                        "price_tier": ["general"],
+                        "quantity": [1],
+                        "unit_price": [10.0],
+                        "amount": [10.0],
+                    }
+                )
+                yield "ticket_sales", bad
+
+    with pytest.raises(WarehouseError, match="loading ticket_sales failed"):
+        _build(settings, orphan_sale())
+    assert not settings.warehouse_file.exists()
+
+
+def test_rebuild_refuses_while_another_process_writes(settings: Settings) -> None:
+    _build(settings, _small(1))
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(60)",
+            str(settings.warehouse_file),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(WarehouseError, match="in use by another process"):
+            _build(settings, _small(2), seed=2)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert last_build(settings)["parameters"] == {"seed": 1}  # type: ignore[index]
+
+
+def test_integrity_check_reports_broken_consistency(settings: Settings) -> None:
+    _build(settings, _small(1))
+    con = connect_writer(settings)
+    future = con.execute(
+        "SELECT concert_id FROM concerts WHERE event_date > current_date LIMIT 1"
+    ).fetchone()
+    assert future is not None
+    con.execute("UPDATE concerts SET status = 'completed' WHERE concert_id = ?", [future[0]])
+    con.execute("DELETE FROM concert_performance WHERE concert_id = ?", [future[0]])
+    report = check_warehouse(con)
+    broken = {f.rule: f for f in report.problems}
+    assert not report.ok
+    assert broken["completed but dated in the future"].examples == [future[0]]
+    assert broken["concert missing from concert_performance (refresh needed)"].rows == 1

@@ -1,0 +1,68 @@
+"""The `encore` command as a user runs it: the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ENCORE = shutil.which("encore", path=str(Path(sys.executable).parent)) or "encore"
+
+
+def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ENCORE_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    return subprocess.run(
+        [ENCORE, *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = run(tmp_path, "--help")
+    assert result.returncode == 0
+    for command in ("generate", "check", "demo"):
+        assert command in result.stdout
+
+
+def test_generate_then_check(tmp_path: Path) -> None:
+    result = run(tmp_path, "generate", "--scale", "small", "--seed", "3", "--as-of", "2026-01-10")
+    assert result.returncode == 0, result.stderr
+    assert "ticket_sales" in result.stdout
+    assert "rows/s" in result.stdout
+    assert (tmp_path / "warehouse.duckdb").exists()
+
+    check = run(tmp_path, "check", "--json")
+    assert check.returncode == 0, check.stdout + check.stderr
+    report = json.loads(check.stdout)
+    assert report["ok"] is True
+    assert report["counts"]["artists"] == 250
+
+    again = run(tmp_path, "generate", "--scale", "small")
+    assert again.returncode == 2
+    assert "already holds" in again.stderr and "--replace" in again.stderr
+
+
+def test_bad_options_get_clear_errors(tmp_path: Path) -> None:
+    dirty = run(tmp_path, "generate", "--scale", "small", "--dirty")
+    assert dirty.returncode == 2
+    assert "--out DIR" in dirty.stderr
+    bad_date = run(tmp_path, "generate", "--scale", "small", "--as-of", "26/11/2026")
+    assert bad_date.returncode == 2
+    assert "--as-of must be a date like" in bad_date.stderr
+    no_warehouse = run(tmp_path, "check")
+    assert no_warehouse.returncode == 2
+    assert "encore generate" in no_warehouse.stderr
+
+
+@pytest.mark.slow
+def test_demo_builds_once_then_reuses(tmp_path: Path) -> None:
+    first = run(tmp_path, "demo", "--scale", "small", "--no-ui")
+    assert first.returncode == 0, first.stderr
+    assert "Building the small demo warehouse" in first.stdout
+    second = run(tmp_path, "demo", "--scale", "small", "--no-ui")
+    assert second.returncode == 0, second.stderr
+    assert "Reusing the small demo warehouse" in second.stdout
