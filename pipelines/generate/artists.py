@@ -59,7 +59,7 @@ def make_artists(
             "popularity": popularity.astype(np.int16),
             "followers": followers,
             "formed_year": formed_year,
-            "spotify_id": ["".join(rng.choice(_BASE62, 22)) for _ in range(n)],
+            "spotify_id": base62_ids(rng, n, 22),
         }
     )
     frame["draw"] = draw
@@ -67,6 +67,11 @@ def make_artists(
     frame["momentum"] = rng.normal(0.0, 0.18, n)
     frame["taste"] = list(taste)
     return frame
+
+
+def base62_ids(rng: np.random.Generator, n: int, length: int, prefix: str = "") -> list[str]:
+    """`n` random ids of `length` base-62 characters (the shape of Spotify's and Ticketmaster's)."""
+    return [prefix + "".join(row) for row in _BASE62[rng.integers(0, 62, (n, length))]]
 
 
 def _country(rng: np.random.Generator, genre: str) -> str:
@@ -95,7 +100,8 @@ def _one_name(
     rng: np.random.Generator, genre: str, words: dict[str, list[str]], cities: list[str]
 ) -> str:
     def pick(key: str) -> str:
-        return str(rng.choice(words[key]))
+        options = words[key]
+        return options[int(rng.integers(len(options)))]
 
     if genre in _SOLO_GENRES and rng.random() < 0.75:
         if genre in {"hip-hop", "r&b"} and rng.random() < 0.5:
@@ -112,5 +118,5 @@ def _one_name(
         noun2=pick("band_nouns"),
         first=pick("first_names"),
         last=pick("last_names"),
-        city=str(rng.choice(cities)),
+        city=cities[int(rng.integers(len(cities)))],
     )

@@ -77,7 +77,7 @@ def box_scores(concerts: pd.DataFrame, ticketed: np.ndarray) -> pa.Table:
 class _Pool:
     """Fans of one area, with their columns laid out contiguously for fast weighting."""
 
-    ids: np.ndarray
+    ids: np.ndarray  # positions in the fans table
     taste: np.ndarray
     activity: np.ndarray
     city: np.ndarray
@@ -89,9 +89,9 @@ class _Pool:
     def pick(
         self, rng: np.random.Generator, k: int, taste: np.ndarray, home_city: str | None
     ) -> np.ndarray:
-        """`k` fan ids drawn by activity x taste match (x 2.5 for the venue's own city)."""
+        """`k` fans drawn by activity x taste match (x 2.5 for the venue's own city)."""
         if k == 0 or len(self.ids) == 0:
-            return np.empty(0, dtype=object)
+            return np.empty(0, dtype=np.int64)
         w = self.activity * np.exp(_TASTE_BETA * (self.taste @ taste))
         if home_city is not None:
             w = np.where(self.city == home_city, w * 2.5, w)
@@ -104,7 +104,7 @@ class _FanPools:
 
     def __init__(self, rng: np.random.Generator, fans: pd.DataFrame) -> None:
         columns = {
-            "ids": fans["fan_id"].to_numpy(),
+            "ids": np.arange(len(fans)),
             "taste": np.stack(list(fans["taste"])),
             "activity": fans["activity"].to_numpy(float),
             "city": fans["city"].to_numpy(),
@@ -128,7 +128,7 @@ class _FanPools:
         place: tuple[str, str, str],
         artist_taste: np.ndarray,
     ) -> np.ndarray:
-        """`k` fan ids, mostly local fans whose taste fits the artist, some travellers.
+        """`k` fans (positions), mostly locals whose taste fits the artist, some travellers.
 
         `place` is the venue's (country, state or city, city).
         """
@@ -171,7 +171,8 @@ def make_sales(
     pending: list[dict[str, np.ndarray]] = []
     pending_rows = 0
     next_id = 1
-    rows: Iterator[Any] = concerts[ticketed].itertuples(index=False)
+    ids = _Ids(pa.array(concerts["concert_id"]), pa.array(fans["fan_id"]), id_width)
+    rows: Iterator[Any] = concerts[ticketed].itertuples(index=True)
     for row in rows:
         v_idx, a_idx = int(row.v_idx), int(row.a_idx)
         buyers = partial(pools.buyers, place=places[v_idx], artist_taste=tastes[a_idx])
@@ -181,11 +182,11 @@ def make_sales(
         pending.append(parts)
         pending_rows += len(parts["quantity"])
         if pending_rows >= chunk_rows:
-            yield _chunk(pending, next_id, id_width)
+            yield _chunk(pending, next_id, ids)
             next_id += pending_rows
             pending, pending_rows = [], 0
     if pending:
-        yield _chunk(pending, next_id, id_width)
+        yield _chunk(pending, next_id, ids)
 
 
 def _one_concert(
@@ -230,35 +231,51 @@ def _one_concert(
     unit_cents = np.round(low + _TIER_POSITION[tier] * (high - low)).astype(np.int64)
     channel = rng.choice(len(_CHANNELS), size=n, p=_CHANNEL_P)
     has_fan = (channel <= 1) | ((channel == 3) & (rng.random(n) < 0.5))
-    fan = np.full(n, None, dtype=object)
+    fan = np.full(n, -1, dtype=np.int64)  # -1: an anonymous buyer
     fan[has_fan] = buyers(rng, int(has_fan.sum()))
     return {
-        "concert_id": np.full(int(keep.sum()), row.concert_id, dtype=object),
-        "fan_id": fan[keep],
+        "concert": np.full(int(keep.sum()), row.Index, dtype=np.int64),
+        "fan": fan[keep],
         "sold_at": sold_at[keep],
-        "channel": _CHANNELS[channel[keep]],
-        "price_tier": _TIERS[tier[keep]],
+        "channel": channel[keep].astype(np.int8),
+        "price_tier": tier[keep].astype(np.int8),
         "quantity": qty[keep].astype(np.int32),
         "unit_cents": unit_cents[keep],
     }
 
 
-def _chunk(parts: list[dict[str, np.ndarray]], first_id: int, id_width: int) -> pa.Table:
+@dataclass(frozen=True)
+class _Ids:
+    """What a chunk's integer positions turn into: the concerts' and fans' ids."""
+
+    concerts: pa.Array
+    fans: pa.Array
+    sale_width: int
+
+
+def _chunk(parts: list[dict[str, np.ndarray]], first_id: int, ids: _Ids) -> pa.Table:
+    """Assemble a chunk with Arrow kernels: ids by `take`, labels by dictionary decoding."""
     cols = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     n = len(cols["quantity"])
     numbers = pa.array(np.arange(first_id, first_id + n)).cast(pa.string())
-    sale_id = pc.binary_join_element_wise("S", pc.utf8_lpad(numbers, id_width, "0"), "")
-    unit = cols.pop("unit_cents")
+    fan = cols["fan"]
+    unit = cols["unit_cents"]
     return pa.table(
         {
-            "sale_id": sale_id,
-            "concert_id": pa.array(cols["concert_id"], pa.string()),
-            "fan_id": pa.array(cols["fan_id"], pa.string()),
+            "sale_id": pc.binary_join_element_wise(
+                "S", pc.utf8_lpad(numbers, ids.sale_width, "0"), ""
+            ),
+            "concert_id": ids.concerts.take(pa.array(cols["concert"])),
+            "fan_id": ids.fans.take(pa.array(np.maximum(fan, 0), mask=fan < 0)),
             "sold_at": pa.array(cols["sold_at"], pa.timestamp("s")),
-            "channel": pa.array(cols["channel"], pa.string()),
-            "price_tier": pa.array(cols["price_tier"], pa.string()),
+            "channel": _labels(cols["channel"], _CHANNELS),
+            "price_tier": _labels(cols["price_tier"], _TIERS),
             "quantity": pa.array(cols["quantity"], pa.int32()),
             "unit_price": unit / 100.0,
             "amount": unit * cols["quantity"] / 100.0,
         }
     )
+
+
+def _labels(codes: np.ndarray, labels: np.ndarray) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(labels)).cast(pa.string())

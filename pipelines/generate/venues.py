@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import string
-
 import numpy as np
 import pandas as pd
 
 from core.schemas import VENUE_TYPES
+from pipelines.generate.artists import base62_ids
 from pipelines.generate.reference import Reference
-
-_BASE62 = np.array(list(string.digits + string.ascii_letters))
 
 # share of venues by type, and (median, spread, min, max) of capacity as a log-normal
 _TYPE_SHARES = {
@@ -55,8 +52,9 @@ def make_venues(rng: np.random.Generator, n: int, ref: Reference) -> pd.DataFram
 
     rows = []
     used_names: set[str] = set()
+    city_rows = cities.to_dict("records")
     for i, ci in enumerate(city_idx, start=1):
-        city = cities.iloc[ci]
+        city = city_rows[ci]
         venue_type = _pick_type(rng, int(city["metro_population"]))
         median, spread, low, high = _CAPACITY[venue_type]
         capacity = int(np.clip(round(median * np.exp(rng.normal(0, spread)), -1), low, high))
@@ -72,7 +70,7 @@ def make_venues(rng: np.random.Generator, n: int, ref: Reference) -> pd.DataFram
                 "longitude": round(float(city["longitude"]) + rng.normal(0, spread_deg / 2), 5),
                 "capacity": capacity,
                 "venue_type": venue_type,
-                "ticketmaster_id": "KovZ" + "".join(rng.choice(_BASE62, 8)),
+                "ticketmaster_id": base62_ids(rng, 1, 8, prefix="KovZ")[0],
                 "market_z": float(city["market_z"]),
                 "market_weight": float(city["market_weight"]),
             }
@@ -90,13 +88,13 @@ def _pick_type(rng: np.random.Generator, metro_population: int) -> str:
 def _unique_name(
     rng: np.random.Generator, venue_type: str, city: str, ref: Reference, used: set[str]
 ) -> str:
-    patterns = ref.words["venue_patterns"][venue_type]
+    def pick(options: list[str]) -> str:
+        return options[int(rng.integers(len(options)))]
+
     name = ""
     for attempt in range(40):
-        name = str(rng.choice(patterns)).format(
-            city=city,
-            word=rng.choice(ref.words["venue_words"]),
-            sponsor=rng.choice(ref.words["sponsors"]),
+        name = pick(ref.words["venue_patterns"][venue_type]).format(
+            city=city, word=pick(ref.words["venue_words"]), sponsor=pick(ref.words["sponsors"])
         )
         if attempt >= 20:
             name = f"{name} {city}"
