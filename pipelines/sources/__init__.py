@@ -1,0 +1,1 @@
+"""API connectors: Ticketmaster, Spotify and setlist.fm over one resilient HTTP client."""

@@ -1,0 +1,257 @@
+"""Ticketmaster connector against recorded Discovery API v2 responses."""
+
+from __future__ import annotations
+
+import copy
+import random
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError, SourceError
+from core.schemas import Venue
+from core.settings import Settings
+from pipelines.sources.resilience import RetryPolicy
+from pipelines.sources.ticketmaster import TicketmasterConnector, concert_status, map_venue
+from tests.pipelines.sources.conftest import TM_KEY, FakeClock, ReplayServer, Reply, nock, tm_docs
+
+TODAY = date(2026, 11, 1)
+
+
+@pytest.fixture
+def tm(api_settings: Settings, clock: FakeClock):
+    connector = TicketmasterConnector.from_settings(
+        api_settings,
+        clock=clock,
+        rng=random.Random(1),
+        retry=RetryPolicy(max_attempts=3),
+        trust_env=False,
+    )
+    connector._today = lambda: TODAY
+    with connector:
+        yield connector
+
+
+def test_search_events_maps_real_events(tm, server: ReplayServer, shared_data: Path) -> None:
+    server.route("/discovery/v2/events", nock(shared_data, "event_all-200"))
+    batch = tm.search_events({"keyword": "festival"})
+    assert len(batch) == 20 and len(batch.raw) == 1
+    seen = server.requests()[0]
+    assert seen.query == {"keyword": "festival", "page": "0", "size": "20", "apikey": TM_KEY}
+
+    concerts = {c.concert_id: c for c in batch.accepted}
+    rv_pass = concerts["ticketmaster:vv17FZfdGkSrrMju"]
+    assert rv_pass.venue_id == "ticketmaster:KovZpZAEA76A"
+    assert rv_pass.artist_id == "ticketmaster:K8vZ917Kew0"
+    assert rv_pass.event_date == date(2016, 5, 20)
+    assert rv_pass.on_sale_date == date(2016, 1, 29)
+    assert (rv_pass.price_min, rv_pass.price_max) == (Decimal("125.00"), Decimal("150.00"))
+    assert rv_pass.status == "completed"  # offsale and in the past
+    assert concerts["ticketmaster:G5dIZfeoHM32h"].price_min == Decimal("3.00")  # rescheduled
+
+    rejects = {r.source_id: r for r in batch.rejects}
+    # an event with neither venue nor attraction is kept as a reject, with every reason
+    fields = {f for f, _ in rejects["LvZ184lOjQqL7mktyZZNT"].reasons}
+    assert {"artist_id", "venue_id"} <= fields
+    # roller derby at a venue but with no attraction: the mapped record is kept for a fix-up step
+    derby = rejects["Z1lMVSyiJynZ177_Cp"]
+    assert derby.reasons == (("artist_id", "Field required"),)
+    assert derby.record["venue_id"] == "ticketmaster:ZKlMVSyiJynZee77Pe7av"
+    assert derby.item["name"] == "TXRD Lonestar Rollergirls 2016 Regular Season Pass"
+    assert {r.entity for r in batch.rejects} == {"concerts"}
+    assert len(batch.accepted) + len(batch.rejects) == 20
+
+
+def test_search_pages_until_max_pages(tm, server: ReplayServer, shared_data: Path) -> None:
+    server.route("/discovery/v2/events", nock(shared_data, "event_all-200"), page=0)
+    server.route("/discovery/v2/events", nock(shared_data, "event_all-200-options"), page=1)
+    batch = tm.search_events(size=20, max_pages=2)
+    assert [r.query["page"] for r in server.requests()] == ["0", "1"]
+    assert len(batch) == 25 and len(batch.raw) == 2
+    assert "ticketmaster:vv17FZfdGkSrrMju" in {c.concert_id for c in batch.accepted}
+
+
+def test_search_stops_at_the_last_page(tm, server: ReplayServer, shared_data: Path) -> None:
+    last = nock(shared_data, "event_all-200-options")
+    last.body = copy.deepcopy(last.body)
+    last.body["page"].update(number=1, totalPages=2)
+    server.route("/discovery/v2/events", nock(shared_data, "event_all-200"), page=0)
+    server.route("/discovery/v2/events", last, page=1)
+    tm.search_events(max_pages=10)
+    assert [r.query["page"] for r in server.requests()] == ["0", "1"]
+
+
+def test_search_respects_the_deep_paging_limit(tm, server: ReplayServer, shared_data) -> None:
+    server.route("/discovery/v2/events", nock(shared_data, "event_all-200"))
+    tm.search_events(size=400, max_pages=10)  # page * size must stay below 1000
+    assert [r.query["page"] for r in server.requests()] == ["0", "1"]
+
+
+def test_search_without_results(tm, server: ReplayServer) -> None:
+    # Ticketmaster drops `_embedded` when nothing matches
+    empty = {"page": {"size": 20, "totalElements": 0, "totalPages": 0, "number": 0}}
+    server.route("/discovery/v2/venues", Reply(200, empty))
+    batch = tm.search_venues({"keyword": "nowhere"}, max_pages=3)
+    assert len(batch) == 0 and len(batch.raw) == 1
+
+
+def test_search_venues_single_page(tm, server: ReplayServer, shared_data: Path) -> None:
+    server.route("/discovery/v2/venues", tm_docs(shared_data, "search_venues"))
+    batch = tm.search_venues({"keyword": "UCV"}, max_pages=5)
+    assert len(server.requests()) == 1  # totalPages is 1
+    # no capacity in the API: accepted with capacity None, not rejected
+    assert len(batch.accepted) == 2 and not batch.rejects
+    assert [v.venue_id for v in batch.accepted] == [
+        "ticketmaster:KovZpZAFnIEA",
+        "ticketmaster:KovZpZAFnIJA",
+    ]
+    assert [v.city for v in batch.accepted] == ["Morrisburg", "Morrisburg"]
+    assert {(v.state, v.country) for v in batch.accepted} == {("ON", "CA")}
+    assert {(v.capacity, v.venue_type) for v in batch.accepted} == {(None, None)}
+
+
+def test_get_venue_maps_a_real_venue(tm, server: ReplayServer, shared_data: Path) -> None:
+    server.route("/discovery/v2/venues/KovZpZAEA76A", nock(shared_data, "venue_find-200"))
+    batch = tm.get_venue("KovZpZAEA76A")
+    assert batch is not None and batch.raw[0].body["id"] == "KovZpZAEA76A"
+    assert not batch.rejects
+    # the API has no capacity and the name states no type: both None (unknown), not guessed
+    [venue] = batch.accepted
+    assert venue == Venue(
+        venue_id="ticketmaster:KovZpZAEA76A",
+        name="The Pavilion at Montage Mountain",
+        city="Scranton",
+        state="PA",
+        country="US",
+        latitude=41.3479758,
+        longitude=-75.6638888,
+        capacity=None,
+        venue_type=None,
+        ticketmaster_id="KovZpZAEA76A",
+    )
+
+
+def test_venue_with_impossible_coordinates_is_a_reject(tm, server, shared_data) -> None:
+    venue = nock(shared_data, "venue_find-200")
+    venue.body = copy.deepcopy(venue.body)
+    venue.body["location"]["latitude"] = "141.34797580"  # a typo: no latitude beyond 90
+    server.route("/discovery/v2/venues/KovZpZAEA76A", venue)
+    batch = tm.get_venue("KovZpZAEA76A")
+    assert batch is not None and not batch.accepted
+    [reject] = batch.rejects
+    assert [field for field, _ in reject.reasons] == ["latitude"]
+    assert reject.source_id == "KovZpZAEA76A"
+    assert reject.record["name"] == "The Pavilion at Montage Mountain"
+    assert reject.record["capacity"] is None  # unknown facts stay explicit in the record
+
+
+def test_get_event_with_embedded_venue_and_attraction(tm, server, shared_data) -> None:
+    server.route("/discovery/v2/events/vv17FZfdGkSrrMju", nock(shared_data, "event_find-200"))
+    batch = tm.get_event("vv17FZfdGkSrrMju")
+    assert batch is not None
+    [concert] = batch.accepted
+    assert concert.venue_id == "ticketmaster:KovZpZAEA76A"
+    assert concert.on_sale_date == date(2016, 1, 29)
+
+
+def test_get_event_404_is_none(tm, server: ReplayServer, shared_data: Path) -> None:
+    server.route("/discovery/v2/events/unknown-id", nock(shared_data, "event_find-404"))
+    assert tm.get_event("unknown-id") is None
+    assert len(server.requests()) == 1
+
+
+def test_attractions_map_genre_from_classifications(tm, server, shared_data) -> None:
+    server.route("/discovery/v2/attractions", nock(shared_data, "attraction_all-200"))
+    batch = tm.search_attractions({"classificationName": "music"})
+    assert not batch.rejects
+    by_name = {a.name: a for a in batch.accepted}
+    assert len(by_name) == 20
+    assert by_name["!!!"].artist_id == "ticketmaster:K8vZ9175BhV"
+    assert by_name["!!!"].genre == "rock"
+    assert by_name["$kinny"].genre == "hip-hop/rap"
+    assert by_name["#140conf"].genre is None  # "Undefined" is not a genre
+    # attractions carry no popularity or followers: None (unknown) for every one of them
+    assert {(a.popularity, a.followers) for a in batch.accepted} == {(None, None)}
+
+
+def test_get_attraction(tm, server: ReplayServer, shared_data: Path) -> None:
+    server.route("/discovery/v2/attractions/K8vZ917Kew0", nock(shared_data, "attraction_find-200"))
+    batch = tm.get_attraction("K8vZ917Kew0")
+    assert batch is not None and not batch.rejects
+    [artist] = batch.accepted
+    assert artist.artist_id == "ticketmaster:K8vZ917Kew0"
+    assert artist.name == "Susquehanna Breakdown Music Festival"
+    assert artist.genre is None  # genre and sub-genre are both "Undefined"
+
+
+def test_attraction_without_a_name_is_a_reject(tm, server, shared_data) -> None:
+    attraction = nock(shared_data, "attraction_find-200")
+    attraction.body = copy.deepcopy(attraction.body)
+    attraction.body["name"] = "   "
+    server.route("/discovery/v2/attractions/K8vZ917Kew0", attraction)
+    batch = tm.get_attraction("K8vZ917Kew0")
+    assert batch is not None and not batch.accepted
+    [reject] = batch.rejects
+    assert [field for field, _ in reject.reasons] == ["name"]
+    assert reject.record["artist_id"] == "ticketmaster:K8vZ917Kew0"
+
+
+def test_attraction_without_an_id_is_a_reject(tm, server, shared_data) -> None:
+    attraction = nock(shared_data, "attraction_find-200")
+    attraction.body = copy.deepcopy(attraction.body)
+    del attraction.body["id"]
+    server.route("/discovery/v2/attractions/K8vZ917Kew0", attraction)
+    batch = tm.get_attraction("K8vZ917Kew0")
+    assert batch is not None and not batch.accepted
+    [reject] = batch.rejects
+    assert reject.reasons[0][0] == "record" and "'id'" in reject.reasons[0][1]
+
+
+def test_server_errors_surface_as_source_errors(tm, server: ReplayServer) -> None:
+    server.route("/discovery/v2/venues/x", Reply(502))
+    with pytest.raises(SourceError, match="after 3 attempt") as caught:
+        tm.get_venue("x")
+    assert TM_KEY not in str(caught.value)
+
+
+def test_missing_key_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ENCORE_TICKETMASTER_API_KEY"):
+        TicketmasterConnector.from_settings(Settings(_env_file=None, data_dir=tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("code", "when", "expected"),
+    [
+        ("cancelled", date(2027, 1, 1), "cancelled"),
+        ("onsale", date(2027, 1, 1), "scheduled"),
+        ("rescheduled", date(2027, 1, 1), "scheduled"),
+        ("offsale", date(2016, 5, 20), "completed"),
+        (None, None, None),
+    ],
+)
+def test_concert_status(code, when, expected) -> None:
+    assert concert_status(code, when, TODAY) == expected
+
+
+def test_venue_type_from_an_explicit_name_only() -> None:
+    arena = map_venue({"id": "1", "name": "Saitama Super Arena"})
+    assert arena["venue_type"] == "arena"
+    assert map_venue({"id": "2", "name": "The Pavilion at Montage Mountain"})["venue_type"] is None
+
+
+def test_ids_cannot_escape_their_path(tm, server: ReplayServer) -> None:
+    server.route("/discovery/v2/venues/..%2Fevents", Reply(404, {"errors": []}))
+    assert tm.get_venue("../events") is None
+    assert [r.path for r in server.requests()] == ["/discovery/v2/venues/..%2Fevents"]
+
+
+def test_garbage_prices_make_a_reject_not_a_crash(tm, server, shared_data) -> None:
+    event = nock(shared_data, "event_find-200")
+    event.body = copy.deepcopy(event.body)
+    event.body["priceRanges"][0]["min"] = "n/a"
+    server.route("/discovery/v2/events/vv17FZfdGkSrrMju", event)
+    batch = tm.get_event("vv17FZfdGkSrrMju")
+    assert batch is not None and not batch.accepted
+    assert batch.rejects[0].reasons[0][0] == "record"
