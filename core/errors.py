@@ -7,6 +7,7 @@
      │    └── MigrationError  a migration failed or an applied one was edited
      ├── IntegrityError       the warehouse holds orphans or out-of-range values
      ├── SourceError          an external source (API, file, stream) failed
+     ├── MonitoringError      metrics or alerts could not be recorded
      └── QueryRefusedError    a query was refused by the guard (carries the reason)
 
 Third-party errors are translated at the adapter edge with `raise ... from exc`.
@@ -51,6 +52,10 @@ class IntegrityError(EncoreError):
 
 class SourceError(EncoreError):
     """An external source (API, file, stream) failed."""
+
+
+class MonitoringError(EncoreError):
+    """Metrics or alerts could not be recorded or read."""
 
 
 class QueryRefusedError(EncoreError):

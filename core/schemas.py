@@ -43,11 +43,16 @@ MAX_CAPACITY: Final = 250_000
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-CountryCode = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Z]{2}$"),
-    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
-]
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+UPPER_CASE: Final = BeforeValidator(_upper)
+"""Marks a string field that is upper-cased before its checks (SQL validators read this too)."""
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), UPPER_CASE]
 """ISO 3166-1 alpha-2, any case on input ("us" -> "US")."""
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Genre = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]

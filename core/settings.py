@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     query_memory_limit: str = Field("2GB", description="DuckDB memory_limit for read queries")
     query_threads: int = Field(2, ge=1, description="DuckDB threads for read queries")
 
+    lake_bucket: str | None = Field(None, description="S3 bucket for the lake; unset: local folder")
+    aws_endpoint_url: str | None = Field(
+        None, description="AWS endpoint override (tests, LocalStack)"
+    )
+
     # API connectors (pipelines/sources); base URLs are settings so tests can point them at loopback
     ticketmaster_api_key: SecretStr | None = None
     ticketmaster_base_url: str = "https://app.ticketmaster.com/discovery/v2"

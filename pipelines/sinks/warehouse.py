@@ -127,3 +127,29 @@ def last_build(settings: Settings) -> dict[str, Any] | None:
         "parameters": json.loads(row[2]),
         "counts": counts,
     }
+
+
+def upsert(
+    con: duckdb.DuckDBPyConnection, table: str, rows: str, key: str, columns: list[str]
+) -> tuple[int, int]:
+    """Merge `rows` (a relation with `columns`) into `table` by `key`; return (inserted, updated).
+
+    Known values are never erased: a NULL in the incoming row keeps what the table has. Rows equal
+    to what is stored change nothing, so loading the same input twice is a no-op.
+    """
+    others = [c for c in columns if c != key]
+    names = ", ".join(f'"{c}"' for c in columns)
+    inserted = con.execute(
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {rows} r "
+        f'WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t."{key}" = r."{key}")'
+    ).fetchone()
+    if not others:
+        return (int(inserted[0]) if inserted else 0), 0
+    merged = {c: f'coalesce(r."{c}", t."{c}")' for c in others}
+    changed = " OR ".join(f'{merged[c]} IS DISTINCT FROM t."{c}"' for c in others)
+    assignments = ", ".join(f'"{c}" = {merged[c]}' for c in others)
+    updated = con.execute(
+        f"UPDATE {table} t SET {assignments} FROM {rows} r "
+        f'WHERE t."{key}" = r."{key}" AND ({changed})'
+    ).fetchone()
+    return (int(inserted[0]) if inserted else 0), (int(updated[0]) if updated else 0)

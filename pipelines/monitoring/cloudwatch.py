@@ -1,0 +1,400 @@
+"""The AWS monitor: metrics to CloudWatch, alerts to CloudWatch Logs, `AlertRule`s as alarms.
+
+Metrics are buffered and sent with `put_metric_data` in batches (on `flush`, when a batch fills,
+or when a `with` block ends). Each alert is one JSON event in the log group, in a stream per UTC
+day; acknowledgements are events too, so `recent_alerts` rebuilds state from the log alone.
+boto3 is imported only when this module builds its own clients.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Final, Self, cast
+
+from core.errors import ConfigError
+from pipelines.monitoring.base import (
+    Alert,
+    AlertRule,
+    MonitoringError,
+    Op,
+    Severity,
+    Unit,
+    log_alert,
+    utc_now,
+)
+
+log = logging.getLogger(__name__)
+
+# Ratios stay fractions ("None"), not "Percent", so one AlertRule threshold (0.05) means the
+# same thing locally and in a CloudWatch alarm.
+CLOUDWATCH_UNITS: Final[Mapping[Unit, str]] = {
+    "count": "Count",
+    "seconds": "Seconds",
+    "milliseconds": "Milliseconds",
+    "ratio": "None",
+    "percent": "Percent",
+    "bytes": "Bytes",
+    "none": "None",
+}
+_COMPARISONS: Final[Mapping[Op, str]] = {
+    ">": "GreaterThanThreshold",
+    ">=": "GreaterThanOrEqualToThreshold",
+    "<": "LessThanThreshold",
+    "<=": "LessThanOrEqualToThreshold",
+}
+_MAX_BATCH: Final = 1000  # put_metric_data's limit on data points per request
+_MAX_DIMENSIONS: Final = 30
+ALERTS_METRIC: Final = "AlertsRaised"
+
+
+@contextmanager
+def _aws(action: str, **detail: Any) -> Iterator[None]:
+    """Translate botocore errors into Encore errors that say what failed and what to check."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        yield
+    except NoCredentialsError as exc:
+        raise ConfigError(
+            f"cannot {action}: no AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID, "
+            "or use the local monitor (ENCORE_PROFILE=local)",
+            **detail,
+        ) from exc
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        raise MonitoringError(
+            f"cannot {action}: {code}: {error.get('Message', exc)}", code=code, **detail
+        ) from exc
+    except BotoCoreError as exc:
+        raise MonitoringError(f"cannot {action}: {exc}", code=type(exc).__name__, **detail) from exc
+
+
+def _client(service: str, region: str, endpoint_url: str | None) -> Any:
+    try:
+        import boto3
+    except ImportError as exc:  # pragma: no cover - boto3 ships with the base install today
+        raise ConfigError(
+            "CloudWatch monitoring needs boto3; install it with `pip install 'encore[aws]'`"
+        ) from exc
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
+
+
+def _dimensions(dimensions: Mapping[str, str]) -> list[dict[str, str]]:
+    if len(dimensions) > _MAX_DIMENSIONS:
+        raise MonitoringError(
+            f"CloudWatch allows {_MAX_DIMENSIONS} dimensions per metric; got {len(dimensions)}",
+            dimensions=dict(dimensions),
+        )
+    empty = sorted(name for name, value in dimensions.items() if not name or not str(value))
+    if empty:
+        raise MonitoringError(
+            f"CloudWatch dimensions need non-empty names and values; fix {empty}",
+            dimensions=dict(dimensions),
+        )
+    return [{"Name": name, "Value": str(value)} for name, value in sorted(dimensions.items())]
+
+
+class CloudWatchMonitor:
+    """Sends metrics to CloudWatch and alerts to CloudWatch Logs; creates alarms from rules.
+
+    With `rollup` (the default) a metric that has dimensions is also sent without them, because
+    CloudWatch does not aggregate across dimensions and the alarms `ensure_alarms` creates watch
+    the dimensionless series, so they see every pipeline.
+    """
+
+    def __init__(
+        self,
+        namespace: str = "Encore/Pipelines",
+        *,
+        client: Any = None,
+        logs_client: Any = None,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        log_group: str = "/encore/alerts",
+        rollup: bool = True,
+        alert_metric_severities: Iterable[Severity] = ("critical",),
+        batch_size: int = 500,
+        lookback: timedelta = timedelta(days=14),
+    ) -> None:
+        self.namespace = namespace
+        self.log_group = log_group
+        self.rollup = rollup
+        self.alert_metric_severities = frozenset(alert_metric_severities)
+        self.batch_size = max(1, min(batch_size, _MAX_BATCH))
+        self.lookback = lookback
+        self.cloudwatch = (
+            client if client is not None else _client("cloudwatch", region, endpoint_url)
+        )
+        self.logs = (
+            logs_client if logs_client is not None else _client("logs", region, endpoint_url)
+        )
+        self._pending: list[dict[str, Any]] = []
+        self._streams: set[str] = set()
+
+    def metric(
+        self,
+        name: str,
+        value: float,
+        *,
+        unit: Unit = "count",
+        run_id: str | None = None,
+        dimensions: Mapping[str, str] | None = None,
+    ) -> None:
+        """Buffer one data point (`run_id` is not sent: a per-run dimension is a metric per run)."""
+        if not math.isfinite(value):
+            # CloudWatch rejects NaN and infinities for the whole batch; drop just this one.
+            log.warning("not sending metric %s: %r is not a finite number", name, value)
+            return
+        datum: dict[str, Any] = {
+            "MetricName": name,
+            "Value": float(value),
+            "Unit": CLOUDWATCH_UNITS.get(unit, "None"),
+            "Timestamp": utc_now(),
+        }
+        dims = _dimensions(dimensions or {})
+        self._pending.append({**datum, "Dimensions": dims} if dims else datum)
+        if dims and self.rollup:
+            self._pending.append(datum)
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the buffered data points, `batch_size` per request."""
+        pending, self._pending = self._pending, []
+        for start in range(0, len(pending), self.batch_size):
+            batch = pending[start : start + self.batch_size]
+            # Unsent points are dropped rather than kept: a backend that is down would otherwise
+            # grow the buffer without bound, and metrics are worth less than the pipeline's memory.
+            with _aws(
+                f"send {len(batch)} metric(s) to CloudWatch namespace {self.namespace}",
+                namespace=self.namespace,
+                dropped=len(pending) - start,
+            ):
+                self.cloudwatch.put_metric_data(Namespace=self.namespace, MetricData=batch)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.flush()
+
+    def alert(
+        self,
+        severity: Severity,
+        source: str,
+        message: str,
+        *,
+        run_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        alert_id: str | None = None,
+    ) -> str:
+        """Write the alert to CloudWatch Logs (and count it as a metric if its severity is set)."""
+        alert = Alert(
+            alert_id=alert_id or uuid.uuid4().hex,
+            raised_at=utc_now(),
+            severity=severity,
+            source=source,
+            message=message,
+            run_id=run_id,
+            details=dict(details or {}),
+        )
+        self._put_event(
+            {
+                "event": "alert",
+                "alert_id": alert.alert_id,
+                "raised_at": alert.raised_at.isoformat(),
+                "severity": severity,
+                "source": source,
+                "message": message,
+                "run_id": run_id,
+                "details": dict(alert.details),
+            },
+            alert.raised_at,
+        )
+        log_alert(alert)
+        if severity in self.alert_metric_severities:
+            self._pending.append(
+                {
+                    "MetricName": ALERTS_METRIC,
+                    "Value": 1.0,
+                    "Unit": "Count",
+                    "Timestamp": alert.raised_at,
+                    "Dimensions": [{"Name": "severity", "Value": severity}],
+                }
+            )
+            self.flush()
+        return alert.alert_id
+
+    def recent_alerts(self, limit: int = 50, *, unacknowledged_only: bool = False) -> list[Alert]:
+        """The newest alerts of the last `lookback`, rebuilt from the log group's events."""
+        found = [
+            alert
+            for alert in self._alerts().values()
+            if not (unacknowledged_only and alert.acknowledged)
+        ]
+        found.sort(key=lambda a: (a.raised_at, a.alert_id), reverse=True)
+        return found[:limit]
+
+    def acknowledge(self, alert_id: str) -> None:
+        """Append an acknowledgement event for a known alert."""
+        if alert_id not in self._alerts():
+            raise MonitoringError(
+                f"no alert with id {alert_id!r} in {self.log_group} over the last "
+                f"{self.lookback}; list ids with recent_alerts()",
+                alert_id=alert_id,
+            )
+        now = utc_now()
+        self._put_event({"event": "acknowledged", "alert_id": alert_id, "at": now.isoformat()}, now)
+
+    def _alerts(self) -> dict[str, Alert]:
+        alerts: dict[str, Alert] = {}
+        acknowledged: set[str] = set()
+        for event in self._events():
+            if event.get("event") == "acknowledged":
+                acknowledged.add(str(event.get("alert_id")))
+            elif event.get("event") == "alert":
+                alert = _alert_from_event(event)
+                alerts[alert.alert_id] = alert
+        return {
+            alert_id: replace(alert, acknowledged=alert_id in acknowledged)
+            for alert_id, alert in alerts.items()
+        }
+
+    def _ensure_stream(self, stream: str) -> None:
+        if stream in self._streams:
+            return
+        calls: list[tuple[str, Any, dict[str, str]]] = [
+            ("create log group", self.logs.create_log_group, {"logGroupName": self.log_group}),
+            (
+                "create log stream",
+                self.logs.create_log_stream,
+                {"logGroupName": self.log_group, "logStreamName": stream},
+            ),
+        ]
+        for action, call, kwargs in calls:
+            try:
+                with _aws(f"{action} {self.log_group}/{stream}", **kwargs):
+                    call(**kwargs)
+            except MonitoringError as exc:
+                if exc.detail.get("code") != "ResourceAlreadyExistsException":
+                    raise
+        self._streams.add(stream)
+
+    def _put_event(self, body: Mapping[str, Any], at: datetime) -> None:
+        stream = at.astimezone(UTC).strftime("%Y/%m/%d")
+        event = {
+            "timestamp": int(at.timestamp() * 1000),
+            "message": json.dumps(body, sort_keys=True, default=str),
+        }
+        for attempt in (1, 2):
+            self._ensure_stream(stream)
+            try:
+                with _aws(f"write to CloudWatch Logs {self.log_group}", log_group=self.log_group):
+                    self.logs.put_log_events(
+                        logGroupName=self.log_group, logStreamName=stream, logEvents=[event]
+                    )
+                return
+            except MonitoringError as exc:
+                # The group or stream was deleted behind our cache (retention, cleanup): make
+                # it again once rather than losing the alert.
+                if exc.detail.get("code") != "ResourceNotFoundException" or attempt == 2:
+                    raise
+                self._streams.discard(stream)
+
+    def _events(self) -> Iterator[dict[str, Any]]:
+        start = int((utc_now() - self.lookback).timestamp() * 1000)
+        kwargs: dict[str, Any] = {"logGroupName": self.log_group, "startTime": start}
+        while True:
+            try:
+                with _aws(f"read CloudWatch Logs {self.log_group}", log_group=self.log_group):
+                    page = self.logs.filter_log_events(**kwargs)
+            except MonitoringError as exc:
+                if exc.detail.get("code") == "ResourceNotFoundException":
+                    return  # no alert was ever raised, so the group does not exist yet
+                raise
+            for event in page.get("events", []):
+                try:
+                    body = json.loads(event.get("message", ""))
+                except json.JSONDecodeError:
+                    continue  # someone else's plain-text line in our group
+                if isinstance(body, dict):
+                    yield body
+            token = page.get("nextToken")
+            if not token or token == kwargs.get("nextToken"):
+                return
+            kwargs["nextToken"] = token
+
+    def ensure_alarms(
+        self,
+        rules: Iterable[AlertRule],
+        *,
+        dimensions: Mapping[str, str] | None = None,
+        period_s: int = 300,
+        actions: Mapping[Severity, Sequence[str]] | None = None,
+    ) -> list[str]:
+        """Create or update one CloudWatch alarm per rule; return the alarm names.
+
+        `actions` maps a severity to the ARNs (e.g. SNS topics) notified when its alarms fire.
+        Without `dimensions` the alarms watch the rolled-up series of every pipeline.
+        """
+        dims = _dimensions(dimensions or {})
+        suffix = "".join(f" {d['Name']}={d['Value']}" for d in dims)
+        names = []
+        for rule in rules:
+            name = f"{self.namespace}/{rule.name}{suffix}"
+            arns = list((actions or {}).get(rule.severity, ()))
+            with _aws(f"create alarm {name!r}", alarm=name):
+                self.cloudwatch.put_metric_alarm(
+                    AlarmName=name,
+                    AlarmDescription=(
+                        f"{rule.severity}: {rule.metric} {rule.op} {rule.threshold:g} "
+                        f"(Encore alert rule {rule.name})"
+                    ),
+                    Namespace=self.namespace,
+                    MetricName=rule.metric,
+                    Dimensions=dims,
+                    # Any single run breaking the rule within the period should fire the alarm.
+                    Statistic="Maximum" if rule.op in (">", ">=") else "Minimum",
+                    Period=period_s,
+                    EvaluationPeriods=1,
+                    DatapointsToAlarm=1,
+                    Threshold=float(rule.threshold),
+                    ComparisonOperator=_COMPARISONS[rule.op],
+                    # No run in the period means nothing broke; staying OK avoids false pages.
+                    TreatMissingData="notBreaching",
+                    ActionsEnabled=bool(arns),
+                    AlarmActions=arns,
+                    Tags=[
+                        {"Key": "severity", "Value": rule.severity},
+                        {"Key": "encore-rule", "Value": rule.name},
+                    ],
+                )
+            names.append(name)
+        return names
+
+
+def _alert_from_event(event: Mapping[str, Any]) -> Alert:
+    raised = datetime.fromisoformat(str(event["raised_at"]))
+    return Alert(
+        alert_id=str(event["alert_id"]),
+        raised_at=raised if raised.tzinfo else raised.replace(tzinfo=UTC),
+        severity=cast(Severity, event["severity"]),
+        source=str(event["source"]),
+        message=str(event["message"]),
+        run_id=event.get("run_id"),
+        details=dict(event.get("details") or {}),
+    )

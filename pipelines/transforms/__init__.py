@@ -1,0 +1,1 @@
+"""Pure transforms over DuckDB relations: validate, normalise, resolve entities, check quality."""
