@@ -7,6 +7,7 @@
      │    └── MigrationError  a migration failed or an applied one was edited
      ├── IntegrityError       the warehouse holds orphans or out-of-range values
      ├── SourceError          an external source (API, file, stream) failed
+     ├── QualityGateError     an input failed a quality threshold and was not loaded
      ├── MonitoringError      metrics or alerts could not be recorded
      └── QueryRefusedError    a query was refused by the guard (carries the reason)
 
@@ -52,6 +53,10 @@ class IntegrityError(EncoreError):
 
 class SourceError(EncoreError):
     """An external source (API, file, stream) failed."""
+
+
+class QualityGateError(EncoreError):
+    """An input broke a quality threshold (e.g. too many bad rows) and was not loaded."""
 
 
 class MonitoringError(EncoreError):

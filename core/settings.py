@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     warehouse_path: Path | None = Field(
         None, description="the DuckDB warehouse file; default <data_dir>/warehouse.duckdb"
     )
+    max_quarantine_rate: float = Field(
+        0.5, ge=0, le=1, description="an input with more bad rows than this share is not loaded"
+    )
     query_timeout_s: float = Field(10.0, gt=0, description="wall-clock limit for one read query")
     query_memory_limit: str = Field("2GB", description="DuckDB memory_limit for read queries")
     query_threads: int = Field(2, ge=1, description="DuckDB threads for read queries")
@@ -32,6 +35,9 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(
         None, description="AWS endpoint override (tests, LocalStack)"
     )
+    aws_region: str = "us-east-1"
+    stream_kind: Literal["local", "kinesis"] = Field("local", description="the stream transport")
+    stream_partitions: int | None = Field(None, ge=1, description="partitions of a new stream")
 
     # API connectors (pipelines/sources); base URLs are settings so tests can point them at loopback
     ticketmaster_api_key: SecretStr | None = None

@@ -75,3 +75,61 @@ def _baseline(path: Path, rows: int) -> float:
     con.execute("CHECKPOINT")
     con.close()
     return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class IngestBench:
+    """Ingesting a ticket-sales CSV end to end, against DuckDB's own `read_csv` of the file."""
+
+    rows: int
+    file_mb: float
+    ingest_s: float
+    accepted: int
+    quarantined: int
+    read_csv_s: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "rows_per_s": round(self.rows / self.ingest_s),
+            "ratio_to_read_csv": round(self.ingest_s / self.read_csv_s, 2),
+        }
+
+
+def bench_ingest(rows: int = 1_000_000, seed: int = 42) -> IngestBench:
+    """Generate >= `rows` ticket sales as CSV, ingest them, time DuckDB reading the same file."""
+    from pipelines.ingest import ingest_files
+    from pipelines.sinks.files import FileSink
+
+    scale = SCALES["default"] if rows > SCALES["small"].ticket_sales else SCALES["small"]
+    with tempfile.TemporaryDirectory(prefix="encore-bench-") as tmp:
+        settings = Settings(data_dir=Path(tmp) / "ours")
+        out = Path(tmp) / "files"
+        parents: list[tuple[str, pa.Table]] = []
+        with FileSink(out, "csv") as sink:
+            for name, chunk in generate(scale, seed, date.today()):
+                if name == "ticket_sales":
+                    sink.write(name, chunk)
+                else:
+                    parents.append((name, chunk))
+        # the concerts and fans the sales refer to are loaded first, outside the timing
+        rebuild(settings, (c for c in parents if c[0] != "concert_results"), source="bench",
+                parameters={"seed": seed})  # fmt: skip
+        path = out / "ticket_sales.csv"
+        started = time.perf_counter()
+        [outcome] = ingest_files(settings, [path], entity="ticket_sales")
+        ingest_s = time.perf_counter() - started
+        run = outcome.run
+        started = time.perf_counter()
+        con = duckdb.connect()
+        con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{path}')")
+        counted = con.execute("SELECT count(*) FROM t").fetchone()
+        read_csv_s = time.perf_counter() - started
+        return IngestBench(
+            rows=int(counted[0]) if counted else 0,
+            file_mb=round(path.stat().st_size / 1e6, 1),
+            ingest_s=ingest_s,
+            accepted=run.accepted if run else 0,
+            quarantined=run.quarantined if run else 0,
+            read_csv_s=read_csv_s,
+        )

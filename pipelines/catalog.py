@@ -1,0 +1,68 @@
+"""The data catalog (requirement 7.2): what each dataset is, where it lives and how big it is.
+
+Updated after every load for the warehouse tables and the lake datasets the run touched; the
+Glue Data Catalog plays this part at scale.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from core.warehouse import CONTRACT_TABLES
+
+
+def record_dataset(
+    con: duckdb.DuckDBPyConnection,
+    dataset: str,
+    *,
+    zone: str,
+    location: str,
+    fmt: str,
+    schema: dict[str, str],
+    partitions: list[str],
+    rows: int,
+) -> None:
+    """Insert or refresh one catalog entry."""
+    con.execute(
+        """INSERT INTO data_catalog (dataset, zone, location, format, schema, partitions,
+                                     row_count, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (dataset) DO UPDATE SET location = excluded.location,
+               format = excluded.format, schema = excluded.schema,
+               partitions = list_distinct(
+                   list_concat(data_catalog.partitions, excluded.partitions)),
+               row_count = excluded.row_count, updated_at = excluded.updated_at""",
+        [dataset, zone, location, fmt, json.dumps(schema), partitions, rows, datetime.now()],
+    )
+
+
+def refresh_warehouse_entries(con: duckdb.DuckDBPyConnection, location: str) -> None:
+    """Catalog every contract table with its current columns and row count."""
+    for table in CONTRACT_TABLES:
+        columns = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        record_dataset(
+            con,
+            f"warehouse/{table}",
+            zone="warehouse",
+            location=f"{location}#{table}",
+            fmt="duckdb",
+            schema=dict(columns),
+            partitions=[],
+            rows=int(row[0]) if row else 0,
+        )
+
+
+def catalog(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every catalog entry, by zone and name."""
+    cursor = con.execute("SELECT * FROM data_catalog ORDER BY zone, dataset")
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -1,0 +1,124 @@
+"""Read CSV, JSON, JSON Lines and XML files into DuckDB as relations of text columns.
+
+`read_file` creates a TEMP table in the caller's connection holding every field as VARCHAR plus
+`_line`, the 1-based line where the record starts, and returns a `ParsedFile` describing it with
+the pieces of the file that could not become records (`StructuralReject`s). Parsing is faithful
+and bounded in memory; renaming, validation and loading happen downstream.
+
+| format | reader | a broken piece | a broken document |
+|---|---|---|---|
+| csv (.csv .tsv .txt) | DuckDB `read_csv` | reject with its line | — |
+| jsonl (.jsonl .ndjson) | one line at a time | reject with its line | — |
+| json | streaming decoder | non-object element: reject | `SourceError`, nothing kept |
+| xml | defusedxml SAX | — | `SourceError` (also any DTD) |
+
+`.gz` variants of the CSV and JSON names are decompressed on the fly.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from pathlib import Path
+from typing import Final
+
+import duckdb
+
+from core.errors import SourceError
+from pipelines.sources.files_common import (
+    LINE_COLUMN,
+    FileFormat,
+    ParsedFile,
+    StructuralReject,
+    open_binary,
+)
+from pipelines.sources.files_csv import read_csv
+from pipelines.sources.files_json import read_json, read_jsonl
+from pipelines.sources.files_xml import read_xml
+
+__all__ = [
+    "LINE_COLUMN",
+    "FileFormat",
+    "ParsedFile",
+    "StructuralReject",
+    "detect_format",
+    "read_file",
+]
+
+EXTENSIONS: Final[dict[str, FileFormat]] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".xml": "xml",
+}
+_COMPRESSED: Final = frozenset({".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson"})
+_SNIFF_BYTES: Final = 1 << 16
+
+
+def _by_extension(path: Path) -> FileFormat | None:
+    suffixes = [suffix.lower() for suffix in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        inner = suffixes[-2] if len(suffixes) > 1 else ""
+        return EXTENSIONS[inner] if inner in _COMPRESSED else None
+    return EXTENSIONS.get(suffixes[-1]) if suffixes else None
+
+
+def _by_content(head: bytes) -> FileFormat:
+    """Guess from the first bytes: markup is XML, a bracket JSON, one object per line JSON Lines."""
+    text = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    if text.startswith(b"<"):
+        return "xml"
+    if text.startswith(b"["):
+        return "json"
+    if text.startswith(b"{"):
+        first, _, rest = text.partition(b"\n")
+        try:
+            json.loads(first)
+        except ValueError:
+            return "json"  # an object spread over several lines
+        return "jsonl" if rest.strip().startswith(b"{") else "json"
+    return "csv"
+
+
+def detect_format(path: Path) -> FileFormat:
+    """The format by extension (`.csv`, `.json.gz`, …), else by sniffing the first bytes."""
+    known = _by_extension(path)
+    if known is not None:
+        return known
+    try:
+        with open_binary(path) as file:
+            head = file.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc}", path=str(path)) from exc
+    return _by_content(head)
+
+
+def read_file(
+    con: duckdb.DuckDBPyConnection, path: Path, *, table: str, fmt: FileFormat | None = None
+) -> ParsedFile:
+    """Read `path` into a new TEMP table `table` of `con`; see the module docstring."""
+    if not path.is_file():
+        raise SourceError(f"no such file: {path}", path=str(path))
+    # Checked up front: on failure the readers drop `table`, which must never be the caller's.
+    taken = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND lower(table_name) = lower(?)",
+        [table],
+    ).fetchall()[0][0]
+    if taken:
+        raise SourceError(
+            f"TEMP table {table!r} already exists; drop it or choose another name", table=table
+        )
+    fmt = fmt or detect_format(path)
+    try:
+        if fmt == "csv":
+            return read_csv(con, path, table)
+        if fmt == "json":
+            return read_json(con, path, table)
+        if fmt == "jsonl":
+            return read_jsonl(con, path, table)
+        return read_xml(con, path, table)
+    except (OSError, EOFError) as exc:  # EOFError: a truncated .gz
+        raise SourceError(f"cannot read {path}: {exc}", path=str(path)) from exc

@@ -1,0 +1,274 @@
+"""CSV and TSV files into a TEMP table of text columns, read by DuckDB's CSV reader.
+
+DuckDB sniffs the delimiter, quote and escape (when one stray quote makes it settle on "no
+quoting", `"` is used instead, so quoted fields stay whole and the stray line is rejected) and
+parses the file, streaming, in parallel unless a quoted field spans lines. The first line is the
+header, names as written and de-duplicated. Broken records — too many columns, a value after a
+closing quote, invalid UTF-8 — come back as `StructuralReject`s from DuckDB's rejects table;
+short rows are padded with NULL. A bare empty field is NULL, a quoted one (`""`) empty text.
+
+DuckDB numbers records, not lines: a quoted field holding newlines shifts every later line
+number. So a Python `csv` pass over the file notes where each record starts; both passes number
+records alike (blank lines count), and `_line` zips each DuckDB row with the physical line where
+its record starts. The pass keeps only the exceptions (blank lines, records spanning lines), so
+Python holds about two int64 per row, never the text. It also catches a quote left open at the
+end of the file, which DuckDB would otherwise swallow silently. Lines are counted at `\n`, `\r\n`
+and `\r`; should the two parsers ever disagree on a record boundary, a warning is logged.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from core.errors import SourceError
+from pipelines.sources.files_common import (
+    LINE_COLUMN,
+    ParsedFile,
+    StructuralReject,
+    clip,
+    drop_table,
+    open_binary,
+    quote_ident,
+    quote_literal,
+    scratch_name,
+    unique_names,
+)
+
+logger = logging.getLogger(__name__)
+
+_PRESENT: Final = "_encore_present"
+"""Marks rows DuckDB produced, telling them from the padding a POSITIONAL JOIN adds."""
+_EMPTY: Final = "(empty)"
+"""How `sniff_csv` spells an absent quote or escape character."""
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    delimiter: str
+    quote: str
+    escape: str
+
+
+@dataclass
+class _Layout:
+    """Where records start, from the Python pass; record ordinals count the header and blanks."""
+
+    header: list[str] | None = None
+    records: int = 0
+    blanks: list[int] = field(default_factory=list)
+    shifts: list[tuple[int, int]] = field(default_factory=list)
+    """(first record ordinal, physical line minus ordinal from there on), when it changes."""
+    unterminated: tuple[int, int] | None = None
+    """(ordinal, line) of a record whose quote is still open at the end of the file."""
+
+    def lines(self, excluded: list[int], rows: int) -> np.ndarray:
+        """The start line of each of `rows` rows, skipping the (sorted) ordinals in `excluded`."""
+        line = np.arange(1, rows + 1, dtype=np.int64)
+        if excluded == [1] and not self.shifts:
+            return line + 1  # the usual file: one header line, one line per record
+        gone = np.asarray(excluded, dtype=np.int64)
+        # Row k is the k-th ordinal not excluded: it lies after every excluded e_j (j 1-based)
+        # with e_j - j + 1 <= k, and those are the first ones since e_j - j never decreases.
+        # In-place steps keep Python's memory at about two int64 per row.
+        step = np.searchsorted(gone - np.arange(len(gone)), line, side="right")
+        line += step
+        starts = np.asarray([first for first, _ in self.shifts], dtype=np.int64)
+        values = np.asarray([0, *(value for _, value in self.shifts)], dtype=np.int64)
+        step = np.searchsorted(starts, line, side="right")
+        line += np.take(values, step, out=step)
+        return line
+
+    def physical(self, ordinal: int) -> int:
+        """The line where record `ordinal` starts."""
+        at = bisect.bisect_right(self.shifts, (ordinal, sys.maxsize))
+        return ordinal + (self.shifts[at - 1][1] if at else 0)
+
+
+def _sniff(con: duckdb.DuckDBPyConnection, path: Path) -> _Dialect | None:
+    """The file's dialect, or None when there is nothing to sniff (an empty file)."""
+    try:
+        rows = con.execute(
+            "SELECT Delimiter, Quote, Escape FROM sniff_csv(?, header = true, "
+            "all_varchar = true, ignore_errors = true)",
+            [str(path)],
+        ).fetchall()
+    except duckdb.Error as exc:
+        with open_binary(path) as file:
+            if not file.read(1 << 16).strip():
+                return None
+        raise SourceError(
+            f"could not detect the CSV dialect of {path}: {exc}", path=str(path)
+        ) from exc
+    delimiter, quote, escape = rows[0]
+    # With one stray quote in the sample the sniffer settles on "no quoting", which splits every
+    # quoted field at its commas and newlines; the standard quote keeps them whole and turns the
+    # stray quote's line into a reject instead.
+    quote = '"' if quote == _EMPTY else quote
+    escape = quote if escape == _EMPTY else escape
+    return _Dialect(delimiter, quote, escape)
+
+
+def _layout(path: Path, dialect: _Dialect) -> _Layout:
+    """Scan the file with Python's `csv` for where each record starts."""
+    # Raise the process-wide field limit: a legitimately long field must not look broken.
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    layout = _Layout()
+    with open_binary(path) as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
+        reader = csv.reader(
+            text,
+            delimiter=dialect.delimiter,
+            quotechar=dialect.quote,
+            doublequote=dialect.escape == dialect.quote,
+            escapechar=None if dialect.escape == dialect.quote else dialect.escape,
+            strict=True,
+        )
+        layout.header = next(reader, None)
+        ordinal, shift = (1, 0) if layout.header is not None else (0, 0)
+        if reader.line_num > 1:
+            shift = reader.line_num - 1
+            layout.shifts.append((2, shift))
+        while True:
+            try:
+                # The hot loop: a record starts at ordinal + shift, so only changes are stored.
+                for record in reader:
+                    ordinal += 1
+                    if not record:
+                        layout.blanks.append(ordinal)
+                    if reader.line_num - ordinal != shift:
+                        shift = reader.line_num - ordinal
+                        layout.shifts.append((ordinal + 1, shift))
+                break
+            except csv.Error as exc:
+                ordinal += 1
+                if "unexpected end of data" in str(exc):
+                    layout.unterminated = (ordinal, ordinal + shift)
+                if reader.line_num - ordinal != shift:
+                    shift = reader.line_num - ordinal
+                    layout.shifts.append((ordinal + 1, shift))
+        layout.records = ordinal
+    return layout
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    dialect: _Dialect,
+    columns: list[str],
+    lines: np.ndarray,
+    rejects: tuple[str, str],
+    parallel: bool,
+) -> None:
+    """Create `table` from DuckDB's parse, each row zipped with its expected start line."""
+    spec = ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in columns)
+    view = scratch_name("lines")
+    con.register(view, pa.table({LINE_COLUMN: pa.array(lines, pa.int64())}))
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {quote_ident(table)} AS SELECT * FROM (SELECT *, true AS "
+            f"{_PRESENT} FROM read_csv(?, auto_detect = false, header = true, "
+            f"columns = {{{spec}}}, delim = {quote_literal(dialect.delimiter)}, "
+            f"quote = {quote_literal(dialect.quote)}, escape = {quote_literal(dialect.escape)}, "
+            f"null_padding = true, allow_quoted_nulls = false, strict_mode = true, "
+            f"ignore_errors = true, "
+            f"store_rejects = true, rejects_table = {quote_literal(rejects[0])}, "
+            f"rejects_scan = {quote_literal(rejects[1])}, parallel = {str(parallel).lower()})) "
+            f"POSITIONAL JOIN {quote_ident(view)}",
+            [str(path)],
+        )
+    finally:
+        con.unregister(view)
+
+
+def _renumber(con: duckdb.DuckDBPyConnection, table: str, lines: np.ndarray) -> None:
+    """Rebuild `table` without padding rows, zipped with corrected line numbers."""
+    view, rebuilt = scratch_name("lines"), scratch_name("rebuilt")
+    con.register(view, pa.table({LINE_COLUMN: pa.array(lines, pa.int64())}))
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {quote_ident(rebuilt)} AS SELECT * FROM (SELECT * EXCLUDE "
+            f"({LINE_COLUMN}) FROM temp.{quote_ident(table)} WHERE {_PRESENT}) "
+            f"POSITIONAL JOIN {quote_ident(view)}"
+        )
+    finally:
+        con.unregister(view)
+    drop_table(con, table)
+    con.execute(f"ALTER TABLE temp.{quote_ident(rebuilt)} RENAME TO {quote_ident(table)}")
+
+
+def _rejects(con: duckdb.DuckDBPyConnection, errors: str) -> list[tuple[int, str, str | None]]:
+    """(record ordinal, reason, text) of every record DuckDB rejected, in file order."""
+    # DuckDB stores one error per surplus column; the last one carries the full count.
+    rows = con.execute(
+        f"SELECT line, arg_max(lower(error_type::VARCHAR) || ': ' || error_message, column_idx), "
+        f"any_value(csv_line) FROM temp.{quote_ident(errors)} GROUP BY line ORDER BY line"
+    ).fetchall()
+    return [(int(line), str(reason), text) for line, reason, text in rows]
+
+
+def read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParsedFile:
+    """Read a CSV/TSV file with a header line; see the module docstring."""
+    dialect = _sniff(con, path)
+    layout = _layout(path, dialect) if dialect else _Layout()
+    if dialect is None or layout.header is None:
+        con.execute(f"CREATE TEMP TABLE {quote_ident(table)} ({LINE_COLUMN} BIGINT)")
+        return ParsedFile(path, "csv", table, [], 0, [])
+    columns = unique_names(layout.header)
+    # DuckDB skips blank lines, except in a one-column file where they are NULL values.
+    skipped = sorted({1, *layout.blanks}) if len(columns) > 1 else [1]
+    names = scratch_name("rejects"), scratch_name("scans")
+    try:
+        # DuckDB's parallel reader refuses quoted newlines when it pads short rows.
+        expected = layout.lines(skipped, layout.records - len(skipped))
+        _load(con, path, table, dialect, columns, expected, names, parallel=not layout.shifts)
+        found = _rejects(con, names[0])
+        excluded = sorted({*skipped, *(ordinal for ordinal, _, _ in found)})
+        rows, unmatched = con.execute(
+            f"SELECT count(*) FILTER ({_PRESENT}), count(*) FILTER ({_PRESENT} IS NULL "
+            f"OR {LINE_COLUMN} IS NULL) FROM temp.{quote_ident(table)}"
+        ).fetchall()[0]
+        if found or unmatched:
+            _renumber(con, table, layout.lines(excluded, rows))
+        con.execute(f"ALTER TABLE temp.{quote_ident(table)} DROP COLUMN {_PRESENT}")
+        unterminated = layout.unterminated
+        if unterminated and unterminated[0] in excluded:
+            unterminated = None  # DuckDB rejected that record itself
+        if unterminated:
+            # DuckDB may keep what it read of the unterminated record as a padded row: drop it.
+            ordinal, line = unterminated
+            rows -= con.execute(
+                f"DELETE FROM temp.{quote_ident(table)} WHERE {LINE_COLUMN} = {line}"
+            ).fetchall()[0][0]
+            found.append((ordinal, "unterminated quote: still open at the end of the file", None))
+        if rows + len(excluded) + (1 if unterminated else 0) != layout.records:
+            logger.warning(
+                "%s: DuckDB and Python split records differently; _line may be off", path
+            )
+    except duckdb.Error as exc:
+        drop_table(con, table)
+        raise SourceError(f"could not read {path} as CSV: {exc}", path=str(path)) from exc
+    except BaseException:
+        drop_table(con, table)
+        raise
+    finally:
+        drop_table(con, names[0])
+        drop_table(con, names[1])
+    result = [
+        StructuralReject(
+            layout.physical(ordinal), reason, clip(text.lstrip("\r\n") if text else text)
+        )
+        for ordinal, reason, text in found
+    ]
+    return ParsedFile(path, "csv", table, columns, int(rows), result)

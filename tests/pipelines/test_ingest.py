@@ -1,0 +1,247 @@
+"""File ingestion as a user runs it: bad rows quarantined, loads atomic and idempotent."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from core.settings import Settings
+from core.warehouse import connect_writer
+from pipelines import ingest
+from pipelines.ingest import ingest_files
+
+ARTISTS = [
+    ["Artist ID", "Artist Name", "Primary Genre", "Country", "Popularity", "Followers"],
+    ["x1", "Rolling Stones, The", "Rock", "GB", "81", "14,200,000"],
+    ["x2", "Velvet Wolves", "Indie", "us", "44", "52000"],
+    ["x3", "", "pop", "US", "50", "1000"],  # line 4: no name
+    ["x4", "Loud Noise", "metal", "US", "140", "n/a"],  # line 5: popularity and followers
+    ["x5", "the rolling stones", "rock", "GB", "80", "14100000"],  # same act as x1
+]
+
+
+def _csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+def _query(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse_file), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_bad_rows_are_quarantined_with_reasons_and_lines(
+    settings: Settings, tmp_path: Path
+) -> None:
+    [outcome] = ingest_files(settings, [_csv(tmp_path / "artists.csv", ARTISTS)])
+    assert outcome.status == "succeeded", outcome.message
+    assert outcome.entity == "artists"  # inferred from the headers
+    run = outcome.run
+    assert run is not None
+    assert (run.records_in, run.accepted, run.quarantined) == (5, 3, 2)
+    assert run.inserted == 2  # x1 and x5 are one artist
+
+    rows = _query(
+        settings, "SELECT artist_id, name, genre, country, followers FROM artists ORDER BY 1"
+    )
+    assert rows == [
+        ("x1", "The Rolling Stones", "rock", "GB", 14_200_000),
+        ("x2", "Velvet Wolves", "indie", "US", 52_000),
+    ]
+    quarantined = _query(
+        settings, "SELECT line_number, reasons, record->>'Artist ID' FROM quarantine ORDER BY 1"
+    )
+    assert [(line, key) for line, _, key in quarantined] == [(4, "x3"), (5, "x4")]
+    assert quarantined[0][1] == ["name: missing"]
+    assert "popularity: out_of_range (must be <= 100) (got 140)" in quarantined[1][1]
+    assert "followers: invalid_number (got n/a)" in quarantined[1][1]
+    links = dict(_query(settings, "SELECT source_key, canonical_id FROM entity_map"))
+    assert links == {"x1": "x1", "x2": "x2", "x5": "x1"}
+
+
+def test_the_raw_file_and_curated_rows_land_in_the_lake(settings: Settings, tmp_path: Path) -> None:
+    [outcome] = ingest_files(settings, [_csv(tmp_path / "artists.csv", ARTISTS)], source="crm")
+    assert outcome.run is not None
+    raw = list((settings.lake_dir / "raw" / "source=crm").glob("dt=*/*-artists.csv"))
+    assert len(raw) == 1 and raw[0].read_bytes() == (tmp_path / "artists.csv").read_bytes()
+    curated = list((settings.lake_dir / "curated" / "artists").glob("dt=*/*.parquet"))
+    assert len(curated) == 1
+    assert duckdb.execute(f"SELECT count(*) FROM '{curated[0]}'").fetchone() == (3,)
+
+
+def test_the_same_input_twice_changes_nothing(settings: Settings, tmp_path: Path) -> None:
+    path = _csv(tmp_path / "artists.csv", ARTISTS)
+    ingest_files(settings, [path])
+    before = _query(settings, "SELECT * FROM artists ORDER BY 1")
+    [again] = ingest_files(settings, [path])
+    assert again.status == "skipped" and "same content" in again.message
+    [forced] = ingest_files(settings, [path], force=True)
+    assert forced.status == "succeeded" and forced.run is not None
+    assert (forced.run.inserted, forced.run.updated) == (0, 0)
+    assert _query(settings, "SELECT * FROM artists ORDER BY 1") == before
+    statuses = _query(settings, "SELECT status FROM pipeline_runs ORDER BY started_at")
+    assert [s for (s,) in statuses] == ["succeeded", "succeeded"]  # skipped runs are not runs
+
+
+def test_a_folder_loads_parents_first_and_translates_keys(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    _csv(folder / "a_shows.csv", [
+        ["show_id", "artist_id", "venue_id", "date", "status", "min_price", "max_price"],
+        ["s1", "x2", "v1", "2025-05-02", "Played", "$25.00", "$60.00"],
+        ["s2", "x9", "v1", "2025-05-03", "completed", "25", "60"],  # unknown artist
+    ])  # fmt: skip
+    _csv(folder / "b_venues.csv", [
+        ["venue_id", "venue_name", "city", "state", "country", "capacity", "type"],
+        ["v1", "The Lantern Room", "NYC", "New York", "United States", "650", "Club"],
+    ])  # fmt: skip
+    _csv(folder / "c_artists.csv", ARTISTS)
+    outcomes = ingest_files(settings, [folder])
+    assert [o.entity for o in outcomes] == ["artists", "venues", "concerts"]
+    assert _query(settings, "SELECT city, state, country, venue_type FROM venues") == [
+        ("New York", "NY", "US", "club")
+    ]
+    assert _query(settings, "SELECT concert_id, artist_id, status FROM concerts") == [
+        ("s1", "x2", "completed")
+    ]
+    [(reasons,)] = _query(settings, "SELECT reasons FROM quarantine WHERE entity = 'concerts'")
+    assert reasons == ["artist_id: orphan_fk (no artists with this id)"]
+    assert _query(settings, "SELECT count(*) FROM concert_performance") == [(1,)]
+
+
+def test_sales_with_wrong_amounts_are_quarantined(small_settings: Settings, tmp_path: Path) -> None:
+    settings = small_settings.model_copy(update={"data_dir": tmp_path / "copy"})
+    settings.data_dir.mkdir()
+    settings.warehouse_file.write_bytes(small_settings.warehouse_file.read_bytes())
+    concert, fan = _query(
+        settings, "SELECT concert_id, (SELECT min(fan_id) FROM fans) FROM concerts LIMIT 1"
+    )[0]
+    path = _csv(tmp_path / "sales.csv", [
+        ["order_id", "event_id", "customer_id", "purchased_at", "sales_channel", "tier", "qty",
+         "price", "total"],
+        ["o1", concert, fan, "2025-01-05 12:00:00", "Online", "GA", "2", "40.00", "80.00"],
+        ["o2", concert, "", "2025-01-05 12:01:00", "box office", "vip", "1", "99.50", "95.00"],
+        ["o3", concert, "F-nobody", "2025-01-05 12:02:00", "mobile", "general", "1", "40", "40"],
+        ["o4", concert, fan, "2025-01-05 12:03:00", "app", "VIP", "1", "99.50", "99.50"],
+        ["o5", concert, fan, "2025-01-06 09:00:00", "partner", "Reserved", "4", "50", "200"],
+    ])  # fmt: skip
+    [outcome] = ingest_files(settings, [path])
+    assert outcome.entity == "ticket_sales" and outcome.run is not None
+    assert (outcome.run.accepted, outcome.run.quarantined) == (3, 2)
+    reasons = dict(_query(settings, "SELECT record->>'order_id', reasons FROM quarantine"))
+    assert reasons["o2"] == ["record: amount_mismatch (amount <> quantity x unit_price)"]
+    assert reasons["o3"] == ["fan_id: orphan_fk (no fans with this id)"]
+    assert _query(
+        settings, "SELECT channel, price_tier, amount FROM ticket_sales WHERE sale_id = 'o1'"
+    ) == [("web", "general", 80)]
+
+
+def test_transient_failures_are_retried_then_alerted(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    real = ingest._transform_and_load
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) < 3:
+            raise duckdb.IOException("disk hiccup")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_transform_and_load", flaky)
+    monkeypatch.setattr(ingest.time, "sleep", lambda s: None)
+    [outcome] = ingest_files(settings, [_csv(tmp_path / "artists.csv", ARTISTS)])
+    assert outcome.status == "succeeded" and outcome.run is not None and outcome.run.attempts == 3
+
+    monkeypatch.setattr(
+        ingest,
+        "_transform_and_load",
+        lambda *a, **k: (_ for _ in ()).throw(duckdb.IOException("gone")),
+    )
+    [failed] = ingest_files(settings, [_csv(tmp_path / "more.csv", ARTISTS[:2])])
+    assert failed.status == "failed" and "after 3 attempts" in failed.message
+    assert _query(settings, "SELECT status, attempts FROM pipeline_runs ORDER BY started_at") == [
+        ("succeeded", 3),
+        ("failed", 3),
+    ]
+
+
+@pytest.mark.slow
+def test_a_killed_load_leaves_the_warehouse_as_it_was(settings: Settings, tmp_path: Path) -> None:
+    connect_writer(settings).close()
+    path = tmp_path / "fans.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(
+            ["fan_id", "city", "state", "country", "age_band", "signup_date", "favorite_genre"]
+        )
+        for i in range(400_000):
+            writer.writerow([f"F{i}", "Austin", "TX", "US", "25-34", "2024-01-02", "rock"])
+    env = {**os.environ, "ENCORE_DATA_DIR": str(settings.data_dir)}
+    encore = str(Path(sys.executable).parent / "encore")
+    for delay in (0.8, 1.6, 2.4):
+        proc = subprocess.Popen(
+            [encore, "ingest", str(path), "--force"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        (count,) = _query(settings, "SELECT count(*) FROM fans")[0]
+        assert count in (0, 400_000)  # all or nothing, never part
+    finished = subprocess.run(
+        [encore, "ingest", str(path), "--force"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert _query(settings, "SELECT count(*) FROM fans") == [(400_000,)]
+    statuses = [s for (s,) in _query(settings, "SELECT status FROM pipeline_runs")]
+    assert statuses.count("succeeded") >= 1 and set(statuses) <= {"running", "succeeded"}
+    assert json.loads(_query(settings, "SELECT inputs FROM pipeline_runs LIMIT 1")[0][0])[0][
+        "sha256"
+    ]
+
+
+def test_a_mostly_bad_file_is_not_loaded_and_raises_alerts(
+    settings: Settings, tmp_path: Path
+) -> None:
+    rows = [ARTISTS[0], ARTISTS[1], ARTISTS[3], ARTISTS[4], ["x6", "", "", "", "", ""]]
+    [outcome] = ingest_files(settings, [_csv(tmp_path / "bad.csv", rows)], entity="artists")
+    assert outcome.status == "failed"
+    assert "75% of the rows failed validation, over the 50% limit" in outcome.message
+    assert _query(settings, "SELECT count(*) FROM artists") == [(0,)]
+    assert _query(settings, "SELECT count(*) FROM quarantine") == [(3,)]  # the evidence is kept
+    alerts = _query(settings, "SELECT severity, message FROM alerts ORDER BY severity")
+    assert [severity for severity, _ in alerts] == ["critical", "critical"]  # rate and failed run
+    metrics = dict(_query(settings, "SELECT name, value FROM pipeline_metrics"))
+    assert metrics["quarantine_rate"] == 0.75 and metrics["run_failed"] == 1
+
+
+def test_a_good_run_records_metrics_quality_and_catalog(settings: Settings, tmp_path: Path) -> None:
+    [outcome] = ingest_files(settings, [_csv(tmp_path / "artists.csv", ARTISTS)])
+    assert outcome.run is not None
+    metrics = dict(_query(settings, "SELECT name, value FROM pipeline_metrics"))
+    assert metrics["records_in"] == 5 and metrics["quarantine_rate"] == 0.4
+    assert _query(settings, "SELECT severity FROM alerts") == [("critical",)]  # 40% > 25%
+    catalog = dict(_query(settings, "SELECT dataset, row_count FROM data_catalog"))
+    assert catalog["warehouse/artists"] == 2
