@@ -178,27 +178,34 @@ class Fan(Entity):
 
 
 class ConcertResult(Entity):
-    """A box-score row: a concert's reported outcome, without ticket transactions."""
+    """A box-score row: a concert's reported outcome, without ticket transactions.
 
-    artist: Name
-    venue: Name
-    city: Name
+    The concert is named either by its id or, as promoters' reports do, by artist, venue, city
+    and date.
+    """
+
+    concert_id: Id | None = None
+    artist: Name | None = None
+    venue: Name | None = None
+    city: Name | None = None
     state: Annotated[str, StringConstraints(max_length=64)] | None = None
     country: CountryCode | None = None
-    event_date: date
+    event_date: date | None = None
     shows: int = Field(1, ge=1, le=100)
     tickets_sold: int = Field(ge=0)
     capacity: int = Field(gt=0, le=MAX_CAPACITY * 100)
     gross: Money
-    concert_id: Id | None = None
 
     @field_validator("event_date")
     @classmethod
-    def _plausible(cls, value: date) -> date:
-        return _check_plausible(value, "event_date")
+    def _plausible(cls, value: date | None) -> date | None:
+        return None if value is None else _check_plausible(value, "event_date")
 
     @model_validator(mode="after")
-    def _not_oversold(self) -> ConcertResult:
+    def _identified_and_not_oversold(self) -> ConcertResult:
+        named = None not in (self.artist, self.venue, self.city, self.event_date)
+        if self.concert_id is None and not named:
+            raise ValueError("unidentified: give concert_id, or artist, venue, city and event_date")
         if self.tickets_sold > self.capacity:
             raise ValueError(f"tickets_sold {self.tickets_sold} exceeds capacity {self.capacity}")
         return self

@@ -227,6 +227,74 @@ def ingest_command(
         raise typer.Exit(1)
 
 
+@pipeline_app.command("run")
+def pipeline_run_command(
+    landing: Annotated[
+        Path | None, typer.Option(help="folder of files to ingest (default: <data dir>/landing)")
+    ] = None,
+    stream: Annotated[str, typer.Option(help="stream to consume")] = "events",
+    apis: Annotated[bool, typer.Option(help="refresh from the APIs that have keys set")] = True,
+) -> None:
+    """Run every source: landing files, the stream and the APIs -> raw -> curated -> warehouse ->
+    marts, then report data quality. Exits 1 when a step fails or quality fails."""
+    from pipelines.orchestrate import StepResult, run_pipeline
+
+    table = Table("step", "status", "records", "accepted", "quarantined", "detail",
+                  title="Pipeline run")  # fmt: skip
+
+    def show(step: StepResult) -> None:
+        colour = {"done": "green", "skipped": "yellow"}.get(step.status, "red")
+        records = (f"{n:,}" for n in step.records)
+        table.add_row(step.name, f"[{colour}]{step.status}[/]", *records, step.detail)
+
+    with console.status("running the pipeline ..."):
+        steps, report = run_pipeline(
+            Settings(), landing=landing, stream=stream, use_apis=apis, on_step=show
+        )
+    console.print(table)
+    failing = [r for r in report.results if not r.passed]
+    verdict = "[green]passed[/]" if report.passed else "[red]failed[/]"
+    console.print(
+        f"data quality {verdict}: {len(report.results)} checks, {len(failing)} over limit"
+    )
+    for r in failing:
+        console.print(f"  {r.entity}: {r.name} ({r.share:.1%} of {r.rows:,})")
+    if any(s.status == "failed" for s in steps) or not report.passed:
+        raise typer.Exit(1)
+
+
+@pipeline_app.command("lineage")
+def pipeline_lineage_command(
+    entity: Annotated[str, typer.Argument(help="artists, venues or concerts")],
+    entity_id: Annotated[str, typer.Argument(help="the canonical id")],
+) -> None:
+    """Where an entity came from: every source record linked to it, the run and the raw file."""
+    kind = {"artists": "artist", "venues": "venue", "concerts": "concert"}.get(entity)
+    if kind is None:
+        raise ConfigError("lineage covers artists, venues and concerts")
+    con = connect_reader(Settings())
+    try:
+        rows = con.execute(
+            """SELECT m.source, m.source_key, m.match_score, m.run_id, r.started_at,
+                      r.inputs->0->>'raw_uri'
+               FROM entity_map m LEFT JOIN pipeline_runs r USING (run_id)
+               WHERE m.entity_type = ? AND m.canonical_id = ? ORDER BY r.started_at""",
+            [kind, entity_id],
+        ).fetchall()
+    finally:
+        con.close()
+    if not rows:
+        console.print(f"no source records are linked to {entity} {entity_id!r}")
+        raise typer.Exit(1)
+    table = Table("source", "source key", "match", "run", "loaded", "raw input",
+                  title=f"Lineage of {entity} {entity_id}")  # fmt: skip
+    for source, key, score, run, started, raw in rows:
+        match = "founded" if score is None else f"{score:.3f}"
+        table.add_row(source, key, match, run or "", f"{started:%Y-%m-%d %H:%M}" if started else "",
+                      raw or "")  # fmt: skip
+    console.print(table)
+
+
 @pipeline_app.command("status")
 def pipeline_status_command(
     limit: Annotated[int, typer.Option(help="how many runs to show")] = 20,
@@ -459,3 +527,46 @@ def bench_ingest_command(
         f"Encore: {result['rows_per_s']:,} rows/s end to end; "
         f"{result['ratio_to_read_csv']}x DuckDB's read_csv of the same file"
     )
+
+
+@bench_app.command("dedup")
+def bench_dedup_command(
+    data: Annotated[
+        Path | None, typer.Option(help="a `generate --dirty --out` folder (default: make one)")
+    ] = None,
+    scale: Annotated[
+        ScaleName, typer.Option(help="scale of the folder made when --data is not given")
+    ] = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Entity resolution against the dirty data's ground truth: pairwise P/R/F1 and speed."""
+    import tempfile
+
+    from pipelines.dedup_bench import bench_dedup
+    from pipelines.generate.dirty import make_dirty
+    from pipelines.sinks.files import FileSink
+
+    with tempfile.TemporaryDirectory(prefix="encore-dedup-") as tmp:
+        folder = data
+        if folder is None:
+            folder = Path(tmp)
+            with (
+                console.status(f"generating the {scale} dirty dataset ..."),
+                FileSink(folder, "csv") as sink,
+            ):
+                for name, chunk in make_dirty(generate(SCALES[scale], 42, date.today()), 42):
+                    sink.write(name, chunk)
+        with console.status("resolving entities ..."):
+            result = bench_dedup(folder)
+    if as_json:
+        typer.echo(json.dumps(result, default=str))
+        return
+    table = Table("entity", "records", "precision", "recall", "F1", "seconds", "records/s",
+                  title="entity resolution vs ground truth")  # fmt: skip
+    for entity, m in result.items():
+        if not isinstance(m, dict):
+            continue
+        scores = (f"{m.get(k, 0):.4f}" for k in ("precision", "recall", "f1"))
+        speed = (f"{m.get('seconds', 0):.2f}", f"{m.get('records_per_s', 0):,.0f}")
+        table.add_row(entity, f"{m.get('records', 0):,}", *scores, *speed)
+    console.print(table)

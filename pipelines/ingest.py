@@ -34,7 +34,7 @@ from pipelines.quality import assess
 from pipelines.sinks.warehouse import upsert
 from pipelines.sources.files import read_file
 from pipelines.transforms.aliases import infer_entity, map_columns
-from pipelines.transforms.normalize import FIELD_NORMALISERS
+from pipelines.transforms.normalize import FIELD_NORMALISERS, match_key
 from pipelines.transforms.resolve import RESOLUTIONS, record_links, resolve
 from pipelines.transforms.validate import validation_sql
 
@@ -47,6 +47,7 @@ LOAD_ORDER: Final = ("artists", "venues", "fans", "concerts", "ticket_sales", "c
 _FOREIGN_KEYS: Final[dict[str, dict[str, str]]] = {
     "concerts": {"artist_id": "artists", "venue_id": "venues"},
     "ticket_sales": {"concert_id": "concerts", "fan_id": "fans"},
+    "concert_results": {"concert_id": "concerts"},
 }
 _PARENT_KEYS: Final = {"artists": "artist_id", "venues": "venue_id", "concerts": "concert_id",
                        "fans": "fan_id"}  # fmt: skip
@@ -238,11 +239,11 @@ def _transform_and_load(
     ]
     mapped = f"(SELECT {', '.join(projections)}, _line FROM _raw) AS mapped"
     checked = validation_sql(schema, mapped, list(mapping.values()), keep=["_line"])
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _validated AS "
-        + _foreign_key_sql(entity, source, f"({checked})")
-    )
     fields = list(schema.model_fields)
+    linked = _foreign_key_sql(entity, source, f"({checked})")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _validated AS " + _duplicate_key_sql(fields[0], f"({linked})")
+    )
 
     run.records_in = parsed.rows + len(parsed.rejects)
     con.execute("BEGIN TRANSACTION")
@@ -296,6 +297,17 @@ def _transform_and_load(
     return [(line, list(reasons)) for line, reasons in samples]
 
 
+def _duplicate_key_sql(key: str, rows: str) -> str:
+    """Flag every row but one of each key: the first valid row wins, the rest are quarantined."""
+    return f"""
+        SELECT * EXCLUDE (_reasons, _first), CASE WHEN {key} IS NOT NULL AND _first <> _line
+            THEN list_append(_reasons, '{key}: duplicate_key (also on line ' || _first || ')')
+            ELSE _reasons END AS _reasons
+        FROM (SELECT *, first(_line) OVER (PARTITION BY {key}
+                  ORDER BY len(_reasons) > 0, _line) AS _first FROM {rows})
+    """
+
+
 def _foreign_key_sql(entity: str, source: str, checked: str) -> str:
     """SELECT the rows of `checked` with foreign keys made canonical and orphans flagged.
 
@@ -340,17 +352,65 @@ def _load(
         spec = RESOLUTIONS[entity]
         resolved = resolve(con, entity, source, "_clean")
         record_links(con, entity, source, resolved, run.run_id)
-        # one row per canonical entity: the batch's first record of each
+        # One row per canonical entity: its most complete record. A record matched to an
+        # entity we already hold brings its facts but not its spelling of the name (survivorship:
+        # the name the entity was founded with stays; a source's own later edits do rename).
+        names = [f for f in ("name",) if f in fields]
+        kept = "".join(
+            f", CASE WHEN _match = 'matched' THEN NULL ELSE {f} END AS {f}" for f in names
+        )
+        excluded = ", ".join([spec.id_column, *names])
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _canonical AS SELECT * EXCLUDE ({spec.id_column}), "
-            f"_canonical_id AS {spec.id_column} FROM {resolved} "
-            f"QUALIFY row_number() OVER (PARTITION BY _canonical_id ORDER BY _line) = 1"
+            f"CREATE OR REPLACE TEMP TABLE _canonical AS SELECT * EXCLUDE ({excluded}), "
+            f"_canonical_id AS {spec.id_column}{kept} FROM {resolved} "
+            f"QUALIFY row_number() OVER (PARTITION BY _canonical_id "
+            f"ORDER BY _representative DESC, _line) = 1"
         )
         return upsert(con, spec.table, "_canonical", spec.id_column, fields)
     if entity == "concert_results":
-        raise SourceError("box-score ingestion needs entity resolution by name; not built yet")
+        return _load_box_scores(con, source, run)
     key = fields[0]
     return upsert(con, entity, "_clean", key, fields)
+
+
+def _load_box_scores(con: duckdb.DuckDBPyConnection, source: str, run: Run) -> tuple[int, int]:
+    """Attach box scores to their concerts (by id, or by artist, venue, city and date +-1 day).
+
+    A box score whose concert cannot be found is quarantined: it says so and names the concert.
+    """
+    same = " AND ".join(
+        f"{match_key(a)} = {match_key(b)}"
+        for a, b in (("ar.name", "r.artist"), ("ve.name", "r.venue"), ("ve.city", "r.city"))
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _results AS
+        SELECT r.*, coalesce(r.concert_id, (
+            SELECT k.concert_id FROM concerts k JOIN artists ar USING (artist_id)
+            JOIN venues ve USING (venue_id)
+            WHERE {same} AND abs(k.event_date - r.event_date) <= 1
+            ORDER BY abs(k.event_date - r.event_date), k.concert_id LIMIT 1)) AS _concert
+        FROM _clean r"""
+    )
+    con.execute(
+        "INSERT INTO quarantine (run_id, entity, source, input_uri, line_number, record, reasons) "
+        "SELECT ?, 'concert_results', ?, NULL, _line, to_json(r) , "
+        "['record: unknown_concert (no concert of ' || artist || ' at ' || venue || ', ' || city "
+        "|| ' on ' || event_date || ')'] FROM _results r WHERE _concert IS NULL",
+        [run.run_id, source],
+    )
+    unknown = con.execute("SELECT count(*) FROM _results WHERE _concert IS NULL").fetchone()
+    moved = int(unknown[0]) if unknown else 0
+    run.accepted -= moved
+    run.quarantined += moved
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _results_rows AS SELECT _concert AS concert_id, shows, "
+        "tickets_sold, capacity, gross AS gross_revenue, ? AS source FROM _results "
+        "WHERE _concert IS NOT NULL "
+        "QUALIFY row_number() OVER (PARTITION BY _concert ORDER BY _line) = 1",
+        [source],
+    )
+    columns = ["concert_id", "shows", "tickets_sold", "capacity", "gross_revenue", "source"]
+    return upsert(con, "concert_results", "_results_rows", "concert_id", columns)
 
 
 def _curate(con: duckdb.DuckDBPyConnection, lake: Lake, entity: str, run: Run) -> None:
@@ -363,7 +423,14 @@ def _curate(con: duckdb.DuckDBPyConnection, lake: Lake, entity: str, run: Run) -
         lake.put("curated", curated_key(entity, date.today(), run.run_id), local)
 
 
-_SCRATCH: Final = ("_raw", "_validated", "_clean_resolved", "_canonical")
+_SCRATCH: Final = (
+    "_raw",
+    "_validated",
+    "_clean_resolved",
+    "_canonical",
+    "_results",
+    "_results_rows",
+)
 
 
 def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:

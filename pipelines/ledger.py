@@ -67,7 +67,8 @@ class RunLedger:
         """Record the outcome and counters of a run."""
         self.con.execute(
             """UPDATE pipeline_runs SET status = ?, finished_at = ?, error = ?, attempts = ?,
-                   records_in = ?, accepted = ?, quarantined = ?, inserted = ?, updated = ?
+                   records_in = ?, accepted = ?, quarantined = ?, inserted = ?, updated = ?,
+                   inputs = ?
                WHERE run_id = ?""",
             [
                 status,
@@ -79,6 +80,7 @@ class RunLedger:
                 run.quarantined,
                 run.inserted,
                 run.updated,
+                json.dumps(run.inputs),
                 run.run_id,
             ],
         )

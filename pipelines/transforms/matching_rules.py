@@ -138,7 +138,10 @@ ARTIST_RULES: Final = MatchRules(
         (
             _name_level(10, 6, 3, -10, subset=_FUZZY_SAME),
             _agree("spotify_id", 12, -25),  # two catalogue ids: two acts
-            _agree("genre", 3, -6),
+            # "art rock" and "rock" are one artist's genre at two grains: weak agreement
+            "CASE WHEN a.genre = b.genre THEN 3 "
+            "WHEN contains(a.genre, b.genre) OR contains(b.genre, a.genre) THEN 1 "
+            "WHEN a.genre <> b.genre THEN -6 ELSE 0 END",
             _agree("country", 1, -6),
             _agree("formed_year", 3, -6),
             _within("followers", 0.03, 3, -3),

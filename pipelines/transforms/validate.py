@@ -83,6 +83,11 @@ CROSS_FIELD_RULES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ),
     ),
     "ConcertResult": (
+        (
+            "concert_id IS NULL AND (artist IS NULL OR venue IS NULL OR city IS NULL "
+            "OR event_date IS NULL)",
+            "record: unidentified (give concert_id, or artist, venue, city and event_date)",
+        ),
         ("tickets_sold > capacity", "record: oversold (tickets_sold exceeds capacity)"),
     ),
 }

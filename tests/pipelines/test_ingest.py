@@ -245,3 +245,37 @@ def test_a_good_run_records_metrics_quality_and_catalog(settings: Settings, tmp_
     assert _query(settings, "SELECT severity FROM alerts") == [("critical",)]  # 40% > 25%
     catalog = dict(_query(settings, "SELECT dataset, row_count FROM data_catalog"))
     assert catalog["warehouse/artists"] == 2
+
+
+def test_box_scores_attach_to_concerts_by_id_or_by_name(
+    small_settings: Settings, tmp_path: Path
+) -> None:
+    settings = small_settings.model_copy(update={"data_dir": tmp_path / "copy"})
+    settings.data_dir.mkdir()
+    settings.warehouse_file.write_bytes(small_settings.warehouse_file.read_bytes())
+    ((concert, artist, venue, city, day),) = _query(
+        settings,
+        "SELECT c.concert_id, a.name, v.name, v.city, c.event_date FROM concerts c "
+        "JOIN artists a USING (artist_id) JOIN venues v USING (venue_id) "
+        "WHERE c.status = 'completed' AND v.capacity > 100 "
+        "AND concert_id NOT IN (SELECT concert_id FROM ticket_sales) ORDER BY 1 LIMIT 1",
+    )
+    path = _csv(tmp_path / "boxscores.csv", [
+        ["Headliner", "Venue", "City", "Date", "Shows", "Attendance", "Capacity", "Gross"],
+        [artist.upper(), venue, city, day.strftime("%d %B %Y"),
+         "1", "95", "100", "$4,275.00"],
+        ["Nobody Famous", "Nowhere Hall", "Austin", "2025-01-01", "1", "10", "100", "100"],
+    ])  # fmt: skip
+    [outcome] = ingest_files(settings, [path])
+    assert outcome.entity == "concert_results" and outcome.run is not None
+    assert (outcome.run.accepted, outcome.run.quarantined) == (1, 1)
+    assert _query(settings, f"SELECT tickets_sold, capacity, gross_revenue, source FROM "
+                            f"concert_results WHERE concert_id = '{concert}'") == [
+        (95, 100, 4275, "files")
+    ]  # fmt: skip
+    assert _query(settings, f"SELECT tickets_sold, results_source FROM concert_performance "
+                            f"WHERE concert_id = '{concert}'") == [(95, "box_score")]  # fmt: skip
+    [(reasons,)] = _query(settings, "SELECT reasons FROM quarantine")
+    assert reasons[0].startswith(
+        "record: unknown_concert (no concert of Nobody Famous at Nowhere Hall"
+    )

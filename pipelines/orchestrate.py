@@ -1,0 +1,158 @@
+"""`encore pipeline run`: every source, raw to curated to warehouse to marts, in one go.
+
+Steps run in order and each is independent: a source that is not configured is skipped with
+the reason, a source that fails is reported without stopping the others.
+
+    landing files -> stream -> Ticketmaster -> Spotify -> quality report
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from core.errors import EncoreError
+from core.settings import Settings
+from core.warehouse import connect_reader, connect_writer
+from pipelines.ingest import FileOutcome, ingest_files
+from pipelines.quality import QualityReport, assess
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TICKETMASTER_QUERY: dict[str, Any] = {"classificationName": "music", "countryCode": "US"}
+
+
+@dataclass
+class StepResult:
+    """What one step of a pipeline run did."""
+
+    name: str
+    status: Literal["done", "skipped", "failed"]
+    detail: str = ""
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+    @property
+    def records(self) -> tuple[int, int, int]:
+        """Records in, accepted and quarantined over the step's runs."""
+        runs = [o.run for o in self.outcomes if o.run]
+        return (
+            sum(r.records_in for r in runs),
+            sum(r.accepted for r in runs),
+            sum(r.quarantined for r in runs),
+        )
+
+
+def run_pipeline(
+    settings: Settings,
+    *,
+    landing: Path | None = None,
+    stream: str = "events",
+    use_apis: bool = True,
+    on_step: Callable[[StepResult], None] | None = None,
+) -> tuple[list[StepResult], QualityReport]:
+    """Run every step; returns their results and the quality report of the warehouse after."""
+    steps: list[Callable[[], StepResult]] = [
+        lambda: _landing(settings, landing or settings.data_dir / "landing"),
+        lambda: _stream(settings, stream),
+    ]
+    if use_apis:
+        steps += [lambda: _ticketmaster(settings), lambda: _spotify(settings)]
+    results = []
+    for step in steps:
+        result = step()
+        results.append(result)
+        if on_step:
+            on_step(result)
+    connect_writer(settings).close()  # the warehouse exists (and is migrated) even if empty
+    con = connect_reader(settings)
+    try:
+        report = assess(con, record_flags=False)
+    finally:
+        con.close()
+    return results, report
+
+
+def _guarded(name: str, body: Callable[[], StepResult]) -> StepResult:
+    try:
+        return body()
+    except EncoreError as exc:
+        log.warning("step %s failed: %s", name, exc)
+        return StepResult(name, "failed", str(exc))
+
+
+def _landing(settings: Settings, folder: Path) -> StepResult:
+    def body() -> StepResult:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not any(p.is_file() for p in folder.rglob("*")):
+            return StepResult("files", "skipped", f"no files in {folder}")
+        outcomes = ingest_files(settings, [folder], source="landing")
+        failed = [o for o in outcomes if o.status == "failed"]
+        loaded = sum(o.status == "succeeded" for o in outcomes)
+        detail = f"{loaded} loaded, {len(outcomes) - loaded - len(failed)} already loaded"
+        if failed:
+            detail += f", {len(failed)} failed ({failed[0].path.name}: {failed[0].message})"
+        return StepResult("files", "failed" if failed else "done", detail, outcomes)
+
+    return _guarded("files", body)
+
+
+def _stream(settings: Settings, name: str) -> StepResult:
+    def body() -> StepResult:
+        from pipelines.stream import StreamRecord, open_stream
+        from pipelines.streaming import load_batch
+
+        if settings.stream_kind == "local" and not (settings.data_dir / "stream" / name).exists():
+            return StepResult("stream", "skipped", f"no stream {name!r} yet")
+        source = open_stream(settings, name, settings.stream_kind, region=settings.aws_region)
+        outcomes: list[FileOutcome] = []
+
+        def handle(records: list[StreamRecord]) -> None:
+            outcomes.extend(load_batch(settings, records, source=f"stream:{name}"))
+
+        handled = source.consume("warehouse", handle, max_records=5_000, idle_timeout_s=1.0)
+        return StepResult("stream", "done", f"{handled:,} records consumed", outcomes)
+
+    return _guarded("stream", body)
+
+
+def _ticketmaster(settings: Settings) -> StepResult:
+    if settings.ticketmaster_api_key is None:
+        return StepResult("ticketmaster", "skipped", "set ENCORE_TICKETMASTER_API_KEY to enable")
+
+    def body() -> StepResult:
+        from pipelines.api_refresh import refresh_ticketmaster
+
+        outcomes = refresh_ticketmaster(settings, DEFAULT_TICKETMASTER_QUERY)
+        return StepResult("ticketmaster", "done", "events, venues and attractions", outcomes)
+
+    return _guarded("ticketmaster", body)
+
+
+def _spotify(settings: Settings) -> StepResult:
+    if settings.spotify_client_id is None or settings.spotify_client_secret is None:
+        return StepResult(
+            "spotify", "skipped", "set ENCORE_SPOTIFY_CLIENT_ID and _SECRET to enable"
+        )
+
+    def body() -> StepResult:
+        from pipelines.api_refresh import refresh_spotify
+
+        con = duckdb.connect(str(settings.warehouse_file), read_only=True)
+        try:
+            ids = [r[0] for r in con.execute(
+                "SELECT spotify_id FROM artists WHERE spotify_id IS NOT NULL "
+                "ORDER BY popularity DESC NULLS LAST LIMIT 500"
+            ).fetchall()]  # fmt: skip
+        finally:
+            con.close()
+        if not ids:
+            return StepResult("spotify", "skipped", "no artists with a Spotify id yet")
+        outcomes = refresh_spotify(settings, ids)
+        return StepResult("spotify", "done", f"{len(ids)} artists refreshed", outcomes)
+
+    return _guarded("spotify", body)

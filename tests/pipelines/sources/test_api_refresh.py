@@ -1,0 +1,65 @@
+"""Refreshing from the APIs lands the responses raw and loads what they describe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from core.settings import Settings
+from pipelines.api_refresh import refresh_spotify, refresh_ticketmaster
+from tests.pipelines.sources.conftest import ReplayServer, Reply, nock, spotify
+
+
+def _query(settings: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse_file), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_ticketmaster_events_load_with_their_venues_and_artists(
+    api_settings: Settings, server: ReplayServer, shared_data: Path
+) -> None:
+    server.route("/discovery/v2/events", nock(shared_data, "event_all-200"))
+    outcomes = refresh_ticketmaster(api_settings, {"classificationName": "music"}, max_pages=1)
+    assert [o.entity for o in outcomes] == ["artists", "venues", "concerts"]
+    assert all(o.status == "succeeded" for o in outcomes), [o.message for o in outcomes]
+    total = 20  # events in the recorded response
+    concerts = outcomes[2].run
+    assert concerts is not None and concerts.records_in == total
+    # every event is either loaded or quarantined with its reason, none dropped
+    assert concerts.accepted + concerts.quarantined == total
+    loaded = _query(api_settings, "SELECT count(*) FROM concerts")[0][0]
+    assert loaded == concerts.accepted > 0
+    links = _query(
+        api_settings, "SELECT DISTINCT entity_type FROM entity_map WHERE source = 'ticketmaster'"
+    )
+    assert {t for (t,) in links} == {"artist", "venue", "concert"}
+    landed = api_settings.lake_dir / "raw" / "source=ticketmaster"
+    raw = list(landed.glob("dt=*/*response-0000.json"))
+    assert len(raw) == 1 and json.loads(raw[0].read_text())["status"] == 200
+
+
+def test_spotify_refresh_merges_into_the_artists_we_know(
+    api_settings: Settings, server: ReplayServer, shared_data: Path, tmp_path: Path
+) -> None:
+    from pipelines.ingest import ingest_files
+
+    known = tmp_path / "artists.csv"
+    known.write_text("artist_id,name,genre\nA1,David Bowie,rock\n")
+    ingest_files(api_settings, [known])
+    server.route("/api/token", Reply(200, {"access_token": "t", "token_type": "Bearer",
+                                            "expires_in": 3600}), method="POST")  # fmt: skip
+    body = spotify(shared_data, "spotify-web-api-java/GetSeveralArtistsRequest")
+    server.route("/v1/artists", Reply(200, body))
+    [outcome] = refresh_spotify(api_settings, ["0oSGxfWSnnOXhD2fKuz2Gy", "3dBVyJ7JuOMt4GE9607Qin"])
+    assert outcome.status == "succeeded", outcome.message
+    rows = _query(api_settings, "SELECT artist_id, name, followers FROM artists ORDER BY name")
+    # Bowie from Spotify is the Bowie we had (same canonical id, followers added); T. Rex is new
+    assert rows[0] == ("A1", "David Bowie", 633494)
+    assert rows[1][1:] == ("T. Rex", 52338)
+    genre = _query(api_settings, "SELECT genre FROM artists WHERE artist_id = 'A1'")
+    assert genre == [("art rock",)]
