@@ -75,13 +75,21 @@ _CONSISTENCY: Final[tuple[tuple[str, str, Severity, str], ...]] = (
 )
 _EXAMPLES: Final = 5
 
+LOGICAL_KEYS: Final[dict[str, str]] = {"ticket_sales": "sale_id"}
+"""Primary keys the loaders keep but the warehouse does not enforce (see migration 0001)."""
+LOGICAL_FOREIGN_KEYS: Final[tuple[tuple[str, str, str, str], ...]] = (
+    ("ticket_sales", "concert_id", "concerts", "concert_id"),
+    ("ticket_sales", "fan_id", "fans", "fan_id"),
+)
+"""Unenforced references: (table, column, parent, parent column)."""
+
 
 @dataclass(frozen=True)
 class Finding:
     """One rule checked on one table: how many rows break it, with a few of their keys."""
 
     table: str
-    kind: Literal["orphans", "nulls", "range", "consistency"]
+    kind: Literal["orphans", "nulls", "range", "duplicates", "consistency"]
     rule: str
     severity: Severity
     rows: int
@@ -112,7 +120,7 @@ class IntegrityReport:
 
 def check_warehouse(con: duckdb.DuckDBPyConnection) -> IntegrityReport:
     """Run every integrity rule and return the report (nothing is changed)."""
-    findings = [*_orphans(con), *_nulls(con), *_ranges(con)]
+    findings = [*_orphans(con), *_nulls(con), *_ranges(con), *_duplicates(con)]
     findings += [
         _finding(con, table, "consistency", rule, severity, sql)
         for table, rule, severity, sql in _CONSISTENCY
@@ -121,6 +129,8 @@ def check_warehouse(con: duckdb.DuckDBPyConnection) -> IntegrityReport:
 
 
 def _primary_key(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    if table in LOGICAL_KEYS:
+        return LOGICAL_KEYS[table]
     row = con.execute(
         "SELECT constraint_column_names[1] FROM duckdb_constraints() "
         "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
@@ -140,8 +150,8 @@ def _constraints(con: duckdb.DuckDBPyConnection, kind: str) -> list[tuple[Any, .
 
 def _orphans(con: duckdb.DuckDBPyConnection) -> list[Finding]:
     out = []
-    for table, cols, parent, parent_cols, _ in _constraints(con, "FOREIGN KEY"):
-        col, parent_col = cols[0], parent_cols[0]
+    declared = [(t, c[0], p, pc[0]) for t, c, p, pc, _ in _constraints(con, "FOREIGN KEY")]
+    for table, col, parent, parent_col in [*declared, *LOGICAL_FOREIGN_KEYS]:
         key = _primary_key(con, table)
         sql = (
             f'SELECT t."{key}" FROM {table} t WHERE t."{col}" IS NOT NULL AND NOT EXISTS '
@@ -150,6 +160,14 @@ def _orphans(con: duckdb.DuckDBPyConnection) -> list[Finding]:
         rule = f"{col} must exist in {parent}.{parent_col}"
         out.append(_finding(con, table, "orphans", rule, "error", sql))
     return out
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    findings = []
+    for table, key in LOGICAL_KEYS.items():
+        sql = f"SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1"
+        findings.append(_finding(con, table, "duplicates", f"{key} is unique", "error", sql))
+    return findings
 
 
 def _nulls(con: duckdb.DuckDBPyConnection) -> list[Finding]:
@@ -180,7 +198,7 @@ def _ranges(con: duckdb.DuckDBPyConnection) -> list[Finding]:
 def _finding(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    kind: Literal["orphans", "nulls", "range", "consistency"],
+    kind: Literal["orphans", "nulls", "range", "duplicates", "consistency"],
     rule: str,
     severity: Severity,
     sql: str,

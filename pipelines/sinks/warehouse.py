@@ -19,6 +19,7 @@ import pyarrow as pa
 from core.errors import WarehouseError
 from core.settings import Settings
 from core.warehouse import CONTRACT_TABLES, connect_reader, connect_writer, table_counts
+from pipelines.integrity import LOGICAL_FOREIGN_KEYS, LOGICAL_KEYS
 from pipelines.marts import refresh_concert_performance
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def rebuild(
                 insert_chunk(con, table, chunk)
                 if on_chunk:
                     on_chunk(table, chunk.num_rows)
+            _verify_logical_keys(con)
             refresh_concert_performance(con)
             counts = table_counts(con)
             con.execute(
@@ -83,6 +85,25 @@ def rebuild(
         raise
     log.info("rebuilt warehouse %s: %s", target, counts)
     return counts
+
+
+def _verify_logical_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """The keys and references the warehouse does not enforce, checked before a swap."""
+    for table, key in LOGICAL_KEYS.items():
+        row = con.execute(
+            f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY 1 HAVING count(*) > 1)"
+        ).fetchone()
+        if row and row[0]:
+            raise WarehouseError(f"loading {table} failed: {row[0]:,} duplicate {key} values")
+    for table, column, parent, parent_column in LOGICAL_FOREIGN_KEYS:
+        row = con.execute(
+            f"SELECT count(*) FROM {table} t WHERE t.{column} IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {parent} p WHERE p.{parent_column} = t.{column})"
+        ).fetchone()
+        if row and row[0]:
+            raise WarehouseError(
+                f"loading {table} failed: {row[0]:,} rows reference no {parent} ({column})"
+            )
 
 
 def _release(target: Path) -> None:
@@ -143,8 +164,10 @@ def upsert(
         f"INSERT INTO {table} ({names}) SELECT {names} FROM {rows} r "
         f'WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t."{key}" = r."{key}")'
     ).fetchone()
-    if not others:
-        return (int(inserted[0]) if inserted else 0), 0
+    added = int(inserted[0]) if inserted else 0
+    total = con.execute(f"SELECT count(*) FROM {rows}").fetchone()
+    if not others or (total and added == total[0]):  # every row was new: nothing to update
+        return added, 0
     merged = {c: f'coalesce(r."{c}", t."{c}")' for c in others}
     changed = " OR ".join(f'{merged[c]} IS DISTINCT FROM t."{c}"' for c in others)
     assignments = ", ".join(f'"{c}" = {merged[c]}' for c in others)
@@ -152,4 +175,4 @@ def upsert(
         f"UPDATE {table} t SET {assignments} FROM {rows} r "
         f'WHERE t."{key}" = r."{key}" AND ({changed})'
     ).fetchone()
-    return (int(inserted[0]) if inserted else 0), (int(updated[0]) if updated else 0)
+    return added, (int(updated[0]) if updated else 0)

@@ -32,7 +32,7 @@ def test_the_small_warehouse_passes_every_integrity_rule(small_settings: Setting
     report = check_warehouse(con)
     assert report.ok, [f for f in report.problems if f.severity == "error"]
     kinds = {f.kind for f in report.findings}
-    assert kinds == {"orphans", "nulls", "range", "consistency"}
+    assert kinds == {"orphans", "nulls", "range", "duplicates", "consistency"}
     assert report.counts["ticket_sales"] >= SCALES["small"].ticket_sales
 
 
@@ -143,3 +143,15 @@ def test_integrity_check_reports_broken_consistency(settings: Settings) -> None:
     assert not report.ok
     assert broken["completed but dated in the future"].examples == [future[0]]
     assert broken["concert missing from concert_performance (refresh needed)"].rows == 1
+
+
+def test_unenforced_fact_keys_are_still_checked(settings: Settings) -> None:
+    _build(settings, _small(1))
+    con = connect_writer(settings)
+    orphans = "SELECT * REPLACE ('C-gone' AS concert_id) FROM ticket_sales LIMIT 2"
+    con.execute(f"INSERT INTO ticket_sales {orphans}")
+    report = check_warehouse(con)
+    broken = {(f.kind, f.rule): f.rows for f in report.problems}
+    assert not report.ok
+    assert broken[("orphans", "concert_id must exist in concerts.concert_id")] == 2
+    assert broken[("duplicates", "sale_id is unique")] == 2
