@@ -240,10 +240,18 @@ def _transform_and_load(
     mapped = f"(SELECT {', '.join(projections)}, _line FROM _raw) AS mapped"
     checked = validation_sql(schema, mapped, list(mapping.values()), keep=["_line"])
     fields = list(schema.model_fields)
-    linked = _foreign_key_sql(entity, source, f"({checked})")
+    key = fields[0]
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _validated AS " + _duplicate_key_sql(fields[0], f"({linked})")
+        "CREATE OR REPLACE TEMP TABLE _validated AS "
+        + _foreign_key_sql(entity, source, f"({checked})")
     )
+    repeated = con.execute(
+        f"SELECT count(*) FROM (SELECT {key} FROM _validated GROUP BY 1 HAVING count(*) > 1)"
+    ).fetchone()
+    if repeated and repeated[0]:  # rare: rank the rows only when a key repeats
+        con.execute("ALTER TABLE _validated RENAME TO _undeduplicated")
+        con.execute("CREATE TEMP TABLE _validated AS " + _duplicate_key_sql(key, "_undeduplicated"))
+        con.execute("DROP TABLE _undeduplicated")
 
     run.records_in = parsed.rows + len(parsed.rejects)
     con.execute("BEGIN TRANSACTION")

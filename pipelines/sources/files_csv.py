@@ -119,6 +119,58 @@ def _sniff(con: duckdb.DuckDBPyConnection, path: Path) -> _Dialect | None:
     return _Dialect(delimiter, quote, escape)
 
 
+_CHUNK: Final = 1 << 20
+
+
+def _simple_layout(path: Path, dialect: _Dialect) -> _Layout | None:
+    """The layout of a file whose records are one line each (`\n` ends), or None if not so.
+
+    Every line holding an even number of quote characters means no quoted field spans lines,
+    so a vectorised byte scan finds the header, the blank lines and the record count, several
+    times faster than the `csv` pass, which remains for every other file.
+    """
+    quote = dialect.quote.encode() if dialect.quote not in ("", _EMPTY) else b""
+    if dialect.escape not in ("", _EMPTY, dialect.quote):
+        return None  # a backslash escape can hide a quote: let the csv pass decide
+    layout = _Layout()
+    lines, tail, first = 0, b"", b""
+    with open_binary(path) as binary:
+        while True:
+            chunk = binary.read(_CHUNK)
+            data = tail + chunk
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            data, tail = data[:cut], data[cut:]
+            if not data:
+                break
+            if b"\r" in data:
+                return None
+            if not first:
+                first = data[: data.find(b"\n")] if b"\n" in data else data
+            bytes_ = np.frombuffer(data, dtype=np.uint8)
+            ends = np.flatnonzero(bytes_ == 10)
+            if quote:
+                at = np.flatnonzero(bytes_ == quote[0])
+                before = np.searchsorted(at, ends)  # quotes before each line end
+                if (
+                    np.any(np.diff(before, prepend=0) % 2)
+                    or (len(at) - (before[-1] if len(ends) else 0)) % 2
+                ):
+                    return None  # a quoted field spans lines, or a quote is left open
+            starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.array([0])
+            empty = np.flatnonzero(bytes_[starts] == 10) if len(ends) else np.array([], int)
+            layout.blanks.extend(int(i) + lines + 1 for i in empty)
+            lines += len(ends) + (0 if data.endswith(b"\n") else 1)
+            if not chunk:
+                break
+    if lines == 0 or not first:
+        return None
+    text = first.decode("utf-8", errors="replace")
+    header = csv.reader([text], delimiter=dialect.delimiter, quotechar=dialect.quote or '"')
+    layout.header = next(header) if quote else text.split(dialect.delimiter)
+    layout.records = lines
+    return layout
+
+
 def _layout(path: Path, dialect: _Dialect) -> _Layout:
     """Scan the file with Python's `csv` for where each record starts."""
     # Raise the process-wide field limit: a legitimately long field must not look broken.
@@ -221,7 +273,7 @@ def _rejects(con: duckdb.DuckDBPyConnection, errors: str) -> list[tuple[int, str
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParsedFile:
     """Read a CSV/TSV file with a header line; see the module docstring."""
     dialect = _sniff(con, path)
-    layout = _layout(path, dialect) if dialect else _Layout()
+    layout = (_simple_layout(path, dialect) or _layout(path, dialect)) if dialect else _Layout()
     if dialect is None or layout.header is None:
         con.execute(f"CREATE TEMP TABLE {quote_ident(table)} ({LINE_COLUMN} BIGINT)")
         return ParsedFile(path, "csv", table, [], 0, [])

@@ -115,19 +115,18 @@ def validation_sql(schema: type[Entity], relation: str, columns: list[str], keep
     """SELECT the schema's typed fields, `_reasons` and the `keep` columns from `relation`.
 
     `columns` are the text columns the relation has; schema fields it lacks are NULL (and, if
-    required, reported missing).
+    required, reported missing). Three steps, so each text is trimmed and parsed only once:
+    trim -> parse -> check.
     """
     rules = compile_schema(schema)
     present = set(columns)
-    parsed, reasons = [], []
+    trimmed, parsed, reasons = [], [], []
     for rule in rules:
-        raw = (
-            f"nullif(trim(CAST(\"{rule.name}\" AS VARCHAR)), '')"
-            if rule.name in present
-            else "NULL::VARCHAR"
-        )
-        value = rule.parse.replace("{raw}", raw)
-        parsed.append(f'{value} AS "{rule.name}"')
+        raw = f'"_raw_{rule.name}"'
+        source = f'"{rule.name}"' if rule.name in present else "NULL"
+        trimmed.append(f"nullif(trim(CAST({source} AS VARCHAR)), '') AS {raw}")
+        parsed.append(f'{rule.parse.replace("{raw}", raw)} AS "{rule.name}"')
+        value = f'"{rule.name}"'
         shown = f"' (got ' || {raw} || ')'"
         if rule.required:
             reasons.append(f"CASE WHEN {raw} IS NULL THEN '{rule.name}: missing' END")
@@ -143,21 +142,15 @@ def validation_sql(schema: type[Entity], relation: str, columns: list[str], keep
             )
     names = ", ".join(f'"{r.name}"' for r in rules)
     kept = "".join(f', "{c}"' for c in keep)
-    cross = [
+    reasons += [
         f"CASE WHEN coalesce({condition}, false) THEN '{message}' END"
         for condition, message in CROSS_FIELD_RULES.get(schema.__name__, ())
     ]
-    cross_list = (
-        f"list_filter([{', '.join(cross)}], lambda x: x IS NOT NULL)" if cross else "[]::VARCHAR[]"
-    )
     return f"""
-        WITH parsed AS (
-            SELECT {", ".join(parsed)},
-                   list_filter([{", ".join(reasons)}], lambda x: x IS NOT NULL)
-                       AS _field_reasons{kept}
-            FROM {relation}
-        )
-        SELECT {names}, list_concat(_field_reasons, {cross_list}) AS _reasons{kept}
+        WITH trimmed AS (SELECT {", ".join(trimmed)}{kept} FROM {relation}),
+        parsed AS (SELECT *, {", ".join(parsed)} FROM trimmed)
+        SELECT {names},
+               list_filter([{", ".join(reasons)}], lambda x: x IS NOT NULL) AS _reasons{kept}
         FROM parsed
     """
 
@@ -209,16 +202,12 @@ def _field_rule(name: str, info: FieldInfo) -> FieldRule:
                 parse = "upper({raw})"
         return FieldRule(name, "VARCHAR", required, parse, checks)
     if base is int:
-        return FieldRule(
-            name, "BIGINT", required, f"TRY_CAST({_number('{raw}')} AS BIGINT)", checks
-        )
+        return FieldRule(name, "BIGINT", required, _number("{raw}", "BIGINT"), checks)
     if base is float:
-        return FieldRule(
-            name, "DOUBLE", required, f"TRY_CAST({_number('{raw}')} AS DOUBLE)", checks
-        )
+        return FieldRule(name, "DOUBLE", required, _number("{raw}", "DOUBLE"), checks)
     if base is Decimal:
         places = next((m.decimal_places for m in metadata if getattr(m, "decimal_places", None)), 2)
-        wide = f"TRY_CAST({_number('{raw}')} AS DECIMAL(38, 10))"
+        wide = _number("{raw}", "DECIMAL(38, 10)")
         checks.append((f"{{v}} <> round({{v}}, {places})", f"too_many_decimals (max {places})"))
         return FieldRule(name, "DECIMAL(38, 10)", required, wide, checks)
     if base is date:
@@ -261,9 +250,13 @@ def _plausible(cast: str = "") -> list[tuple[str, str]]:
     ]
 
 
-def _number(raw: str) -> str:
-    """Strip currency symbols, thousands separators and spaces: "$1,200.50" -> "1200.50"."""
-    return f"regexp_replace({raw}, '^[$€£]|[,\\s_]', '', 'g')"
+def _number(raw: str, sql_type: str) -> str:
+    """A number as written, or with currency symbols, thousands separators and spaces stripped.
+
+    "$1,200.50" -> 1200.50. The plain cast comes first: most values need no cleaning.
+    """
+    cleaned = f"regexp_replace({raw}, '^[$€£]|[,\\s_]', '', 'g')"
+    return f"coalesce(TRY_CAST({raw} AS {sql_type}), TRY_CAST({cleaned} AS {sql_type}))"
 
 
 def _fold(text: str) -> str:
@@ -279,4 +272,6 @@ def _enum_value(raw: str, allowed: tuple[str, ...]) -> str:
     names = {_fold(a): a for a in allowed}
     names.update({k: v for k, v in ENUM_SYNONYMS.items() if v in allowed and k not in names})
     cases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in names.items())
-    return f"(CASE {folded} {cases} END)"
+    exact = ", ".join(f"'{a}'" for a in allowed)
+    # most values are already the contract's spelling: only the others are folded
+    return f"(CASE WHEN {raw} IN ({exact}) THEN {raw} ELSE (CASE {folded} {cases} END) END)"

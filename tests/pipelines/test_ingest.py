@@ -279,3 +279,23 @@ def test_box_scores_attach_to_concerts_by_id_or_by_name(
     assert reasons[0].startswith(
         "record: unknown_concert (no concert of Nobody Famous at Nowhere Hall"
     )
+
+
+def test_a_key_twice_in_one_file_keeps_the_first_valid_row(
+    settings: Settings, tmp_path: Path
+) -> None:
+    path = _csv(tmp_path / "fans.csv", [
+        ["fan_id", "city", "age_band"],
+        ["F1", "Austin", "ninety"],  # invalid: the valid F1 below wins
+        ["F1", "Austin", "25-34"],
+        ["F2", "Boston", "18-24"],
+        ["F1", "Dallas", "35-44"],
+    ])  # fmt: skip
+    [outcome] = ingest_files(settings, [path], entity="fans")
+    assert outcome.run is not None and (outcome.run.accepted, outcome.run.quarantined) == (2, 2)
+    assert _query(settings, "SELECT fan_id, city, age_band FROM fans ORDER BY 1") == [
+        ("F1", "Austin", "25-34"), ("F2", "Boston", "18-24")
+    ]  # fmt: skip
+    reasons = dict(_query(settings, "SELECT line_number, reasons FROM quarantine"))
+    assert "fan_id: duplicate_key (also on line 3)" in reasons[2]
+    assert reasons[5] == ["fan_id: duplicate_key (also on line 3)"]

@@ -286,3 +286,20 @@ def test_existing_table_is_refused_and_left_alone(tmp_path: Path, con) -> None:
     with pytest.raises(SourceError, match="already exists"):
         read_file(con, write(tmp_path / "a.csv", "a\n1\n"), table="MINE")
     assert con.execute("SELECT * FROM mine").fetchall() == [(42,)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,b\n1,2\n\n3,4\n\n\n5,6",  # blank lines, no final newline
+        'a,b\n1,2\n\n"3",4\n\n\n5,6\n',  # the same with a quote: the csv pass
+    ],
+)
+def test_line_numbers_with_and_without_quotes(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text(text)
+    con = duckdb.connect()
+    parsed = read_file(con, path, table="t")
+    rows = con.execute("SELECT a, b, _line FROM t ORDER BY _line").fetchall()
+    assert rows == [("1", "2", 2), ("3", "4", 4), ("5", "6", 7)]
+    assert parsed.rows == 3 and parsed.rejects == []
