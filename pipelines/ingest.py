@@ -29,7 +29,7 @@ from pipelines.lake import Lake, open_lake
 from pipelines.lake.base import curated_key, raw_key, sha256_of
 from pipelines.ledger import Run, RunLedger
 from pipelines.marts import refresh_concert_performance
-from pipelines.monitoring import LocalMonitor, record_run
+from pipelines.monitoring import open_monitor, record_run
 from pipelines.quality import assess
 from pipelines.sinks.warehouse import upsert
 from pipelines.sources.files import read_file
@@ -109,9 +109,7 @@ def ingest_files(
         planned.sort(key=lambda item: LOAD_ORDER.index(item[1]) if item[1] in LOAD_ORDER else 99)
         outcomes = []
         for path, file_entity in planned:
-            outcome = _ingest_one(
-                con, lake, path, file_entity, source, force, settings.max_quarantine_rate
-            )
+            outcome = _ingest_one(settings, con, lake, path, file_entity, source, force)
             outcomes.append(outcome)
             if on_file:
                 on_file(outcome)
@@ -133,13 +131,13 @@ def _sniff_entity(con: duckdb.DuckDBPyConnection, path: Path) -> str:
 
 
 def _ingest_one(
+    settings: Settings,
     con: duckdb.DuckDBPyConnection,
     lake: Lake,
     path: Path,
     entity: str,
     source: str,
     force: bool,
-    max_quarantine_rate: float,
 ) -> FileOutcome:
     ledger = RunLedger(con)
     if entity not in ENTITY_SCHEMAS:
@@ -162,7 +160,7 @@ def _ingest_one(
             run.attempts = attempt
             try:
                 samples = _transform_and_load(
-                    con, lake, path, entity, source, run, max_quarantine_rate
+                    con, lake, path, entity, source, run, settings.max_quarantine_rate
                 )
                 break
             except _TRANSIENT as exc:  # engine trouble that may pass: retry from a clean state
@@ -177,14 +175,15 @@ def _ingest_one(
     except (EncoreError, duckdb.Error) as exc:  # the run fails; the next file still runs
         _rollback(con)
         ledger.finish(run, "failed", error=str(exc))
-        _report(con, run, entity, started, failed=True, retries_exhausted=exhausted)
+        _report(settings, con, run, entity, started, failed=True, retries_exhausted=exhausted)
         return FileOutcome(path, entity, "failed", run, message=str(exc))
-    _report(con, run, entity, started, failed=False, retries_exhausted=False)
+    _report(settings, con, run, entity, started, failed=False, retries_exhausted=False)
     log.info("ingested %s as %s in %.2fs", path.name, entity, time.perf_counter() - started)
     return FileOutcome(path, entity, "succeeded", run, quarantine_samples=samples)
 
 
 def _report(
+    settings: Settings,
     con: duckdb.DuckDBPyConnection,
     run: Run,
     entity: str,
@@ -206,7 +205,7 @@ def _report(
         "retries_exhausted": float(retries_exhausted),
     }
     record_run(
-        LocalMonitor(con),
+        open_monitor(settings, con),
         metrics,
         run_id=run.run_id,
         source=f"ingest:{run.source}",

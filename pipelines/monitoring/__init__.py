@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
+from core.settings import Settings
 from pipelines.monitoring.base import (
     DEFAULT_RULES,
     Alert,
@@ -39,9 +42,21 @@ __all__ = [
     "Severity",
     "Unit",
     "evaluate_rules",
+    "open_monitor",
     "record_run",
     "unit_for",
 ]
+
+
+def open_monitor(settings: Settings, con: duckdb.DuckDBPyConnection) -> Monitor:
+    """The warehouse tables always; CloudWatch as well on the `aws` profile (never blocking)."""
+    local = LocalMonitor(con)
+    if settings.profile != "aws":
+        return local
+    from pipelines.monitoring.cloudwatch import CloudWatchMonitor
+
+    cloud = CloudWatchMonitor(endpoint_url=settings.aws_endpoint_url, region=settings.aws_region)
+    return FanOutMonitor(local, cloud)
 
 
 def __getattr__(name: str) -> Any:
