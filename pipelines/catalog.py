@@ -35,7 +35,10 @@ def record_dataset(
                format = excluded.format, schema = excluded.schema,
                partitions = list_distinct(
                    list_concat(data_catalog.partitions, excluded.partitions)),
-               row_count = excluded.row_count, updated_at = excluded.updated_at""",
+               -- a lake dataset grows by each run's rows; a warehouse table is counted whole
+               row_count = CASE WHEN excluded.zone = 'warehouse' THEN excluded.row_count
+                                ELSE data_catalog.row_count + excluded.row_count END,
+               updated_at = excluded.updated_at""",
         [dataset, zone, location, fmt, json.dumps(schema), partitions, rows, datetime.now()],
     )
 

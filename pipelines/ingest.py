@@ -24,7 +24,7 @@ import duckdb
 from core.errors import EncoreError, QualityGateError, SourceError
 from core.schemas import ENTITY_SCHEMAS
 from core.settings import Settings
-from pipelines.catalog import refresh_warehouse_entries
+from pipelines.catalog import record_dataset, refresh_warehouse_entries
 from pipelines.lake import Lake, open_lake
 from pipelines.lake.base import curated_key, raw_key, sha256_of
 from pipelines.ledger import Run, RunLedger
@@ -32,7 +32,7 @@ from pipelines.marts import refresh_concert_performance
 from pipelines.monitoring import open_monitor, record_run
 from pipelines.quality import assess
 from pipelines.sinks.warehouse import upsert
-from pipelines.sources.files import read_file
+from pipelines.sources.files import ParsedFile, read_file
 from pipelines.transforms.aliases import infer_entity, map_columns
 from pipelines.transforms.normalize import FIELD_NORMALISERS, match_key
 from pipelines.transforms.resolve import RESOLUTIONS, record_links, resolve
@@ -293,6 +293,7 @@ def _transform_and_load(
     run.inserted, run.updated = _load(con, entity, source, run, fields)
     if entity in {"concerts", "ticket_sales", "concert_results", "venues"}:
         refresh_concert_performance(con)
+    _catalog_lake(con, lake, parsed, entity, source, run)
     refresh_warehouse_entries(con, str(raw))
     assess(con, run.run_id)
     RunLedger(con).finish(run, "succeeded")
@@ -418,6 +419,28 @@ def _load_box_scores(con: duckdb.DuckDBPyConnection, source: str, run: Run) -> t
     )
     columns = ["concert_id", "shows", "tickets_sold", "capacity", "gross_revenue", "source"]
     return upsert(con, "concert_results", "_results_rows", "concert_id", columns)
+
+
+def _catalog_lake(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    parsed: ParsedFile,
+    entity: str,
+    source: str,
+    run: Run,
+) -> None:
+    """Catalog the raw dataset this run added to and the curated partition it writes."""
+    day = f"dt={date.today().isoformat()}"
+    record_dataset(
+        con, f"raw/{source}", zone="raw", location=lake.uri("raw", f"source={source}"),
+        fmt=parsed.format, schema=dict.fromkeys(parsed.columns, "VARCHAR"), partitions=[day],
+        rows=run.records_in,
+    )  # fmt: skip
+    columns = con.execute("SELECT column_name, column_type FROM (DESCRIBE _clean)").fetchall()
+    record_dataset(
+        con, f"curated/{entity}", zone="curated", location=lake.uri("curated", entity),
+        fmt="parquet", schema=dict(columns), partitions=[day], rows=run.accepted,
+    )  # fmt: skip
 
 
 def _curate(con: duckdb.DuckDBPyConnection, lake: Lake, entity: str, run: Run) -> None:

@@ -245,6 +245,10 @@ def test_a_good_run_records_metrics_quality_and_catalog(settings: Settings, tmp_
     assert _query(settings, "SELECT severity FROM alerts") == [("critical",)]  # 40% > 25%
     catalog = dict(_query(settings, "SELECT dataset, row_count FROM data_catalog"))
     assert catalog["warehouse/artists"] == 2
+    assert catalog["raw/files"] == 5 and catalog["curated/artists"] == 3
+    ingest_files(settings, [_csv(tmp_path / "more.csv", ARTISTS[:2])], entity="artists")
+    catalog = dict(_query(settings, "SELECT dataset, row_count FROM data_catalog"))
+    assert catalog["raw/files"] == 6  # the lake dataset grows run by run
 
 
 def test_box_scores_attach_to_concerts_by_id_or_by_name(
