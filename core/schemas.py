@@ -211,6 +211,28 @@ class ConcertResult(Entity):
         return self
 
 
+class ConcertListing(Entity):
+    """A concert named rather than keyed, as tour-date lists and listings sites give them.
+
+    Ingesting one resolves (or founds) its artist, its venue and the concert itself.
+    """
+
+    artist: Name
+    venue: Name
+    city: Name
+    state: Annotated[str, StringConstraints(max_length=64)] | None = None
+    country: CountryCode
+    event_date: date
+    tour_name: Name | None = None
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+
+    @field_validator("event_date")
+    @classmethod
+    def _plausible(cls, value: date) -> date:
+        return _check_plausible(value, "event_date")
+
+
 ENTITY_SCHEMAS: Final[dict[str, type[Entity]]] = {
     "artists": Artist,
     "venues": Venue,
@@ -218,6 +240,7 @@ ENTITY_SCHEMAS: Final[dict[str, type[Entity]]] = {
     "ticket_sales": TicketSale,
     "fans": Fan,
     "concert_results": ConcertResult,
+    "concert_listings": ConcertListing,
 }
 """Entity name (as in the CLI and the warehouse) -> schema."""
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -218,11 +219,11 @@ def ingest_command(
             settings, paths, entity=entity, source=source, force=force, on_file=done
         )
     console.print(table)
-    for outcome in outcomes:
+    for outcome in outcomes:  # data is shown escaped: "[b]" in a value is text, not markup
         if outcome.message:
-            console.print(f"[bold]{outcome.path.name}[/]: {outcome.message}")
+            console.print(f"[bold]{escape(outcome.path.name)}[/]: {escape(outcome.message)}")
         for line, reasons in outcome.quarantine_samples:
-            console.print(f"  line {line}: {'; '.join(reasons)}")
+            console.print(f"  line {line}: {escape('; '.join(reasons))}")
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
 

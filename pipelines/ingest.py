@@ -40,7 +40,15 @@ from pipelines.transforms.validate import validation_sql
 
 log = logging.getLogger(__name__)
 
-LOAD_ORDER: Final = ("artists", "venues", "fans", "concerts", "ticket_sales", "concert_results")
+LOAD_ORDER: Final = (
+    "artists",
+    "venues",
+    "fans",
+    "concert_listings",
+    "concerts",
+    "ticket_sales",
+    "concert_results",
+)
 """Parents before children, so a directory of files loads in one pass."""
 
 # foreign keys to translate from source keys to canonical ids: column -> entity it points to
@@ -244,9 +252,13 @@ def _transform_and_load(
         "CREATE OR REPLACE TEMP TABLE _validated AS "
         + _foreign_key_sql(entity, source, f"({checked})")
     )
-    repeated = con.execute(
-        f"SELECT count(*) FROM (SELECT {key} FROM _validated GROUP BY 1 HAVING count(*) > 1)"
-    ).fetchone()
+    repeated = (
+        None
+        if entity == "concert_listings"
+        else con.execute(  # listings have no key
+            f"SELECT count(*) FROM (SELECT {key} FROM _validated GROUP BY 1 HAVING count(*) > 1)"
+        ).fetchone()
+    )
     if repeated and repeated[0]:  # rare: rank the rows only when a key repeats
         con.execute("ALTER TABLE _validated RENAME TO _undeduplicated")
         con.execute("CREATE TEMP TABLE _validated AS " + _duplicate_key_sql(key, "_undeduplicated"))
@@ -357,28 +369,81 @@ def _load(
     con: duckdb.DuckDBPyConnection, entity: str, source: str, run: Run, fields: list[str]
 ) -> tuple[int, int]:
     if entity in RESOLUTIONS:
-        spec = RESOLUTIONS[entity]
-        resolved = resolve(con, entity, source, "_clean")
-        record_links(con, entity, source, resolved, run.run_id)
-        # One row per canonical entity: its most complete record. A record matched to an
-        # entity we already hold brings its facts but not its spelling of the name (survivorship:
-        # the name the entity was founded with stays; a source's own later edits do rename).
-        names = [f for f in ("name",) if f in fields]
-        kept = "".join(
-            f", CASE WHEN _match = 'matched' THEN NULL ELSE {f} END AS {f}" for f in names
-        )
-        excluded = ", ".join([spec.id_column, *names])
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _canonical AS SELECT * EXCLUDE ({excluded}), "
-            f"_canonical_id AS {spec.id_column}{kept} FROM {resolved} "
-            f"QUALIFY row_number() OVER (PARTITION BY _canonical_id "
-            f"ORDER BY _representative DESC, _line) = 1"
-        )
-        return upsert(con, spec.table, "_canonical", spec.id_column, fields)
+        return _resolve_and_upsert(con, entity, source, run, "_clean", fields)
     if entity == "concert_results":
         return _load_box_scores(con, source, run)
+    if entity == "concert_listings":
+        return _load_listings(con, source, run)
     key = fields[0]
     return upsert(con, entity, "_clean", key, fields)
+
+
+def _resolve_and_upsert(
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    source: str,
+    run: Run,
+    staged: str,
+    fields: list[str],
+) -> tuple[int, int]:
+    """Link the staged records to canonical entities, then merge one row per entity."""
+    spec = RESOLUTIONS[entity]
+    resolved = resolve(con, entity, source, staged)
+    record_links(con, entity, source, resolved, run.run_id)
+    # One row per canonical entity: its most complete record. A record matched to an
+    # entity we already hold brings its facts but not its spelling of the name (survivorship:
+    # the name the entity was founded with stays; a source's own later edits do rename).
+    names = [f for f in ("name",) if f in fields]
+    kept = "".join(f", CASE WHEN _match = 'matched' THEN NULL ELSE {f} END AS {f}" for f in names)
+    excluded = ", ".join([spec.id_column, *names])
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _canonical AS SELECT * EXCLUDE ({excluded}), "
+        f"_canonical_id AS {spec.id_column}{kept} FROM {resolved} "
+        f"QUALIFY row_number() OVER (PARTITION BY _canonical_id "
+        f"ORDER BY _representative DESC, _line) = 1"
+    )
+    return upsert(con, spec.table, "_canonical", spec.id_column, fields)
+
+
+def _load_listings(con: duckdb.DuckDBPyConnection, source: str, run: Run) -> tuple[int, int]:
+    """Resolve (or found) each listing's artist and venue, then its concert.
+
+    Source keys are the names as listed (artist; venue|city; artist|venue|city|date), so a
+    listing seen again maps to the same entities.
+    """
+    venue_key = "venue || '|' || city"
+    stages = {
+        "artists": """SELECT artist AS artist_id, artist AS name, NULL::VARCHAR AS genre,
+                NULL::VARCHAR AS country, NULL::SMALLINT AS popularity, NULL::BIGINT AS followers,
+                NULL::SMALLINT AS formed_year, NULL::VARCHAR AS spotify_id, min(_line) AS _line
+            FROM _clean GROUP BY artist""",
+        "venues": f"""SELECT {venue_key} AS venue_id, any_value(venue) AS name,
+                any_value(city) AS city, any_value(state) AS state, any_value(country) AS country,
+                avg(latitude) AS latitude, avg(longitude) AS longitude, NULL::INTEGER AS capacity,
+                NULL::VARCHAR AS venue_type, NULL::VARCHAR AS ticketmaster_id, min(_line) AS _line
+            FROM _clean GROUP BY {venue_key}""",
+    }
+    for entity, sql in stages.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _listed_{entity} AS {sql}")
+        _resolve_and_upsert(con, entity, source, run, f"_listed_{entity}",
+                            list(ENTITY_SCHEMAS[entity].model_fields))  # fmt: skip
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _listed_concerts AS
+        SELECT artist || '|' || {venue_key} || '|' || event_date AS concert_id,
+               a.canonical_id AS artist_id, v.canonical_id AS venue_id, event_date, tour_name,
+               CASE WHEN event_date < current_date THEN 'completed' ELSE 'scheduled' END AS status,
+               NULL::DATE AS on_sale_date, NULL::DECIMAL(10, 2) AS price_min,
+               NULL::DECIMAL(10, 2) AS price_max, _line
+        FROM _clean c
+        JOIN entity_map a ON a.entity_type = 'artist' AND a.source = $source
+             AND a.source_key = c.artist
+        JOIN entity_map v ON v.entity_type = 'venue' AND v.source = $source
+             AND v.source_key = {venue_key}
+        QUALIFY row_number() OVER (PARTITION BY concert_id ORDER BY _line) = 1""",
+        {"source": source},
+    )
+    fields = list(ENTITY_SCHEMAS["concerts"].model_fields)
+    return _resolve_and_upsert(con, "concerts", source, run, "_listed_concerts", fields)
 
 
 def _load_box_scores(con: duckdb.DuckDBPyConnection, source: str, run: Run) -> tuple[int, int]:

@@ -95,6 +95,14 @@ _ALIASES: Final[dict[str, dict[str, str]]] = {
         "genre": "favorite_genre",
         "favourite_genre": "favorite_genre",
     },
+    "concert_listings": {
+        "artist_name": "artist",
+        "headliner": "artist",
+        "performer": "artist",
+        "venue_name": "venue",
+        "tour": "tour_name",
+        "tour_title": "tour_name",
+    },
     "concert_results": {
         "artist_name": "artist",
         "headliner": "artist",

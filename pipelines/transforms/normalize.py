@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from pipelines.transforms.validate import FOOTNOTE
+
 COUNTRY_CODES: Final[dict[str, str]] = {
     "united states": "US", "united states of america": "US", "usa": "US", "u.s.": "US",
     "u.s.a.": "US", "america": "US", "canada": "CA", "united kingdom": "GB", "uk": "GB",
@@ -25,6 +27,21 @@ COUNTRY_CODES: Final[dict[str, str]] = {
     "colombia": "CO", "peru": "PE", "puerto rico": "PR", "jamaica": "JM",
     "croatia": "HR", "serbia": "RS", "romania": "RO", "bulgaria": "BG", "slovakia": "SK",
     "slovenia": "SI", "lithuania": "LT", "latvia": "LV", "estonia": "EE", "luxembourg": "LU",
+    "costa rica": "CR", "uruguay": "UY", "paraguay": "PY", "dominican republic": "DO",
+    "ecuador": "EC", "venezuela": "VE", "bolivia": "BO", "guatemala": "GT", "panama": "PA",
+    "honduras": "HN", "el salvador": "SV", "nicaragua": "NI", "cuba": "CU",
+    "trinidad and tobago": "TT", "bahamas": "BS", "barbados": "BB", "morocco": "MA",
+    "egypt": "EG", "nigeria": "NG", "kenya": "KE", "ghana": "GH", "tunisia": "TN",
+    "saudi arabia": "SA", "qatar": "QA", "kuwait": "KW", "bahrain": "BH", "oman": "OM",
+    "lebanon": "LB", "jordan": "JO", "vietnam": "VN", "pakistan": "PK", "bangladesh": "BD",
+    "sri lanka": "LK", "cyprus": "CY", "malta": "MT", "belarus": "BY", "armenia": "AM",
+    "kazakhstan": "KZ", "azerbaijan": "AZ", "moldova": "MD", "bosnia and herzegovina": "BA",
+    "north macedonia": "MK", "macedonia": "MK", "albania": "AL", "montenegro": "ME",
+    "monaco": "MC", "andorra": "AD", "liechtenstein": "LI", "republic of ireland": "IE",
+    "south korea ": "KR", "republic of korea": "KR", "united states ": "US", "the bahamas": "BS",
+    "mongolia": "MN", "macau": "MO", "cambodia": "KH", "new caledonia": "NC", "fiji": "FJ",
+    "guam": "GU", "curaçao": "CW", "aruba": "AW", "martinique": "MQ", "guadeloupe": "GP",
+    "réunion": "RE", "french guiana": "GF", "uzbekistan": "UZ", "georgia (country)": "GE",
 }  # fmt: skip
 
 US_STATES: Final[dict[str, str]] = {
@@ -62,8 +79,9 @@ def _lookup(expr: str, table: dict[str, str], *, fallback: str) -> str:
 
 
 def clean_text(expr: str) -> str:
-    """Unicode NFC, collapsed whitespace, trimmed; NULL stays NULL."""
-    return f"nullif(trim(regexp_replace(nfc_normalize({expr}), '\\s+', ' ', 'g')), '')"
+    """Unicode NFC, footnote marks dropped ("Amway Center[1]"), whitespace collapsed, trimmed."""
+    unmarked = f"regexp_replace(nfc_normalize({expr}), '{FOOTNOTE}', '', 'g')"
+    return f"nullif(trim(regexp_replace({unmarked}, '\\s+', ' ', 'g')), '')"
 
 
 def display_name(expr: str) -> str:

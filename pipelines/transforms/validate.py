@@ -25,6 +25,9 @@ from pydantic.fields import FieldInfo
 
 from core.schemas import EARLIEST_DATE, MAX_YEARS_AHEAD, UPPER_CASE, Entity
 
+FOOTNOTE: Final = r"\s*\[(\d{1,3}|[a-z]{1,2}|note \d{1,3}|citation needed)\]"
+"""A reference mark as wikis print them: "[3]", "[b]", "[note 2]", "[citation needed]"."""
+
 _DATE_FORMATS: Final = [
     "%d %B %Y",
     "%B %d, %Y",
@@ -212,9 +215,10 @@ def _field_rule(name: str, info: FieldInfo) -> FieldRule:
         return FieldRule(name, "DECIMAL(38, 10)", required, wide, checks)
     if base is date:
         formats = ", ".join(f"'{f}'" for f in _DATE_FORMATS)
-        parse = (
-            f"coalesce(TRY_CAST({{raw}} AS DATE), CAST(try_strptime({{raw}}, [{formats}]) AS DATE))"
-        )
+        # "18 March 2019[b]": reference-style footnote markers are dropped before parsing
+        unmarked = f"regexp_replace({{raw}}, '{FOOTNOTE}', '', 'g')"
+        parsed = f"CAST(try_strptime({unmarked}, [{formats}]) AS DATE)"
+        parse = f"coalesce(TRY_CAST({{raw}} AS DATE), {parsed})"
         return FieldRule(name, "DATE", required, parse, [*checks, *_plausible()])
     if base is datetime:
         formats = ", ".join(f"'{f}'" for f in _TIMESTAMP_FORMATS)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -303,3 +304,32 @@ def test_a_key_twice_in_one_file_keeps_the_first_valid_row(
     reasons = dict(_query(settings, "SELECT line_number, reasons FROM quarantine"))
     assert "fan_id: duplicate_key (also on line 3)" in reasons[2]
     assert reasons[5] == ["fan_id: duplicate_key (also on line 3)"]
+
+
+def test_real_tour_dates_from_wikipedia_become_artists_venues_and_concerts(
+    settings: Settings, shared_data: Path
+) -> None:
+    path = shared_data / "wikipedia-world-tours-concerts" / "prepared_data_cont.csv"
+    with path.open(newline="") as fh:
+        rows = sum(1 for _ in csv.reader(fh)) - 1
+    [outcome] = ingest_files(settings, [path], source="wikipedia")
+    assert outcome.entity == "concert_listings" and outcome.run is not None
+    assert outcome.status == "succeeded", outcome.message
+    assert outcome.run.records_in == rows
+    assert outcome.run.accepted + outcome.run.quarantined == rows  # nothing dropped
+    # a footnote-marked date ("18 March 2019[b]") still counts; a date without a year does not
+    dates = _query(
+        settings,
+        "SELECT c.event_date FROM concerts c JOIN artists a USING (artist_id) "
+        "JOIN venues v USING (venue_id) WHERE a.name = 'Elton John' AND v.name = 'Amway Center'",
+    )
+    assert (date(2019, 3, 18),) in dates
+    no_year = _query(settings, "SELECT count(*) FROM quarantine WHERE reasons[1] LIKE "
+                               "'event_date: invalid_date (got % March)'")  # fmt: skip
+    assert no_year[0][0] > 0
+    venue = _query(settings, "SELECT city, country, round(latitude, 2) FROM venues "
+                             "WHERE name = 'PPL Center'")  # fmt: skip
+    assert venue == [("Allentown", "US", 40.6)]
+    # the same file again maps to the same entities: nothing new
+    [again] = ingest_files(settings, [path], source="wikipedia", force=True)
+    assert again.run is not None and again.run.inserted == 0
