@@ -12,7 +12,7 @@ from rich.logging import RichHandler
 
 from core.errors import EncoreError
 from core.settings import Settings
-from pipelines import cli as pipelines_cli
+from pipelines import commands as pipelines_cli
 from pipelines.generate import ScaleName
 from pipelines.sinks.warehouse import last_build
 
