@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import duckdb
 import pytest
 
 from core.settings import Settings
+from pipelines.sources.files import ParsedFile
 
 
 @dataclass
@@ -221,3 +223,31 @@ def spotify(shared_data: Path, name: str) -> Any:
 
 def setlistfm(shared_data: Path, name: str) -> Any:
     return read_json(shared_data / "setlistfm-api-responses" / f"{name}.json")
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def con(database: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh connection per test (TEMP tables are per connection), cheaper than connect()."""
+    cursor = database.cursor()
+    yield cursor
+    cursor.close()
+
+
+def rows(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> list[dict[str, str | None]]:
+    """A parsed file's rows as dicts, `_line` included, in file order."""
+    names = [*parsed.columns, "_line"]
+    result = con.execute(f'SELECT * FROM "{parsed.table}"').fetchall()
+    return [dict(zip(names, row, strict=True)) for row in result]
+
+
+def write(path: Path, text: str) -> Path:
+    """Write `text` as UTF-8 bytes and return the path."""
+    path.write_bytes(text.encode())
+    return path

@@ -8,44 +8,17 @@ import json
 import logging
 import time
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from core.errors import SourceError
-from pipelines.sources.files import ParsedFile, detect_format, read_file
+from pipelines.sources.files import detect_format, read_file
 from tests.conftest import SHARED_DATA
+from tests.pipelines.sources.conftest import rows, write
 
 logger = logging.getLogger(__name__)
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect()
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def con(database: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A fresh connection per test (TEMP tables are per connection), cheaper than connect()."""
-    cursor = database.cursor()
-    yield cursor
-    cursor.close()
-
-
-def rows(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> list[dict[str, str | None]]:
-    """The table's rows as dicts, `_line` included, in file order."""
-    names = [*parsed.columns, "_line"]
-    result = con.execute(f'SELECT * FROM "{parsed.table}"').fetchall()
-    return [dict(zip(names, row, strict=True)) for row in result]
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_bytes(text.encode())
-    return path
 
 
 # Collected from disk so a new acid test is picked up; the fixture skips when data is absent.

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from core.errors import SourceError
-from pipelines.sources.files import ParsedFile, read_file
+from pipelines.sources.files import read_file
+from tests.pipelines.sources.conftest import rows, write
 
 ATTACKS = [
     "xmlbomb.xml",
@@ -22,32 +22,6 @@ ATTACKS = [
     "dtd.xml",
     "dtd_element.xml",
 ]
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect()
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def con(database: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A fresh connection per test (TEMP tables are per connection), cheaper than connect()."""
-    cursor = database.cursor()
-    yield cursor
-    cursor.close()
-
-
-def rows(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> list[dict[str, str | None]]:
-    names = [*parsed.columns, "_line"]
-    result = con.execute(f'SELECT * FROM "{parsed.table}"').fetchall()
-    return [dict(zip(names, row, strict=True)) for row in result]
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_bytes(text.encode())
-    return path
 
 
 @pytest.mark.timeout(10)
