@@ -26,6 +26,7 @@ import duckdb
 from core.errors import EncoreError, QualityGateError, SourceError
 from core.schemas import ENTITY_SCHEMAS
 from core.settings import Settings
+from core.warehouse import connect_writer
 from pipelines.catalog import record_dataset, refresh_warehouse_entries
 from pipelines.lake import Lake, open_lake
 from pipelines.lake.base import curated_key, raw_key, sha256_of
@@ -34,7 +35,7 @@ from pipelines.load import duplicate_key_sql, foreign_key_sql, load_records
 from pipelines.marts import refresh_concert_performance
 from pipelines.monitoring import open_monitor, record_run
 from pipelines.quality import assess
-from pipelines.sources.files import ParsedFile, read_file
+from pipelines.sources.files import ParsedFile, detect_format, read_file
 from pipelines.transforms.aliases import infer_entity, map_columns
 from pipelines.transforms.normalize import FIELD_NORMALISERS
 from pipelines.transforms.validate import validation_sql
@@ -100,8 +101,6 @@ def ingest_files(
     on_file: Callable[[FileOutcome], None] | None = None,
 ) -> list[FileOutcome]:
     """Ingest files and folders; returns one outcome per file, parents loaded first."""
-    from core.warehouse import connect_writer
-
     lake = lake or open_lake(settings)
     files = expand_inputs(paths)
     con = connect_writer(settings)
@@ -120,14 +119,16 @@ def ingest_files(
 
 
 def _sniff_entity(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    """The entity a file holds, from its columns ("unknown" when they fit none)."""
     try:
-        parsed = read_file(con, path, table="_sniff")
-    except EncoreError:
-        return "unknown"
-    con.execute("DROP TABLE IF EXISTS _sniff")
-    try:
-        return infer_entity(parsed.columns)
-    except SourceError:
+        if detect_format(path) == "csv":  # the header is enough: DuckDB's sniffer reads it
+            row = con.execute("SELECT Columns FROM sniff_csv(?)", [str(path)]).fetchone()
+            columns = [c["name"] for c in row[0]] if row else []
+        else:
+            columns = read_file(con, path, table="_sniff").columns
+            con.execute("DROP TABLE IF EXISTS _sniff")
+        return infer_entity(columns)
+    except (EncoreError, duckdb.Error):
         return "unknown"
 
 
