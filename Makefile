@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
-PACKAGES := core pipelines agent
+PACKAGES := core pipelines models agent
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
@@ -43,7 +43,7 @@ bench: install
 
 # Re-resolve the pinned dependency set after changing pyproject.toml
 lock:
-	$(UV) pip compile pyproject.toml --extra dev --extra aws --python-version 3.11 --quiet -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --extra aws --extra bench --python-version 3.11 --quiet -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -66,3 +66,14 @@ def test_demo_builds_once_then_reuses(tmp_path: Path) -> None:
     second = run(tmp_path, "demo", "--scale", "small", "--no-ui")
     assert second.returncode == 0, second.stderr
     assert "Reusing the small demo warehouse" in second.stdout
+
+
+@pytest.mark.slow
+def test_bench_recsys_prints_the_promised_json(tmp_path: Path, shared_data: Path) -> None:
+    data = shared_data / "hetrec2011-lastfm-2k"
+    result = run(tmp_path, "bench", "recsys", "--data", str(data), "--no-als", "--json")
+    assert result.returncode == 0, result.stderr
+    models = json.loads(result.stdout)["models"]
+    assert [m["name"] for m in models][:2] == ["most-popular", "EASE"]
+    keys = {"name", "precision@10", "recall@10", "ndcg@10", "map@10", "coverage@10", "train_s"}
+    assert all(keys <= set(m) for m in models)

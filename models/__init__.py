@@ -1,0 +1,1 @@
+"""Encore's models: recommenders and their offline benchmarks."""
