@@ -154,6 +154,11 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
+def quote_ident(name: str) -> str:
+    """A DuckDB identifier for any column or table name (quotes doubled inside)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row count of every contract table."""
     counts: dict[str, int] = {}

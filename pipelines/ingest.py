@@ -26,7 +26,7 @@ import duckdb
 from core.errors import EncoreError, QualityGateError, SourceError
 from core.schemas import ENTITY_SCHEMAS
 from core.settings import Settings
-from core.warehouse import connect_writer
+from core.warehouse import connect_writer, quote_ident
 from pipelines.catalog import record_dataset, refresh_warehouse_entries
 from pipelines.lake import Lake, open_lake
 from pipelines.lake.base import curated_key, raw_key, sha256_of
@@ -235,7 +235,7 @@ def _transform_and_load(
         )
     # rename to schema fields, normalising text on the way in
     projections = [
-        f'{FIELD_NORMALISERS.get(field_name, lambda e: e)(_quoted(column))} AS "{field_name}"'
+        f'{FIELD_NORMALISERS.get(field_name, lambda e: e)(quote_ident(column))} AS "{field_name}"'
         for column, field_name in mapping.items()
     ]
     mapped = f"(SELECT {', '.join(projections)}, _line FROM _raw) AS mapped"
@@ -261,7 +261,7 @@ def _transform_and_load(
     run.records_in = parsed.rows + len(parsed.rejects)
     con.execute("BEGIN TRANSACTION")
     # the whole row as it was read, for the quarantine (built for bad rows only: it is costly)
-    record = ", ".join(f"{_quoted(c)} := r.{_quoted(c)}" for c in parsed.columns)
+    record = ", ".join(f"{quote_ident(c)} := r.{quote_ident(c)}" for c in parsed.columns)
     con.execute(
         "INSERT INTO quarantine (run_id, entity, source, input_uri, line_number, record, reasons) "
         f"SELECT ?, ?, ?, ?, v._line, to_json(struct_pack({record})), v._reasons "
@@ -363,7 +363,3 @@ def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     with contextlib.suppress(duckdb.Error):  # no transaction was open
         con.execute("ROLLBACK")
-
-
-def _quoted(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'

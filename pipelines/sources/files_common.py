@@ -16,6 +16,8 @@ from typing import IO, Final, Literal, cast
 import duckdb
 import pyarrow as pa
 
+from core.warehouse import quote_ident as quote_ident  # re-exported for the readers
+
 FileFormat = Literal["csv", "json", "jsonl", "xml"]
 
 LINE_COLUMN: Final = "_line"
@@ -51,11 +53,6 @@ class ParsedFile:
 def clip(text: str | None) -> str | None:
     """`text` cut to the reject limit, so one runaway line cannot bloat the reject list."""
     return None if text is None else text[:REJECT_TEXT_LIMIT]
-
-
-def quote_ident(name: str) -> str:
-    """A DuckDB identifier for any column or table name."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def quote_literal(text: str) -> str:
