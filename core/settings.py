@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     spotify_token_url: str = "https://accounts.spotify.com/api/token"  # noqa: S105 - a URL
     setlistfm_api_key: SecretStr | None = None
     setlistfm_base_url: str = "https://api.setlist.fm/rest/1.0"
+    setlistfm_artists: list[str] = Field(
+        default_factory=list, description="MusicBrainz ids whose setlists `pipeline run` loads"
+    )
     http_timeout_s: float = Field(10.0, gt=0, description="per-request timeout for API connectors")
 
     @field_validator("data_dir", "warehouse_path", mode="after")

@@ -21,6 +21,7 @@ from pipelines.lake import open_lake
 from pipelines.lake.base import raw_key
 from pipelines.ledger import new_run_id
 from pipelines.sources.base import Batch, RawPayload, dig
+from pipelines.sources.setlistfm import SetlistFmConnector
 from pipelines.sources.spotify import SpotifyConnector
 from pipelines.sources.ticketmaster import TicketmasterConnector, map_attraction, map_venue
 
@@ -70,6 +71,39 @@ def refresh_spotify(
             client.close()
     artists = [_as_record(r) for r in batch.accepted] + [dict(r.record) for r in batch.rejects]
     return _land_and_ingest(settings, "spotify", batch.raw, {"artists": artists})
+
+
+def refresh_setlistfm(
+    settings: Settings,
+    artist_mbids: Iterable[str],
+    *,
+    max_pages: int = 2,
+    connector: SetlistFmConnector | None = None,
+) -> list[FileOutcome]:
+    """Load the shows in artists' setlists as concert listings (artist, venue, city, date)."""
+    client = connector or SetlistFmConnector.from_settings(settings)
+    payloads: list[RawPayload] = []
+    listings: list[dict[str, Any]] = []
+    try:
+        for mbid in artist_mbids:
+            batch = client.artist_setlists(mbid, max_pages=max_pages)
+            payloads += batch.raw
+            listings += [
+                {
+                    "artist": s.artist_name,
+                    "venue": s.venue_name,
+                    "city": s.city,
+                    "country": s.country,
+                    "event_date": s.event_date.isoformat(),
+                    "tour_name": s.tour_name,
+                }
+                for s in batch.accepted
+            ]
+            listings += [dict(r.record) for r in batch.rejects]
+    finally:
+        if connector is None:
+            client.close()
+    return _land_and_ingest(settings, "setlistfm", payloads, {"concert_listings": listings})
 
 
 def _as_record(entity: Any) -> dict[str, Any]:

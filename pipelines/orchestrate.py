@@ -3,7 +3,7 @@
 Steps run in order and each is independent: a source that is not configured is skipped with
 the reason, a source that fails is reported without stopping the others.
 
-    landing files -> stream -> Ticketmaster -> Spotify -> quality report
+    landing files -> stream -> Ticketmaster -> Spotify -> setlist.fm -> quality report
 """
 
 from __future__ import annotations
@@ -61,7 +61,11 @@ def run_pipeline(
         lambda: _stream(settings, stream),
     ]
     if use_apis:
-        steps += [lambda: _ticketmaster(settings), lambda: _spotify(settings)]
+        steps += [
+            lambda: _ticketmaster(settings),
+            lambda: _spotify(settings),
+            lambda: _setlistfm(settings),
+        ]
     results = []
     for step in steps:
         result = step()
@@ -156,3 +160,19 @@ def _spotify(settings: Settings) -> StepResult:
         return StepResult("spotify", "done", f"{len(ids)} artists refreshed", outcomes)
 
     return _guarded("spotify", body)
+
+
+def _setlistfm(settings: Settings) -> StepResult:
+    if settings.setlistfm_api_key is None or not settings.setlistfm_artists:
+        return StepResult(
+            "setlistfm", "skipped", "set ENCORE_SETLISTFM_API_KEY and _ARTISTS (MusicBrainz ids)"
+        )
+
+    def body() -> StepResult:
+        from pipelines.api_refresh import refresh_setlistfm
+
+        outcomes = refresh_setlistfm(settings, settings.setlistfm_artists)
+        detail = f"setlists of {len(settings.setlistfm_artists)} artists as concert listings"
+        return StepResult("setlistfm", "done", detail, outcomes)
+
+    return _guarded("setlistfm", body)

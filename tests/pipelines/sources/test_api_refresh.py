@@ -63,3 +63,25 @@ def test_spotify_refresh_merges_into_the_artists_we_know(
     assert rows[1][1:] == ("T. Rex", 52338)
     genre = _query(api_settings, "SELECT genre FROM artists WHERE artist_id = 'A1'")
     assert genre == [("art rock",)]
+
+
+def test_setlists_become_concert_listings(
+    api_settings: Settings, server: ReplayServer, shared_data: Path
+) -> None:
+    from pipelines.api_refresh import refresh_setlistfm
+    from tests.pipelines.sources.conftest import setlistfm
+
+    mbid = "27e2997f-f7a1-4353-bcc4-57b9274fa9a4"
+    path = f"/rest/1.0/artist/{mbid}/setlists"
+    server.route(path, Reply(200, setlistfm(shared_data, "artist_setlists_200_page1")), p=1)
+    server.route(path, Reply(200, setlistfm(shared_data, "artist_setlists_200_page2")), p=2)
+    [outcome] = refresh_setlistfm(api_settings, [mbid])
+    assert outcome.entity == "concert_listings" and outcome.status == "succeeded", outcome.message
+    assert outcome.run is not None and outcome.run.records_in == 40
+    shows = _query(
+        api_settings,
+        "SELECT v.name, v.city, v.country FROM concerts c JOIN venues v USING (venue_id) "
+        "JOIN artists a USING (artist_id) "
+        "WHERE a.name = 'BABYMETAL' AND c.event_date = '2017-09-27'",
+    )
+    assert shows == [("Saitama Super Arena", "Saitama", "JP")]
