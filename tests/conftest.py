@@ -33,6 +33,17 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def query_warehouse(settings: Settings, sql: str) -> list[tuple[object, ...]]:
+    """Rows of a query on the settings' warehouse, through a read-only connection."""
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse_file), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings whose data directory is a fresh temporary folder."""

@@ -18,6 +18,7 @@ from core.settings import Settings
 from core.warehouse import connect_writer
 from pipelines import ingest
 from pipelines.ingest import ingest_files
+from tests.conftest import query_warehouse
 
 ARTISTS = [
     ["Artist ID", "Artist Name", "Primary Genre", "Country", "Popularity", "Followers"],
@@ -35,14 +36,6 @@ def _csv(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def _query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse_file), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_bad_rows_are_quarantined_with_reasons_and_lines(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -54,21 +47,21 @@ def test_bad_rows_are_quarantined_with_reasons_and_lines(
     assert (run.records_in, run.accepted, run.quarantined) == (5, 3, 2)
     assert run.inserted == 2  # x1 and x5 are one artist
 
-    rows = _query(
+    rows = query_warehouse(
         settings, "SELECT artist_id, name, genre, country, followers FROM artists ORDER BY 1"
     )
     assert rows == [
         ("x1", "The Rolling Stones", "rock", "GB", 14_200_000),
         ("x2", "Velvet Wolves", "indie", "US", 52_000),
     ]
-    quarantined = _query(
+    quarantined = query_warehouse(
         settings, "SELECT line_number, reasons, record->>'Artist ID' FROM quarantine ORDER BY 1"
     )
     assert [(line, key) for line, _, key in quarantined] == [(4, "x3"), (5, "x4")]
     assert quarantined[0][1] == ["name: missing"]
     assert "popularity: out_of_range (must be <= 100) (got 140)" in quarantined[1][1]
     assert "followers: invalid_number (got n/a)" in quarantined[1][1]
-    links = dict(_query(settings, "SELECT source_key, canonical_id FROM entity_map"))
+    links = dict(query_warehouse(settings, "SELECT source_key, canonical_id FROM entity_map"))
     assert links == {"x1": "x1", "x2": "x2", "x5": "x1"}
 
 
@@ -85,14 +78,14 @@ def test_the_raw_file_and_curated_rows_land_in_the_lake(settings: Settings, tmp_
 def test_the_same_input_twice_changes_nothing(settings: Settings, tmp_path: Path) -> None:
     path = _csv(tmp_path / "artists.csv", ARTISTS)
     ingest_files(settings, [path])
-    before = _query(settings, "SELECT * FROM artists ORDER BY 1")
+    before = query_warehouse(settings, "SELECT * FROM artists ORDER BY 1")
     [again] = ingest_files(settings, [path])
     assert again.status == "skipped" and "same content" in again.message
     [forced] = ingest_files(settings, [path], force=True)
     assert forced.status == "succeeded" and forced.run is not None
     assert (forced.run.inserted, forced.run.updated) == (0, 0)
-    assert _query(settings, "SELECT * FROM artists ORDER BY 1") == before
-    statuses = _query(settings, "SELECT status FROM pipeline_runs ORDER BY started_at")
+    assert query_warehouse(settings, "SELECT * FROM artists ORDER BY 1") == before
+    statuses = query_warehouse(settings, "SELECT status FROM pipeline_runs ORDER BY started_at")
     assert [s for (s,) in statuses] == ["succeeded", "succeeded"]  # skipped runs are not runs
 
 
@@ -113,22 +106,24 @@ def test_a_folder_loads_parents_first_and_translates_keys(
     _csv(folder / "c_artists.csv", ARTISTS)
     outcomes = ingest_files(settings, [folder])
     assert [o.entity for o in outcomes] == ["artists", "venues", "concerts"]
-    assert _query(settings, "SELECT city, state, country, venue_type FROM venues") == [
+    assert query_warehouse(settings, "SELECT city, state, country, venue_type FROM venues") == [
         ("New York", "NY", "US", "club")
     ]
-    assert _query(settings, "SELECT concert_id, artist_id, status FROM concerts") == [
+    assert query_warehouse(settings, "SELECT concert_id, artist_id, status FROM concerts") == [
         ("s1", "x2", "completed")
     ]
-    [(reasons,)] = _query(settings, "SELECT reasons FROM quarantine WHERE entity = 'concerts'")
+    [(reasons,)] = query_warehouse(
+        settings, "SELECT reasons FROM quarantine WHERE entity = 'concerts'"
+    )
     assert reasons == ["artist_id: orphan_fk (no artists with this id)"]
-    assert _query(settings, "SELECT count(*) FROM concert_performance") == [(1,)]
+    assert query_warehouse(settings, "SELECT count(*) FROM concert_performance") == [(1,)]
 
 
 def test_sales_with_wrong_amounts_are_quarantined(small_settings: Settings, tmp_path: Path) -> None:
     settings = small_settings.model_copy(update={"data_dir": tmp_path / "copy"})
     settings.data_dir.mkdir()
     settings.warehouse_file.write_bytes(small_settings.warehouse_file.read_bytes())
-    concert, fan = _query(
+    concert, fan = query_warehouse(
         settings, "SELECT concert_id, (SELECT min(fan_id) FROM fans) FROM concerts LIMIT 1"
     )[0]
     path = _csv(tmp_path / "sales.csv", [
@@ -143,10 +138,10 @@ def test_sales_with_wrong_amounts_are_quarantined(small_settings: Settings, tmp_
     [outcome] = ingest_files(settings, [path])
     assert outcome.entity == "ticket_sales" and outcome.run is not None
     assert (outcome.run.accepted, outcome.run.quarantined) == (3, 2)
-    reasons = dict(_query(settings, "SELECT record->>'order_id', reasons FROM quarantine"))
+    reasons = dict(query_warehouse(settings, "SELECT record->>'order_id', reasons FROM quarantine"))
     assert reasons["o2"] == ["record: amount_mismatch (amount <> quantity x unit_price)"]
     assert reasons["o3"] == ["fan_id: orphan_fk (no fans with this id)"]
-    assert _query(
+    assert query_warehouse(
         settings, "SELECT channel, price_tier, amount FROM ticket_sales WHERE sale_id = 'o1'"
     ) == [("web", "general", 80)]
 
@@ -175,7 +170,9 @@ def test_transient_failures_are_retried_then_alerted(
     )
     [failed] = ingest_files(settings, [_csv(tmp_path / "more.csv", ARTISTS[:2])])
     assert failed.status == "failed" and "after 3 attempts" in failed.message
-    assert _query(settings, "SELECT status, attempts FROM pipeline_runs ORDER BY started_at") == [
+    assert query_warehouse(
+        settings, "SELECT status, attempts FROM pipeline_runs ORDER BY started_at"
+    ) == [
         ("succeeded", 3),
         ("failed", 3),
     ]
@@ -211,14 +208,14 @@ def test_a_killed_load_leaves_the_warehouse_as_it_was(settings: Settings, tmp_pa
         time.sleep(duration * share)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        (count,) = _query(settings, "SELECT count(*) FROM fans")[0]
+        (count,) = query_warehouse(settings, "SELECT count(*) FROM fans")[0]
         assert count in (0, 400_000)  # all or nothing, never part
-    statuses = [s for (s,) in _query(settings, "SELECT status FROM pipeline_runs")]
+    statuses = [s for (s,) in query_warehouse(settings, "SELECT status FROM pipeline_runs")]
     assert "running" in statuses  # at least one kill landed inside a run, not before or after it
     assert set(statuses) <= {"running", "succeeded"}
     recovered = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
-    assert _query(settings, "SELECT count(*) FROM fans") == [(400_000,)]
+    assert query_warehouse(settings, "SELECT count(*) FROM fans") == [(400_000,)]
 
 
 def test_a_mostly_bad_file_is_not_loaded_and_raises_alerts(
@@ -228,25 +225,27 @@ def test_a_mostly_bad_file_is_not_loaded_and_raises_alerts(
     [outcome] = ingest_files(settings, [_csv(tmp_path / "bad.csv", rows)], entity="artists")
     assert outcome.status == "failed"
     assert "75% of the rows failed validation, over the 50% limit" in outcome.message
-    assert _query(settings, "SELECT count(*) FROM artists") == [(0,)]
-    assert _query(settings, "SELECT count(*) FROM quarantine") == [(3,)]  # the evidence is kept
-    alerts = _query(settings, "SELECT severity, message FROM alerts ORDER BY severity")
+    assert query_warehouse(settings, "SELECT count(*) FROM artists") == [(0,)]
+    assert query_warehouse(settings, "SELECT count(*) FROM quarantine") == [
+        (3,)
+    ]  # the evidence is kept
+    alerts = query_warehouse(settings, "SELECT severity, message FROM alerts ORDER BY severity")
     assert [severity for severity, _ in alerts] == ["critical", "critical"]  # rate and failed run
-    metrics = dict(_query(settings, "SELECT name, value FROM pipeline_metrics"))
+    metrics = dict(query_warehouse(settings, "SELECT name, value FROM pipeline_metrics"))
     assert metrics["quarantine_rate"] == 0.75 and metrics["run_failed"] == 1
 
 
 def test_a_good_run_records_metrics_quality_and_catalog(settings: Settings, tmp_path: Path) -> None:
     [outcome] = ingest_files(settings, [_csv(tmp_path / "artists.csv", ARTISTS)])
     assert outcome.run is not None
-    metrics = dict(_query(settings, "SELECT name, value FROM pipeline_metrics"))
+    metrics = dict(query_warehouse(settings, "SELECT name, value FROM pipeline_metrics"))
     assert metrics["records_in"] == 5 and metrics["quarantine_rate"] == 0.4
-    assert _query(settings, "SELECT severity FROM alerts") == [("critical",)]  # 40% > 25%
-    catalog = dict(_query(settings, "SELECT dataset, row_count FROM data_catalog"))
+    assert query_warehouse(settings, "SELECT severity FROM alerts") == [("critical",)]  # 40% > 25%
+    catalog = dict(query_warehouse(settings, "SELECT dataset, row_count FROM data_catalog"))
     assert catalog["warehouse/artists"] == 2
     assert catalog["raw/files"] == 5 and catalog["curated/artists"] == 3
     ingest_files(settings, [_csv(tmp_path / "more.csv", ARTISTS[:2])], entity="artists")
-    catalog = dict(_query(settings, "SELECT dataset, row_count FROM data_catalog"))
+    catalog = dict(query_warehouse(settings, "SELECT dataset, row_count FROM data_catalog"))
     assert catalog["raw/files"] == 6  # the lake dataset grows run by run
 
 
@@ -256,7 +255,7 @@ def test_box_scores_attach_to_concerts_by_id_or_by_name(
     settings = small_settings.model_copy(update={"data_dir": tmp_path / "copy"})
     settings.data_dir.mkdir()
     settings.warehouse_file.write_bytes(small_settings.warehouse_file.read_bytes())
-    ((concert, artist, venue, city, day),) = _query(
+    ((concert, artist, venue, city, day),) = query_warehouse(
         settings,
         "SELECT c.concert_id, a.name, v.name, v.city, c.event_date FROM concerts c "
         "JOIN artists a USING (artist_id) JOIN venues v USING (venue_id) "
@@ -272,13 +271,17 @@ def test_box_scores_attach_to_concerts_by_id_or_by_name(
     [outcome] = ingest_files(settings, [path])
     assert outcome.entity == "concert_results" and outcome.run is not None
     assert (outcome.run.accepted, outcome.run.quarantined) == (1, 1)
-    assert _query(settings, f"SELECT tickets_sold, capacity, gross_revenue, source FROM "
+    assert query_warehouse(settings, f"SELECT tickets_sold, capacity, gross_revenue, source FROM "
                             f"concert_results WHERE concert_id = '{concert}'") == [
         (95, 100, 4275, "files")
     ]  # fmt: skip
-    assert _query(settings, f"SELECT tickets_sold, results_source FROM concert_performance "
-                            f"WHERE concert_id = '{concert}'") == [(95, "box_score")]  # fmt: skip
-    [(reasons,)] = _query(settings, "SELECT reasons FROM quarantine")
+    performance = query_warehouse(
+        settings,
+        f"SELECT tickets_sold, results_source FROM concert_performance "
+        f"WHERE concert_id = '{concert}'",
+    )
+    assert performance == [(95, "box_score")]
+    [(reasons,)] = query_warehouse(settings, "SELECT reasons FROM quarantine")
     assert reasons[0].startswith(
         "record: unknown_concert (no concert of Nobody Famous at Nowhere Hall"
     )
@@ -296,10 +299,10 @@ def test_a_key_twice_in_one_file_keeps_the_first_valid_row(
     ])  # fmt: skip
     [outcome] = ingest_files(settings, [path], entity="fans")
     assert outcome.run is not None and (outcome.run.accepted, outcome.run.quarantined) == (2, 2)
-    assert _query(settings, "SELECT fan_id, city, age_band FROM fans ORDER BY 1") == [
+    assert query_warehouse(settings, "SELECT fan_id, city, age_band FROM fans ORDER BY 1") == [
         ("F1", "Austin", "25-34"), ("F2", "Boston", "18-24")
     ]  # fmt: skip
-    reasons = dict(_query(settings, "SELECT line_number, reasons FROM quarantine"))
+    reasons = dict(query_warehouse(settings, "SELECT line_number, reasons FROM quarantine"))
     assert "fan_id: duplicate_key (also on line 3)" in reasons[2]
     assert reasons[5] == ["fan_id: duplicate_key (also on line 3)"]
 
@@ -316,16 +319,16 @@ def test_real_tour_dates_from_wikipedia_become_artists_venues_and_concerts(
     assert outcome.run.records_in == rows
     assert outcome.run.accepted + outcome.run.quarantined == rows  # nothing dropped
     # a footnote-marked date ("18 March 2019[b]") still counts; a date without a year does not
-    dates = _query(
+    dates = query_warehouse(
         settings,
         "SELECT c.event_date FROM concerts c JOIN artists a USING (artist_id) "
         "JOIN venues v USING (venue_id) WHERE a.name = 'Elton John' AND v.name = 'Amway Center'",
     )
     assert (date(2019, 3, 18),) in dates
-    no_year = _query(settings, "SELECT count(*) FROM quarantine WHERE reasons[1] LIKE "
+    no_year = query_warehouse(settings, "SELECT count(*) FROM quarantine WHERE reasons[1] LIKE "
                                "'event_date: invalid_date (got % March)'")  # fmt: skip
     assert no_year[0][0] > 0
-    venue = _query(settings, "SELECT city, country, round(latitude, 2) FROM venues "
+    venue = query_warehouse(settings, "SELECT city, country, round(latitude, 2) FROM venues "
                              "WHERE name = 'PPL Center'")  # fmt: skip
     assert venue == [("Allentown", "US", 40.6)]
     # the same file again maps to the same entities: nothing new

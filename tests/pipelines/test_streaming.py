@@ -5,19 +5,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import duckdb
-
 from core.settings import Settings
 from pipelines.stream import LocalStream, StreamRecord
 from pipelines.streaming import load_batch, produce_file
-
-
-def _query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse_file), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.conftest import query_warehouse
 
 
 def test_produced_records_load_and_a_redelivered_batch_changes_nothing(
@@ -40,11 +31,11 @@ def test_produced_records_load_and_a_redelivered_batch_changes_nothing(
 
     stream.consume("warehouse", handle, max_records=100, idle_timeout_s=0.2)
     assert sum(batches) == 41 and stream.lag("warehouse") == {"0": 0, "1": 0}
-    assert _query(settings, "SELECT count(*) FROM fans") == [(40,)]
-    assert _query(settings, "SELECT count(*) FROM quarantine") == [(1,)]
+    assert query_warehouse(settings, "SELECT count(*) FROM fans") == [(40,)]
+    assert query_warehouse(settings, "SELECT count(*) FROM quarantine") == [(1,)]
 
     # at-least-once: the same records delivered again (as after a crash before commit)
     records = LocalStream(tmp_path / "stream", "events").read("replay", max_records=100)
     outcomes = load_batch(settings, records, source="stream:events")
     assert all(o.status == "skipped" or (o.run and o.run.inserted == 0) for o in outcomes)
-    assert _query(settings, "SELECT count(*) FROM fans") == [(40,)]
+    assert query_warehouse(settings, "SELECT count(*) FROM fans") == [(40,)]

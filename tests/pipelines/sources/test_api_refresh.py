@@ -5,19 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
-
 from core.settings import Settings
 from pipelines.api_refresh import refresh_spotify, refresh_ticketmaster
+from tests.conftest import query_warehouse
 from tests.pipelines.sources.conftest import ReplayServer, Reply, nock, spotify
-
-
-def _query(settings: Settings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse_file), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_ticketmaster_events_load_with_their_venues_and_artists(
@@ -32,9 +23,9 @@ def test_ticketmaster_events_load_with_their_venues_and_artists(
     assert concerts is not None and concerts.records_in == total
     # every event is either loaded or quarantined with its reason, none dropped
     assert concerts.accepted + concerts.quarantined == total
-    loaded = _query(api_settings, "SELECT count(*) FROM concerts")[0][0]
+    loaded = query_warehouse(api_settings, "SELECT count(*) FROM concerts")[0][0]
     assert loaded == concerts.accepted > 0
-    links = _query(
+    links = query_warehouse(
         api_settings, "SELECT DISTINCT entity_type FROM entity_map WHERE source = 'ticketmaster'"
     )
     assert {t for (t,) in links} == {"artist", "venue", "concert"}
@@ -57,11 +48,13 @@ def test_spotify_refresh_merges_into_the_artists_we_know(
     server.route("/v1/artists", Reply(200, body))
     [outcome] = refresh_spotify(api_settings, ["0oSGxfWSnnOXhD2fKuz2Gy", "3dBVyJ7JuOMt4GE9607Qin"])
     assert outcome.status == "succeeded", outcome.message
-    rows = _query(api_settings, "SELECT artist_id, name, followers FROM artists ORDER BY name")
+    rows = query_warehouse(
+        api_settings, "SELECT artist_id, name, followers FROM artists ORDER BY name"
+    )
     # Bowie from Spotify is the Bowie we had (same canonical id, followers added); T. Rex is new
     assert rows[0] == ("A1", "David Bowie", 633494)
     assert rows[1][1:] == ("T. Rex", 52338)
-    genre = _query(api_settings, "SELECT genre FROM artists WHERE artist_id = 'A1'")
+    genre = query_warehouse(api_settings, "SELECT genre FROM artists WHERE artist_id = 'A1'")
     assert genre == [("art rock",)]
 
 
@@ -78,7 +71,7 @@ def test_setlists_become_concert_listings(
     [outcome] = refresh_setlistfm(api_settings, [mbid])
     assert outcome.entity == "concert_listings" and outcome.status == "succeeded", outcome.message
     assert outcome.run is not None and outcome.run.records_in == 40
-    shows = _query(
+    shows = query_warehouse(
         api_settings,
         "SELECT v.name, v.city, v.country FROM concerts c JOIN venues v USING (venue_id) "
         "JOIN artists a USING (artist_id) "
