@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
-PACKAGES := core pipelines models agent
+PACKAGES := core pipelines models tools agent
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
@@ -43,7 +43,7 @@ bench: install
 
 # Re-resolve the pinned dependency set after changing pyproject.toml
 lock:
-	$(UV) pip compile pyproject.toml --extra dev --extra aws --extra bench --python-version 3.11 --quiet -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --extra aws --extra bench --extra openai --extra anthropic --extra ollama --python-version 3.11 --quiet -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

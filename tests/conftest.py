@@ -115,3 +115,33 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+# ---- a small warehouse, built once per test session -----------------------------------------
+
+SMALL_AS_OF = "2026-11-01"
+
+
+@pytest.fixture(scope="session")
+def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of a small-scale demo warehouse (seed 42, as of SMALL_AS_OF); treat as read-only.
+
+    Tests that write copy it first (`copy_warehouse`).
+    """
+    from datetime import date
+
+    from pipelines.commands.data import build_dataset
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("small-warehouse") / "encore")
+    build_dataset(settings, "small", 42, date.fromisoformat(SMALL_AS_OF))
+    return settings
+
+
+def copy_warehouse(source: Settings, tmp_path: Path) -> Settings:
+    """A private, writable copy of a warehouse (e.g. of `small_warehouse`)."""
+    import shutil
+
+    settings = Settings(data_dir=tmp_path / "encore-copy")
+    settings.data_dir.mkdir(parents=True)
+    shutil.copy2(source.warehouse_file, settings.warehouse_file)
+    return settings
