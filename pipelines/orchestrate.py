@@ -176,3 +176,22 @@ def _setlistfm(settings: Settings) -> StepResult:
         return StepResult("setlistfm", "done", detail, outcomes)
 
     return _guarded("setlistfm", body)
+
+
+SOURCES: dict[str, Callable[[Settings], StepResult]] = {
+    "ticketmaster": _ticketmaster,
+    "spotify": _spotify,
+    "setlistfm": _setlistfm,
+}
+"""API sources `refresh_source` can run on their own."""
+
+
+def refresh_source(settings: Settings, source: str) -> StepResult:
+    """Run one API source's step (skipped with the reason when it is not configured)."""
+    try:
+        step = SOURCES[source]
+    except KeyError:
+        raise EncoreError(
+            f"unknown source {source!r}; choose one of {', '.join(SOURCES)}", source=source
+        ) from None
+    return step(settings)
