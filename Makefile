@@ -10,7 +10,7 @@ DEMO_ARGS ?=
 
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install demo test lint format bench lock clean
+.PHONY: install system-deps demo test lint format bench eval lock clean
 
 install: $(STAMP)
 
@@ -23,10 +23,26 @@ $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# Debian packages the tests drive for real: Chromium (UI tests, PNG charts) and PostgreSQL
+# (semantic-query parity). Installed only when missing; needs root or sudo.
+APT_PACKAGES := chromium fonts-liberation postgresql
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing $(APT_PACKAGES) with apt-get"; \
+		$(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(APT_PACKAGES); }; \
+	fi
+
+# MCP Inspector's CLI, an independent MCP client the tests drive (pinned; Node 20 takes 0.15)
+INSPECTOR := $(VENV)/node/node_modules/.bin/mcp-inspector
+$(INSPECTOR):
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/node @modelcontextprotocol/inspector@0.15.0
+
 demo: install
 	$(BIN)/encore demo $(DEMO_ARGS)
 
-test: install
+test: install system-deps $(INSPECTOR)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
@@ -40,6 +56,9 @@ format: install
 
 bench: install
 	$(BIN)/encore bench all
+
+eval: install
+	$(BIN)/encore eval
 
 # Re-resolve the pinned dependency set after changing pyproject.toml
 lock:
