@@ -12,6 +12,7 @@ from rich.logging import RichHandler
 
 from core.errors import EncoreError
 from core.settings import Settings
+from evals import cli as evals_cli
 from models import commands as models_cli
 from pipelines import commands as pipelines_cli
 from pipelines.generate import ScaleName
@@ -24,7 +25,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
-for sub in (pipelines_cli.app,):
+for sub in (pipelines_cli.app, evals_cli.app):
     app.registered_commands.extend(sub.registered_commands)
     app.registered_groups.extend(sub.registered_groups)
 

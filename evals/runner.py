@@ -1,0 +1,152 @@
+"""Drive the agent through every case and score each turn against the warehouse it answers from."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.settings import Settings
+from evals import scorers
+from evals.cases import Case, Turn, load_cases
+from tools.warehouse import reading
+
+ASPECTS = ("execution", "tool_selection", "key_facts", "refusal", "chart")
+
+
+@dataclass
+class TurnScore:
+    """How one turn did on each aspect it tests (None: not tested)."""
+
+    ask: str
+    scores: dict[str, bool | None]
+    latency_ms: float
+    answer: str
+    tools: list[str]
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(s is not False for s in self.scores.values())
+
+
+@dataclass
+class CaseScore:
+    case: Case
+    turns: list[TurnScore] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(t.passed for t in self.turns)
+
+
+@dataclass
+class EvalRun:
+    """Scores of every case and the summary the gate checks."""
+
+    model: str
+    cases: list[CaseScore]
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        turns = [t for c in self.cases for t in c.turns]
+        out: dict[str, Any] = {"model": self.model, "cases": len(self.cases), "turns": len(turns)}
+        for aspect in ASPECTS:
+            tested = [t.scores[aspect] for t in turns if t.scores.get(aspect) is not None]
+            out[f"{aspect}_n"] = len(tested)
+            out[aspect] = round(sum(bool(s) for s in tested) / len(tested), 4) if tested else None
+        out["case_pass_rate"] = round(sum(c.passed for c in self.cases) / len(self.cases), 4)
+        latencies = np.array([t.latency_ms for t in turns]) if turns else np.zeros(1)
+        out["latency_p50_ms"] = round(float(np.percentile(latencies, 50)), 1)
+        out["latency_p95_ms"] = round(float(np.percentile(latencies, 95)), 1)
+        out["errors"] = sum(t.error is not None for t in turns)
+        out["seconds"] = round(self.seconds, 1)
+        categories: dict[str, list[bool]] = {}
+        for c in self.cases:
+            categories.setdefault(c.case.category, []).append(c.passed)
+        out["by_category"] = {k: round(sum(v) / len(v), 4) for k, v in sorted(categories.items())}
+        return out
+
+
+def _gold(settings: Settings, sql: str | None) -> list[tuple[Any, ...]] | None:
+    if sql is None:
+        return None
+    with reading(settings) as con:
+        return con.execute(sql).fetchall()
+
+
+def _scalar(settings: Settings, sql: str | None) -> Any:
+    rows = _gold(settings, sql)
+    return rows[0][0] if rows else None
+
+
+async def _run_case(settings: Settings, case: Case, model: str) -> CaseScore:
+    from agent.service import AgentService
+
+    user = case.user or f"eval-{uuid.uuid4().hex[:8]}"
+    scored = CaseScore(case)
+    service = None
+    try:
+        for index, turn in enumerate(case.turns):
+            if service is None or (case.new_session_per_turn and index > 0):
+                if service is not None:
+                    await service.aclose()
+                service = AgentService.create(
+                    settings, user=user, session=f"eval-{uuid.uuid4().hex[:12]}", model=model
+                )
+            scored.turns.append(await _run_turn(settings, service, turn))
+    finally:
+        if service is not None:
+            await service.aclose()
+    return scored
+
+
+async def _run_turn(settings: Settings, service: Any, turn: Turn) -> TurnScore:
+    started = time.perf_counter()
+    try:
+        result = (await service.ask(turn.ask)).model_dump(mode="json")
+        error = None
+    except Exception as exc:  # an eval records a crash as a failed turn and goes on
+        result, error = {"answer": "", "tool_calls": [], "tables": [], "charts": []}, repr(exc)
+    latency = (time.perf_counter() - started) * 1000
+    scores = {
+        "execution": scorers.execution(turn, _gold(settings, turn.gold_sql), result),
+        "tool_selection": scorers.tool_selection(turn, result),
+        "key_facts": scorers.key_facts(turn, _scalar(settings, turn.facts_sql), result),
+        "refusal": scorers.refusal(turn, result),
+        "chart": scorers.chart(turn, result),
+    }
+    return TurnScore(
+        ask=turn.ask,
+        scores=scores,
+        latency_ms=latency,
+        answer=result.get("answer", ""),
+        tools=[c["name"] for c in result.get("tool_calls", [])],
+        error=error,
+    )
+
+
+async def run_eval(
+    settings: Settings,
+    *,
+    model: str = "offline",
+    select: Callable[[Case], bool] | None = None,
+    on_case: Callable[[CaseScore], None] | None = None,
+) -> EvalRun:
+    """Run the (selected) cases against the warehouse in `settings`."""
+    with reading(settings) as con:
+        cases = load_cases(con)
+    if select:
+        cases = [c for c in cases if select(c)]
+    started = time.perf_counter()
+    results = []
+    for case in cases:
+        score = await _run_case(settings, case, model)
+        results.append(score)
+        if on_case:
+            on_case(score)
+    return EvalRun(model, results, time.perf_counter() - started)
