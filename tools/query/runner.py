@@ -1,0 +1,144 @@
+"""The guard's read path: check a query, run it locked down with a timeout, audit the outcome."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from core.errors import EncoreError, QueryRefusedError, WarehouseError
+from core.settings import Settings
+from tools.context import ToolContext
+from tools.query import audit
+from tools.query.guard import Checked, Schema, check
+from tools.query.policy import Policy, load_policy
+from tools.results import QueryResult, Table
+from tools.warehouse import reading
+
+log = logging.getLogger(__name__)
+
+_schema_cache: dict[tuple[str, int, int], Schema] = {}
+
+
+class QueryTimeoutError(QueryRefusedError):
+    """A query ran past the time limit and was stopped."""
+
+
+def warehouse_schema(con: duckdb.DuckDBPyConnection, settings: Settings) -> Schema:
+    """Tables and column types of the warehouse (cached while the file is unchanged)."""
+    path = settings.warehouse_file
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _schema_cache:
+        rows = con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+        ).fetchall()
+        main: dict[str, dict[str, str]] = {}
+        for table, column, dtype in rows:
+            main.setdefault(table, {})[column] = dtype
+        catalogs: dict[str, dict[str, str]] = {}
+        for view in ("tables", "columns"):
+            cursor = con.execute(f"SELECT * FROM information_schema.{view} LIMIT 0")
+            catalogs[view] = {d[0]: "VARCHAR" for d in cursor.description}
+        _schema_cache.clear()
+        _schema_cache[key] = {"main": main, "information_schema": catalogs}
+    return _schema_cache[key]
+
+
+@dataclass
+class Fetched:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def execute_with_timeout(
+    con: duckdb.DuckDBPyConnection, sql: str, timeout_s: float, fetch: int
+) -> Fetched:
+    """Run SQL, fetching at most `fetch` rows; a timer interrupts it after `timeout_s`."""
+    timer = threading.Timer(timeout_s, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        cursor = con.execute(sql)
+        columns = [d[0] for d in cursor.description or ()]
+        rows = cursor.fetchmany(fetch)
+    except duckdb.InterruptException as exc:
+        raise QueryTimeoutError(
+            f"the query ran longer than {timeout_s:g} s and was stopped; add filters, "
+            "aggregate, or join on keys",
+            sql=sql,
+        ) from exc
+    except duckdb.Error as exc:
+        raise WarehouseError(f"the query failed: {exc}", sql=sql) from exc
+    finally:
+        timer.cancel()
+    return Fetched(columns, rows)
+
+
+def guarded_query(
+    ctx: ToolContext,
+    sql: str,
+    *,
+    kind: str = "sql",
+    max_rows: int | None = None,
+    policy: Policy | None = None,
+    aggregated: bool = False,
+) -> QueryResult:
+    """Check `sql` for the caller's role, run it read-only with a timeout, audit, return rows."""
+    policy = policy or load_policy()
+    started = time.perf_counter()
+    checked: Checked | None = None
+    try:
+        role = policy.role(ctx.role)
+        with reading(ctx.settings) as con:
+            checked = check(sql, role, policy, warehouse_schema(con, ctx.settings),
+                            max_rows=max_rows, aggregated=aggregated)  # fmt: skip
+            fetched = execute_with_timeout(
+                con, checked.sql, ctx.settings.query_timeout_s, checked.fetch
+            )
+    except EncoreError as exc:
+        decision: audit.Decision = (
+            "timeout"
+            if isinstance(exc, QueryTimeoutError)
+            else "refused"
+            if isinstance(exc, QueryRefusedError)
+            else "error"
+        )
+        audit.record(
+            ctx, sql=sql, kind=kind, decision=decision, reason=exc.message,
+            tables=checked.tables if checked else (),
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )  # fmt: skip
+        log.info("query %s for %s/%s: %s", decision, ctx.user, ctx.role, exc.message)
+        raise
+    truncated = len(fetched.rows) > checked.max_rows
+    rows = fetched.rows[: checked.max_rows]
+    audit.record(
+        ctx, sql=sql, kind=kind, decision="allowed", tables=checked.tables,
+        rows=len(rows), duration_ms=(time.perf_counter() - started) * 1000,
+    )  # fmt: skip
+    result = Table.from_rows(fetched.columns, rows)
+    return QueryResult(
+        columns=result.columns,
+        rows=result.rows,
+        sql=checked.sql,
+        row_count=len(rows),
+        truncated=truncated,
+    )
+
+
+def run_sql(ctx: ToolContext, sql: str, max_rows: int | None = None) -> QueryResult:
+    """Run one read-only SELECT on the warehouse, checked against the caller's role.
+
+    The query must be a single SELECT (WITH and UNION are fine) over the warehouse tables
+    (artists, venues, concerts, ticket_sales, fans, concert_results, concert_performance).
+    The guard refuses anything else with a reason: writes, several statements, table
+    functions, files, settings, system catalogs, columns the role may not read. Results are
+    capped at the role's row limit (`truncated` says when); the SQL that ran is returned.
+    """
+    return guarded_query(ctx, sql, max_rows=max_rows)

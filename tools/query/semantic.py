@@ -1,0 +1,323 @@
+"""Semantic queries: measures by dimensions, compiled to SQL with sqlglot and run through the guard.
+
+Each fact (a grain) is aggregated in its own CTE, grouped by the requested dimensions, before the
+CTEs are joined on those dimensions; so a concert's capacity or gross is never repeated once per
+ticket sale. User values enter the SQL only as sqlglot literals, never as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from rapidfuzz import fuzz, process
+from sqlglot import exp
+
+from core.errors import ValidationError
+from tools.context import ToolContext
+from tools.query.catalog import vocabulary
+from tools.query.runner import guarded_query
+from tools.query.semantic_model import (
+    Dimension,
+    Fact,
+    Filter,
+    OrderBy,
+    SemanticModel,
+    SemanticQuery,
+    TimeRange,
+    load_model,
+    references,
+)
+from tools.results import QueryResult
+
+Dialect = Literal["duckdb", "postgres", "redshift"]
+
+_EVENT_DATE = exp.column("event_date", table="e")
+
+
+def _value(dimension: Dimension, value: Any) -> exp.Expr:
+    """A user value as a typed SQL literal for comparing with the dimension."""
+    try:
+        if dimension.type == "integer":
+            return exp.Literal.number(int(value))
+        if dimension.type == "date":
+            day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+            return exp.cast(exp.Literal.string(day.isoformat()), "DATE")
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            f"filter on {dimension.name} needs a {dimension.type} value; got {value!r}",
+            field=dimension.name,
+        ) from exc
+    return exp.Literal.string(str(value).lower())
+
+
+def _condition(target: exp.Expr, op: str, values: Sequence[exp.Expr]) -> exp.Expr:
+    if op in ("in", "not in"):
+        condition: exp.Expr = exp.In(this=target, expressions=values)
+        return exp.Not(this=condition) if op == "not in" else condition
+    if op == "contains":
+        return exp.GT(
+            this=exp.StrPosition(this=target, substr=values[0]), expression=exp.Literal.number(0)
+        )
+    cls = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[op]
+    return cls(this=target, expression=values[0])
+
+
+def _listed(flt: Filter) -> list[Any]:
+    if flt.op in ("in", "not in"):
+        if not isinstance(flt.value, list | tuple) or not flt.value:
+            raise ValidationError(f"filter {flt.field} {flt.op} needs a non-empty list of values")
+        return list(flt.value)
+    if isinstance(flt.value, list | tuple):
+        raise ValidationError(f"filter {flt.field} {flt.op} needs one value, not a list")
+    return [flt.value]
+
+
+def _dimension_condition(dimension: Dimension, flt: Filter) -> exp.Expr:
+    values = [_value(dimension, v) for v in _listed(flt)]
+    target = dimension.sql.copy()
+    if dimension.type == "string":
+        target = exp.Lower(this=target)  # values are lowered too: names match case-insensitively
+    elif flt.op == "contains":
+        raise ValidationError(f"'contains' works on text dimensions; {flt.field} is not text")
+    return _condition(target, flt.op, values)
+
+
+def _measure_condition(target: exp.Expr, flt: Filter) -> exp.Expr:
+    if flt.op == "contains":
+        raise ValidationError(f"'contains' works on text dimensions; {flt.field} is a measure")
+    values: list[exp.Expr] = []
+    for v in _listed(flt):
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            try:
+                v = float(v)
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(f"filter on {flt.field} needs a number; got {v!r}") from exc
+        values.append(exp.Literal.number(v))
+    return _condition(target, flt.op, values)
+
+
+def _time_conditions(time_range: TimeRange | None) -> list[exp.Expr]:
+    if time_range is None:
+        return []
+    out: list[exp.Expr] = []
+    if time_range.start:
+        start = exp.cast(exp.Literal.string(time_range.start.isoformat()), "DATE")
+        out.append(exp.GTE(this=_EVENT_DATE.copy(), expression=start))
+    if time_range.end:
+        end = exp.cast(exp.Literal.string(time_range.end.isoformat()), "DATE")
+        out.append(exp.LTE(this=_EVENT_DATE.copy(), expression=end))
+    return out
+
+
+def _choose_fact(model: SemanticModel, measure: str, needed: frozenset[str],
+                 fields: dict[str, frozenset[str]]) -> Fact:  # fmt: skip
+    options = model.measure(measure).sql
+    for name in options:
+        if needed <= model.facts[name].aliases:
+            return model.facts[name]
+    # name the fields no fact of this measure can serve, so the caller knows what to drop
+    best = max(options, key=lambda n: len(needed & model.facts[n].aliases))
+    missing = sorted(f for f, a in fields.items() if not a <= model.facts[best].aliases)
+    raise ValidationError(
+        f"{measure} cannot be split or filtered by {', '.join(missing)}: {measure} is measured "
+        f"per {'concert' if best == 'performance' else 'ticket sale'} and "
+        f"{', '.join(missing)} exist{'s' if len(missing) == 1 else ''} only at another grain; "
+        "drop one of them or ask in two queries",
+        measure=measure,
+        fields=missing,
+    )
+
+
+def _joins(fact: Fact, aliases: frozenset[str]) -> list[str]:
+    """The joins the aliases need, dependencies first."""
+    ordered: list[str] = []
+
+    def add(alias: str) -> None:
+        if alias == fact.alias or alias in ordered:
+            return
+        for dependency in fact.joins[alias].needs:
+            add(dependency)
+        ordered.append(alias)
+
+    for alias in sorted(aliases):
+        add(alias)
+    return ordered
+
+
+def _fact_cte(fact: Fact, query: SemanticQuery, model: SemanticModel, measures: list[str],
+              where: list[exp.Expr]) -> exp.Select:  # fmt: skip
+    dims = [model.dimension(d) for d in query.dimensions]
+    parts = [d.sql for d in dims] + [model.measure(m).sql[fact.name] for m in measures] + where
+    aliases = frozenset().union(*(references(p) for p in parts))
+    select = exp.select(
+        *(exp.alias_(d.sql.copy(), d.name) for d in dims),
+        *(exp.alias_(model.measure(m).sql[fact.name].copy(), m) for m in measures),
+    ).from_(exp.table_(fact.table, alias=fact.alias))
+    for alias in _joins(fact, aliases):
+        join = fact.joins[alias]
+        select = select.join(
+            exp.table_(join.table, alias=alias),
+            on=join.on.copy(),
+            join_type="left" if join.kind == "left" else None,
+        )
+    for condition in where:
+        select = select.where(condition.copy())
+    if dims:
+        select = select.group_by(*(d.sql.copy() for d in dims))
+    return select
+
+
+def compile_semantic(
+    query: SemanticQuery, dialect: Dialect = "duckdb", model: SemanticModel | None = None
+) -> str:
+    """The SQL of a semantic query in the given dialect (duckdb, postgres or redshift)."""
+    model = model or load_model()
+    if not query.measures:
+        raise ValidationError(f"pick at least one measure: {', '.join(model.measures)}")
+    for name in query.measures:
+        model.measure(name)
+    dims = {name: model.dimension(name) for name in dict.fromkeys(query.dimensions)}
+    dim_filters = [f for f in query.filters if f.field not in model.measures]
+    measure_filters = [f for f in query.filters if f.field in model.measures]
+    fields = {name: d.aliases for name, d in dims.items()}
+    for flt in dim_filters:
+        fields[flt.field] = model.dimension(flt.field).aliases
+    if query.time_range:
+        fields["time_range"] = frozenset({"e"})
+    needed = frozenset().union(*fields.values())
+    where = [_dimension_condition(model.dimension(f.field), f) for f in dim_filters]
+    where += _time_conditions(query.time_range)
+
+    by_fact: dict[str, list[str]] = {}
+    for name in dict.fromkeys([*query.measures, *(f.field for f in measure_filters)]):
+        by_fact.setdefault(_choose_fact(model, name, needed, fields).name, []).append(name)
+
+    facts = list(by_fact)
+    outer = exp.select()
+    for fact_name in facts:
+        cte = _fact_cte(model.facts[fact_name], query, model, by_fact[fact_name], where)
+        outer = outer.with_(fact_name, as_=cte)
+    # dimension values: from the one fact, or coalesced across the joined facts
+    dim_out: dict[str, exp.Expr] = {}
+    for name in dims:
+        refs = [exp.column(name, table=f) for f in facts]
+        dim_out[name] = (
+            refs[0] if len(refs) == 1 else exp.Coalesce(this=refs[0], expressions=refs[1:])
+        )
+    measure_out: dict[str, exp.Expr] = {
+        m: exp.column(m, table=f) for f, ms in by_fact.items() for m in ms
+    }
+    outer = outer.select(
+        *(exp.alias_(dim_out[d].copy(), d) for d in dims),
+        *(exp.alias_(measure_out[m].copy(), m) for m in query.measures),
+    ).from_(exp.table_(facts[0]))
+    for i, fact_name in enumerate(facts[1:], start=1):
+        if not dims:
+            outer = outer.join(exp.table_(fact_name), join_type="cross")
+            continue
+        on = exp.and_(*(
+            exp.NullSafeEQ(
+                this=exp.Coalesce(this=exp.column(d, table=facts[0]),
+                                  expressions=[exp.column(d, table=f) for f in facts[1:i]])
+                if i > 1 else exp.column(d, table=facts[0]),
+                expression=exp.column(d, table=fact_name),
+            )
+            for d in dims
+        ))  # fmt: skip
+        outer = outer.join(exp.table_(fact_name), on=on, join_type="full")
+    for flt in measure_filters:
+        outer = outer.where(_measure_condition(measure_out[flt.field].copy(), flt))
+    keys = _order(query, dims, measure_out, dim_out)
+    if keys:
+        outer = outer.order_by(*keys)
+    outer = outer.limit(query.limit)
+    return outer.sql(dialect=dialect)
+
+
+def _order(query: SemanticQuery, dims: dict[str, Dimension], measure_out: dict[str, exp.Expr],
+           dim_out: dict[str, exp.Expr]) -> list[exp.Ordered]:  # fmt: skip
+    outputs = {**dim_out, **{m: measure_out[m] for m in query.measures}}
+    order = list(query.order_by)
+    if not order and dims and query.measures:
+        order = [OrderBy(field=query.measures[0], descending=True)]
+    keys: list[exp.Ordered] = []
+    seen = set()
+    for item in order:
+        if item.field not in outputs:
+            raise ValidationError(
+                f"cannot order by {item.field!r}: order by one of the requested fields "
+                f"({', '.join(outputs)})"
+            )
+        keys.append(exp.Ordered(this=outputs[item.field].copy(), desc=item.descending,
+                                nulls_first=False))  # fmt: skip
+        seen.add(item.field)
+    # a stable order whatever the engine: ties broken by the dimensions
+    keys += [exp.Ordered(this=dim_out[d].copy(), desc=False, nulls_first=False)
+             for d in dims if d not in seen]  # fmt: skip
+    return keys
+
+
+def _resolve_name(ctx: ToolContext, kind: str, field: str, value: Any) -> Any:
+    names = vocabulary(ctx, kind).names  # type: ignore[arg-type]
+    lowered = {n.lower(): n for n in names}
+    if str(value).lower() in lowered:
+        return value
+    match = process.extractOne(str(value), names, scorer=fuzz.WRatio)
+    if match and match[1] >= 90:
+        return match[0]
+    close = [m for m, _, _ in process.extract(str(value), names, scorer=fuzz.WRatio, limit=3)]
+    raise ValidationError(
+        f"no {field} named {value!r}; close matches: {', '.join(close) or 'none'}",
+        field=field, value=value, suggestions=close,
+    )  # fmt: skip
+
+
+def _resolve_filters(ctx: ToolContext, query: SemanticQuery, model: SemanticModel) -> SemanticQuery:
+    """Filters on names (artist, venue, city, ...) with typos resolved to the warehouse's names."""
+    filters = []
+    for flt in query.filters:
+        dimension = model.dimensions.get(flt.field)
+        if dimension and dimension.vocabulary and flt.op in ("=", "!=", "in", "not in"):
+            kind = dimension.vocabulary
+            if isinstance(flt.value, list | tuple):
+                value: Any = [_resolve_name(ctx, kind, flt.field, v) for v in flt.value]
+            else:
+                value = _resolve_name(ctx, kind, flt.field, flt.value)
+            flt = flt.model_copy(update={"value": value})
+        filters.append(flt)
+    return query.model_copy(update={"filters": filters})
+
+
+def semantic_query(
+    ctx: ToolContext,
+    *,
+    measures: list[str],
+    dimensions: list[str] | None = None,
+    filters: list[Filter] | None = None,
+    time_range: TimeRange | None = None,
+    order_by: list[OrderBy] | None = None,
+    limit: int = 100,
+) -> QueryResult:
+    """Answer "measures by dimensions" questions without writing SQL; the SQL comes back too.
+
+    Measures: tickets_sold, gross_revenue, concerts, avg_ticket_price, sell_through, capacity,
+    sell_outs, fans, transactions, artists, venues. Dimensions: artist, genre, artist_country,
+    venue, venue_type, city, state, country, year, quarter, month, week, weekday, event_date,
+    status, channel, price_tier, age_band. Filters compare a dimension (names are matched
+    case-insensitively, small typos corrected) or a measure (applied after aggregating);
+    time_range limits event dates (inclusive). Example: measures=["tickets_sold"],
+    dimensions=["genre"], filters=[{"field": "state", "op": "=", "value": "CA"}].
+    """
+    model = load_model()
+    query = SemanticQuery(
+        measures=measures,
+        dimensions=dimensions or [],
+        filters=filters or [],
+        time_range=time_range,
+        order_by=order_by or [],
+        limit=limit,
+    )
+    sql = compile_semantic(_resolve_filters(ctx, query, model), "duckdb", model)
+    return guarded_query(ctx, sql, kind="semantic", max_rows=limit, aggregated=True)
