@@ -1,0 +1,271 @@
+"""The local model registry: versioned artifacts with metrics, parameters and their data snapshot.
+
+Layout under `settings.models_dir`:
+
+    <name>/<version>/model.joblib   the artifact (joblib)
+    <name>/<version>/meta.json      metrics, params, data_snapshot, trained_at, status, decision
+    <name>/state.json               the champion and the champions before it (for rollback)
+
+A version directory is built in a temporary directory beside it and renamed into place, and every
+JSON file is replaced with `Path.replace`, so a reader never sees half a version. Promotion keeps a
+new version only when its primary metric is not worse than the champion's (DESIGN issue #4).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import joblib
+from pydantic import BaseModel, Field
+
+from core.errors import EncoreError, ValidationError
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Status = Literal["candidate", "champion", "rejected", "retired"]
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_VERSION = re.compile(r"^v(\d{4,})$")
+
+
+class ModelNotTrainedError(EncoreError):
+    """No version (or no champion) of a model exists yet; the message names the command to run."""
+
+
+class ModelVersion(BaseModel):
+    """One registered version of a model, as recorded in its meta.json."""
+
+    name: str
+    version: str
+    trained_at: datetime
+    status: Status = "candidate"
+    metrics: dict[str, float] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    data_snapshot: dict[str, Any] = Field(default_factory=dict)
+    decision: str | None = Field(None, description="why the version was promoted or rejected")
+
+
+def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """Replace `path` atomically: write a sibling temp file, then rename over it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True, default=str)
+    Path(tmp).replace(path)
+
+
+class ModelRegistry:
+    """Versions of named models on the local disk; the champion is what `load` returns."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = settings.models_dir
+
+    # -- paths and state ---------------------------------------------------------------------
+
+    def _model_dir(self, name: str) -> Path:
+        if not _NAME.match(name):
+            raise ValidationError(
+                f"model names are lower-case words joined by '_'; got {name!r}", field="name"
+            )
+        return self.root / name
+
+    def _state(self, name: str) -> dict[str, Any]:
+        path = self._model_dir(name) / "state.json"
+        if not path.exists():
+            return {"champion": None, "history": []}
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def _save_state(self, name: str, state: Mapping[str, Any]) -> None:
+        _write_json(self._model_dir(name) / "state.json", state)
+
+    def _meta(self, name: str, version: str) -> ModelVersion:
+        path = self._model_dir(name) / version / "meta.json"
+        if not path.exists():
+            known = ", ".join(v.version for v in self.versions(name)) or "none"
+            raise ValidationError(
+                f"model {name!r} has no version {version!r}; versions: {known}", field="version"
+            )
+        return ModelVersion.model_validate_json(path.read_text(encoding="utf-8"))
+
+    def _save_meta(self, meta: ModelVersion) -> None:
+        _write_json(
+            self._model_dir(meta.name) / meta.version / "meta.json", meta.model_dump(mode="json")
+        )
+
+    # -- API ---------------------------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        artifact: object,
+        *,
+        metrics: Mapping[str, float],
+        params: Mapping[str, Any],
+        data_snapshot: Mapping[str, Any],
+    ) -> ModelVersion:
+        """Store a new candidate version of `name`; it is not served until `promote` keeps it."""
+        model_dir = self._model_dir(name)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=model_dir))
+        try:
+            joblib.dump(artifact, staging / "model.joblib")
+            while True:
+                version = f"v{self._next_number(name):04d}"
+                meta = ModelVersion(
+                    name=name,
+                    version=version,
+                    trained_at=datetime.now(UTC),
+                    metrics={k: float(v) for k, v in metrics.items()},
+                    params=dict(params),
+                    data_snapshot=dict(data_snapshot),
+                )
+                _write_json(staging / "meta.json", meta.model_dump(mode="json"))
+                try:
+                    # rename fails when another process claimed this number first: take the next
+                    staging.rename(model_dir / version)
+                except OSError:
+                    if (model_dir / version).exists():
+                        continue
+                    raise
+                break
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        log.info("registered %s %s with metrics %s", name, version, meta.metrics)
+        return meta
+
+    def _next_number(self, name: str) -> int:
+        numbers = [
+            int(m.group(1))
+            for p in self._model_dir(name).iterdir()
+            if (m := _VERSION.match(p.name))
+        ]
+        return max(numbers, default=0) + 1
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of `name`, oldest first (empty when none)."""
+        model_dir = self._model_dir(name)
+        if not model_dir.exists():
+            return []
+        found = sorted(
+            (int(m.group(1)), p.name)
+            for p in model_dir.iterdir()
+            if (m := _VERSION.match(p.name)) and (p / "meta.json").exists()
+        )
+        return [self._meta(name, version) for _, version in found]
+
+    def models(self) -> list[str]:
+        """The names of all models with at least one version."""
+        if not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name))
+
+    def current(self, name: str) -> ModelVersion | None:
+        """The champion of `name`, or None when nothing has been promoted."""
+        champion = self._state(name)["champion"]
+        return self._meta(name, champion) if champion else None
+
+    def promote(
+        self, name: str, version: str, *, primary_metric: str, higher_is_better: bool
+    ) -> bool:
+        """Make `version` the champion unless its `primary_metric` is worse than the champion's.
+
+        The first version is always promoted; a tie counts as "not worse". The decision and its
+        reason are written to the version's meta.json either way.
+        """
+        candidate = self._meta(name, version)
+        if primary_metric not in candidate.metrics:
+            raise ValidationError(
+                f"{name} {version} has no metric {primary_metric!r}; "
+                f"it has: {', '.join(sorted(candidate.metrics)) or 'none'}",
+                field="primary_metric",
+            )
+        state = self._state(name)
+        champion = self._meta(name, state["champion"]) if state["champion"] else None
+        new_value = candidate.metrics[primary_metric]
+        if champion is not None and champion.version != version:
+            old_value = champion.metrics.get(primary_metric)
+            if old_value is not None:
+                worse = new_value < old_value if higher_is_better else new_value > old_value
+                if worse:
+                    candidate.status = "rejected"
+                    candidate.decision = (
+                        f"kept {champion.version}: {primary_metric} {new_value:.4g} is worse "
+                        f"than {old_value:.4g}"
+                    )
+                    self._save_meta(candidate)
+                    log.info("%s %s rejected: %s", name, version, candidate.decision)
+                    return False
+            champion.status = "retired"
+            self._save_meta(champion)
+            state["history"].append(champion.version)
+        candidate.status = "champion"
+        candidate.decision = f"promoted: {primary_metric} {new_value:.4g}" + (
+            f" vs {champion.metrics.get(primary_metric, float('nan')):.4g} of {champion.version}"
+            if champion is not None and champion.version != version
+            else " (first champion)"
+        )
+        self._save_meta(candidate)
+        state["champion"] = version
+        self._save_state(name, state)
+        log.info("%s %s promoted", name, version)
+        return True
+
+    def rollback(self, name: str) -> ModelVersion:
+        """Serve the previous champion again; the current one is marked retired."""
+        state = self._state(name)
+        if not state["history"]:
+            raise ValidationError(
+                f"model {name!r} has no previous champion to roll back to", field="name"
+            )
+        previous = state["history"].pop()
+        if state["champion"]:
+            current = self._meta(name, state["champion"])
+            current.status = "retired"
+            current.decision = f"rolled back to {previous}"
+            self._save_meta(current)
+        restored = self._meta(name, previous)
+        restored.status = "champion"
+        restored.decision = "restored by rollback"
+        self._save_meta(restored)
+        state["champion"] = previous
+        self._save_state(name, state)
+        return restored
+
+    def load(self, name: str, version: str | None = None) -> tuple[object, ModelVersion]:
+        """The artifact and its metadata: the champion by default, or a named version."""
+        if version is None:
+            meta = self.current(name)
+            if meta is None:
+                raise ModelNotTrainedError(
+                    f"no trained {name!r} model yet; run `encore train {name}`", model=name
+                )
+        else:
+            meta = self._meta(name, version)
+        artifact = joblib.load(self._model_dir(name) / meta.version / "model.joblib")
+        return artifact, meta
+
+
+def warehouse_snapshot(con: Any) -> dict[str, Any]:
+    """What a model was trained on: the latest warehouse build, row counts, last event date."""
+    snapshot: dict[str, Any] = {}
+    build = con.execute(
+        "SELECT built_at, source, total_rows FROM warehouse_builds ORDER BY built_at DESC LIMIT 1"
+    ).fetchone()
+    if build:
+        snapshot["build"] = {"built_at": str(build[0]), "source": build[1], "total_rows": build[2]}
+    for table in ("artists", "venues", "concerts", "ticket_sales", "concert_performance"):
+        snapshot[f"rows_{table}"] = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    last = con.execute(
+        "SELECT max(event_date) FROM concert_performance WHERE status = 'completed'"
+    ).fetchone()
+    snapshot["max_completed_event_date"] = str(last[0]) if last and last[0] else None
+    return snapshot
