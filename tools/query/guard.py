@@ -174,21 +174,17 @@ def _qualified(tree: exp.Expr, schema: Schema) -> exp.Expr:
 
 
 def _projection_aliases(scope: Scope) -> set[str]:
-    select = scope.expression
-    if isinstance(select, exp.Select):
-        return {e.alias_or_name.lower() for e in select.expressions}
-    return set()
+    selects = _top_selects(scope.expression)
+    return {e.alias_or_name.lower() for e in selects[0].expressions} if selects else set()
 
 
 def _check_columns(qualified: exp.Expr, role: Role) -> None:
-    table_aliases = {t.alias_or_name.lower() for t in qualified.find_all(exp.Table)}
-    table_aliases |= {a.name.lower() for a in qualified.find_all(exp.TableAlias)}
-    for column in qualified.find_all(exp.Column):
-        if not column.table and column.name.lower() in table_aliases:
-            raise refuse(f"{column.name} names a table, not a column; select the columns you need")
+    for whole_row in qualified.find_all(exp.TableColumn):
+        raise refuse(f"{whole_row.name} names a table, not a column; select the columns you need")
     for scope in traverse_scope(qualified):
         aliases = _projection_aliases(scope)
         sources = {k.lower(): v for k, v in scope.sources.items()}
+        _check_row_references(scope, sources, aliases)
         for column in scope.columns:
             name = column.name.lower()
             if not column.table:
@@ -207,6 +203,20 @@ def _check_columns(qualified: exp.Expr, role: Role) -> None:
                            if grant.columns is not None else ""),
                         table=source.name, column=name,
                     )  # fmt: skip
+
+
+def _check_row_references(scope: Scope, sources: dict[str, Any], aliases: set[str]) -> None:
+    """Refuse a bare table alias used as a value: DuckDB reads it as the whole row (a struct)."""
+    select = scope.expression
+    if not isinstance(select, exp.Select):
+        return
+    in_projections = {id(c) for p in select.expressions for c in p.find_all(exp.Column)}
+    for column in select.find_all(exp.Column):
+        name = column.name.lower()
+        if column.table or name not in sources or column.parent_select is not select:
+            continue
+        if id(column) in in_projections or name not in aliases:
+            raise refuse(f"{column.name} names a table, not a column; select the columns you need")
 
 
 def _top_selects(node: exp.Expr) -> list[exp.Select]:
@@ -295,10 +305,14 @@ def _restore_output_names(original: exp.Expr, qualified: exp.Expr) -> None:
     before, after = _top_selects(original), _top_selects(qualified)
     if not before or not after or before[0].is_star:
         return
-    pairs = zip(before[0].expressions, after[0].expressions, strict=False)
-    for orig, new in pairs:
+    renamed: dict[str, str] = {}
+    for orig, new in zip(before[0].expressions, after[0].expressions, strict=False):
         if isinstance(new, exp.Alias) and _QUALIFY_ALIAS.match(new.alias):
-            new.set("alias", exp.to_identifier(orig.sql(DIALECT)[:60], quoted=True))
+            renamed[new.alias] = orig.sql(DIALECT)[:60]
+            new.set("alias", exp.to_identifier(renamed[new.alias], quoted=True))
+    for column in qualified.find_all(exp.Column):
+        if not column.table and column.name in renamed:
+            column.set("this", exp.to_identifier(renamed[column.name], quoted=True))
 
 
 def _visible_tables(role: Role, schema: Schema) -> list[str]:
