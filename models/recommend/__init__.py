@@ -1,0 +1,30 @@
+"""Concert, artist and venue recommendations (requirement 4.4): CF, content and a hybrid.
+
+data.py      the warehouse snapshot and the decayed fan × artist purchases
+cf.py        EDLAE in item space, item-kNN (popularity from models/recsys)
+content.py   artist and venue similarity, distances
+hybrid.py    the blended model, reach and concert scores
+evaluate.py  the time-based holdout and its metrics
+refresh.py   train / register / load the champion (`train` is `encore train recommender`)
+service.py   recommend_concerts, recommend_batch, similar_artists, venues_for_artist
+bench.py     hybrid vs CF-only vs content-only vs popularity; cli.py the Typer apps
+"""
+
+from __future__ import annotations
+
+from models.recommend.refresh import load_model, train
+from models.recommend.service import (
+    recommend_batch,
+    recommend_concerts,
+    similar_artists,
+    venues_for_artist,
+)
+
+__all__ = [
+    "load_model",
+    "recommend_batch",
+    "recommend_concerts",
+    "similar_artists",
+    "train",
+    "venues_for_artist",
+]
