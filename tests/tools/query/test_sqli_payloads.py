@@ -1,0 +1,80 @@
+"""Every SQL-injection payload of PayloadsAllTheThings is refused or runs harmlessly.
+
+The payloads are fragments: each is tried as a whole statement, appended to a WHERE clause after a
+string literal (the classic `name = '<payload>'`), and after a number. A query the guard accepts
+must touch only allowed tables and functions, and runs on the read-only connection; afterwards the
+warehouse file is byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from core.errors import EncoreError, QueryRefusedError
+from core.settings import Settings
+from tools.query.guard import Schema, check
+from tools.query.policy import Policy
+from tools.query.runner import execute_with_timeout
+from tools.warehouse import reading
+
+
+def _payloads(folder: Path) -> list[str]:
+    found: list[str] = []
+    for path in sorted(folder.glob("*.txt")):
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        found += [line.strip() for line in text.splitlines() if line.strip()]
+    return found
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _embeddings(payload: str) -> list[str]:
+    return [
+        payload,
+        f"SELECT name FROM artists WHERE name = '{payload}'",
+        f"SELECT name FROM artists WHERE popularity = 1 {payload}",
+    ]
+
+
+@pytest.mark.parametrize("role", ["analyst", "partner"])
+def test_sqli_payloads_are_refused_or_harmless(
+    shared_data: Path, small_warehouse: Settings, policy: Policy, schema: Schema, role: str
+) -> None:
+    folders = sorted(shared_data.glob("sqli-payloads-*"))
+    assert folders, "no sqli-payloads-* folder in the shared data"
+    payloads = [p for folder in folders for p in _payloads(folder)]
+    assert len(payloads) > 1000
+    before = _sha256(small_warehouse.warehouse_file)
+    allowed_tables = {t for t in schema["main"] if policy.role(role).grant(t) is not None}
+    refused = accepted = 0
+    with reading(small_warehouse) as con:
+        for payload in payloads:
+            for sql in _embeddings(payload):
+                try:
+                    checked = check(sql, policy.role(role), policy, schema)
+                except QueryRefusedError as exc:
+                    assert exc.message
+                    refused += 1
+                    continue
+                accepted += 1
+                assert set(checked.tables) <= allowed_tables, sql
+                assert set(checked.functions) <= policy.functions, sql
+                try:
+                    execute_with_timeout(con, checked.sql, timeout_s=2.0, fetch=checked.fetch)
+                except EncoreError:
+                    pass  # a runtime error (bad cast, ...) is harmless: nothing was written
+        # the connection is read-only: even a write that slipped through could not land
+        assert con.execute("SELECT COUNT(*) FROM artists").fetchone() == (250,)
+    assert _sha256(small_warehouse.warehouse_file) == before
+    assert refused > accepted
+    # analysts may run a harmless `OR 1=1`; partners see no row-level data at all
+    assert (accepted > 0) if role == "analyst" else (accepted == 0)
