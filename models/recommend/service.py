@@ -265,12 +265,15 @@ def _rank(
     liked_rows = sp.vstack([liked_row] * n).tocsr()
     scores = model.artist_scores(history, model.genre_rows(stated), liked=liked_rows)
     all_scores = model.concert_scores(scores, homes, concerts, radius_km=radius_km)
+    explain = _Explainer(model, history, liked, homes)
     venue_pos = model.venue_index.positions(concerts["venue_id"])
     artist_pos = model.artist_index.positions(concerts["artist_id"])
+    ids = concerts["concert_id"].to_numpy()
+    dates = pd.to_datetime(concerts["event_date"]).dt.date.to_numpy()
+    prices = concerts["price_min"].to_numpy(np.float64)
     out = []
     for i in range(n):
         concert_scores = all_scores[i]
-        home = None if homes is None else homes.iloc[[i]]
         records: list[Record] = []
         seen_artists: set[int] = set()
         for j in np.argsort(-concert_scores, kind="stable"):
@@ -280,81 +283,93 @@ def _rank(
             if a in seen_artists:
                 continue
             seen_artists.add(a)
-            artist, venue = model.artists.iloc[a], model.venues.iloc[v]
-            row = concerts.iloc[j]
             records.append(
                 {
                     "rank": len(records) + 1,
-                    "concert_id": row["concert_id"],
-                    "artist": artist["name"],
-                    "venue": venue["name"],
-                    "city": venue["city"],
-                    "state": venue["state"],
-                    "event_date": pd.Timestamp(row["event_date"]).date().isoformat(),
-                    "price_min": None if pd.isna(row["price_min"]) else float(row["price_min"]),
+                    "concert_id": str(ids[j]),
+                    "artist": explain.artist_names[a],
+                    "venue": explain.venue_names[v],
+                    "city": explain.venue_cities[v],
+                    "state": explain.venue_states[v],
+                    "event_date": dates[j].isoformat(),
+                    "price_min": None if np.isnan(prices[j]) else float(prices[j]),
                     "score": round(float(concert_scores[j]), 4),
-                    "reason": _reason(model, history[i], stated[i], liked, home, a, v),
+                    "reason": explain.reason(i, stated[i], a, v),
                 }
             )
         out.append(records)
     return out
 
 
-def _reason(
-    model: HybridModel,
-    history: sp.csr_matrix,
-    stated: list[str],
-    liked: list[int],
-    home: pd.DataFrame | None,
-    artist: int,
-    venue: int,
-) -> str:
-    names = model.artists["name"]
-    genre = str(model.artists["genre"].iat[artist])
-    taste: str
-    row = history.toarray().ravel()
-    if row[artist] > 0:
-        taste = f"you saw {names.iat[artist]} before"
-    else:
-        contrib = (
-            np.asarray(model.cf.transform(history).toarray()).ravel()
-            * np.asarray(model.cf.weights)[:, artist]
-            if model.cf.weights is not None
-            else np.zeros_like(row)
-        )
-        best = int(np.argmax(contrib)) if contrib.size else 0
-        if contrib.size and contrib[best] > 0:
-            taste = f"because you saw {names.iat[best]}"
-        elif liked:
-            sims = model.similarity[liked, artist]
-            taste = f"similar to {names.iat[liked[int(np.argmax(sims))]]}"
-        elif genre in stated:
-            taste = f"you like {genre}"
-        else:
-            taste = f"popular {genre} act"
-    v = model.venues.iloc[venue]
-    if home is None:
-        return taste
-    h = home.iloc[0]
-    if h["city"] and h["city"] == v["city"]:
-        where = f"in {v['city']}"
-    else:
-        centre = model.venues[
-            (model.venues["city"] == h["city"]) & (model.venues["country"] == h["country"])
-        ]
-        if not centre.empty:
-            km = float(
-                haversine_km(
-                    float(centre["latitude"].mean()),
-                    float(centre["longitude"].mean()),
-                    np.array([v["latitude"]], dtype=np.float64),
-                    np.array([v["longitude"]], dtype=np.float64),
-                )[0]
+class _Explainer:
+    """Human reasons for a recommended concert: the taste behind it and where it is."""
+
+    def __init__(
+        self,
+        model: HybridModel,
+        history: sp.csr_matrix,
+        liked: list[int],
+        homes: pd.DataFrame | None,
+    ) -> None:
+        self.model = model
+        self.liked = liked
+        self.seen = history.toarray()
+        self.cf_rows = np.asarray(model.cf.transform(history).toarray())
+        self.artist_names = model.artists["name"].astype(str).to_numpy()
+        self.genres = model.artists["genre"].astype(str).to_numpy()
+        venues = model.venues
+        self.venue_names = venues["name"].astype(str).to_numpy()
+        self.venue_cities = venues["city"].astype(str).to_numpy()
+        self.venue_states = venues["state"].astype(str).to_numpy()
+        self.lat = venues["latitude"].to_numpy(np.float64)
+        self.lon = venues["longitude"].to_numpy(np.float64)
+        self.homes = homes
+        self.centres: list[tuple[float, float] | None] = []
+        for _, home in (homes if homes is not None else pd.DataFrame()).iterrows():
+            here = (venues["city"] == home["city"]) & (venues["country"] == home["country"])
+            self.centres.append(
+                (float(self.lat[here].mean()), float(self.lon[here].mean())) if here.any() else None
             )
-            where = f"{v['city']}, {km:.0f} km from {h['city']}"
-        else:
-            where = f"in {v['city']}, {v['state']}"
-    return f"{taste}; {where}"
+
+    def reason(self, fan: int, stated: list[str], artist: int, venue: int) -> str:
+        return "; ".join(
+            p for p in (self._taste(fan, stated, artist), self._where(fan, venue)) if p
+        )
+
+    def _taste(self, fan: int, stated: list[str], artist: int) -> str:
+        names = self.artist_names
+        if self.seen[fan, artist] > 0:
+            return f"you saw {names[artist]} before"
+        weights = self.model.cf.weights
+        if weights is not None:
+            contrib = self.cf_rows[fan] * weights[:, artist]
+            best = int(np.argmax(contrib))
+            if contrib[best] > 0:
+                return f"because you saw {names[best]}"
+        if artist in self.liked:
+            return f"you like {names[artist]}"
+        if self.liked:
+            sims = self.model.similarity[self.liked, artist]
+            return f"similar to {names[self.liked[int(np.argmax(sims))]]}"
+        genre = self.genres[artist]
+        return f"you like {genre}" if genre in stated else f"popular {genre} act"
+
+    def _where(self, fan: int, venue: int) -> str:
+        if self.homes is None:
+            return ""
+        home = self.homes.iloc[fan]
+        city = self.venue_cities[venue]
+        if home["city"] and home["city"] == city:
+            return f"in {city}"
+        centre = self.centres[fan]
+        if centre is None:
+            return f"in {city}, {self.venue_states[venue]}"
+        km = float(
+            haversine_km(
+                centre[0], centre[1], self.lat[venue : venue + 1], self.lon[venue : venue + 1]
+            )[0]
+        )
+        return f"{city}, {km:.0f} km from {home['city']}"
 
 
 def _draw_like(model: HybridModel, popularity: int) -> float:
