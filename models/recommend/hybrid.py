@@ -6,8 +6,9 @@ A fan's score for an artist is
 
 each term scaled to [0, 1] per fan. Content is the fan's genre mix (purchases, favourite and
 stated genres) plus similarity to the artists they bought or named. A fan with no purchases
-(cold start) gets only content and popularity. A concert's score is its artist's score plus a
-bonus when it is in the fan's own city; concerts out of reach are never recommended.
+(cold start) gets only content (weight 1) and popularity (weight 0.3). A concert's score is
+its artist's score plus a bonus when it is in the fan's own city; concerts out of reach are
+never recommended.
 
 Reach (documented promise): a venue is within reach of a fan when it is in the same country
 and state, or within `radius_km` (default 150 km) of the centre of the fan's city.
@@ -121,8 +122,13 @@ class HybridModel:
             sim_score = _row_max_scaled(
                 np.asarray(sp.csr_matrix(_row_sum_scaled(basis.toarray())) @ self.similarity)
             )
-            total += w.content * (0.6 * genre_score + 0.4 * sim_score)
-        # popularity always breaks ties; for cold-start fans it carries the ranking
+            has_basis = np.asarray(basis.sum(axis=1)).ravel() > 0
+            # with nothing bought or named, the stated genres are all the content there is
+            mix = np.where(has_basis, 0.4, 0.0)[:, None]
+            content = (1 - mix) * genre_score + mix * sim_score
+            # cold start: content leads (CF has nothing to say), popularity orders within it
+            content_weight = np.where(has_history, w.content, max(w.content, 1.0))
+            total += content_weight[:, None] * content
         pop_weight = np.where(has_history, w.popularity, max(w.popularity, 0.3))
         total += pop_weight[:, None] * self.popularity[None, :]
         return total

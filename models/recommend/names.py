@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Final
 
 import pandas as pd
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz, process, utils
 
 from core.errors import ValidationError
 from models.recommend.hybrid import HybridModel
@@ -38,11 +38,9 @@ def resolve_place(model: HybridModel, city: str | None, state: str | None) -> pd
         if state:
             in_state = places[places["state"].str.lower() == state.strip().lower()]
             places = in_state if not in_state.empty else places
-        labels = [
-            f"{c}, {s}" if s else str(c)
-            for c, s in zip(places["city"], places["state"], strict=True)
-        ]
-        pos = _resolve("city", city, list(places["city"]), labels)
+        # one row per city name: a typed "Springfield" takes the first, a state narrows it
+        places = places.drop_duplicates(subset=["city"]).reset_index(drop=True)
+        pos = _resolve("city", city, list(places["city"]), list(places["city"]))
         return places.iloc[[pos]].reset_index(drop=True)
     assert state is not None
     states = venues[["state", "country"]].drop_duplicates()
@@ -61,7 +59,14 @@ def _resolve(kind: str, text: str, ids: list[str], names: list[str]) -> int:
     for i, (key, name) in enumerate(zip(ids, names, strict=True)):
         if key == wanted or str(name).lower() == lowered or str(key).lower() == lowered:
             return i
-    best = process.extract(wanted, dict(enumerate(names)), scorer=fuzz.WRatio, limit=3)
+    # default_process lower-cases and strips punctuation, so case never costs a match
+    best = process.extract(
+        wanted,
+        dict(enumerate(names)),
+        scorer=fuzz.WRatio,
+        processor=utils.default_process,
+        limit=3,
+    )
     if best and best[0][1] >= FUZZY_CUTOFF:
         return int(best[0][2])
     close = ", ".join(dict.fromkeys(str(name) for name, _, _ in best))

@@ -127,7 +127,8 @@ def similar_artists(settings: Settings, artist: str, *, limit: int = 10) -> list
     score = 0.6 * fans_part + 0.4 * content
     score[pos] = -np.inf
     order = np.argsort(-score, kind="stable")[:limit]
-    shared = np.asarray((x[:, order] > 0).T @ (x[:, pos] > 0).toarray()).ravel()
+    bought = (x > 0).astype(np.float64)
+    shared = np.asarray(bought[:, order].T @ bought[:, [pos]].toarray()).ravel()
     me = model.artists.iloc[pos]
     out = []
     for rank, (j, n_shared) in enumerate(zip(order, shared, strict=True), start=1):
