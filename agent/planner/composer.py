@@ -1,0 +1,225 @@
+"""Answers written from tool results: key numbers, a short table, the SQL, plain error messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from agent.planner.state import Call, records, table_of
+
+CAPABILITIES: Final = (
+    "- 'Tell me about <artist>' — profile, history and genre standing\n"
+    "- 'What are the best venues in <city> for rock concerts?'\n"
+    "- 'Show me the trend of concert attendance over the past year'\n"
+    "- 'I like jazz. What concerts should I attend?' — recommendations\n"
+    "- 'How many tickets would <artist> sell at <venue>?' — predictions\n"
+    "- 'Chart that', 'only in Texas', 'what about 2023?' — follow-ups"
+)
+_MONEY: Final = ("gross", "revenue", "price", "budget", "price_min", "price_max")
+
+
+def fmt(value: Any, column: str = "") -> str:
+    """A number as people read it: 12,345 tickets; $1.2M; 87%."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    if any(k in column for k in _MONEY):
+        if abs(value) >= 1e6:
+            return f"${value / 1e6:.1f}M"
+        if abs(value) >= 1e4:
+            return f"${value / 1e3:.0f}K"
+        return f"${value:,.2f}" if value % 1 else f"${value:,.0f}"
+    if "sell_through" in column or column in ("confidence", "score"):
+        return f"{value:.0%}" if value <= 1.5 else f"{value:,.2f}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def markdown(table: dict[str, Any], limit: int = 10) -> str:
+    """The first rows of a table in markdown."""
+    cols: list[str] = table["columns"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in table["rows"][:limit]:
+        lines.append("| " + " | ".join(fmt(v, c) for c, v in zip(cols, row, strict=False)) + " |")
+    if len(table["rows"]) > limit:
+        lines.append(f"\n…and {len(table['rows']) - limit} more rows.")
+    return "\n".join(lines)
+
+
+def _sql(result: Any) -> str:
+    sql = result.get("sql") if isinstance(result, dict) else None
+    return f"\n\nSQL used:\n```sql\n{sql}\n```" if sql else ""
+
+
+def explain_error(call: Call) -> str:
+    """A tool failure in plain words."""
+    text = (call.error or "").removeprefix("Error: ")
+    lowered = text.lower()
+    if "refus" in lowered or "only select" in lowered or "not allowed" in lowered:
+        return f"I won't run that query: {text}"
+    if "unreachable" in lowered or "cannot be reached" in lowered or "network" in lowered:
+        return f"The source can't be reached right now ({text})."
+    if "unknown" in lowered or "did you mean" in lowered or "not found" in lowered:
+        return f"I couldn't find that name: {text}"
+    return f"The {call.name.replace('_', ' ')} step failed: {text}"
+
+
+def compose(intent: str, calls: list[Call], notes: list[str], state_artist: str | None) -> str:
+    """The final answer for a turn."""
+    if intent == "greeting":
+        return (
+            "Hi! I answer questions about concerts, artists, venues and ticket sales. Try:\n"
+            + CAPABILITIES
+        )
+    if intent == "out_of_scope" or (not calls and not notes):
+        return ("I can't answer that yet — it is outside what I understand. Here is what I can do:\n"
+                + CAPABILITIES)  # fmt: skip
+    parts: list[str] = list(notes)
+    for call in calls:
+        if call.error is not None:
+            parts.append(explain_error(call))
+            continue
+        writer = _WRITERS.get(call.name, _generic)
+        parts.append(writer(call, state_artist))
+    return "\n\n".join(p for p in parts if p)
+
+
+def _generic(call: Call, _artist: str | None) -> str:
+    table = table_of(call.result)
+    if table is not None:
+        if not table["rows"]:
+            return "No rows matched." + _sql(call.result)
+        first = dict(zip(table["columns"], table["rows"][0], strict=False))
+        lead = ", ".join(f"{k.replace('_', ' ')} {fmt(v, k)}" for k, v in first.items())
+        count = len(table["rows"])
+        return f"{count} row{'s' * (count != 1)}; the first: {lead}.\n\n{markdown(table)}{_sql(call.result)}"
+    if isinstance(call.result, dict | list):
+        return "```json\n" + json.dumps(call.result, indent=1, default=str)[:1500] + "\n```"
+    return str(call.result)
+
+
+def _profile(call: Call, _artist: str | None) -> str:
+    r = call.result if isinstance(call.result, dict) else {}
+    a, s, g = r.get("artist") or {}, r.get("summary") or {}, r.get("genre_standing") or {}
+    text = (f"**{a.get('name')}** ({a.get('genre')}): {fmt(s.get('concerts'))} completed concerts, "
+            f"{fmt(s.get('tickets_sold'))} tickets sold, {fmt(s.get('gross_revenue'), 'gross')} gross, "
+            f"average sell-through {fmt(s.get('avg_sell_through'), 'sell_through')}.")  # fmt: skip
+    if g.get("artists_in_genre"):
+        text += (f" Among {fmt(g['artists_in_genre'])} {g.get('genre')} artists they rank "
+                 f"#{g.get('popularity_rank')} by popularity and #{g.get('tickets_rank')} by tickets sold.")  # fmt: skip
+    top = table_of(r.get("top_venues"))
+    if top and top["rows"]:
+        text += "\n\nTop venues:\n" + markdown(top, 5)
+    return text + _sql(r)
+
+
+def _genre_rank(call: Call, artist: str | None) -> str:
+    rows = records(call.result)
+    genre = next((f["value"] for f in call.input.get("filters", []) if f["field"] == "genre"), "")
+    if not rows or "artist" not in rows[0] or artist is None:
+        return _generic(call, artist)
+    position = next(
+        (i for i, r in enumerate(rows) if str(r["artist"]).lower() == artist.lower()), None
+    )
+    avg = sum(float(r.get("tickets_sold") or 0) for r in rows) / len(rows)
+    if position is None:
+        head = f"{artist} has no completed {genre} concerts in the data."
+    else:
+        mine = rows[position]
+        head = (f"{mine['artist']} ranks #{position + 1} of {len(rows)} {genre} artists by tickets sold: "
+                f"{fmt(mine.get('tickets_sold'))} tickets vs a {genre} average of {fmt(round(avg))}.")  # fmt: skip
+    table = {"columns": list(rows[0]), "rows": [list(r.values()) for r in rows]}
+    return head + "\n\n" + markdown(table, 5) + _sql(call.result)
+
+
+def _query(call: Call, artist: str | None) -> str:
+    if call.input.get("dimensions") == ["artist"] and any(
+        f["field"] == "genre" for f in call.input.get("filters", [])
+    ):
+        return _genre_rank(call, artist)
+    return _generic(call, artist)
+
+
+def _ranked(call: Call, _artist: str | None) -> str:
+    rows = records(call.result)
+    if not rows:
+        return "No matches for that." + _sql(call.result)
+    first = rows[0]
+    name = first.get("venue") or first.get("artist") or first.get("concert_id")
+    lines = []
+    for r in rows[:10]:
+        bits = [str(r.get(k)) for k in ("artist", "venue", "city", "event_date") if r.get(k)]
+        score = f" (score {fmt(r['score'], 'score')})" if r.get("score") is not None else ""
+        price = f", from {fmt(r['price_min'], 'price')}" if r.get("price_min") is not None else ""
+        why = f" — {r['reason']}" if r.get("reason") else ""
+        lines.append(f"{len(lines) + 1}. " + ", ".join(bits) + price + score + why)
+    table = table_of(call.result)
+    return (f"{len(rows)} results; top: {name}.\n\n" + "\n".join(lines)
+            + (f"\n\n{markdown(table)}" if table and not call.name.startswith("recommend") else "")
+            + _sql(call.result))  # fmt: skip
+
+
+def _prediction(item: dict[str, Any]) -> str:
+    flag = " ⚠️ low confidence" if item.get("low_confidence") else ""
+    sell = "likely to sell out" if item.get("likely_sell_out") else "not expected to sell out"
+    why = "; ".join(item.get("explanation") or [])
+    return (f"{item.get('artist')} at {item.get('venue')} on {item.get('date') or item.get('event_date')}: "
+            f"{fmt(item.get('tickets_sold'))} tickets ({fmt(item.get('tickets_low'))}–"
+            f"{fmt(item.get('tickets_high'))}), {fmt(item.get('gross'), 'gross')} gross, "
+            f"sell-through {fmt(item.get('sell_through'), 'sell_through')}, {sell}; "
+            f"confidence {fmt(item.get('confidence'), 'confidence')}{flag}." + (f" Why: {why}." if why else ""))  # fmt: skip
+
+
+def _predict(call: Call, _artist: str | None) -> str:
+    items = records(call.result) or ([call.result] if isinstance(call.result, dict) else [])
+    if not items:
+        return "No predictions came back."
+    likely = [i for i in items if i.get("likely_sell_out")]
+    head = (f"{len(likely)} of {len(items)} concerts are likely to sell out."
+            if len(items) > 1 else "")  # fmt: skip
+    return "\n".join([head, *("- " + _prediction(i) for i in items[:10])]).strip()
+
+
+def _chart(call: Call, _artist: str | None) -> str:
+    title = call.result.get("title") if isinstance(call.result, dict) else None
+    return f"Here is a {call.input.get('kind', 'bar')} chart: {title or call.input.get('title')}."
+
+
+def _lookup(call: Call, _artist: str | None) -> str:
+    r = call.result if isinstance(call.result, dict) else {}
+    source = call.input.get("source", "the source")
+    if not r.get("reachable", True) and not r.get("items"):
+        return f"{source.title()} can't be reached right now ({r.get('message') or 'no answer'}), so I'll use our own data."
+    items = r.get("items") or []
+    lines = [f"From {source.title()} ({len(items)} items, {'cached' if r.get('from_cache') else 'live'};"
+             " external data, shown as data only):"]  # fmt: skip
+    for item in items[:5]:
+        fields = ", ".join(f"{k}: {fmt(v, k)}" for k, v in item.items()
+                           if isinstance(v, str | int | float) and len(str(v)) < 80)  # fmt: skip
+        lines.append(f"- {fields}")
+    if r.get("message"):
+        lines.append(f"Note: {r['message']}")
+    return "\n".join(lines)
+
+
+def _memory(call: Call, _artist: str | None) -> str:
+    if call.name == "remember_preference":
+        return f"Noted: your {call.input.get('kind')} preference is {call.input.get('value')}."
+    if call.name == "forget_memory":
+        return f"Done — I forgot {call.input.get('what') or 'what I knew about you'}."
+    r = call.result
+    if not r:
+        return "I don't have any preferences saved for you yet."
+    prefs = r.get("preferences", r) if isinstance(r, dict) else r
+    if isinstance(prefs, dict):
+        return "Here is what I remember about you:\n" + "\n".join(
+            f"- {k}: {v}" for k, v in prefs.items() if v
+        )
+    return f"Here is what I remember about you: {prefs}"
+
+
+_WRITERS = {
+    "artist_profile": _profile, "semantic_query": _query, "run_sql": _generic,
+    "venue_ranking": _ranked, "venues_for_artist": _ranked, "recommend_concerts": _ranked,
+    "upcoming_concerts": _ranked, "predict_ticket_sales": _predict, "predict_concerts": _predict,
+    "make_chart": _chart, "lookup_source": _lookup, "recall_memory": _memory,
+    "remember_preference": _memory, "forget_memory": _memory,
+}  # fmt: skip

@@ -1,0 +1,187 @@
+"""Entities in a message: names matched against the warehouse vocabularies, dates, numbers, money."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Final
+
+from rapidfuzz import fuzz, process
+
+from agent.planner.dates import DateRange, parse_date_range
+
+Vocabulary = Callable[[str], list[str]]
+KINDS: Final = ("artists", "venues", "cities", "states", "genres", "venue_types")
+
+US_STATES: Final = {
+    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA",
+    "colorado": "CO", "connecticut": "CT", "delaware": "DE", "florida": "FL", "georgia": "GA",
+    "hawaii": "HI", "idaho": "ID", "illinois": "IL", "indiana": "IN", "iowa": "IA",
+    "kansas": "KS", "kentucky": "KY", "louisiana": "LA", "maine": "ME", "maryland": "MD",
+    "massachusetts": "MA", "michigan": "MI", "minnesota": "MN", "mississippi": "MS",
+    "missouri": "MO", "montana": "MT", "nebraska": "NE", "nevada": "NV", "new hampshire": "NH",
+    "new jersey": "NJ", "new mexico": "NM", "new york state": "NY", "north carolina": "NC",
+    "north dakota": "ND", "ohio": "OH", "oklahoma": "OK", "oregon": "OR", "pennsylvania": "PA",
+    "rhode island": "RI", "south carolina": "SC", "south dakota": "SD", "tennessee": "TN",
+    "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA", "washington state": "WA",
+    "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY", "district of columbia": "DC",
+}  # fmt: skip
+DEFAULT_GENRES: Final = (
+    "pop", "rock", "hip-hop", "indie", "electronic", "latin", "r&b", "country", "alternative",
+    "metal", "folk", "soul", "k-pop", "blues", "reggae", "jazz", "punk", "classical",
+)  # fmt: skip
+DEFAULT_VENUE_TYPES: Final = ("arena", "stadium", "theater", "club", "amphitheater", "outdoor")
+_GENRE_ALIASES: Final = {
+    "hip hop": "hip-hop",
+    "rap": "hip-hop",
+    "rnb": "r&b",
+    "kpop": "k-pop",
+    "edm": "electronic",
+    "theatre": "theater",
+    "alt rock": "alternative",
+}
+# words that are names in a vocabulary but mostly plain English in a question
+_COMMON: Final = frozenset(
+    ["the", "a", "an", "and", "or", "of", "in", "at", "on", "for", "to", "me", "my", "i", "you", "we", "they", "their", "them", "it", "is", "are", "was", "best", "top", "show", "tell", "about", "what", "which", "how", "many", "much", "most", "more", "less", "concert", "concerts", "venue", "venues", "artist", "artists", "music", "band", "bands", "live", "night", "day", "week", "month", "year", "summer", "next", "last", "this", "that", "these", "those", "new", "sales", "tickets", "ticket", "popular", "city", "state"]
+)
+_CAPACITY_BANDS: Final = (
+    (r"\b(small|intimate|tiny)\b", "small"),
+    (r"\b(mid[- ]?sized?|medium[- ]?sized?|medium|mid[- ]?size)\b", "medium"),
+    (r"\b(large|big|huge|stadium[- ]sized)\b", "large"),
+)
+_COMPARISONS: Final = (
+    (r"(more than|over|above|greater than|at least|>=?)", ">"),
+    (r"(less than|under|below|fewer than|at most|<=?)", "<"),
+)
+
+
+@dataclass
+class Entities:
+    """What a message names; lists keep the order of appearance."""
+
+    artists: list[str] = field(default_factory=list)
+    venues: list[str] = field(default_factory=list)
+    cities: list[str] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
+    genres: list[str] = field(default_factory=list)
+    venue_types: list[str] = field(default_factory=list)
+    dates: DateRange | None = None
+    limit: int | None = None
+    budget: float | None = None
+    comparison: tuple[str, float] | None = None
+    capacity_band: str | None = None
+    numbers: list[float] = field(default_factory=list)
+
+
+class Gazetteer:
+    """Names of each kind, loaded once from `vocabulary(kind)` and matched in messages."""
+
+    def __init__(self, vocabulary: Vocabulary | None) -> None:
+        self._vocabulary = vocabulary
+        self._names: dict[str, dict[str, str]] = {}
+
+    def names(self, kind: str) -> dict[str, str]:
+        """Lower-cased name → name as published, for one kind (cached)."""
+        if kind not in self._names:
+            listed: list[str] = []
+            if self._vocabulary is not None:
+                try:
+                    listed = list(self._vocabulary(kind))
+                except Exception:
+                    listed = []
+            if kind == "genres":
+                listed += list(DEFAULT_GENRES)
+            if kind == "venue_types":
+                listed += list(DEFAULT_VENUE_TYPES)
+            self._names[kind] = {n.lower().strip(): n for n in listed if n and n.strip()}
+        return self._names[kind]
+
+    def extract(self, text: str, today: date) -> Entities:
+        """All entities in `text`."""
+        found = Entities()
+        lowered = text.lower()
+        taken = [False] * len(lowered)
+        spans = self._exact_spans(lowered)
+        for start, end, kind, name in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
+            if any(taken[start:end]):
+                continue
+            taken[start:end] = [True] * (end - start)
+            _add(found, kind, name)
+        self._fuzzy(lowered, taken, found)
+        self._codes(text, found)
+        _numbers(lowered, found)
+        found.dates = parse_date_range(text, today)
+        for pattern, band in _CAPACITY_BANDS:
+            if re.search(pattern, lowered):
+                found.capacity_band = band
+                break
+        return found
+
+    def _exact_spans(self, lowered: str) -> list[tuple[int, int, str, str]]:
+        spans: list[tuple[int, int, str, str]] = []
+        sources: list[tuple[str, dict[str, str]]] = [(k, self.names(k)) for k in KINDS]
+        sources.append(("states", {n: c for n, c in US_STATES.items()}))
+        sources.append(("genres", {a: g for a, g in _GENRE_ALIASES.items() if g != "theater"}))
+        sources.append(("venue_types", {"theatre": "theater"}))
+        for kind, names in sources:
+            for key, name in names.items():
+                if key in _COMMON or len(key) < 2:
+                    continue
+                for m in re.finditer(rf"(?<![\w-]){re.escape(key)}s?(?![\w-])", lowered):
+                    spans.append((m.start(), m.end(), kind, name))
+        return spans
+
+    def _fuzzy(self, lowered: str, taken: list[bool], found: Entities) -> None:
+        """Near-misses of artist and venue names ("Elizabth Vargas") among untaken words."""
+        words = [(m.start(), m.end(), m.group(0)) for m in re.finditer(r"[\w&'.-]+", lowered)]
+        for kind, cutoff in (("artists", 88.0), ("venues", 88.0)):
+            choices = self.names(kind)
+            if not choices:
+                continue
+            for size in (4, 3, 2):
+                for i in range(len(words) - size + 1):
+                    chunk = words[i : i + size]
+                    start, end = chunk[0][0], chunk[-1][1]
+                    if any(taken[start:end]) or all(w[2] in _COMMON for w in chunk):
+                        continue
+                    phrase = lowered[start:end]
+                    hit = process.extractOne(
+                        phrase, list(choices), scorer=fuzz.ratio, score_cutoff=cutoff
+                    )
+                    if hit is not None:
+                        taken[start:end] = [True] * (end - start)
+                        _add(found, kind, choices[hit[0]])
+
+    def _codes(self, text: str, found: Entities) -> None:
+        codes = set(US_STATES.values()) | {c for c in self.names("states").values() if len(c) <= 3}
+        for m in re.finditer(r"\b[A-Z]{2}\b", text):
+            if m.group(0) in codes and m.group(0) not in found.states:
+                found.states.append(m.group(0))
+
+
+def _add(found: Entities, kind: str, name: str) -> None:
+    target: list[str] = getattr(found, kind)
+    if kind == "states" and len(name) > 3:
+        name = US_STATES.get(name.lower(), name)
+    if name not in target:
+        target.append(name)
+
+
+def _numbers(lowered: str, found: Entities) -> None:
+    if m := re.search(r"\b(?:top|best|first|biggest|largest)\s+(\d{1,3})\b", lowered):
+        found.limit = int(m.group(1))
+    if m := re.search(r"\$\s?(\d[\d,]*(?:\.\d+)?)\s*(k)?", lowered):
+        found.budget = float(m.group(1).replace(",", "")) * (1000 if m.group(2) else 1)
+    elif m := re.search(r"\bbudget\D{0,12}(\d[\d,]*)", lowered):
+        found.budget = float(m.group(1).replace(",", ""))
+    for pattern, op in _COMPARISONS:
+        if m := re.search(pattern + r"\s+\$?(\d[\d,]*(?:\.\d+)?)\s*(k|m)?", lowered):
+            scale = {"k": 1e3, "m": 1e6}.get(m.group(3) or "", 1.0)
+            found.comparison = (op, float(m.group(2).replace(",", "")) * scale)
+            break
+    for m in re.finditer(r"(?<![\w-])(\d[\d,]*(?:\.\d+)?)(?![\w-])", lowered):
+        value = float(m.group(1).replace(",", ""))
+        if not 1900 <= value <= 2100:
+            found.numbers.append(value)

@@ -1,0 +1,138 @@
+"""The offline planner as a Strands model: classify, extract, plan, call tools, compose."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
+from datetime import date
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from strands.models.model import Model
+from strands.types.content import Messages
+from strands.types.streaming import StreamEvent
+from strands.types.tools import ToolSpec
+
+from agent.planner.composer import compose
+from agent.planner.entities import Gazetteer
+from agent.planner.intents import classify
+from agent.planner.routes import build_plan
+from agent.planner.state import DialogueState, recover_turns
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+_PREFS = re.compile(r"^USER_PREFERENCES:\s*(\{.*\})\s*$", re.M)
+
+
+def preferences_from(system_prompt: str | None) -> dict[str, Any]:
+    """The remembered preferences line of the system prompt (contracts: USER_PREFERENCES: {...})."""
+    found = _PREFS.search(system_prompt or "")
+    if not found:
+        return {}
+    try:
+        value = json.loads(found.group(1))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class OfflinePlanner(Model):
+    """A model that needs no LLM: every answer comes from a plan of tool calls."""
+
+    def __init__(
+        self,
+        *,
+        vocabulary: Callable[[str], list[str]] | None = None,
+        today: date | None = None,
+    ) -> None:
+        self.config: dict[str, Any] = {"model_id": "offline-planner"}
+        self._gazetteer = Gazetteer(vocabulary)
+        self._today = today
+
+    def update_config(self, **model_config: Any) -> None:
+        self.config.update(model_config)
+
+    def get_config(self) -> dict[str, Any]:
+        return dict(self.config)
+
+    def respond(
+        self, messages: Messages, tool_specs: list[ToolSpec] | None, system_prompt: str | None
+    ) -> tuple[dict[str, Any] | None, str]:
+        """The next tool call (name, input) or None with the final answer text."""
+        today = self._today or date.today()
+        turns = recover_turns(messages)
+        if not turns:
+            return None, compose("greeting", [], [], None)
+        current = turns[-1]
+        state = DialogueState.from_turns(turns[:-1])
+        intent, _margin = classify(current.text)
+        ents = self._gazetteer.extract(current.text, today)
+        plan = build_plan(intent, current.text, ents, state, preferences_from(system_prompt), today)
+        available = {spec["name"] for spec in tool_specs or []}
+        done = list(current.calls)
+        call = plan.next_call(done)
+        while call is not None and call.name not in available:
+            plan.notes.append(
+                f"(The {call.name.replace('_', ' ')} tool isn't available here, so I skipped it.)"
+            )
+            plan.steps = [s for s in plan.steps if (c := s(done)) is None or c.name != call.name]
+            call = plan.next_call(done)
+        if call is not None:
+            return {"name": call.name, "input": call.input}, ""
+        for finished in done:
+            state.absorb(finished)
+        return None, compose(plan.intent, done, plan.notes, state.artist)
+
+    async def stream(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterable[StreamEvent]:
+        """One assistant message: a tool call (stopReason tool_use) or the answer (end_turn)."""
+        call, text = self.respond(messages, tool_specs, system_prompt)
+        yield {"messageStart": {"role": "assistant"}}
+        if call is not None:
+            use = {"name": call["name"], "toolUseId": f"tooluse_{uuid.uuid4().hex[:24]}"}
+            yield {"contentBlockStart": {"start": {"toolUse": use}}}  # type: ignore[typeddict-item]
+            yield {
+                "contentBlockDelta": {
+                    "delta": {"toolUse": {"input": json.dumps(call["input"], default=str)}}
+                }
+            }
+            yield {"contentBlockStop": {}}
+            yield {"messageStop": {"stopReason": "tool_use"}}
+        else:
+            yield {"contentBlockStart": {"start": {}}}
+            yield {"contentBlockDelta": {"delta": {"text": text}}}
+            yield {"contentBlockStop": {}}
+            yield {"messageStop": {"stopReason": "end_turn"}}
+        tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
+        yield {"metadata": {"usage": {"inputTokens": tokens, "outputTokens": len(text) // 4,
+                                      "totalTokens": tokens + len(text) // 4},
+                            "metrics": {"latencyMs": 0}}}  # fmt: skip
+
+    async def structured_output(
+        self,
+        output_model: type[T],
+        prompt: Messages,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncGenerator[dict[str, T | Any], None]:
+        """Fill `output_model` from the entities of the last message where fields match by name."""
+        turns = recover_turns(prompt)
+        text = turns[-1].text if turns else ""
+        ents = self._gazetteer.extract(text, self._today or date.today())
+        intent, _ = classify(text)
+        values: dict[str, Any] = {"text": text, "intent": intent, "answer": text}
+        for key, value in ents.__dict__.items():
+            values[key] = value
+            if isinstance(value, list):
+                values[key.rstrip("s")] = value[0] if value else None
+        fields = output_model.model_fields
+        data = {k: v for k, v in values.items() if k in fields}
+        yield {"output": output_model.model_validate(data)}

@@ -1,0 +1,214 @@
+"""Plans: the tool calls that answer an intent, given its entities and the dialogue state.
+
+A plan is a list of steps; each step sees the calls made so far in the turn and returns the next
+call or None (skip). Replaying the same plan over the same results gives the same calls, so the
+model can continue a plan from the conversation alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from agent.planner.entities import Entities
+from agent.planner.state import Call, DialogueState, records, table_of
+
+Step = Callable[[list[Call]], "Call | None"]
+
+_MEASURES = (
+    (r"revenue|gross|earn|money", "gross_revenue"), (r"price", "avg_ticket_price"),
+    (r"sell[- ]?through|fill rate", "sell_through"), (r"sell[- ]?outs?|sold out", "sell_outs"),
+    (r"\bfans\b", "fans"), (r"how many (artists|acts)", "artists"),
+    (r"how many venues", "venues"), (r"capacity", "capacity"),
+    (r"how many (concerts|shows|gigs)|number of (concerts|shows)", "concerts"),
+    (r"tickets?|attendance|sales|sold|crowd", "tickets_sold"),
+)  # fmt: skip
+_DIMENSIONS = (
+    "artist", "genre", "venue_type", "venue", "city", "state", "country", "year", "quarter",
+    "month", "week", "weekday", "status", "channel", "price_tier", "age_band",
+)  # fmt: skip
+_DIMENSION_WORDS = {
+    "age band": "age_band",
+    "venue type": "venue_type",
+    "price tier": "price_tier",
+    "day of week": "weekday",
+    "weekday": "weekday",
+    "artists": "artist",
+    "genres": "genre",
+    "venues": "venue",
+    "cities": "city",
+    "states": "state",
+}
+_REFINE = re.compile(
+    r"^\s*(and\b|what about|how about|same\b|now\b|only\b|just\b|limit\b|but\b|show only)", re.I
+)
+
+
+@dataclass
+class Plan:
+    """Steps for one turn, plus a note the composer adds (e.g. why a step was skipped)."""
+
+    intent: str
+    steps: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def next_call(self, done: list[Call]) -> Call | None:
+        """The first planned call not yet in `done`."""
+        made = 0
+        for step in self.steps:
+            call = step(done[:made])
+            if call is None:
+                continue
+            if made < len(done):
+                made += 1
+                continue
+            return call
+        return None
+
+
+def _const(name: str, **args: Any) -> Step:
+    clean = {k: v for k, v in args.items() if v not in (None, [], "")}
+    return lambda _done: Call(name, clean)
+
+
+def _filters(ents: Entities, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for field_name, values in (("artist", ents.artists), ("venue", ents.venues),
+                               ("city", ents.cities), ("state", ents.states),
+                               ("genre", ents.genres), ("venue_type", ents.venue_types)):  # fmt: skip
+        if field_name in skip or not values:
+            continue
+        if len(values) == 1:
+            out.append({"field": field_name, "op": "=", "value": values[0]})
+        else:
+            out.append({"field": field_name, "op": "in", "value": list(values)})
+    return out
+
+
+def _time(ents: Entities) -> dict[str, str | None] | None:
+    return ents.dates.as_time_range() if ents.dates else None
+
+
+def _query(measures: list[str], dims: list[str], ents: Entities, *, limit: int = 20,
+           skip: tuple[str, ...] = (), time_range: dict[str, str | None] | None = None) -> Step:  # fmt: skip
+    return _const(
+        "semantic_query",
+        measures=measures,
+        dimensions=dims,
+        filters=_filters(ents, skip),
+        time_range=time_range or _time(ents),
+        order_by=[{"field": measures[0], "descending": True}] if dims else [],
+        limit=ents.limit or limit,
+    )
+
+
+def _chart_after(kind: str) -> Step:
+    def step(done: list[Call]) -> Call | None:
+        table = table_of(done[-1].result) if done else None
+        if table is None or not table["rows"]:
+            return None
+        return Call("make_chart", _chart_args(kind, table))
+
+    return step
+
+
+def _chart_args(kind: str, table: dict[str, Any]) -> dict[str, Any]:
+    columns: list[str] = table["columns"]
+    first = table["rows"][0] if table["rows"] else []
+    numeric = [c for c, v in zip(columns, first, strict=False) if isinstance(v, int | float)]
+    labels = [c for c in columns if c not in numeric]
+    x = labels[0] if labels else columns[0]
+    y = numeric[0] if numeric else columns[-1]
+    title = f"{y.replace('_', ' ')} by {x.replace('_', ' ')}"
+    return {"kind": kind, "table": {"columns": columns, "rows": table["rows"]}, "x": x, "y": y,
+            "title": title}  # fmt: skip
+
+
+def data_question(text: str, ents: Entities) -> Step:
+    """A measure-by-dimension question as one semantic query."""
+    lowered = text.lower()
+    measures = [m for pattern, m in _MEASURES if re.search(pattern, lowered)][:2] or [
+        "tickets_sold"
+    ]
+    dims: list[str] = []
+    for m in re.finditer(r"\b(?:by|per|each|for each|across)\s+([a-z ]+)", lowered):
+        phrase = m.group(1)
+        for word, dim in [
+            *_DIMENSION_WORDS.items(),
+            *((d.replace("_", " "), d) for d in _DIMENSIONS),
+        ]:
+            if phrase.startswith(word) and dim not in dims:
+                dims.append(dim)
+                break
+    return _query(measures, dims, ents)
+
+
+def refine(call: Call, ents: Entities, text: str, today: date) -> Call:
+    """The previous main call with this message's changes: dates, places, genres, limit."""
+    args = dict(call.input)
+    if call.name == "semantic_query":
+        filters = [f for f in args.get("filters", []) if f["field"] not in _changed(ents)]
+        args["filters"] = filters + _filters(ents)
+        if ents.dates:
+            args["time_range"] = ents.dates.as_time_range()
+    else:
+        for key, values in (("city", ents.cities), ("state", ents.states),
+                            ("venue", ents.venues), ("artist", ents.artists)):  # fmt: skip
+            if values:
+                args[key] = values[0]
+        if ents.genres:
+            args["genres" if call.name in ("recommend_concerts", "upcoming_concerts") else "genre"] = (
+                ents.genres if call.name in ("recommend_concerts", "upcoming_concerts")
+                else ents.genres[0]
+            )  # fmt: skip
+        if ents.dates:
+            start = ents.dates.start or today
+            args["date_from"] = (
+                max(start, today).isoformat()
+                if call.name != "semantic_query"
+                else start.isoformat()
+            )
+            if ents.dates.end:
+                args["date_to"] = ents.dates.end.isoformat()
+        if ents.capacity_band and call.name == "venue_ranking":
+            args["capacity_band"] = ents.capacity_band
+    limit = ents.limit or _bare_limit(text)
+    if limit:
+        args["limit"] = limit
+    return Call(call.name, args)
+
+
+def _bare_limit(text: str) -> int | None:
+    m = re.search(r"\btop\s+(\d{1,3})\b", text.lower())
+    return int(m.group(1)) if m else None
+
+
+def _changed(ents: Entities) -> set[str]:
+    kinds = {"city": ents.cities, "state": ents.states, "genre": ents.genres,
+             "venue": ents.venues, "artist": ents.artists, "venue_type": ents.venue_types}  # fmt: skip
+    return {k for k, v in kinds.items() if v}
+
+
+def is_refinement(text: str) -> bool:
+    """Short follow-ups that change the previous question ("only in Texas", "what about 2023?")."""
+    return bool(_REFINE.search(text)) and len(text.split()) <= 9
+
+
+def default_date(ents: Entities, today: date) -> str:
+    """The date a prediction is for: the one named, else four weeks from today."""
+    if ents.dates and ents.dates.start:
+        return ents.dates.start.isoformat()
+    return (today + timedelta(days=28)).isoformat()
+
+
+def ids_of(call: Call) -> list[str]:
+    """Concert ids in a call's result."""
+    return [str(r["concert_id"]) for r in records(call.result) if r.get("concert_id")]
+
+
+def state_artist(ents: Entities, state: DialogueState) -> str | None:
+    """The artist named now, else the one the conversation is about."""
+    return ents.artists[0] if ents.artists else state.artist

@@ -1,0 +1,260 @@
+"""Which plan answers which intent (DESIGN §5): intent + entities + dialogue state → steps."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from agent.planner.entities import Entities
+from agent.planner.plans import (
+    Plan,
+    _chart_after,
+    _chart_args,
+    _const,
+    _query,
+    data_question,
+    default_date,
+    ids_of,
+    is_refinement,
+    refine,
+    state_artist,
+)  # fmt: skip
+from agent.planner.state import Call, DialogueState
+
+_SQL = re.compile(
+    r"\b(select|with|insert|update|delete|drop|create|alter|pragma|attach|copy)\b.*", re.I | re.S
+)
+_ASKS = re.compile(
+    r"\b(concerts?|shows?|gigs?|recommend|suggest|should i|attend|go to|see)\b", re.I
+)
+
+
+def build_plan(intent: str, text: str, ents: Entities, state: DialogueState,
+               prefs: dict[str, Any], today: date) -> Plan:  # fmt: skip
+    """The plan for one user message."""
+    plan = Plan(intent)
+    if state.last_call is not None and (intent == "refine" or (
+        is_refinement(text) and intent not in ("chart_request", "sellout_prediction")
+        and not intent.startswith("memory")
+    )):  # fmt: skip
+        plan.intent = "refine"
+        last = state.last_call
+        plan.steps.append(lambda _d: refine(last, ents, text, today))
+        return plan
+    artist = state_artist(ents, state)
+    if intent == "artist_profile":
+        if artist:
+            plan.steps.append(_const("artist_profile", artist=artist))
+    elif intent == "artist_venues":
+        if artist:
+            plan.steps.append(_query(["concerts", "tickets_sold"], ["venue", "city", "state"],
+                                     _with_artist(ents, artist), limit=10))  # fmt: skip
+    elif intent == "artist_compare_genre":
+        if artist:
+            _genre_compare(plan, ents, state, artist)
+    elif intent == "venue_ranking" or (intent == "venue_for_artist" and not ents.artists):
+        place = _carried_place(ents, state)
+        plan.steps.append(_const("venue_ranking", city=place.get("city"), state=place.get("state"),
+                                 genre=(ents.genres or [None])[0], capacity_band=ents.capacity_band,
+                                 venue_type=(ents.venue_types or [None])[0],
+                                 limit=ents.limit or 10))  # fmt: skip
+    elif intent == "venue_for_artist":
+        plan.steps.append(_const("venues_for_artist", artist=ents.artists[0],
+                                 city=(ents.cities or [None])[0], state=(ents.states or [None])[0]))  # fmt: skip
+    elif intent == "upcoming_concerts":
+        plan.steps.append(_const("upcoming_concerts", **_upcoming_args(ents, today)))
+    elif intent in ("recommend_concerts", "preference_statement"):
+        _preferences(plan, intent, text, ents, prefs, today)
+    elif intent == "sellout_prediction":
+        _sellouts(plan, ents, state, today)
+    elif intent == "predict_sales":
+        if artist and ents.venues:
+            plan.steps.append(_const("predict_ticket_sales", artist=artist, venue=ents.venues[0],
+                                     date=default_date(ents, today), price=ents.budget))  # fmt: skip
+    elif intent == "sales_trend":
+        past_year = {"start": (today - timedelta(days=365)).isoformat(), "end": today.isoformat()}
+        measure = "gross_revenue" if re.search(r"revenue|gross", text, re.I) else "tickets_sold"
+        grain = "quarter" if "quarter" in text.lower() else "month"
+        plan.steps += [_query([measure], [grain], ents, limit=60, time_range=None if ents.dates else past_year),
+                       _chart_after("line")]  # fmt: skip
+        plan.steps[0] = _ordered_by_time(plan.steps[0], grain)
+    elif intent == "genre_popularity":
+        plan.steps += [_query(["tickets_sold", "gross_revenue", "concerts"], ["genre"], ents,
+                              skip=("genre",), limit=10), _chart_after("bar")]  # fmt: skip
+    elif intent == "compare_sales":
+        dim = _compare_dimension(text, ents)
+        plan.steps += [_query(["tickets_sold", "gross_revenue", "concerts"], [dim], ents,
+                              skip=() if dim in ("venue", "city") and len(ents.venues + ents.cities) < 2
+                              else (dim,)), _chart_after("bar")]  # fmt: skip
+    elif intent == "chart_request":
+        if state.last_table and state.last_table["rows"]:
+            kind = "line" if re.search(r"line|trend|over time", text, re.I) else "bar"
+            table = state.last_table
+            plan.steps.append(lambda _d: Call("make_chart", _chart_args(kind, table)))
+        else:
+            plan.notes.append(
+                "There is no table yet to chart: ask a question first, then say 'chart that'."
+            )
+    elif intent == "data_question":
+        plan.steps.append(data_question(text, ents))
+    elif intent == "run_sql":
+        if m := _SQL.search(text):
+            plan.steps.append(_const("run_sql", sql=m.group(0).strip().rstrip(";")))
+    elif intent in ("external_lookup", "popularity_vs_history"):
+        if artist:
+            _lookup(plan, intent, text, artist)
+    elif intent == "memory_recall":
+        plan.steps.append(_const("recall_memory"))
+    elif intent == "memory_forget":
+        what = next((k for k in ("genres", "artists", "city", "state", "budget")
+                     if k.rstrip("s") in text.lower()), None)  # fmt: skip
+        plan.steps.append(lambda _d: Call("forget_memory", {"what": what} if what else {}))
+    if not plan.steps and intent not in ("greeting", "out_of_scope") and not plan.notes:
+        plan.notes.append(_missing(intent))
+    return plan
+
+
+def _with_artist(ents: Entities, artist: str) -> Entities:
+    copy = Entities(**{**ents.__dict__, "artists": [artist]})
+    return copy
+
+
+def _ordered_by_time(step: Any, grain: str) -> Any:
+    def ordered(done: list[Call]) -> Call | None:
+        call = step(done)
+        if call is not None:
+            call.input["order_by"] = [{"field": grain, "descending": False}]
+        return call
+
+    return ordered
+
+
+def _genre_compare(plan: Plan, ents: Entities, state: DialogueState, artist: str) -> None:
+    genre = ents.genres[0] if ents.genres else state.genre
+    if genre is None:
+        plan.steps.append(_const("artist_profile", artist=artist))
+
+    def compare(done: list[Call]) -> Call | None:
+        found = genre
+        for call in done:
+            if call.name == "artist_profile" and isinstance(call.result, dict):
+                found = (call.result.get("artist") or {}).get("genre") or found
+        if found is None:
+            return None
+        filters = [{"field": "genre", "op": "=", "value": found}]
+        return Call("semantic_query", {"measures": ["tickets_sold", "concerts", "sell_through"],
+                                       "dimensions": ["artist"], "filters": filters,
+                                       "order_by": [{"field": "tickets_sold", "descending": True}],
+                                       "limit": 500})  # fmt: skip
+
+    plan.steps.append(compare)
+
+
+def _carried_place(ents: Entities, state: DialogueState) -> dict[str, str | None]:
+    if ents.cities or ents.states:
+        return {"city": (ents.cities or [None])[0], "state": (ents.states or [None])[0]}
+    last = state.last_call
+    if last is not None and last.name == "venue_ranking":
+        return {"city": last.input.get("city"), "state": last.input.get("state")}
+    return {}
+
+
+def _upcoming_args(ents: Entities, today: date) -> dict[str, Any]:
+    start = ents.dates.start if ents.dates and ents.dates.start else today
+    return {"artist": (ents.artists or [None])[0], "venue": (ents.venues or [None])[0],
+            "city": (ents.cities or [None])[0], "state": (ents.states or [None])[0],
+            "genres": ents.genres, "date_from": max(start, today).isoformat(),
+            "date_to": ents.dates.end.isoformat() if ents.dates and ents.dates.end else None,
+            "limit": ents.limit or 20}  # fmt: skip
+
+
+def _preferences(plan: Plan, intent: str, text: str, ents: Entities, prefs: dict[str, Any],
+                 today: date) -> None:  # fmt: skip
+    stated: list[tuple[str, Any]] = []
+    if re.search(r"\b(i|i'm|im|my)\b", text, re.I):
+        stated += [("genres", g) for g in ents.genres]
+        if re.search(r"\b(like|love|fan|favou?rite|enjoy|into)\b", text, re.I):
+            stated += [("artists", a) for a in ents.artists]
+        if re.search(r"\b(live|living|based|moved|stay)\b", text, re.I):
+            stated += [("city", c) for c in ents.cities[:1]] + [
+                ("state", s) for s in ents.states[:1]
+            ]
+        if ents.budget is not None:
+            stated.append(("budget", ents.budget))
+    for kind, value in stated:
+        plan.steps.append(_const("remember_preference", kind=kind, value=value))
+    if intent == "recommend_concerts" or _ASKS.search(text):
+        genres = list(dict.fromkeys([*ents.genres, *prefs.get("genres", [])]))
+        args = _upcoming_args(ents, today)
+        plan.steps.append(_const(
+            "recommend_concerts", genres=genres,
+            artists=list(dict.fromkeys([*ents.artists, *prefs.get("artists", [])])),
+            city=args["city"] or prefs.get("city"), state=args["state"] or prefs.get("state"),
+            budget=ents.budget if ents.budget is not None else prefs.get("budget"),
+            date_from=args["date_from"] if ents.dates else None, date_to=args["date_to"],
+            limit=ents.limit or 10))  # fmt: skip
+
+
+def _sellouts(plan: Plan, ents: Entities, state: DialogueState, today: date) -> None:
+    if state.concert_ids and not (ents.artists and ents.venues):
+        ids = state.concert_ids[:10]
+        plan.steps.append(_const("predict_concerts", concert_ids=ids))
+    elif ents.artists and ents.venues:
+        plan.steps.append(_const("predict_ticket_sales", artist=ents.artists[0],
+                                 venue=ents.venues[0], date=default_date(ents, today)))  # fmt: skip
+    else:
+        plan.steps.append(_const("upcoming_concerts", **_upcoming_args(ents, today)))
+
+        def predict(done: list[Call]) -> Call | None:
+            ids = ids_of(done[-1]) if done else []
+            return Call("predict_concerts", {"concert_ids": ids[:10]}) if ids else None
+
+        plan.steps.append(predict)
+
+
+def _compare_dimension(text: str, ents: Entities) -> str:
+    lowered = text.lower()
+    if len(ents.artists) >= 2:
+        return "artist"
+    if len(ents.genres) >= 2:
+        return "genre"
+    if len(ents.cities) >= 2 or "cities" in lowered:
+        return "city"
+    if "states" in lowered:
+        return "state"
+    return "venue"
+
+
+def _lookup(plan: Plan, intent: str, text: str, artist: str) -> None:
+    lowered = text.lower()
+    source = (
+        "ticketmaster"
+        if "ticketmaster" in lowered
+        else "setlistfm"
+        if "setlist" in lowered
+        else "spotify"
+    )
+    kind = (
+        "events"
+        if source == "ticketmaster" or re.search(r"concerts?|events?|tour|shows?", lowered)
+        else "artist"
+    )
+    if intent == "popularity_vs_history":
+        source, kind = "spotify", "artist"
+    plan.steps.append(_const("lookup_source", source=source, query=artist, kind=kind))
+    if intent == "popularity_vs_history":
+        plan.steps.append(_const("artist_profile", artist=artist))
+
+
+def _missing(intent: str) -> str:
+    asks = {
+        "artist_profile": "Which artist? For example: 'Tell me about <artist name>'.",
+        "artist_venues": "Which artist? Name one first, e.g. 'Tell me about <artist>'.",
+        "artist_compare_genre": "Which artist should I compare? Name one first.",
+        "predict_sales": "Name an artist and a venue, e.g. 'How many tickets would <artist> sell at <venue>?'.",
+        "external_lookup": "Which artist should I look up?",
+        "popularity_vs_history": "Which artist should I compare?",
+        "run_sql": "Type the SQL after 'run sql:'.",
+    }
+    return asks.get(intent, "I need a little more detail to answer that.")
