@@ -59,14 +59,18 @@ def make_tools(settings: Settings) -> tuple[list[Any], list[dict[str, Any]]]:
         for f in filters or []:
             col = _DIMS[f["field"]]
             if f["op"] == "in":
-                where.append(f"lower({col}) IN ({', '.join(_lit(str(v).lower()) for v in f['value'])})")
+                where.append(
+                    f"lower({col}) IN ({', '.join(_lit(str(v).lower()) for v in f['value'])})"
+                )
             else:
                 where.append(f"lower({col}) = lower({_lit(f['value'])})")
         if time_range and time_range.get("start"):
             where.append(f"p.event_date >= DATE {_lit(time_range['start'])}")
         if time_range and time_range.get("end"):
             where.append(f"p.event_date <= DATE {_lit(time_range['end'])}")
-        order = ", ".join(f"{o['field']} {'DESC' if o.get('descending', True) else 'ASC'}" for o in order_by or [])
+        order = ", ".join(
+            f"{o['field']} {'DESC' if o.get('descending', True) else 'ASC'}" for o in order_by or []
+        )
         sql = (f"SELECT {', '.join(select)} FROM concert_performance p JOIN artists a USING (artist_id) "
                f"JOIN venues v USING (venue_id) WHERE {' AND '.join(where)}"
                + (" GROUP BY ALL" if dims else "") + (f" ORDER BY {order}" if order else "")
@@ -89,7 +93,10 @@ def make_tools(settings: Settings) -> tuple[list[Any], list[dict[str, Any]]]:
         t = table("SELECT v.name AS venue, v.city, v.state, v.capacity, round(avg(p.sell_through), 3) AS score "
                   "FROM concert_performance p JOIN venues v USING (venue_id) WHERE " + " AND ".join(where)
                   + f" GROUP BY ALL ORDER BY score DESC, venue LIMIT {limit}")  # fmt: skip
-        rows = [dict(zip(t["columns"], r, strict=True)) | {"rank": i + 1} for i, r in enumerate(t["rows"])]
+        rows = [
+            dict(zip(t["columns"], r, strict=True)) | {"rank": i + 1}
+            for i, r in enumerate(t["rows"])
+        ]
         return {"rows": rows, "table": t, "computed_at": "2026-11-01"}
 
     @tool
@@ -146,7 +153,9 @@ def make_tools(settings: Settings) -> tuple[list[Any], list[dict[str, Any]]]:
     @tool
     def lookup_source(source: str, query: str, kind: str = "artist") -> dict[str, Any]:
         """External lookup."""
-        log.append({"name": "lookup_source", "input": {"source": source, "query": query, "kind": kind}})
+        log.append(
+            {"name": "lookup_source", "input": {"source": source, "query": query, "kind": kind}}
+        )
         return {"source": source, "reachable": False, "message": "no network", "items": []}
 
     @tool
@@ -179,7 +188,9 @@ def run(agent: Agent, log: list[dict[str, Any]], text: str) -> tuple[str, list[d
 
 def test_artist_conversation(small_warehouse: Settings, vocab: Any) -> None:
     tools, log = make_tools(small_warehouse)
-    agent = Agent(model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools, callback_handler=None)
+    agent = Agent(
+        model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools, callback_handler=None
+    )
     answer, calls = run(agent, log, "Tell me about Elizabeth Vargas")
     assert [c["name"] for c in calls] == ["artist_profile"]
     facts = query_warehouse(small_warehouse, "SELECT sum(tickets_sold) AS t FROM concert_performance p "
@@ -187,7 +198,9 @@ def test_artist_conversation(small_warehouse: Settings, vocab: Any) -> None:
     assert f"{facts[0]['t']:,}" in answer
     answer, calls = run(agent, log, "What venues have they performed at?")
     assert calls[0]["name"] == "semantic_query"
-    assert {"field": "artist", "op": "=", "value": "Elizabeth Vargas"} in calls[0]["input"]["filters"]
+    assert {"field": "artist", "op": "=", "value": "Elizabeth Vargas"} in calls[0]["input"][
+        "filters"
+    ]
     assert "```sql" in answer
     answer, calls = run(agent, log, "How popular are they compared to other pop artists?")
     assert calls[-1]["input"]["filters"] == [{"field": "genre", "op": "=", "value": "pop"}]
@@ -196,7 +209,9 @@ def test_artist_conversation(small_warehouse: Settings, vocab: Any) -> None:
 
 def test_venue_conversation(small_warehouse: Settings, vocab: Any) -> None:
     tools, log = make_tools(small_warehouse)
-    agent = Agent(model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools, callback_handler=None)
+    agent = Agent(
+        model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools, callback_handler=None
+    )
     answer, calls = run(agent, log, "What are the best venues in New York for rock concerts?")
     assert calls[0]["name"] == "venue_ranking"
     assert calls[0]["input"]["city"] == "New York" and calls[0]["input"]["genre"] == "rock"
@@ -205,20 +220,29 @@ def test_venue_conversation(small_warehouse: Settings, vocab: Any) -> None:
     assert calls[0]["name"] == "venue_ranking"
     assert calls[0]["input"]["capacity_band"] == "medium" and calls[0]["input"]["genre"] == "indie"
     answer, calls = run(agent, log, "Show me upcoming concerts at The Compass Room")
-    assert calls[0]["name"] == "upcoming_concerts" and calls[0]["input"]["venue"] == "The Compass Room"
+    assert (
+        calls[0]["name"] == "upcoming_concerts" and calls[0]["input"]["venue"] == "The Compass Room"
+    )
     assert "The Compass Room" in answer
 
 
 def test_recommendation_conversation(small_warehouse: Settings, vocab: Any) -> None:
     tools, log = make_tools(small_warehouse)
-    agent = Agent(model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools, callback_handler=None)
-    answer, calls = run(agent, log, "I like rock and alternative music. What concerts should I attend?")
+    agent = Agent(
+        model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools, callback_handler=None
+    )
+    answer, calls = run(
+        agent, log, "I like rock and alternative music. What concerts should I attend?"
+    )
     names = [c["name"] for c in calls]
     assert names[-1] == "recommend_concerts" and "remember_preference" in names
     assert set(calls[-1]["input"]["genres"]) == {"rock", "alternative"}
     answer, calls = run(agent, log, "What about something in the next month?")
     assert calls[0]["name"] == "recommend_concerts"
-    assert calls[0]["input"]["date_from"] == "2026-11-01" and calls[0]["input"]["date_to"] == "2026-12-01"
+    assert (
+        calls[0]["input"]["date_from"] == "2026-11-01"
+        and calls[0]["input"]["date_to"] == "2026-12-01"
+    )
     answer, calls = run(agent, log, "Which of these concerts are likely to sell out?")
     assert calls[0]["name"] == "predict_concerts" and calls[0]["input"]["concert_ids"]
     assert "likely to sell out" in answer and "low confidence" in answer
@@ -226,7 +250,9 @@ def test_recommendation_conversation(small_warehouse: Settings, vocab: Any) -> N
 
 def test_trend_conversation(small_warehouse: Settings, vocab: Any) -> None:
     tools, log = make_tools(small_warehouse)
-    agent = Agent(model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools, callback_handler=None)
+    agent = Agent(
+        model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools, callback_handler=None
+    )
     answer, calls = run(agent, log, "Show me the trend of concert attendance over the past year")
     assert [c["name"] for c in calls] == ["semantic_query", "make_chart"]
     assert calls[0]["input"]["dimensions"] == ["month"]
@@ -247,20 +273,26 @@ def test_trend_conversation(small_warehouse: Settings, vocab: Any) -> None:
 
 def test_external_conversation(small_warehouse: Settings, vocab: Any) -> None:
     tools, log = make_tools(small_warehouse)
-    agent = Agent(model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools, callback_handler=None)
+    agent = Agent(
+        model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools, callback_handler=None
+    )
     answer, calls = run(agent, log, "Get me the latest information about James Henry from Spotify")
     assert calls[0]["input"] == {"source": "spotify", "query": "James Henry", "kind": "artist"}
     assert "can't be reached" in answer
     answer, calls = run(agent, log, "Are there any upcoming James Henry concerts on Ticketmaster?")
     assert calls[0]["input"]["source"] == "ticketmaster" and calls[0]["input"]["kind"] == "events"
-    answer, calls = run(agent, log, "How does their current popularity compare to our historical data?")
+    answer, calls = run(
+        agent, log, "How does their current popularity compare to our historical data?"
+    )
     assert [c["name"] for c in calls] == ["lookup_source", "artist_profile"]
     assert "James Henry" in answer and "tickets sold" in answer
 
 
 def test_out_of_scope_and_missing_tool(small_warehouse: Settings, vocab: Any) -> None:
     tools, log = make_tools(small_warehouse)
-    agent = Agent(model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools[:1], callback_handler=None)
+    agent = Agent(
+        model=OfflinePlanner(vocabulary=vocab, today=TODAY), tools=tools[:1], callback_handler=None
+    )
     assert "I can't answer that yet" in str(agent("Write a limerick about cats"))
     answer = str(agent("What are the best venues in New York?"))
     assert "isn't available" in answer and log == []
