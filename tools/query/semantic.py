@@ -199,34 +199,36 @@ def compile_semantic(
     for fact_name in facts:
         cte = _fact_cte(model.facts[fact_name], query, model, by_fact[fact_name], where)
         outer = outer.with_(fact_name, as_=cte)
-    # dimension values: from the one fact, or coalesced across the joined facts
-    dim_out: dict[str, exp.Expr] = {}
-    for name in dims:
-        refs = [exp.column(name, table=f) for f in facts]
-        dim_out[name] = (
-            refs[0] if len(refs) == 1 else exp.Coalesce(this=refs[0], expressions=refs[1:])
-        )
     measure_out: dict[str, exp.Expr] = {
         m: exp.column(m, table=f) for f, ms in by_fact.items() for m in ms
     }
+    # several facts: the dimension keys of all of them, each fact's aggregates left-joined on
+    # (PostgreSQL runs FULL JOIN only on hash/merge-joinable conditions, not IS NOT DISTINCT FROM)
+    base = facts[0]
+    if len(facts) > 1 and dims:
+        base = "dimension_keys"
+        keys_cte: exp.Query = exp.select(*dims).from_(facts[0])
+        for fact_name in facts[1:]:
+            keys_cte = keys_cte.union(exp.select(*dims).from_(fact_name), distinct=True)
+        outer = outer.with_(base, as_=keys_cte)
+    dim_out: dict[str, exp.Expr] = {name: exp.column(name, table=base) for name in dims}
     outer = outer.select(
         *(exp.alias_(dim_out[d].copy(), d) for d in dims),
         *(exp.alias_(measure_out[m].copy(), m) for m in query.measures),
-    ).from_(exp.table_(facts[0]))
-    for i, fact_name in enumerate(facts[1:], start=1):
+    ).from_(exp.table_(base))
+    for fact_name in facts:
+        if fact_name == base:
+            continue
         if not dims:
             outer = outer.join(exp.table_(fact_name), join_type="cross")
             continue
         on = exp.and_(*(
             exp.NullSafeEQ(
-                this=exp.Coalesce(this=exp.column(d, table=facts[0]),
-                                  expressions=[exp.column(d, table=f) for f in facts[1:i]])
-                if i > 1 else exp.column(d, table=facts[0]),
-                expression=exp.column(d, table=fact_name),
+                this=exp.column(d, table=base), expression=exp.column(d, table=fact_name)
             )
             for d in dims
         ))  # fmt: skip
-        outer = outer.join(exp.table_(fact_name), on=on, join_type="full")
+        outer = outer.join(exp.table_(fact_name), on=on, join_type="left")
     for flt in measure_filters:
         outer = outer.where(_measure_condition(measure_out[flt.field].copy(), flt))
     keys = _order(query, dims, measure_out, dim_out)

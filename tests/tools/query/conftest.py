@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +33,7 @@ def schema(small_warehouse: Settings) -> Schema:
 
 
 def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     return Path(found[-1]).parent if found else None
 
 
@@ -44,14 +44,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_dsn() -> Iterator[str]:
     """A throwaway PostgreSQL server on a free loopback port; its DSN. Stopped at session end."""
     bindir = _pg_bin()
     if bindir is None:
         pytest.skip(
             "no PostgreSQL binaries under /usr/lib/postgresql/*/bin (apt install postgresql)"
         )
-    base = tmp_path_factory.mktemp("pg")
+    # a folder of its own under the system temp dir: pytest's base temp is private to its owner,
+    # and the server may have to run as another user
+    base = Path(tempfile.mkdtemp(prefix="encore-pg-"))
     data = base / "data"
     prefix: list[str] = []
     if os.geteuid() == 0:
@@ -60,10 +62,6 @@ def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.skip("running as root without runuser: cannot start PostgreSQL as another user")
         prefix = ["runuser", "-u", "postgres", "--"]
         shutil.chown(base, user="postgres")
-        os.chmod(base, 0o755)
-        for parent in base.parents:  # the postgres user must reach the folder
-            if str(parent).startswith(str(tmp_path_factory.getbasetemp())):
-                os.chmod(parent, 0o755)
     port = _free_port()
     run: dict[str, Any] = {"check": True, "capture_output": True}
     subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "encore",
@@ -88,3 +86,4 @@ def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
                         "-w", "stop"], check=False, capture_output=True)  # fmt: skip
+        shutil.rmtree(base, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""The guard: DuckDB attacks refused with reasons, legitimate queries pass, roles, timeout, audit."""
+"""The guard: DuckDB attacks refused with reasons, legitimate queries pass, roles, timeout,
+audit."""
 
 from __future__ import annotations
 
@@ -162,7 +163,7 @@ def test_partner_is_refused_row_level_queries(small_warehouse: Settings) -> None
         "SELECT COUNT(*) FROM fans WHERE fan_id = 'F000001'",
         "SELECT COUNT(*) FROM fans GROUP BY city",
     ):
-        with pytest.raises(QueryRefusedError, match="aggregates only|not available to role"):
+        with pytest.raises(QueryRefusedError, match=r"aggregates only|not available to role"):
             run_sql(ctx, sql)
 
 

@@ -22,7 +22,9 @@ def ctx(small_warehouse: Settings) -> ToolContext:
 def test_concert_measures_are_not_multiplied_by_sales(
     ctx: ToolContext, small_warehouse: Settings
 ) -> None:
-    result = semantic_query(ctx, measures=["capacity", "gross_revenue", "fans"], dimensions=["genre"])
+    result = semantic_query(
+        ctx, measures=["capacity", "gross_revenue", "fans"], dimensions=["genre"]
+    )
     expected = dict(
         query_warehouse(
             small_warehouse,
@@ -47,7 +49,9 @@ def test_concert_measures_are_not_multiplied_by_sales(
 def test_sales_dimensions_use_the_transactions(ctx: ToolContext, small_warehouse: Settings) -> None:
     result = semantic_query(ctx, measures=["tickets_sold"], dimensions=["channel"])
     expected = dict(
-        query_warehouse(small_warehouse, "SELECT channel, SUM(quantity) FROM ticket_sales GROUP BY 1")
+        query_warehouse(
+            small_warehouse, "SELECT channel, SUM(quantity) FROM ticket_sales GROUP BY 1"
+        )
     )
     assert {r["channel"]: r["tickets_sold"] for r in result.records()} == expected
     ordered = [r["tickets_sold"] for r in result.records()]
@@ -63,14 +67,14 @@ def test_unknown_names_list_valid_ones_and_suggest(ctx: ToolContext) -> None:
     with pytest.raises(ValidationError, match="Did you mean tickets_sold") as info:
         semantic_query(ctx, measures=["tickets_sld"])
     assert "gross_revenue" in info.value.message
-    with pytest.raises(ValidationError, match="unknown dimension 'genra'. Did you mean genre"):
+    with pytest.raises(ValidationError, match=r"unknown dimension 'genra'\. Did you mean genre"):
         semantic_query(ctx, measures=["concerts"], dimensions=["genra"])
 
 
 def test_filters_time_range_and_names_typed_loosely(
     ctx: ToolContext, small_warehouse: Settings
 ) -> None:
-    artist, venue_state = query_warehouse(
+    artist, _state = query_warehouse(
         small_warehouse,
         "SELECT a.name, v.state FROM concert_performance cp JOIN artists a USING (artist_id) "
         "JOIN venues v USING (venue_id) WHERE v.state IS NOT NULL ORDER BY cp.concert_id LIMIT 1",
