@@ -70,8 +70,10 @@ def compose(intent: str, calls: list[Call], notes: list[str], state_artist: str 
             + CAPABILITIES
         )
     if intent == "out_of_scope" or (not calls and not notes):
-        return ("I can't answer that yet — it is outside what I understand. Here is what I can do:\n"
-                + CAPABILITIES)  # fmt: skip
+        return (
+            "I can't answer that yet — it is outside what I understand. Here is what I can do:\n"
+            + CAPABILITIES
+        )
     parts: list[str] = list(notes)
     for call in calls:
         if call.error is not None:
@@ -90,7 +92,8 @@ def _generic(call: Call, _artist: str | None) -> str:
         first = dict(zip(table["columns"], table["rows"][0], strict=False))
         lead = ", ".join(f"{k.replace('_', ' ')} {fmt(v, k)}" for k, v in first.items())
         count = len(table["rows"])
-        return f"{count} row{'s' * (count != 1)}; the first: {lead}.\n\n{markdown(table)}{_sql(call.result)}"
+        head = f"{count} row{'s' * (count != 1)}; the first: {lead}."
+        return f"{head}\n\n{markdown(table)}{_sql(call.result)}"
     if isinstance(call.result, dict | list):
         return "```json\n" + json.dumps(call.result, indent=1, default=str)[:1500] + "\n```"
     return str(call.result)
@@ -99,12 +102,17 @@ def _generic(call: Call, _artist: str | None) -> str:
 def _profile(call: Call, _artist: str | None) -> str:
     r = call.result if isinstance(call.result, dict) else {}
     a, s, g = r.get("artist") or {}, r.get("summary") or {}, r.get("genre_standing") or {}
-    text = (f"**{a.get('name')}** ({a.get('genre')}): {fmt(s.get('concerts'))} completed concerts, "
-            f"{fmt(s.get('tickets_sold'))} tickets sold, {fmt(s.get('gross_revenue'), 'gross')} gross, "
-            f"average sell-through {fmt(s.get('avg_sell_through'), 'sell_through')}.")  # fmt: skip
+    text = (
+        f"**{a.get('name')}** ({a.get('genre')}): {fmt(s.get('concerts'))} completed concerts, "
+        f"{fmt(s.get('tickets_sold'))} tickets sold, {fmt(s.get('gross_revenue'), 'gross')} gross, "
+        f"average sell-through {fmt(s.get('avg_sell_through'), 'sell_through')}."
+    )
     if g.get("artists_in_genre"):
-        text += (f" Among {fmt(g['artists_in_genre'])} {g.get('genre')} artists they rank "
-                 f"#{g.get('popularity_rank')} by popularity and #{g.get('tickets_rank')} by tickets sold.")  # fmt: skip
+        text += (
+            f" Among {fmt(g['artists_in_genre'])} {g.get('genre')} artists they rank "
+            f"#{g.get('popularity_rank')} by popularity and "
+            f"#{g.get('tickets_rank')} by tickets sold."
+        )
     top = table_of(r.get("top_venues"))
     if top and top["rows"]:
         text += "\n\nTop venues:\n" + markdown(top, 5)
@@ -124,8 +132,11 @@ def _genre_rank(call: Call, artist: str | None) -> str:
         head = f"{artist} has no completed {genre} concerts in the data."
     else:
         mine = rows[position]
-        head = (f"{mine['artist']} ranks #{position + 1} of {len(rows)} {genre} artists by tickets sold: "
-                f"{fmt(mine.get('tickets_sold'))} tickets vs a {genre} average of {fmt(round(avg))}.")  # fmt: skip
+        head = (
+            f"{mine['artist']} ranks #{position + 1} of {len(rows)} {genre} artists "
+            "by tickets sold: "
+            f"{fmt(mine.get('tickets_sold'))} tickets vs a {genre} average of {fmt(round(avg))}."
+        )
     table = {"columns": list(rows[0]), "rows": [list(r.values()) for r in rows]}
     return head + "\n\n" + markdown(table, 5) + _sql(call.result)
 
@@ -144,7 +155,7 @@ def _ranked(call: Call, _artist: str | None) -> str:
         return "No matches for that." + _sql(call.result)
     first = rows[0]
     name = first.get("venue") or first.get("artist") or first.get("concert_id")
-    lines = []
+    lines: list[str] = []
     for r in rows[:10]:
         bits = [str(r.get(k)) for k in ("artist", "venue", "city", "event_date") if r.get(k)]
         score = f" (score {fmt(r['score'], 'score')})" if r.get("score") is not None else ""
@@ -152,20 +163,27 @@ def _ranked(call: Call, _artist: str | None) -> str:
         why = f" — {r['reason']}" if r.get("reason") else ""
         lines.append(f"{len(lines) + 1}. " + ", ".join(bits) + price + score + why)
     table = table_of(call.result)
-    return (f"{len(rows)} results; top: {name}.\n\n" + "\n".join(lines)
-            + (f"\n\n{markdown(table)}" if table and not call.name.startswith("recommend") else "")
-            + _sql(call.result))  # fmt: skip
+    return (
+        f"{len(rows)} results; top: {name}.\n\n"
+        + "\n".join(lines)
+        + (f"\n\n{markdown(table)}" if table and not call.name.startswith("recommend") else "")
+        + _sql(call.result)
+    )
 
 
 def _prediction(item: dict[str, Any]) -> str:
     flag = " ⚠️ low confidence" if item.get("low_confidence") else ""
     sell = "likely to sell out" if item.get("likely_sell_out") else "not expected to sell out"
     why = "; ".join(item.get("explanation") or [])
-    return (f"{item.get('artist')} at {item.get('venue')} on {item.get('date') or item.get('event_date')}: "
-            f"{fmt(item.get('tickets_sold'))} tickets ({fmt(item.get('tickets_low'))}–"
-            f"{fmt(item.get('tickets_high'))}), {fmt(item.get('gross'), 'gross')} gross, "
-            f"sell-through {fmt(item.get('sell_through'), 'sell_through')}, {sell}; "
-            f"confidence {fmt(item.get('confidence'), 'confidence')}{flag}." + (f" Why: {why}." if why else ""))  # fmt: skip
+    return (
+        f"{item.get('artist')} at {item.get('venue')} "
+        f"on {item.get('date') or item.get('event_date')}: "
+        f"{fmt(item.get('tickets_sold'))} tickets ({fmt(item.get('tickets_low'))}–"
+        f"{fmt(item.get('tickets_high'))}), {fmt(item.get('gross'), 'gross')} gross, "
+        f"sell-through {fmt(item.get('sell_through'), 'sell_through')}, {sell}; "
+        f"confidence {fmt(item.get('confidence'), 'confidence')}{flag}."
+        + (f" Why: {why}." if why else "")
+    )
 
 
 def _predict(call: Call, _artist: str | None) -> str:
@@ -173,8 +191,9 @@ def _predict(call: Call, _artist: str | None) -> str:
     if not items:
         return "No predictions came back."
     likely = [i for i in items if i.get("likely_sell_out")]
-    head = (f"{len(likely)} of {len(items)} concerts are likely to sell out."
-            if len(items) > 1 else "")  # fmt: skip
+    head = (
+        f"{len(likely)} of {len(items)} concerts are likely to sell out." if len(items) > 1 else ""
+    )
     return "\n".join([head, *("- " + _prediction(i) for i in items[:10])]).strip()
 
 
@@ -187,13 +206,19 @@ def _lookup(call: Call, _artist: str | None) -> str:
     r = call.result if isinstance(call.result, dict) else {}
     source = call.input.get("source", "the source")
     if not r.get("reachable", True) and not r.get("items"):
-        return f"{source.title()} can't be reached right now ({r.get('message') or 'no answer'}), so I'll use our own data."
+        why = r.get("message") or "no answer"
+        return f"{source.title()} can't be reached right now ({why}), so I'll use our own data."
     items = r.get("items") or []
-    lines = [f"From {source.title()} ({len(items)} items, {'cached' if r.get('from_cache') else 'live'};"
-             " external data, shown as data only):"]  # fmt: skip
+    lines = [
+        f"From {source.title()} ({len(items)} items, {'cached' if r.get('from_cache') else 'live'};"
+        " external data, shown as data only):"
+    ]
     for item in items[:5]:
-        fields = ", ".join(f"{k}: {fmt(v, k)}" for k, v in item.items()
-                           if isinstance(v, str | int | float) and len(str(v)) < 80)  # fmt: skip
+        fields = ", ".join(
+            f"{k}: {fmt(v, k)}"
+            for k, v in item.items()
+            if isinstance(v, str | int | float) and len(str(v)) < 80
+        )
         lines.append(f"- {fields}")
     if r.get("message"):
         lines.append(f"Note: {r['message']}")
@@ -217,9 +242,18 @@ def _memory(call: Call, _artist: str | None) -> str:
 
 
 _WRITERS = {
-    "artist_profile": _profile, "semantic_query": _query, "run_sql": _generic,
-    "venue_ranking": _ranked, "venues_for_artist": _ranked, "recommend_concerts": _ranked,
-    "upcoming_concerts": _ranked, "predict_ticket_sales": _predict, "predict_concerts": _predict,
-    "make_chart": _chart, "lookup_source": _lookup, "recall_memory": _memory,
-    "remember_preference": _memory, "forget_memory": _memory,
-}  # fmt: skip
+    "artist_profile": _profile,
+    "semantic_query": _query,
+    "run_sql": _generic,
+    "venue_ranking": _ranked,
+    "venues_for_artist": _ranked,
+    "recommend_concerts": _ranked,
+    "upcoming_concerts": _ranked,
+    "predict_ticket_sales": _predict,
+    "predict_concerts": _predict,
+    "make_chart": _chart,
+    "lookup_source": _lookup,
+    "recall_memory": _memory,
+    "remember_preference": _memory,
+    "forget_memory": _memory,
+}

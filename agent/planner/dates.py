@@ -77,7 +77,10 @@ def parse_date_range(text: str, today: date) -> DateRange | None:
         if re.search(r"\b(before|until|by)\b", t):
             return DateRange(None, days[0])
         return DateRange(days[0], days[0])
-    rolling = r"\b(the\s+)?(last|past|previous|next|coming)\s+(\d+|few|couple of)?\s*(day|week|month|year)s?\b"
+    rolling = (
+        r"\b(the\s+)?(last|past|previous|next|coming)\s+(\d+|few|couple of)?\s*"
+        r"(day|week|month|year)s?\b"
+    )
     if m := re.search(rolling, t):
         # "last month" is the calendar month; "the last month" and "last 3 months" roll from today
         the, word, amount, unit = m.groups()

@@ -112,9 +112,16 @@ class OfflinePlanner(Model):
             yield {"contentBlockStop": {}}
             yield {"messageStop": {"stopReason": "end_turn"}}
         tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
-        yield {"metadata": {"usage": {"inputTokens": tokens, "outputTokens": len(text) // 4,
-                                      "totalTokens": tokens + len(text) // 4},
-                            "metrics": {"latencyMs": 0}}}  # fmt: skip
+        yield {
+            "metadata": {
+                "usage": {
+                    "inputTokens": tokens,
+                    "outputTokens": len(text) // 4,
+                    "totalTokens": tokens + len(text) // 4,
+                },
+                "metrics": {"latencyMs": 0},
+            }
+        }
 
     async def structured_output(
         self,

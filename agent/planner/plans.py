@@ -19,17 +19,35 @@ from agent.planner.state import Call, DialogueState, records, table_of
 Step = Callable[[list[Call]], "Call | None"]
 
 _MEASURES = (
-    (r"revenue|gross|earn|money", "gross_revenue"), (r"price", "avg_ticket_price"),
-    (r"sell[- ]?through|fill rate", "sell_through"), (r"sell[- ]?outs?|sold out", "sell_outs"),
-    (r"\bfans\b", "fans"), (r"how many (artists|acts)", "artists"),
-    (r"how many venues", "venues"), (r"capacity", "capacity"),
+    (r"revenue|gross|earn|money", "gross_revenue"),
+    (r"price", "avg_ticket_price"),
+    (r"sell[- ]?through|fill rate", "sell_through"),
+    (r"sell[- ]?outs?|sold out", "sell_outs"),
+    (r"\bfans\b", "fans"),
+    (r"how many (artists|acts)", "artists"),
+    (r"how many venues", "venues"),
+    (r"capacity", "capacity"),
     (r"how many (concerts|shows|gigs)|number of (concerts|shows)", "concerts"),
     (r"tickets?|attendance|sales|sold|crowd", "tickets_sold"),
-)  # fmt: skip
+)
 _DIMENSIONS = (
-    "artist", "genre", "venue_type", "venue", "city", "state", "country", "year", "quarter",
-    "month", "week", "weekday", "status", "channel", "price_tier", "age_band",
-)  # fmt: skip
+    "artist",
+    "genre",
+    "venue_type",
+    "venue",
+    "city",
+    "state",
+    "country",
+    "year",
+    "quarter",
+    "month",
+    "week",
+    "weekday",
+    "status",
+    "channel",
+    "price_tier",
+    "age_band",
+)
 _DIMENSION_WORDS = {
     "age band": "age_band",
     "venue type": "venue_type",
@@ -76,9 +94,14 @@ def _const(name: str, **args: Any) -> Step:
 
 def _filters(ents: Entities, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for field_name, values in (("artist", ents.artists), ("venue", ents.venues),
-                               ("city", ents.cities), ("state", ents.states),
-                               ("genre", ents.genres), ("venue_type", ents.venue_types)):  # fmt: skip
+    for field_name, values in (
+        ("artist", ents.artists),
+        ("venue", ents.venues),
+        ("city", ents.cities),
+        ("state", ents.states),
+        ("genre", ents.genres),
+        ("venue_type", ents.venue_types),
+    ):
         if field_name in skip or not values:
             continue
         if len(values) == 1:
@@ -92,8 +115,15 @@ def _time(ents: Entities) -> dict[str, str | None] | None:
     return ents.dates.as_time_range() if ents.dates else None
 
 
-def _query(measures: list[str], dims: list[str], ents: Entities, *, limit: int = 20,
-           skip: tuple[str, ...] = (), time_range: dict[str, str | None] | None = None) -> Step:  # fmt: skip
+def _query(
+    measures: list[str],
+    dims: list[str],
+    ents: Entities,
+    *,
+    limit: int = 20,
+    skip: tuple[str, ...] = (),
+    time_range: dict[str, str | None] | None = None,
+) -> Step:
     return _const(
         "semantic_query",
         measures=measures,
@@ -123,8 +153,13 @@ def _chart_args(kind: str, table: dict[str, Any]) -> dict[str, Any]:
     x = labels[0] if labels else columns[0]
     y = numeric[0] if numeric else columns[-1]
     title = f"{y.replace('_', ' ')} by {x.replace('_', ' ')}"
-    return {"kind": kind, "table": {"columns": columns, "rows": table["rows"]}, "x": x, "y": y,
-            "title": title}  # fmt: skip
+    return {
+        "kind": kind,
+        "table": {"columns": columns, "rows": table["rows"]},
+        "x": x,
+        "y": y,
+        "title": title,
+    }
 
 
 def data_question(text: str, ents: Entities) -> Step:
@@ -155,15 +190,22 @@ def refine(call: Call, ents: Entities, text: str, today: date) -> Call:
         if ents.dates:
             args["time_range"] = ents.dates.as_time_range()
     else:
-        for key, values in (("city", ents.cities), ("state", ents.states),
-                            ("venue", ents.venues), ("artist", ents.artists)):  # fmt: skip
+        for key, values in (
+            ("city", ents.cities),
+            ("state", ents.states),
+            ("venue", ents.venues),
+            ("artist", ents.artists),
+        ):
             if values:
                 args[key] = values[0]
         if ents.genres:
-            args["genres" if call.name in ("recommend_concerts", "upcoming_concerts") else "genre"] = (
-                ents.genres if call.name in ("recommend_concerts", "upcoming_concerts")
+            args[
+                "genres" if call.name in ("recommend_concerts", "upcoming_concerts") else "genre"
+            ] = (
+                ents.genres
+                if call.name in ("recommend_concerts", "upcoming_concerts")
                 else ents.genres[0]
-            )  # fmt: skip
+            )
         if ents.dates:
             start = ents.dates.start or today
             args["date_from"] = (
@@ -187,8 +229,14 @@ def _bare_limit(text: str) -> int | None:
 
 
 def _changed(ents: Entities) -> set[str]:
-    kinds = {"city": ents.cities, "state": ents.states, "genre": ents.genres,
-             "venue": ents.venues, "artist": ents.artists, "venue_type": ents.venue_types}  # fmt: skip
+    kinds = {
+        "city": ents.cities,
+        "state": ents.states,
+        "genre": ents.genres,
+        "venue": ents.venues,
+        "artist": ents.artists,
+        "venue_type": ents.venue_types,
+    }
     return {k for k, v in kinds.items() if v}
 
 

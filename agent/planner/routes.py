@@ -9,6 +9,7 @@ from typing import Any
 from agent.planner.entities import Entities
 from agent.planner.plans import (
     Plan,
+    Step,
     _chart_after,
     _chart_args,
     _const,
@@ -19,7 +20,7 @@ from agent.planner.plans import (
     is_refinement,
     refine,
     state_artist,
-)  # fmt: skip
+)
 from agent.planner.state import Call, DialogueState
 
 _SQL = re.compile(
@@ -30,14 +31,19 @@ _ASKS = re.compile(
 )
 
 
-def build_plan(intent: str, text: str, ents: Entities, state: DialogueState,
-               prefs: dict[str, Any], today: date) -> Plan:  # fmt: skip
+def build_plan(
+    intent: str, text: str, ents: Entities, state: DialogueState, prefs: dict[str, Any], today: date
+) -> Plan:
     """The plan for one user message."""
     plan = Plan(intent)
-    if state.last_call is not None and (intent == "refine" or (
-        is_refinement(text) and intent not in ("chart_request", "sellout_prediction")
-        and not intent.startswith("memory")
-    )):  # fmt: skip
+    if state.last_call is not None and (
+        intent == "refine"
+        or (
+            is_refinement(text)
+            and intent not in ("chart_request", "sellout_prediction")
+            and not intent.startswith("memory")
+        )
+    ):
         plan.intent = "refine"
         last = state.last_call
         plan.steps.append(lambda _d: refine(last, ents, text, today))
@@ -48,20 +54,39 @@ def build_plan(intent: str, text: str, ents: Entities, state: DialogueState,
             plan.steps.append(_const("artist_profile", artist=artist))
     elif intent == "artist_venues":
         if artist:
-            plan.steps.append(_query(["concerts", "tickets_sold"], ["venue", "city", "state"],
-                                     _with_artist(ents, artist), limit=10))  # fmt: skip
+            plan.steps.append(
+                _query(
+                    ["concerts", "tickets_sold"],
+                    ["venue", "city", "state"],
+                    _with_artist(ents, artist),
+                    limit=10,
+                )
+            )
     elif intent == "artist_compare_genre":
         if artist:
             _genre_compare(plan, ents, state, artist)
     elif intent == "venue_ranking" or (intent == "venue_for_artist" and not ents.artists):
         place = _carried_place(ents, state)
-        plan.steps.append(_const("venue_ranking", city=place.get("city"), state=place.get("state"),
-                                 genre=(ents.genres or [None])[0], capacity_band=ents.capacity_band,
-                                 venue_type=(ents.venue_types or [None])[0],
-                                 limit=ents.limit or 10))  # fmt: skip
+        plan.steps.append(
+            _const(
+                "venue_ranking",
+                city=place.get("city"),
+                state=place.get("state"),
+                genre=_first(ents.genres),
+                capacity_band=ents.capacity_band,
+                venue_type=_first(ents.venue_types),
+                limit=ents.limit or 10,
+            )
+        )
     elif intent == "venue_for_artist":
-        plan.steps.append(_const("venues_for_artist", artist=ents.artists[0],
-                                 city=(ents.cities or [None])[0], state=(ents.states or [None])[0]))  # fmt: skip
+        plan.steps.append(
+            _const(
+                "venues_for_artist",
+                artist=ents.artists[0],
+                city=_first(ents.cities),
+                state=_first(ents.states),
+            )
+        )
     elif intent == "upcoming_concerts":
         plan.steps.append(_const("upcoming_concerts", **_upcoming_args(ents, today)))
     elif intent in ("recommend_concerts", "preference_statement"):
@@ -70,23 +95,53 @@ def build_plan(intent: str, text: str, ents: Entities, state: DialogueState,
         _sellouts(plan, ents, state, today)
     elif intent == "predict_sales":
         if artist and ents.venues:
-            plan.steps.append(_const("predict_ticket_sales", artist=artist, venue=ents.venues[0],
-                                     date=default_date(ents, today), price=ents.budget))  # fmt: skip
+            plan.steps.append(
+                _const(
+                    "predict_ticket_sales",
+                    artist=artist,
+                    venue=ents.venues[0],
+                    date=default_date(ents, today),
+                    price=ents.budget,
+                )
+            )
     elif intent == "sales_trend":
-        past_year = {"start": (today - timedelta(days=365)).isoformat(), "end": today.isoformat()}
+        past_year: dict[str, str | None] = {
+            "start": (today - timedelta(days=365)).isoformat(),
+            "end": today.isoformat(),
+        }
         measure = "gross_revenue" if re.search(r"revenue|gross", text, re.I) else "tickets_sold"
         grain = "quarter" if "quarter" in text.lower() else "month"
-        plan.steps += [_query([measure], [grain], ents, limit=60, time_range=None if ents.dates else past_year),
-                       _chart_after("line")]  # fmt: skip
+        plan.steps += [
+            _query(
+                [measure], [grain], ents, limit=60, time_range=None if ents.dates else past_year
+            ),
+            _chart_after("line"),
+        ]
         plan.steps[0] = _ordered_by_time(plan.steps[0], grain)
     elif intent == "genre_popularity":
-        plan.steps += [_query(["tickets_sold", "gross_revenue", "concerts"], ["genre"], ents,
-                              skip=("genre",), limit=10), _chart_after("bar")]  # fmt: skip
+        plan.steps += [
+            _query(
+                ["tickets_sold", "gross_revenue", "concerts"],
+                ["genre"],
+                ents,
+                skip=("genre",),
+                limit=10,
+            ),
+            _chart_after("bar"),
+        ]
     elif intent == "compare_sales":
         dim = _compare_dimension(text, ents)
-        plan.steps += [_query(["tickets_sold", "gross_revenue", "concerts"], [dim], ents,
-                              skip=() if dim in ("venue", "city") and len(ents.venues + ents.cities) < 2
-                              else (dim,)), _chart_after("bar")]  # fmt: skip
+        plan.steps += [
+            _query(
+                ["tickets_sold", "gross_revenue", "concerts"],
+                [dim],
+                ents,
+                skip=()
+                if dim in ("venue", "city") and len(ents.venues + ents.cities) < 2
+                else (dim,),
+            ),
+            _chart_after("bar"),
+        ]
     elif intent == "chart_request":
         if state.last_table and state.last_table["rows"]:
             kind = "line" if re.search(r"line|trend|over time", text, re.I) else "bar"
@@ -107,20 +162,29 @@ def build_plan(intent: str, text: str, ents: Entities, state: DialogueState,
     elif intent == "memory_recall":
         plan.steps.append(_const("recall_memory"))
     elif intent == "memory_forget":
-        what = next((k for k in ("genres", "artists", "city", "state", "budget")
-                     if k.rstrip("s") in text.lower()), None)  # fmt: skip
+        what = next(
+            (
+                k
+                for k in ("genres", "artists", "city", "state", "budget")
+                if k.rstrip("s") in text.lower()
+            ),
+            None,
+        )
         plan.steps.append(lambda _d: Call("forget_memory", {"what": what} if what else {}))
     if not plan.steps and intent not in ("greeting", "out_of_scope") and not plan.notes:
         plan.notes.append(_missing(intent))
     return plan
 
 
+def _first(values: list[str]) -> str | None:
+    return values[0] if values else None
+
+
 def _with_artist(ents: Entities, artist: str) -> Entities:
-    copy = Entities(**{**ents.__dict__, "artists": [artist]})
-    return copy
+    return Entities(**{**ents.__dict__, "artists": [artist]})
 
 
-def _ordered_by_time(step: Any, grain: str) -> Any:
+def _ordered_by_time(step: Step, grain: str) -> Step:
     def ordered(done: list[Call]) -> Call | None:
         call = step(done)
         if call is not None:
@@ -143,17 +207,23 @@ def _genre_compare(plan: Plan, ents: Entities, state: DialogueState, artist: str
         if found is None:
             return None
         filters = [{"field": "genre", "op": "=", "value": found}]
-        return Call("semantic_query", {"measures": ["tickets_sold", "concerts", "sell_through"],
-                                       "dimensions": ["artist"], "filters": filters,
-                                       "order_by": [{"field": "tickets_sold", "descending": True}],
-                                       "limit": 500})  # fmt: skip
+        return Call(
+            "semantic_query",
+            {
+                "measures": ["tickets_sold", "concerts", "sell_through"],
+                "dimensions": ["artist"],
+                "filters": filters,
+                "order_by": [{"field": "tickets_sold", "descending": True}],
+                "limit": 500,
+            },
+        )
 
     plan.steps.append(compare)
 
 
 def _carried_place(ents: Entities, state: DialogueState) -> dict[str, str | None]:
     if ents.cities or ents.states:
-        return {"city": (ents.cities or [None])[0], "state": (ents.states or [None])[0]}
+        return {"city": _first(ents.cities), "state": _first(ents.states)}
     last = state.last_call
     if last is not None and last.name == "venue_ranking":
         return {"city": last.input.get("city"), "state": last.input.get("state")}
@@ -162,15 +232,21 @@ def _carried_place(ents: Entities, state: DialogueState) -> dict[str, str | None
 
 def _upcoming_args(ents: Entities, today: date) -> dict[str, Any]:
     start = ents.dates.start if ents.dates and ents.dates.start else today
-    return {"artist": (ents.artists or [None])[0], "venue": (ents.venues or [None])[0],
-            "city": (ents.cities or [None])[0], "state": (ents.states or [None])[0],
-            "genres": ents.genres, "date_from": max(start, today).isoformat(),
-            "date_to": ents.dates.end.isoformat() if ents.dates and ents.dates.end else None,
-            "limit": ents.limit or 20}  # fmt: skip
+    return {
+        "artist": _first(ents.artists),
+        "venue": _first(ents.venues),
+        "city": _first(ents.cities),
+        "state": _first(ents.states),
+        "genres": ents.genres,
+        "date_from": max(start, today).isoformat(),
+        "date_to": ents.dates.end.isoformat() if ents.dates and ents.dates.end else None,
+        "limit": ents.limit or 20,
+    }
 
 
-def _preferences(plan: Plan, intent: str, text: str, ents: Entities, prefs: dict[str, Any],
-                 today: date) -> None:  # fmt: skip
+def _preferences(
+    plan: Plan, intent: str, text: str, ents: Entities, prefs: dict[str, Any], today: date
+) -> None:
     stated: list[tuple[str, Any]] = []
     if re.search(r"\b(i|i'm|im|my)\b", text, re.I):
         stated += [("genres", g) for g in ents.genres]
@@ -187,13 +263,19 @@ def _preferences(plan: Plan, intent: str, text: str, ents: Entities, prefs: dict
     if intent == "recommend_concerts" or _ASKS.search(text):
         genres = list(dict.fromkeys([*ents.genres, *prefs.get("genres", [])]))
         args = _upcoming_args(ents, today)
-        plan.steps.append(_const(
-            "recommend_concerts", genres=genres,
-            artists=list(dict.fromkeys([*ents.artists, *prefs.get("artists", [])])),
-            city=args["city"] or prefs.get("city"), state=args["state"] or prefs.get("state"),
-            budget=ents.budget if ents.budget is not None else prefs.get("budget"),
-            date_from=args["date_from"] if ents.dates else None, date_to=args["date_to"],
-            limit=ents.limit or 10))  # fmt: skip
+        plan.steps.append(
+            _const(
+                "recommend_concerts",
+                genres=genres,
+                artists=list(dict.fromkeys([*ents.artists, *prefs.get("artists", [])])),
+                city=args["city"] or prefs.get("city"),
+                state=args["state"] or prefs.get("state"),
+                budget=ents.budget if ents.budget is not None else prefs.get("budget"),
+                date_from=args["date_from"] if ents.dates else None,
+                date_to=args["date_to"],
+                limit=ents.limit or 10,
+            )
+        )
 
 
 def _sellouts(plan: Plan, ents: Entities, state: DialogueState, today: date) -> None:
@@ -201,8 +283,14 @@ def _sellouts(plan: Plan, ents: Entities, state: DialogueState, today: date) -> 
         ids = state.concert_ids[:10]
         plan.steps.append(_const("predict_concerts", concert_ids=ids))
     elif ents.artists and ents.venues:
-        plan.steps.append(_const("predict_ticket_sales", artist=ents.artists[0],
-                                 venue=ents.venues[0], date=default_date(ents, today)))  # fmt: skip
+        plan.steps.append(
+            _const(
+                "predict_ticket_sales",
+                artist=ents.artists[0],
+                venue=ents.venues[0],
+                date=default_date(ents, today),
+            )
+        )
     else:
         plan.steps.append(_const("upcoming_concerts", **_upcoming_args(ents, today)))
 
@@ -252,7 +340,9 @@ def _missing(intent: str) -> str:
         "artist_profile": "Which artist? For example: 'Tell me about <artist name>'.",
         "artist_venues": "Which artist? Name one first, e.g. 'Tell me about <artist>'.",
         "artist_compare_genre": "Which artist should I compare? Name one first.",
-        "predict_sales": "Name an artist and a venue, e.g. 'How many tickets would <artist> sell at <venue>?'.",
+        "predict_sales": (
+            "Name an artist and a venue, e.g. 'How many tickets would <artist> sell at <venue>?'."
+        ),
         "external_lookup": "Which artist should I look up?",
         "popularity_vs_history": "Which artist should I compare?",
         "run_sql": "Type the SQL after 'run sql:'.",

@@ -9,9 +9,14 @@ from typing import Any
 from strands.types.content import Messages
 
 PRIMARY = (
-    "semantic_query", "venue_ranking", "recommend_concerts", "upcoming_concerts",
-    "venues_for_artist", "predict_ticket_sales", "artist_profile",
-)  # fmt: skip
+    "semantic_query",
+    "venue_ranking",
+    "recommend_concerts",
+    "upcoming_concerts",
+    "venues_for_artist",
+    "predict_ticket_sales",
+    "artist_profile",
+)
 
 
 @dataclass

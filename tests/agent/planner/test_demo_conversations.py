@@ -1,4 +1,4 @@
-"""The demo conversations of issue 6 through a real strands Agent, with catalog-shaped fake tools."""
+"""Issue 6 demo conversations through a real strands Agent, with catalog-shaped fake tools."""
 
 from __future__ import annotations
 
@@ -18,11 +18,22 @@ from tools.warehouse import reading
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 TODAY = date(2026, 11, 1)
-_DIMS = {"artist": "a.name", "genre": "a.genre", "venue": "v.name", "city": "v.city",
-         "state": "v.state", "venue_type": "v.venue_type", "month": "strftime(p.event_date, '%Y-%m')",
-         "quarter": "strftime(p.event_date, '%Y') || '-Q' || quarter(p.event_date)"}  # fmt: skip
-_MEASURES = {"tickets_sold": "sum(p.tickets_sold)", "gross_revenue": "round(sum(p.gross_revenue))",
-             "concerts": "count(*)", "sell_through": "round(avg(p.sell_through), 3)"}  # fmt: skip
+_DIMS = {
+    "artist": "a.name",
+    "genre": "a.genre",
+    "venue": "v.name",
+    "city": "v.city",
+    "state": "v.state",
+    "venue_type": "v.venue_type",
+    "month": "strftime(p.event_date, '%Y-%m')",
+    "quarter": "strftime(p.event_date, '%Y') || '-Q' || quarter(p.event_date)",
+}
+_MEASURES = {
+    "tickets_sold": "sum(p.tickets_sold)",
+    "gross_revenue": "round(sum(p.gross_revenue))",
+    "concerts": "count(*)",
+    "sell_through": "round(avg(p.sell_through), 3)",
+}
 
 
 def query_warehouse(settings: Settings, sql: str) -> list[dict[str, Any]]:
@@ -47,10 +58,14 @@ def make_tools(settings: Settings) -> tuple[list[Any], list[dict[str, Any]]]:
         return Table.from_rows(cols, [tuple(r.values()) for r in rows]).model_dump()
 
     @tool
-    def semantic_query(measures: list[str], dimensions: list[str] | None = None,
-                       filters: list[dict[str, Any]] | None = None,
-                       time_range: dict[str, Any] | None = None,
-                       order_by: list[dict[str, Any]] | None = None, limit: int = 100) -> dict[str, Any]:  # fmt: skip
+    def semantic_query(
+        measures: list[str],
+        dimensions: list[str] | None = None,
+        filters: list[dict[str, Any]] | None = None,
+        time_range: dict[str, Any] | None = None,
+        order_by: list[dict[str, Any]] | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
         """Measures by dimensions."""
         log.append({"name": "semantic_query", "input": locals().copy()})
         dims = dimensions or []
@@ -71,16 +86,25 @@ def make_tools(settings: Settings) -> tuple[list[Any], list[dict[str, Any]]]:
         order = ", ".join(
             f"{o['field']} {'DESC' if o.get('descending', True) else 'ASC'}" for o in order_by or []
         )
-        sql = (f"SELECT {', '.join(select)} FROM concert_performance p JOIN artists a USING (artist_id) "
-               f"JOIN venues v USING (venue_id) WHERE {' AND '.join(where)}"
-               + (" GROUP BY ALL" if dims else "") + (f" ORDER BY {order}" if order else "")
-               + f" LIMIT {limit}")  # fmt: skip
+        sql = (
+            f"SELECT {', '.join(select)} FROM concert_performance p "
+            "JOIN artists a USING (artist_id) "
+            f"JOIN venues v USING (venue_id) WHERE {' AND '.join(where)}"
+            + (" GROUP BY ALL" if dims else "")
+            + (f" ORDER BY {order}" if order else "")
+            + f" LIMIT {limit}"
+        )
         return {**table(sql), "sql": sql}
 
     @tool
-    def venue_ranking(city: str | None = None, state: str | None = None, genre: str | None = None,
-                      capacity_band: str | None = None, venue_type: str | None = None,
-                      limit: int = 10) -> dict[str, Any]:  # fmt: skip
+    def venue_ranking(
+        city: str | None = None,
+        state: str | None = None,
+        genre: str | None = None,
+        capacity_band: str | None = None,
+        venue_type: str | None = None,
+        limit: int = 10,
+    ) -> dict[str, Any]:
         """Best venues."""
         log.append({"name": "venue_ranking", "input": locals().copy()})
         where = ["p.status = 'completed'"]
@@ -90,9 +114,13 @@ def make_tools(settings: Settings) -> tuple[list[Any], list[dict[str, Any]]]:
             where.append(f"v.state = {_lit(state)}")
         if capacity_band == "medium":
             where.append("v.capacity BETWEEN 1000 AND 5000")
-        t = table("SELECT v.name AS venue, v.city, v.state, v.capacity, round(avg(p.sell_through), 3) AS score "
-                  "FROM concert_performance p JOIN venues v USING (venue_id) WHERE " + " AND ".join(where)
-                  + f" GROUP BY ALL ORDER BY score DESC, venue LIMIT {limit}")  # fmt: skip
+        t = table(
+            "SELECT v.name AS venue, v.city, v.state, v.capacity, "
+            "round(avg(p.sell_through), 3) AS score "
+            "FROM concert_performance p JOIN venues v USING (venue_id) WHERE "
+            + " AND ".join(where)
+            + f" GROUP BY ALL ORDER BY score DESC, venue LIMIT {limit}"
+        )
         rows = [
             dict(zip(t["columns"], r, strict=True)) | {"rank": i + 1}
             for i, r in enumerate(t["rows"])
@@ -100,15 +128,29 @@ def make_tools(settings: Settings) -> tuple[list[Any], list[dict[str, Any]]]:
         return {"rows": rows, "table": t, "computed_at": "2026-11-01"}
 
     @tool
-    def upcoming_concerts(artist: str | None = None, venue: str | None = None, city: str | None = None,
-                          state: str | None = None, genres: list[str] | None = None,
-                          date_from: str | None = None, date_to: str | None = None,
-                          limit: int = 20) -> dict[str, Any]:  # fmt: skip
+    def upcoming_concerts(
+        artist: str | None = None,
+        venue: str | None = None,
+        city: str | None = None,
+        state: str | None = None,
+        genres: list[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        limit: int = 20,
+    ) -> dict[str, Any]:
         """Scheduled concerts."""
         log.append({"name": "upcoming_concerts", "input": locals().copy()})
-        result = profile.upcoming_concerts(ctx, artist=artist, venue=venue, city=city, state=state,
-                                           genres=genres, date_from=date_from or TODAY.isoformat(),
-                                           date_to=date_to, limit=limit)  # fmt: skip
+        result = profile.upcoming_concerts(
+            ctx,
+            artist=artist,
+            venue=venue,
+            city=city,
+            state=state,
+            genres=genres,
+            date_from=date_from or TODAY.isoformat(),
+            date_to=date_to,
+            limit=limit,
+        )
         return result.model_dump()
 
     @tool
@@ -118,34 +160,74 @@ def make_tools(settings: Settings) -> tuple[list[Any], list[dict[str, Any]]]:
         return profile.artist_profile(ctx, artist=artist).model_dump(mode="json")
 
     @tool
-    def recommend_concerts(fan_id: str | None = None, genres: list[str] | None = None,
-                           artists: list[str] | None = None, city: str | None = None,
-                           state: str | None = None, budget: float | None = None,
-                           date_from: str | None = None, date_to: str | None = None,
-                           limit: int = 10) -> dict[str, Any]:  # fmt: skip
+    def recommend_concerts(
+        fan_id: str | None = None,
+        genres: list[str] | None = None,
+        artists: list[str] | None = None,
+        city: str | None = None,
+        state: str | None = None,
+        budget: float | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        limit: int = 10,
+    ) -> dict[str, Any]:
         """Recommendations."""
         log.append({"name": "recommend_concerts", "input": locals().copy()})
-        up = profile.upcoming_concerts(ctx, genres=genres, date_from=date_from or TODAY.isoformat(),
-                                       date_to=date_to, limit=limit)  # fmt: skip
-        items = [{"concert_id": r["concert_id"], "artist": r["artist"], "venue": r["venue"],
-                  "city": r["city"], "state": r["state"], "event_date": r["event_date"],
-                  "price_min": r["price_min"], "score": 0.9 - i / 100,
-                  "reason": f"you like {r['genre']}"} for i, r in enumerate(up.records())]  # fmt: skip
+        up = profile.upcoming_concerts(
+            ctx,
+            genres=genres,
+            date_from=date_from or TODAY.isoformat(),
+            date_to=date_to,
+            limit=limit,
+        )
+        items = [
+            {
+                "concert_id": r["concert_id"],
+                "artist": r["artist"],
+                "venue": r["venue"],
+                "city": r["city"],
+                "state": r["state"],
+                "event_date": r["event_date"],
+                "price_min": r["price_min"],
+                "score": 0.9 - i / 100,
+                "reason": f"you like {r['genre']}",
+            }
+            for i, r in enumerate(up.records())
+        ]
         return {"items": items}
 
     @tool
     def predict_concerts(concert_ids: list[str]) -> dict[str, Any]:
         """Predictions for scheduled concerts."""
         log.append({"name": "predict_concerts", "input": {"concert_ids": concert_ids}})
-        preds = [{"artist": "x", "venue": "y", "date": "2026-12-01", "tickets_sold": 1000 + i,
-                  "tickets_low": 900, "tickets_high": 1100, "gross": 50000.0, "sell_through": 0.97,
-                  "confidence": 0.62, "low_confidence": True, "likely_sell_out": i % 2 == 0,
-                  "explanation": ["strong genre demand"]} for i, _ in enumerate(concert_ids)]  # fmt: skip
+        preds = [
+            {
+                "artist": "x",
+                "venue": "y",
+                "date": "2026-12-01",
+                "tickets_sold": 1000 + i,
+                "tickets_low": 900,
+                "tickets_high": 1100,
+                "gross": 50000.0,
+                "sell_through": 0.97,
+                "confidence": 0.62,
+                "low_confidence": True,
+                "likely_sell_out": i % 2 == 0,
+                "explanation": ["strong genre demand"],
+            }
+            for i, _ in enumerate(concert_ids)
+        ]
         return {"predictions": preds}
 
     @tool
-    def make_chart(kind: str, table: dict[str, Any], x: str | None = None, y: str | None = None,
-                   color: str | None = None, title: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def make_chart(
+        kind: str,
+        table: dict[str, Any],
+        x: str | None = None,
+        y: str | None = None,
+        color: str | None = None,
+        title: str | None = None,
+    ) -> dict[str, Any]:
         """A chart."""
         log.append({"name": "make_chart", "input": {"kind": kind, "x": x, "y": y}})
         return {"kind": kind, "title": title, "plotly": {"data": []}, "png_base64": None}
@@ -164,18 +246,30 @@ def make_tools(settings: Settings) -> tuple[list[Any], list[dict[str, Any]]]:
         log.append({"name": "remember_preference", "input": {"kind": kind, "value": value}})
         return {"ok": True}
 
-    tools = [semantic_query, venue_ranking, upcoming_concerts, artist_profile, recommend_concerts,
-             predict_concerts, make_chart, lookup_source, remember_preference]  # fmt: skip
+    tools = [
+        semantic_query,
+        venue_ranking,
+        upcoming_concerts,
+        artist_profile,
+        recommend_concerts,
+        predict_concerts,
+        make_chart,
+        lookup_source,
+        remember_preference,
+    ]
     return tools, log
 
 
 @pytest.fixture(scope="module")
 def vocab(small_warehouse: Settings) -> Any:
-    sql = {"artists": "SELECT name FROM artists", "venues": "SELECT name FROM venues",
-           "cities": "SELECT DISTINCT city AS name FROM venues",
-           "states": "SELECT DISTINCT state AS name FROM venues WHERE state IS NOT NULL",
-           "genres": "SELECT DISTINCT genre AS name FROM artists WHERE genre IS NOT NULL",
-           "venue_types": "SELECT DISTINCT venue_type AS name FROM venues"}  # fmt: skip
+    sql = {
+        "artists": "SELECT name FROM artists",
+        "venues": "SELECT name FROM venues",
+        "cities": "SELECT DISTINCT city AS name FROM venues",
+        "states": "SELECT DISTINCT state AS name FROM venues WHERE state IS NOT NULL",
+        "genres": "SELECT DISTINCT genre AS name FROM artists WHERE genre IS NOT NULL",
+        "venue_types": "SELECT DISTINCT venue_type AS name FROM venues",
+    }
     cache = {k: [r["name"] for r in query_warehouse(small_warehouse, q)] for k, q in sql.items()}
     return lambda kind: cache.get(kind, [])
 
@@ -193,8 +287,11 @@ def test_artist_conversation(small_warehouse: Settings, vocab: Any) -> None:
     )
     answer, calls = run(agent, log, "Tell me about Elizabeth Vargas")
     assert [c["name"] for c in calls] == ["artist_profile"]
-    facts = query_warehouse(small_warehouse, "SELECT sum(tickets_sold) AS t FROM concert_performance p "
-                            "JOIN artists a USING (artist_id) WHERE a.name='Elizabeth Vargas' AND status='completed'")  # fmt: skip
+    facts = query_warehouse(
+        small_warehouse,
+        "SELECT sum(tickets_sold) AS t FROM concert_performance p "
+        "JOIN artists a USING (artist_id) WHERE a.name='Elizabeth Vargas' AND status='completed'",
+    )
     assert f"{facts[0]['t']:,}" in answer
     answer, calls = run(agent, log, "What venues have they performed at?")
     assert calls[0]["name"] == "semantic_query"
@@ -259,8 +356,12 @@ def test_trend_conversation(small_warehouse: Settings, vocab: Any) -> None:
     assert calls[0]["input"]["time_range"] == {"start": "2025-11-01", "end": "2026-11-01"}
     answer, calls = run(agent, log, "Which genres are most popular?")
     assert calls[0]["input"]["dimensions"] == ["genre"]
-    top = query_warehouse(small_warehouse, "SELECT a.genre, sum(tickets_sold) t FROM concert_performance p "
-                          "JOIN artists a USING (artist_id) WHERE status='completed' GROUP BY 1 ORDER BY 2 DESC LIMIT 1")  # fmt: skip
+    top = query_warehouse(
+        small_warehouse,
+        "SELECT a.genre, sum(tickets_sold) t FROM concert_performance p "
+        "JOIN artists a USING (artist_id) WHERE status='completed' "
+        "GROUP BY 1 ORDER BY 2 DESC LIMIT 1",
+    )
     assert f"{top[0]['t']:,}" in answer
     answer, calls = run(agent, log, "Compare ticket sales between venues in California")
     assert calls[0]["input"]["dimensions"] == ["venue"]
