@@ -1,0 +1,87 @@
+"""Semantic-query latency against the same SQL on a plain DuckDB connection (the baseline)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import duckdb
+
+from core.settings import Settings
+from tools.context import ToolContext
+from tools.query.semantic import compile_semantic, semantic_query
+from tools.query.semantic_model import Filter, SemanticQuery, TimeRange
+
+TYPICAL: tuple[SemanticQuery, ...] = (
+    SemanticQuery(measures=["tickets_sold", "gross_revenue"], dimensions=["genre"]),
+    SemanticQuery(measures=["sell_through", "sell_outs"], dimensions=["venue_type", "year"]),
+    SemanticQuery(
+        measures=["concerts", "tickets_sold"],
+        dimensions=["city"],
+        filters=[Filter(field="state", op="=", value="CA")],
+        limit=10,
+    ),
+    SemanticQuery(measures=["gross_revenue"], dimensions=["month"], limit=500),
+    SemanticQuery(measures=["tickets_sold", "fans"], dimensions=["channel", "price_tier"]),
+    SemanticQuery(measures=["fans"], dimensions=["age_band"]),
+    SemanticQuery(
+        measures=["capacity", "gross_revenue", "fans"],
+        dimensions=["genre"],
+        time_range=TimeRange(start="2025-01-01", end="2025-12-31"),
+    ),
+    SemanticQuery(measures=["avg_ticket_price"], dimensions=["artist"], limit=20),
+)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def bench_semantic(settings: Settings, repeats: int = 10) -> dict[str, Any]:
+    """p50/p95 of semantic queries end to end (compile, guard, locked-down connection, audit)
+    against the compiled SQL run again and again on one plain read-only DuckDB connection."""
+    ctx = ToolContext(settings, user="bench", role="analyst")
+    encore: list[float] = []
+    baseline: list[float] = []
+    per_query: list[dict[str, Any]] = []
+    plain = duckdb.connect(str(settings.warehouse_file), read_only=True)
+    try:
+        for query in TYPICAL:
+            sql = compile_semantic(query)
+            plain.execute(sql).fetchall()  # warm both paths once
+            semantic_query(ctx, **query.model_dump())
+            ours, theirs = [], []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                semantic_query(ctx, **query.model_dump())
+                ours.append((time.perf_counter() - start) * 1000)
+                start = time.perf_counter()
+                plain.execute(sql).fetchall()
+                theirs.append((time.perf_counter() - start) * 1000)
+            encore += ours
+            baseline += theirs
+            per_query.append(
+                {
+                    "query": "+".join(query.measures)
+                    + " by "
+                    + ("+".join(query.dimensions) or "-"),
+                    "p50_ms": round(statistics.median(ours), 1),
+                    "baseline_p50_ms": round(statistics.median(theirs), 1),
+                }
+            )
+    finally:
+        plain.close()
+    p50, base50 = statistics.median(encore), statistics.median(baseline)
+    return {
+        "queries": len(TYPICAL),
+        "runs": len(encore),
+        "p50_ms": round(p50, 1),
+        "p95_ms": round(_percentile(encore, 0.95), 1),
+        "baseline_p50_ms": round(base50, 1),
+        "baseline_p95_ms": round(_percentile(baseline, 0.95), 1),
+        "ratio_p50": round(p50 / base50, 2) if base50 else None,
+        "per_query": per_query,
+    }
