@@ -1,0 +1,56 @@
+"""Agent fixtures: the real MCP server over the small warehouse, memory in a temp dir."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.build import close_mcp_clients, mcp_client
+from agent.config import AgentSettings
+from agent.memory.local import LocalMemory
+from agent.service import AgentService
+from core.settings import Settings
+from tests.agent.scripted import ScriptedModel
+
+MCP_COMMAND = [sys.executable, "-m", "tests.agent.mcp_server"]
+
+
+def agent_settings(**overrides: Any) -> AgentSettings:
+    """Agent settings for tests: the stand-in MCP server, no traces."""
+    return AgentSettings(mcp_command=MCP_COMMAND, traces="none", **overrides)
+
+
+@pytest.fixture(scope="session")
+def agent_mcp(small_warehouse: Settings) -> Iterator[Any]:
+    """The shared `python -m mcp_servers all` subprocess over the small warehouse."""
+    client = mcp_client(small_warehouse, user="local", role="analyst", command=MCP_COMMAND)
+    yield client
+    close_mcp_clients()
+
+
+@pytest.fixture
+def memory(tmp_path: Path) -> LocalMemory:
+    return LocalMemory(tmp_path / "memory")
+
+
+@pytest.fixture
+def make_service(
+    small_warehouse: Settings, agent_mcp: Any, memory: LocalMemory
+) -> Callable[..., AgentService]:
+    """`make_service(model, user=..., session=...)`: an AgentService on the small warehouse."""
+
+    def make(model: Any, **kwargs: Any) -> AgentService:
+        kwargs.setdefault("memory", memory)
+        kwargs.setdefault("agent_settings", agent_settings())
+        return AgentService.create(small_warehouse, model=model, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def scripted() -> type[ScriptedModel]:
+    return ScriptedModel
