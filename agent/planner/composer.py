@@ -81,7 +81,35 @@ def compose(intent: str, calls: list[Call], notes: list[str], state_artist: str 
             continue
         writer = _WRITERS.get(call.name, _generic)
         parts.append(writer(call, state_artist))
+    if intent == "popularity_vs_history":
+        parts.append(_popularity_now_and_then(calls))
     return "\n\n".join(p for p in parts if p)
+
+
+def _popularity_now_and_then(calls: list[Call]) -> str:
+    """Live popularity (when the source answered) against the warehouse's figures."""
+    profile = next(
+        (c.result for c in calls if c.name == "artist_profile" and c.error is None), None
+    )
+    lookup = next((c.result for c in calls if c.name == "lookup_source" and c.error is None), None)
+    if not isinstance(profile, dict):
+        return ""
+    facts = profile.get("artist") or {}
+    ours = facts.get("popularity")
+    items = (lookup or {}).get("items") or [] if isinstance(lookup, dict) else []
+    live = next(
+        (i.get("popularity") for i in items if isinstance(i, dict) and "popularity" in i), None
+    )
+    if live is None:
+        return (
+            f"Without a current figure from the source, our data is what I can compare: "
+            f"{facts.get('name')} has popularity {fmt(ours)} in our records."
+        )
+    change = float(live) - float(ours or 0)
+    return (
+        f"Current popularity {fmt(live)} vs {fmt(ours)} in our historical data "
+        f"({'+' if change >= 0 else ''}{fmt(change)})."
+    )
 
 
 def _generic(call: Call, _artist: str | None) -> str:
@@ -163,10 +191,12 @@ def _ranked(call: Call, _artist: str | None) -> str:
         why = f" — {r['reason']}" if r.get("reason") else ""
         lines.append(f"{len(lines) + 1}. " + ", ".join(bits) + price + score + why)
     table = table_of(call.result)
+    if first.get("event_date") and first.get("artist"):
+        name = f"{first['artist']} at {first.get('venue')} on {first['event_date']}"
     return (
-        f"{len(rows)} results; top: {name}.\n\n"
+        f"{len(rows)} results; first: {name}.\n\n"
         + "\n".join(lines)
-        + (f"\n\n{markdown(table)}" if table and not call.name.startswith("recommend") else "")
+        + (f"\n\n{markdown(table)}" if table and call.name.startswith("venue") else "")
         + _sql(call.result)
     )
 

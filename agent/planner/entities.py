@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from rapidfuzz import fuzz, process
 
 from agent.planner.dates import DateRange, parse_date_range
 
+logger = logging.getLogger(__name__)
 Vocabulary = Callable[[str], list[str]]
 KINDS: Final = ("artists", "venues", "cities", "states", "genres", "venue_types")
 
@@ -212,7 +214,9 @@ class Gazetteer:
                 try:
                     listed = list(self._vocabulary(kind))
                 except Exception:
-                    listed = []
+                    # not cached: the built-ins serve until the vocabulary source answers
+                    logger.warning("vocabulary %s unavailable; using built-in names only", kind)
+                    return self._builtin(kind)
             if kind == "genres":
                 listed += list(DEFAULT_GENRES)
             if kind == "venue_types":
@@ -220,16 +224,23 @@ class Gazetteer:
             self._names[kind] = {n.lower().strip(): n for n in listed if n and n.strip()}
         return self._names[kind]
 
+    def _builtin(self, kind: str) -> dict[str, str]:
+        defaults = {"genres": DEFAULT_GENRES, "venue_types": DEFAULT_VENUE_TYPES}.get(kind, ())
+        return {n: n for n in defaults}
+
     def extract(self, text: str, today: date) -> Entities:
         """All entities in `text`."""
         found = Entities()
         lowered = text.lower()
         taken = [False] * len(lowered)
-        spans = self._exact_spans(lowered)
-        for start, end, kind, name in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
-            if any(taken[start:end]):
-                continue
-            taken[start:end] = [True] * (end - start)
+        chosen: list[tuple[int, int, str, str]] = []
+        # the longest phrase wins ("Terry Long & the Smoke" over "rock"); then in reading order
+        for span in sorted(self._exact_spans(lowered), key=lambda s: (s[0] - s[1], s[0])):
+            start, end = span[0], span[1]
+            if not any(taken[start:end]):
+                taken[start:end] = [True] * (end - start)
+                chosen.append(span)
+        for _start, _end, kind, name in sorted(chosen):
             _add(found, kind, name)
         self._fuzzy(lowered, taken, found)
         self._codes(text, found)
@@ -262,6 +273,7 @@ class Gazetteer:
             choices = self.names(kind)
             if not choices:
                 continue
+            keys = list(choices)
             for size in (4, 3, 2):
                 for i in range(len(words) - size + 1):
                     chunk = words[i : i + size]
@@ -269,9 +281,7 @@ class Gazetteer:
                     if any(taken[start:end]) or all(w[2] in _COMMON for w in chunk):
                         continue
                     phrase = lowered[start:end]
-                    hit = process.extractOne(
-                        phrase, list(choices), scorer=fuzz.ratio, score_cutoff=cutoff
-                    )
+                    hit = process.extractOne(phrase, keys, scorer=fuzz.ratio, score_cutoff=cutoff)
                     if hit is not None:
                         taken[start:end] = [True] * (end - start)
                         _add(found, kind, choices[hit[0]])

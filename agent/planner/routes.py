@@ -331,6 +331,9 @@ def _lookup(plan: Plan, intent: str, text: str, artist: str) -> None:
     if intent == "popularity_vs_history":
         source, kind = "spotify", "artist"
     plan.steps.append(_const("lookup_source", source=source, query=artist, kind=kind))
+    if kind == "events":
+        # our own schedule answers too, whether or not the source can be reached
+        plan.steps.append(_const("upcoming_concerts", artist=artist, limit=10))
     if intent == "popularity_vs_history":
         plan.steps.append(_const("artist_profile", artist=artist))
 
