@@ -87,3 +87,12 @@ def pg_dsn() -> Iterator[str]:
         subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
                         "-w", "stop"], check=False, capture_output=True)  # fmt: skip
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def query_settings(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The small warehouse with its own data folder: audit files stay out of the shared one."""
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("query") / "encore",
+        warehouse_path=small_warehouse.warehouse_file,
+    )

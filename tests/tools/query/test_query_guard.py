@@ -95,8 +95,8 @@ def test_legit_list_is_long_enough() -> None:
 
 
 @pytest.mark.parametrize("sql", sorted(set(LEGIT)))
-def test_legitimate_analyst_queries_pass(small_warehouse: Settings, sql: str) -> None:
-    result = run_sql(ToolContext(small_warehouse, role="analyst"), sql)
+def test_legitimate_analyst_queries_pass(query_settings: Settings, sql: str) -> None:
+    result = run_sql(ToolContext(query_settings, role="analyst"), sql)
     assert result.sql
     assert result.row_count == len(result.rows)
 
@@ -116,16 +116,16 @@ def test_unparseable_input_is_refused(sql: str, policy: Policy, schema: Schema) 
         check(sql, policy.role("admin"), policy, schema)
 
 
-def test_admin_may_read_information_schema(small_warehouse: Settings) -> None:
+def test_admin_may_read_information_schema(query_settings: Settings) -> None:
     result = run_sql(
-        ToolContext(small_warehouse, role="admin"),
+        ToolContext(query_settings, role="admin"),
         "SELECT table_name FROM information_schema.tables ORDER BY 1",
     )
     assert ["artists"] in result.rows
 
 
-def test_analyst_cannot_read_fans_personal_columns(small_warehouse: Settings) -> None:
-    ctx = ToolContext(small_warehouse, role="analyst")
+def test_analyst_cannot_read_fans_personal_columns(query_settings: Settings) -> None:
+    ctx = ToolContext(query_settings, role="analyst")
     for sql in (
         "SELECT city FROM fans",
         "SELECT f.state, COUNT(*) FROM fans f GROUP BY 1",
@@ -138,10 +138,10 @@ def test_analyst_cannot_read_fans_personal_columns(small_warehouse: Settings) ->
             run_sql(ctx, sql)
 
 
-def test_analyst_sees_fan_ids_pseudonymised(small_warehouse: Settings) -> None:
-    ctx = ToolContext(small_warehouse, role="analyst")
+def test_analyst_sees_fan_ids_pseudonymised(query_settings: Settings) -> None:
+    ctx = ToolContext(query_settings, role="analyst")
     fans = run_sql(ctx, "SELECT fan_id FROM fans ORDER BY fan_id LIMIT 3").rows
-    admin = run_sql(ToolContext(small_warehouse, role="admin"), "SELECT fan_id FROM fans LIMIT 3")
+    admin = run_sql(ToolContext(query_settings, role="admin"), "SELECT fan_id FROM fans LIMIT 3")
     assert all(len(row[0]) == 32 for row in fans)  # md5 hex
     assert {row[0] for row in fans}.isdisjoint({row[0] for row in admin.rows})
     # the pseudonym is stable, so joins between sales and fans still match
@@ -152,8 +152,8 @@ def test_analyst_sees_fan_ids_pseudonymised(small_warehouse: Settings) -> None:
     assert joined == direct > 0
 
 
-def test_partner_is_refused_row_level_queries(small_warehouse: Settings) -> None:
-    ctx = ToolContext(small_warehouse, role="partner")
+def test_partner_is_refused_row_level_queries(query_settings: Settings) -> None:
+    ctx = ToolContext(query_settings, role="partner")
     for sql in (
         "SELECT * FROM ticket_sales",
         "SELECT amount FROM ticket_sales ORDER BY amount DESC",
@@ -167,8 +167,8 @@ def test_partner_is_refused_row_level_queries(small_warehouse: Settings) -> None
             run_sql(ctx, sql)
 
 
-def test_partner_aggregates_pass_and_see_partner_sales_only(small_warehouse: Settings) -> None:
-    ctx = ToolContext(small_warehouse, role="partner")
+def test_partner_aggregates_pass_and_see_partner_sales_only(query_settings: Settings) -> None:
+    ctx = ToolContext(query_settings, role="partner")
     rows = run_sql(ctx, "SELECT channel, COUNT(*) FROM ticket_sales GROUP BY channel").rows
     assert [row[0] for row in rows] == ["partner"]
     genres = run_sql(ctx, "SELECT a.genre, SUM(cp.tickets_sold) FROM concert_performance cp "
@@ -176,8 +176,8 @@ def test_partner_aggregates_pass_and_see_partner_sales_only(small_warehouse: Set
     assert genres.row_count > 3
 
 
-def test_limit_is_capped_and_truncation_reported(small_warehouse: Settings) -> None:
-    ctx = ToolContext(small_warehouse, role="analyst")
+def test_limit_is_capped_and_truncation_reported(query_settings: Settings) -> None:
+    ctx = ToolContext(query_settings, role="analyst")
     result = run_sql(ctx, "SELECT sale_id FROM ticket_sales", max_rows=100)
     assert result.row_count == 100 and result.truncated
     assert "LIMIT 101" in result.sql
@@ -187,22 +187,22 @@ def test_limit_is_capped_and_truncation_reported(small_warehouse: Settings) -> N
     assert capped.row_count == 5000 and capped.truncated
 
 
-def test_runaway_query_is_stopped_and_connection_stays_usable(small_warehouse: Settings) -> None:
+def test_runaway_query_is_stopped_and_connection_stays_usable(query_settings: Settings) -> None:
     runaway = (
         "SELECT COUNT(*) FROM ticket_sales a CROSS JOIN ticket_sales b CROSS JOIN ticket_sales c"
     )
-    with reading(small_warehouse) as con:
+    with reading(query_settings) as con:
         with pytest.raises(QueryTimeoutError, match="ran longer than"):
             execute_with_timeout(con, runaway, timeout_s=0.5, fetch=10)
         assert con.execute("SELECT COUNT(*) FROM artists").fetchone() == (250,)
     assert threading.active_count() < 20  # timers were cancelled, not leaked
 
 
-def test_run_sql_times_out_and_audits(small_warehouse: Settings, tmp_path: Path) -> None:
-    settings = small_warehouse.model_copy(
+def test_run_sql_times_out_and_audits(query_settings: Settings, tmp_path: Path) -> None:
+    settings = query_settings.model_copy(
         update={"query_timeout_s": 0.5, "data_dir": tmp_path / "encore"}
     )
-    settings = settings.model_copy(update={"warehouse_path": small_warehouse.warehouse_file})
+    settings = settings.model_copy(update={"warehouse_path": query_settings.warehouse_file})
     ctx = ToolContext(settings, user="runaway", role="analyst")
     with pytest.raises(QueryTimeoutError):
         run_sql(ctx, "SELECT COUNT(*) FROM ticket_sales a, ticket_sales b, ticket_sales c")
@@ -211,8 +211,8 @@ def test_run_sql_times_out_and_audits(small_warehouse: Settings, tmp_path: Path)
     assert decisions == ["allowed", "timeout"]
 
 
-def test_every_query_is_audited(small_warehouse: Settings, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "encore", warehouse_path=small_warehouse.warehouse_file)
+def test_every_query_is_audited(query_settings: Settings, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "encore", warehouse_path=query_settings.warehouse_file)
     alice = ToolContext(settings, user="alice", role="analyst")
     run_sql(alice, "SELECT genre, COUNT(*) FROM artists GROUP BY genre")
     with pytest.raises(QueryRefusedError):

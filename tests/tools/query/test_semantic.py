@@ -15,19 +15,19 @@ from tools.query.semantic_model import Filter, OrderBy, SemanticQuery, TimeRange
 
 
 @pytest.fixture
-def ctx(small_warehouse: Settings) -> ToolContext:
-    return ToolContext(small_warehouse, role="analyst")
+def ctx(query_settings: Settings) -> ToolContext:
+    return ToolContext(query_settings, role="analyst")
 
 
 def test_concert_measures_are_not_multiplied_by_sales(
-    ctx: ToolContext, small_warehouse: Settings
+    ctx: ToolContext, query_settings: Settings
 ) -> None:
     result = semantic_query(
         ctx, measures=["capacity", "gross_revenue", "fans"], dimensions=["genre"]
     )
     expected = dict(
         query_warehouse(
-            small_warehouse,
+            query_settings,
             "SELECT a.genre, SUM(cp.capacity) FROM concert_performance cp "
             "JOIN artists a USING (artist_id) GROUP BY 1",
         )
@@ -36,7 +36,7 @@ def test_concert_measures_are_not_multiplied_by_sales(
     assert got == expected
     fans = dict(
         query_warehouse(
-            small_warehouse,
+            query_settings,
             "SELECT a.genre, COUNT(DISTINCT t.fan_id) FROM ticket_sales t JOIN concerts c "
             "USING (concert_id) JOIN artists a USING (artist_id) GROUP BY 1",
         )
@@ -46,11 +46,11 @@ def test_concert_measures_are_not_multiplied_by_sales(
     assert "WITH performance AS" in result.sql and "sales AS" in result.sql
 
 
-def test_sales_dimensions_use_the_transactions(ctx: ToolContext, small_warehouse: Settings) -> None:
+def test_sales_dimensions_use_the_transactions(ctx: ToolContext, query_settings: Settings) -> None:
     result = semantic_query(ctx, measures=["tickets_sold"], dimensions=["channel"])
     expected = dict(
         query_warehouse(
-            small_warehouse, "SELECT channel, SUM(quantity) FROM ticket_sales GROUP BY 1"
+            query_settings, "SELECT channel, SUM(quantity) FROM ticket_sales GROUP BY 1"
         )
     )
     assert {r["channel"]: r["tickets_sold"] for r in result.records()} == expected
@@ -72,10 +72,10 @@ def test_unknown_names_list_valid_ones_and_suggest(ctx: ToolContext) -> None:
 
 
 def test_filters_time_range_and_names_typed_loosely(
-    ctx: ToolContext, small_warehouse: Settings
+    ctx: ToolContext, query_settings: Settings
 ) -> None:
     artist, _state = query_warehouse(
-        small_warehouse,
+        query_settings,
         "SELECT a.name, v.state FROM concert_performance cp JOIN artists a USING (artist_id) "
         "JOIN venues v USING (venue_id) WHERE v.state IS NOT NULL ORDER BY cp.concert_id LIMIT 1",
     )[0]
@@ -89,7 +89,7 @@ def test_filters_time_range_and_names_typed_loosely(
     )
     assert result.row_count >= 1 and {r["artist"] for r in result.records()} == {artist}
     (expected,) = query_warehouse(
-        small_warehouse,
+        query_settings,
         f"SELECT COUNT(*) FROM concert_performance cp JOIN artists a USING (artist_id) "
         f"WHERE a.name = '{str(artist).replace(chr(39), chr(39) * 2)}' "
         "AND cp.event_date BETWEEN DATE '2020-01-01' AND DATE '2030-12-31'",
@@ -123,8 +123,8 @@ def test_measure_filters_and_ordering(ctx: ToolContext) -> None:
     assert all(r["concerts"] >= 10 for r in result.records())
 
 
-def test_partner_runs_semantic_queries_on_partner_sales_only(small_warehouse: Settings) -> None:
-    partner = ToolContext(small_warehouse, role="partner")
+def test_partner_runs_semantic_queries_on_partner_sales_only(query_settings: Settings) -> None:
+    partner = ToolContext(query_settings, role="partner")
     result = semantic_query(partner, measures=["tickets_sold"], dimensions=["channel"])
     assert [r["channel"] for r in result.records()] == ["partner"]
 
@@ -142,7 +142,7 @@ def test_dialects_transpile_and_parse_back() -> None:
     assert "DOUBLE PRECISION" in compile_semantic(query, dialect="redshift")
 
 
-def test_catalog_vocabulary_and_schema(ctx: ToolContext, small_warehouse: Settings) -> None:
+def test_catalog_vocabulary_and_schema(ctx: ToolContext, query_settings: Settings) -> None:
     catalog = semantic_catalog(ctx)
     assert {"tickets_sold", "sell_through", "fans"} <= {m.name for m in catalog.measures}
     channel = next(d for d in catalog.dimensions if d.name == "channel")
@@ -156,5 +156,5 @@ def test_catalog_vocabulary_and_schema(ctx: ToolContext, small_warehouse: Settin
     fans = next(t for t in schema.tables if t.name == "fans")
     assert {c.name for c in fans.columns} == {"fan_id", "country", "age_band", "favorite_genre"}
     assert next(c for c in fans.columns if c.name == "fan_id").masked
-    partner = describe_warehouse(ToolContext(small_warehouse, role="partner"))
+    partner = describe_warehouse(ToolContext(query_settings, role="partner"))
     assert partner.aggregate_only and "concert_results" not in {t.name for t in partner.tables}

@@ -45,17 +45,17 @@ def _embeddings(payload: str) -> list[str]:
 
 
 def test_sqli_payloads_are_refused_or_harmless(
-    shared_data: Path, small_warehouse: Settings, policy: Policy, schema: Schema
+    shared_data: Path, query_settings: Settings, policy: Policy, schema: Schema
 ) -> None:
     role = "analyst"  # the most permissive role short of admin
     folders = sorted(shared_data.glob("sqli-payloads-*"))
     assert folders, "no sqli-payloads-* folder in the shared data"
     payloads = [p for folder in folders for p in _payloads(folder)]
     assert len(payloads) > 1000
-    before = _sha256(small_warehouse.warehouse_file)
+    before = _sha256(query_settings.warehouse_file)
     allowed_tables = {t for t in schema["main"] if policy.role(role).grant(t) is not None}
     refused = accepted = 0
-    with reading(small_warehouse) as con:
+    with reading(query_settings) as con:
         for payload in payloads:
             for sql in _embeddings(payload):
                 try:
@@ -72,6 +72,6 @@ def test_sqli_payloads_are_refused_or_harmless(
                     execute_with_timeout(con, checked.sql, timeout_s=2.0, fetch=checked.fetch)
         # the connection is read-only: even a write that slipped through could not land
         assert con.execute("SELECT COUNT(*) FROM artists").fetchone() == (250,)
-    assert _sha256(small_warehouse.warehouse_file) == before
+    assert _sha256(query_settings.warehouse_file) == before
     assert refused > accepted
     assert accepted > 0  # e.g. `name = '' OR 1=1 --'`: read-only, allowed tables, harmless
