@@ -347,6 +347,13 @@ class _Explainer:
             best = int(np.argmax(contrib))
             if contrib[best] > 0:
                 return f"because you saw {names[best]}"
+        bought = np.flatnonzero(self.seen[fan])
+        if bought.size:
+            sims = self.model.similarity[bought, artist]
+            genre = self.genres[artist]
+            best = int(bought[int(np.argmax(sims))])
+            if self.genres[best] == genre or genre not in stated:
+                return f"similar to {names[best]}, whom you saw"
         if artist in self.liked:
             return f"you like {names[artist]}"
         if self.liked:
