@@ -162,7 +162,7 @@ def _check_functions(tree: exp.Expr, policy: Policy) -> list[str]:
 def _qualified(tree: exp.Expr, schema: Schema) -> exp.Expr:
     try:
         return qualify(
-            tree.copy(),
+            tree,
             schema=schema,
             db="main",
             dialect=DIALECT,
@@ -300,15 +300,23 @@ def _cap_limit(qualified: exp.Expr, role: Role, max_rows: int | None) -> int:
     return int(count.this)
 
 
-def _restore_output_names(original: exp.Expr, qualified: exp.Expr) -> None:
+def _output_names(tree: exp.Expr) -> list[str] | None:
+    """The caller's projections as written (None when a star will be expanded)."""
+    selects = _top_selects(tree)
+    if not selects or selects[0].is_star:
+        return None
+    return [e.sql(DIALECT)[:60] for e in selects[0].expressions]
+
+
+def _restore_output_names(names: list[str] | None, qualified: exp.Expr) -> None:
     """Keep the caller's column names where qualification invented `_col_N` aliases."""
-    before, after = _top_selects(original), _top_selects(qualified)
-    if not before or not after or before[0].is_star:
+    after = _top_selects(qualified)
+    if names is None or not after:
         return
     renamed: dict[str, str] = {}
-    for orig, new in zip(before[0].expressions, after[0].expressions, strict=False):
+    for orig, new in zip(names, after[0].expressions, strict=False):
         if isinstance(new, exp.Alias) and _QUALIFY_ALIAS.match(new.alias):
-            renamed[new.alias] = orig.sql(DIALECT)[:60]
+            renamed[new.alias] = orig
             new.set("alias", exp.to_identifier(renamed[new.alias], quoted=True))
     for column in qualified.find_all(exp.Column):
         if not column.table and column.name in renamed:
@@ -336,12 +344,13 @@ def check(
     tree = _read_only(sql, _parse(sql))
     tables = _check_tables(tree, role, schema)
     functions = _check_functions(tree, policy)
-    qualified = _qualified(tree, schema)
+    names = _output_names(tree)
+    qualified = _qualified(tree, schema)  # in place: `tree` is not used afterwards
     _check_tables(qualified, role, schema)  # qualification may not add tables; be sure
     _check_columns(qualified, role)
     if role.aggregate_only and not aggregated:
         _check_aggregate_only(qualified, role)
-    _restore_output_names(tree, qualified)
+    _restore_output_names(names, qualified)
     _apply_views(qualified, role, schema)
     fetch = _cap_limit(qualified, role, max_rows)
     cap = min(max_rows or role.max_rows, role.max_rows)

@@ -154,18 +154,19 @@ def _fact_cte(fact: Fact, query: SemanticQuery, model: SemanticModel, measures: 
     select = exp.select(
         *(exp.alias_(d.sql.copy(), d.name) for d in dims),
         *(exp.alias_(model.measure(m).sql[fact.name].copy(), m) for m in measures),
-    ).from_(exp.table_(fact.table, alias=fact.alias))
+    ).from_(exp.table_(fact.table, alias=fact.alias), copy=False)
     for alias in _joins(fact, aliases):
         join = fact.joins[alias]
         select = select.join(
             exp.table_(join.table, alias=alias),
             on=join.on.copy(),
             join_type="left" if join.kind == "left" else None,
+            copy=False,
         )
     for condition in where:
-        select = select.where(condition.copy())
+        select = select.where(condition.copy(), copy=False)
     if dims:
-        select = select.group_by(*(d.sql.copy() for d in dims))
+        select = select.group_by(*(d.sql.copy() for d in dims), copy=False)
     return select
 
 
@@ -198,7 +199,7 @@ def compile_semantic(
     outer = exp.select()
     for fact_name in facts:
         cte = _fact_cte(model.facts[fact_name], query, model, by_fact[fact_name], where)
-        outer = outer.with_(fact_name, as_=cte)
+        outer = outer.with_(fact_name, as_=cte, copy=False)
     measure_out: dict[str, exp.Expr] = {
         m: exp.column(m, table=f) for f, ms in by_fact.items() for m in ms
     }
@@ -210,17 +211,17 @@ def compile_semantic(
         keys_cte: exp.Query = exp.select(*dims).from_(facts[0])
         for fact_name in facts[1:]:
             keys_cte = keys_cte.union(exp.select(*dims).from_(fact_name), distinct=True)
-        outer = outer.with_(base, as_=keys_cte)
+        outer = outer.with_(base, as_=keys_cte, copy=False)
     dim_out: dict[str, exp.Expr] = {name: exp.column(name, table=base) for name in dims}
     outer = outer.select(
         *(exp.alias_(dim_out[d].copy(), d) for d in dims),
         *(exp.alias_(measure_out[m].copy(), m) for m in query.measures),
-    ).from_(exp.table_(base))
+    ).from_(exp.table_(base), copy=False)
     for fact_name in facts:
         if fact_name == base:
             continue
         if not dims:
-            outer = outer.join(exp.table_(fact_name), join_type="cross")
+            outer = outer.join(exp.table_(fact_name), join_type="cross", copy=False)
             continue
         on = exp.and_(*(
             exp.NullSafeEQ(
@@ -228,13 +229,13 @@ def compile_semantic(
             )
             for d in dims
         ))  # fmt: skip
-        outer = outer.join(exp.table_(fact_name), on=on, join_type="left")
+        outer = outer.join(exp.table_(fact_name), on=on, join_type="left", copy=False)
     for flt in measure_filters:
-        outer = outer.where(_measure_condition(measure_out[flt.field].copy(), flt))
+        outer = outer.where(_measure_condition(measure_out[flt.field].copy(), flt), copy=False)
     keys = _order(query, dims, measure_out, dim_out)
     if keys:
-        outer = outer.order_by(*keys)
-    outer = outer.limit(query.limit)
+        outer = outer.order_by(*keys, copy=False)
+    outer = outer.limit(query.limit, copy=False)
     return outer.sql(dialect=dialect)
 
 
