@@ -1,0 +1,111 @@
+"""The AgentCore runtime entrypoint: `POST /invocations`, `GET /ping` (BedrockAgentCoreApp).
+
+    POST /invocations {"prompt": "...", "user"?: "ana", "stream"?: true}
+      -> the TurnResult JSON, or (stream) SSE events: text, tool_started, tool_finished, done
+
+The runtime's session header (X-Amzn-Bedrock-AgentCore-Runtime-Session-Id, `context.session_id`)
+selects the conversation and its memory session; one AgentService is kept per (user, session).
+Run locally with `encore serve agentcore --port 8080` or `python -m agent.runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from bedrock_agentcore.runtime import BedrockAgentCoreApp, RequestContext
+from strands.models import Model
+
+from agent.config import AgentSettings
+from agent.service import AgentService
+from core.errors import EncoreError
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_SESSIONS = 256
+
+
+class Runtime:
+    """The app and the sessions it serves."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        agent_settings: AgentSettings,
+        model_factory: Callable[[], Model] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.model_factory = model_factory
+        self.agent_settings = agent_settings
+        self.sessions: OrderedDict[tuple[str, str], AgentService] = OrderedDict()
+        self.locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.app = BedrockAgentCoreApp()
+        self.app.entrypoint(self.invoke)
+
+    def _service(self, user: str, session: str | None) -> AgentService:
+        key = (user, session or "")
+        if session and key in self.sessions:
+            self.sessions.move_to_end(key)
+            return self.sessions[key]
+        service = AgentService.create(
+            self.settings,
+            user=user,
+            session=session,
+            role=self.agent_settings.role,
+            model=self.model_factory() if self.model_factory else None,
+            agent_settings=self.agent_settings,
+        )
+        if session:
+            self.sessions[key] = service
+            if len(self.sessions) > MAX_SESSIONS:  # the least recently used conversation goes
+                self.sessions.popitem(last=False)[1].agent.cleanup()
+        return service
+
+    async def invoke(self, payload: dict[str, Any], context: RequestContext) -> Any:
+        """Answer `payload["prompt"]` in the session the runtime header names."""
+        prompt = str(payload.get("prompt") or "").strip()
+        if not prompt:
+            return {"error": 'send {"prompt": "your question"}'}
+        user = str(payload.get("user") or self.agent_settings.user)
+        try:
+            service = self._service(user, context.session_id)
+        except EncoreError as exc:
+            return {"error": str(exc)}
+        lock = self.locks.setdefault((user, service.session), asyncio.Lock())
+        if payload.get("stream"):
+            return self._stream(service, prompt, lock)
+        async with lock:  # one turn at a time per conversation
+            result = await service.ask(prompt)
+        return result.model_dump(mode="json")
+
+    async def _stream(
+        self, service: AgentService, prompt: str, lock: asyncio.Lock
+    ) -> AsyncIterator[dict[str, Any]]:
+        async with lock:
+            async for event in service.stream(prompt):
+                yield event.model_dump(mode="json")
+
+
+def create_app(
+    settings: Settings | None = None,
+    agent_settings: AgentSettings | None = None,
+    model_factory: Callable[[], Model] | None = None,
+) -> BedrockAgentCoreApp:
+    """The BedrockAgentCoreApp serving Encore's agent (`model_factory`: a model per session)."""
+    runtime = Runtime(settings or Settings(), agent_settings or AgentSettings(), model_factory)
+    return runtime.app
+
+
+def serve(port: int = 8080, host: str = "127.0.0.1") -> None:
+    """Serve the runtime (loopback by default; containers pass host=0.0.0.0)."""
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    create_app().run(port=port, host=host)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    serve(int(os.environ.get("PORT", "8080")), os.environ.get("HOST", "127.0.0.1"))
