@@ -259,13 +259,16 @@ def warehouse_snapshot(con: Any) -> dict[str, Any]:
     snapshot: dict[str, Any] = {}
     build = con.execute(
         "SELECT built_at, source, total_rows FROM warehouse_builds ORDER BY built_at DESC LIMIT 1"
-    ).fetchone()
+    ).fetchall()
     if build:
-        snapshot["build"] = {"built_at": str(build[0]), "source": build[1], "total_rows": build[2]}
+        built_at, source, total_rows = build[0]
+        snapshot["build"] = {"built_at": str(built_at), "source": source, "total_rows": total_rows}
     for table in ("artists", "venues", "concerts", "ticket_sales", "concert_performance"):
-        snapshot[f"rows_{table}"] = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        snapshot[f"rows_{table}"] = int(
+            con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        )
     last = con.execute(
         "SELECT max(event_date) FROM concert_performance WHERE status = 'completed'"
-    ).fetchone()
+    ).fetchall()[0]
     snapshot["max_completed_event_date"] = str(last[0]) if last and last[0] else None
     return snapshot

@@ -1,0 +1,93 @@
+"""The forecaster on a time holdout: beats both baselines, calibrated confidence, cold start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.settings import Settings
+from models.forecast.model import LOW_CONFIDENCE, TOLERANCE
+from models.forecast.predict import predict_concert_ids, predict_pairs
+from models.forecast.train import holdout_evaluation, train, training_frame
+from models.registry import ModelRegistry
+from tests.conftest import copy_warehouse
+from tools.warehouse import reading
+
+
+@pytest.fixture(scope="module")
+def holdout(small_warehouse: Settings) -> dict[str, Any]:
+    with reading(small_warehouse) as con:
+        frame = training_frame(con)
+    return holdout_evaluation(frame)
+
+
+def test_model_beats_both_baselines(holdout: dict[str, Any]) -> None:
+    metrics = holdout["metrics"]
+    for baseline in ("artist_mean", "capacity_x_median_st"):
+        assert metrics["model"]["mae"] < 0.85 * metrics[baseline]["mae"]
+        assert metrics["model"]["mape"] < 0.85 * metrics[baseline]["mape"]
+
+
+def test_confidence_is_calibrated_on_later_holdout(holdout: dict[str, Any]) -> None:
+    calibration = holdout["calibration"]
+    # the promise of confidence >= 0.70: at least 70% of those land within ±20%
+    assert TOLERANCE == 0.20 and LOW_CONFIDENCE == 0.70
+    assert calibration["share_confident"] > 0.2
+    assert calibration["hit_rate_confident"] >= 0.70
+    assert calibration["hit_rate_confident"] > calibration["hit_rate_low_confidence"]
+    assert 0.6 <= holdout["metrics"]["model"]["coverage"] <= 0.97
+
+
+@pytest.fixture(scope="module")
+def trained(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = copy_warehouse(small_warehouse, tmp_path_factory.mktemp("forecast"))
+    result = train(settings)
+    assert result["promoted"] and result["version"] == "v0001"
+    return settings
+
+
+def test_train_registers_metrics_and_snapshot(trained: Settings) -> None:
+    meta = ModelRegistry(trained).current("sales_forecast")
+    assert meta is not None
+    assert {"mae", "rmse", "mape", "coverage"} <= set(meta.metrics)
+    assert meta.data_snapshot["rows_concerts"] == 1500
+
+
+def test_pairs_batch_and_cold_start(trained: Settings) -> None:
+    with reading(trained) as con:
+        artist, venue = con.execute(
+            "SELECT artist_id, venue_id FROM concert_performance WHERE status = 'completed' "
+            "GROUP BY ALL ORDER BY count(*) DESC LIMIT 1"
+        ).fetchall()[0]
+        unseen = con.execute(
+            "SELECT artist_id FROM artists WHERE artist_id NOT IN "
+            "(SELECT artist_id FROM concerts) LIMIT 1"
+        ).fetchall()
+    items: list[dict[str, Any]] = [{"artist_id": artist, "venue_id": venue, "date": "2026-12-12"}]
+    items.append({**items[0], "price": 40.0})
+    if unseen:
+        items.append({"artist_id": unseen[0][0], "venue_id": venue, "date": "2026-12-12"})
+    frame, meta = predict_pairs(trained, items)
+    assert meta.version == "v0001" and len(frame) == len(items)
+    assert (frame["tickets_low"] <= frame["tickets_sold"]).all()
+    assert (frame["tickets_sold"] <= frame["tickets_high"]).all()
+    assert ((frame["confidence"] >= 0) & (frame["confidence"] <= 1)).all()
+    assert not frame.loc[0, "cold_start"]
+    if unseen:
+        assert frame.loc[2, "cold_start"]
+
+
+def test_scheduled_concerts(trained: Settings) -> None:
+    with reading(trained) as con:
+        ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT concert_id FROM concerts WHERE status = 'scheduled' "
+                "ORDER BY concert_id LIMIT 5"
+            ).fetchall()
+        ]
+    frame, _ = predict_concert_ids(trained, ids)
+    assert list(frame.index) == ids
+    assert np.all(frame["likely_sell_out"] == (frame["sell_through"] >= 0.95))
