@@ -168,6 +168,13 @@ _COMMON: Final = frozenset(
         "popular",
         "city",
         "state",
+        "by",
+        "per",
+        "vs",
+        "with",
+        "from",
+        "all",
+        "any",
     ]
 )
 _CAPACITY_BANDS: Final = (
@@ -197,6 +204,7 @@ class Entities:
     comparison: tuple[str, float] | None = None
     capacity_band: str | None = None
     numbers: list[float] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
 
 
 class Gazetteer:
@@ -243,6 +251,7 @@ class Gazetteer:
         for _start, _end, kind, name in sorted(chosen):
             _add(found, kind, name)
         self._fuzzy(lowered, taken, found)
+        found.unmatched = _unmatched_names(text, taken)
         self._codes(text, found)
         _numbers(lowered, found)
         found.dates = parse_date_range(text, today)
@@ -260,7 +269,13 @@ class Gazetteer:
         sources.append(("venue_types", {"theatre": "theater"}))
         for kind, names in sources:
             for key, name in names.items():
-                if key in _COMMON or len(key) < 2:
+                # short codes ("TX", "BY") match only as capitals (see _codes)
+                if (
+                    key in _COMMON
+                    or len(key) <= 3
+                    and kind == "states"
+                    or not key.strip("0123456789")
+                ):
                     continue
                 for m in re.finditer(rf"(?<![\w-]){re.escape(key)}s?(?![\w-])", lowered):
                     spans.append((m.start(), m.end(), kind, name))
@@ -288,9 +303,26 @@ class Gazetteer:
 
     def _codes(self, text: str, found: Entities) -> None:
         codes = set(US_STATES.values()) | {c for c in self.names("states").values() if len(c) <= 3}
-        for m in re.finditer(r"\b[A-Z]{2}\b", text):
+        for m in re.finditer(r"\b[A-Z]{2,3}\b", text):
             if m.group(0) in codes and m.group(0) not in found.states:
                 found.states.append(m.group(0))
+
+
+_NAME = re.compile(r"\b[A-Z][\w'.-]*(?:\s+(?:&|and|the|of|[A-Z][\w'.-]*))*\s+[A-Z][\w'.-]*")
+_NOT_NAMES = frozenset(
+    {"Spotify", "Ticketmaster", "Setlist.fm", "I", "Q1", "Q2", "Q3", "Q4", "SQL"}
+)
+
+
+def _unmatched_names(text: str, taken: list[bool]) -> list[str]:
+    """Capitalised phrases no vocabulary knows: passed on as typed so tools can suggest names."""
+    names = []
+    for m in _NAME.finditer(text):
+        words = m.group(0).split()
+        if m.start() == 0 or any(taken[m.start() : m.end()]) or set(words) & _NOT_NAMES:
+            continue
+        names.append(m.group(0))
+    return names
 
 
 def _add(found: Entities, kind: str, name: str) -> None:

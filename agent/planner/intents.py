@@ -84,9 +84,3 @@ def evaluate_intents(heldout: Path = HELDOUT) -> dict[str, Any]:
         "per_intent_f1": {label: round(float(v), 3) for label, v in zip(labels, f1, strict=True)},
         "errors": errors,
     }
-
-
-if __name__ == "__main__":
-    import json
-
-    print(json.dumps(evaluate_intents(), indent=2))

@@ -259,4 +259,6 @@ def ids_of(call: Call) -> list[str]:
 
 def state_artist(ents: Entities, state: DialogueState) -> str | None:
     """The artist named now, else the one the conversation is about."""
-    return ents.artists[0] if ents.artists else state.artist
+    if ents.artists:
+        return ents.artists[0]
+    return ents.unmatched[0] if ents.unmatched else state.artist

@@ -26,6 +26,7 @@ from agent.planner.state import Call, DialogueState
 _SQL = re.compile(
     r"\b(select|with|insert|update|delete|drop|create|alter|pragma|attach|copy)\b.*", re.I | re.S
 )
+_PRONOUN = re.compile(r"\b(they|their|them|he|she|his|her)\b", re.I)
 _ASKS = re.compile(
     r"\b(concerts?|shows?|gigs?|recommend|suggest|should i|attend|go to|see)\b", re.I
 )
@@ -88,7 +89,10 @@ def build_plan(
             )
         )
     elif intent == "upcoming_concerts":
-        plan.steps.append(_const("upcoming_concerts", **_upcoming_args(ents, today)))
+        args = _upcoming_args(ents, today)
+        if not args["artist"] and _PRONOUN.search(text):
+            args["artist"] = state.artist
+        plan.steps.append(_const("upcoming_concerts", **args))
     elif intent in ("recommend_concerts", "preference_statement"):
         _preferences(plan, intent, text, ents, prefs, today)
     elif intent == "sellout_prediction":
