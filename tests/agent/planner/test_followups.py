@@ -10,7 +10,7 @@ from agent.planner import OfflinePlanner
 from core.errors import QueryRefusedError, ValidationError
 from core.settings import Settings
 from tests.agent.planner.test_demo_conversations import TODAY, make_tools, run
-from tests.agent.planner.test_demo_conversations import vocab as vocab  # noqa: F401 (fixture)
+from tests.agent.planner.test_demo_conversations import vocab as vocab
 
 PREFS = 'You are Encore.\nUSER_PREFERENCES: {"genres": ["jazz"], "city": "Chicago", "budget": 80}'
 
@@ -46,20 +46,39 @@ def extra_tools(log: list[dict[str, Any]]) -> list[Any]:
         log.append({"name": "predict_ticket_sales", "input": {"artist": artist, "venue": venue}})
         if artist.lower() == "nobody famous":
             raise ValidationError("unknown artist 'Nobody Famous'; did you mean: Billy Henry?")
-        return {"artist": artist, "venue": venue, "date": date, "tickets_sold": 1130,
-                "tickets_low": 950, "tickets_high": 1200, "gross": 61000.0, "gross_low": 50000.0,
-                "gross_high": 70000.0, "sell_through": 0.94, "confidence": 0.81,
-                "low_confidence": False, "likely_sell_out": True, "cold_start": False,
-                "explanation": ["venue sells out 80% of pop shows"], "model_version": "v1"}  # fmt: skip
+        return {
+            "artist": artist,
+            "venue": venue,
+            "date": date,
+            "tickets_sold": 1130,
+            "tickets_low": 950,
+            "tickets_high": 1200,
+            "gross": 61000.0,
+            "gross_low": 50000.0,
+            "gross_high": 70000.0,
+            "sell_through": 0.94,
+            "confidence": 0.81,
+            "low_confidence": False,
+            "likely_sell_out": True,
+            "cold_start": False,
+            "explanation": ["venue sells out 80% of pop shows"],
+            "model_version": "v1",
+        }
 
     return [run_sql, recall_memory, forget_memory, predict_ticket_sales]
 
 
-def agent_for(settings: Settings, vocab: Any, system_prompt: str | None = None) -> tuple[Agent, list[dict[str, Any]]]:  # fmt: skip
+def agent_for(
+    settings: Settings, vocab: Any, system_prompt: str | None = None
+) -> tuple[Agent, list[dict[str, Any]]]:
     tools, log = make_tools(settings)
     model = OfflinePlanner(vocabulary=vocab, today=TODAY)
-    agent = Agent(model=model, tools=tools + extra_tools(log), callback_handler=None,
-                  system_prompt=system_prompt)  # fmt: skip
+    agent = Agent(
+        model=model,
+        tools=tools + extra_tools(log),
+        callback_handler=None,
+        system_prompt=system_prompt,
+    )
     return agent, log
 
 
