@@ -141,10 +141,11 @@ def fan_artist_matrix(
     *,
     now: pd.Timestamp,
     half_life_days: float = HALF_LIFE_DAYS,
+    key: str = "artist_id",
 ) -> sp.csr_matrix:
-    """Tickets each fan bought per artist, each purchase decayed by its age at `now`."""
+    """Tickets each fan bought per artist (or per `key`, e.g. venue_id), decayed by age at `now`."""
     rows = fans.positions(sales["fan_id"])
-    cols = artists.positions(sales["artist_id"])
+    cols = artists.positions(sales[key])
     age_days = (now - sales["sold_at"]).dt.total_seconds().to_numpy() / 86_400.0
     weight = sales["quantity"].to_numpy(np.float64) * np.power(
         0.5, np.clip(age_days, 0, None) / half_life_days

@@ -98,7 +98,11 @@ def evaluate(
         part = slice(start, start + batch)
         scores = model.artist_scores(history[part], stated[part], weights)
         concerts = model.concert_scores(
-            scores, homes.iloc[part], holdout.candidates, weights=weights
+            scores,
+            homes.iloc[part],
+            holdout.candidates,
+            weights=weights,
+            venue_visits=model.venue_visits[holdout.fans[part]],
         )
         concert_recs.append(_top_k(concerts, K))
         seen = history[part].toarray() > 0

@@ -56,6 +56,7 @@ def recommend_concerts(
     model = load_model(settings)
     concerts = _upcoming(settings, model, date_from, date_to, budget)
     history = sp.csr_matrix((1, len(model.artist_index)))
+    visits: sp.csr_matrix | None = None
     home: pd.DataFrame | None = None
     stated = list(resolve_genres(model, genres))
     if fan_id is not None:
@@ -64,7 +65,7 @@ def recommend_concerts(
             raise ValidationError(
                 f"no fan with id {fan_id!r}; fan ids look like F000123", field="fan_id"
             )
-        history = model.purchases[pos]
+        history, visits = model.purchases[pos], model.venue_visits[pos]
         fan = model.fans.iloc[pos]
         home = pd.DataFrame([fan[["city", "state", "country"]]]).reset_index(drop=True)
         if isinstance(fan["favorite_genre"], str):
@@ -76,7 +77,7 @@ def recommend_concerts(
         raise ValidationError(
             "give a fan id, or at least one of genres, artists, city or state", field="fan_id"
         )
-    return _rank(model, history, [stated], liked, home, concerts, limit, radius_km)[0]
+    return _rank(model, history, [stated], liked, home, concerts, limit, radius_km, visits)[0]
 
 
 def recommend_batch(
@@ -106,6 +107,7 @@ def recommend_batch(
             concerts,
             limit,
             DEFAULT_RADIUS_KM,
+            model.venue_visits[positions],
         )
         for (fan_id, _), records in zip(part, ranked, strict=True):
             out[fan_id] = records
@@ -250,6 +252,7 @@ def _rank(
     concerts: pd.DataFrame,
     limit: int,
     radius_km: float,
+    visits: sp.csr_matrix | None = None,
 ) -> list[list[Record]]:
     """Top concerts per fan (rows of `history`), at most one date per artist.
 
@@ -265,8 +268,10 @@ def _rank(
     )
     liked_rows = sp.vstack([liked_row] * n).tocsr()
     scores = model.artist_scores(history, model.genre_rows(stated), liked=liked_rows)
-    all_scores = model.concert_scores(scores, homes, concerts, radius_km=radius_km)
-    explain = _Explainer(model, history, liked, homes)
+    all_scores = model.concert_scores(
+        scores, homes, concerts, radius_km=radius_km, venue_visits=visits
+    )
+    explain = _Explainer(model, history, liked, homes, visits)
     venue_pos = model.venue_index.positions(concerts["venue_id"])
     artist_pos = model.artist_index.positions(concerts["artist_id"])
     ids = concerts["concert_id"].to_numpy()
@@ -311,8 +316,10 @@ class _Explainer:
         history: sp.csr_matrix,
         liked: list[int],
         homes: pd.DataFrame | None,
+        visits: sp.csr_matrix | None = None,
     ) -> None:
         self.model = model
+        self.visits = None if visits is None else visits.toarray()
         self.liked = liked
         self.seen = history.toarray()
         self.cf_rows = np.asarray(model.cf.transform(history).toarray())
@@ -333,9 +340,13 @@ class _Explainer:
             )
 
     def reason(self, fan: int, stated: list[str], artist: int, venue: int) -> str:
-        return "; ".join(
-            p for p in (self._taste(fan, stated, artist), self._where(fan, venue)) if p
+        been = (
+            f"you have been to {self.venue_names[venue]}"
+            if self.visits is not None and self.visits[fan, venue] > 0
+            else ""
         )
+        parts = (self._taste(fan, stated, artist), been, self._where(fan, venue))
+        return "; ".join(p for p in parts if p)
 
     def _taste(self, fan: int, stated: list[str], artist: int) -> str:
         names = self.artist_names
