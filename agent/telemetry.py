@@ -60,7 +60,11 @@ def configure(traces: str) -> None:
             telemetry.setup_otlp_exporter()
             telemetry.setup_meter(enable_otlp_exporter=True)
         elif traces.startswith("file:"):
-            provider = telemetry.tracer_provider
+            # the global provider (set by whoever came first in this process) is the one that
+            # records Strands' spans
+            provider: Any = trace.get_tracer_provider()
+            if not hasattr(provider, "add_span_processor"):
+                provider = telemetry.tracer_provider
             provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(Path(traces[5:]))))
         else:
             raise ConfigError(f"ENCORE_TRACES={traces!r}: use none, console, file:PATH or otlp")

@@ -1,0 +1,99 @@
+"""Agent latency benchmark: question to answer with the tools it calls, offline by default.
+
+Cold start (first service of the process: MCP server start-up, vocabularies, first turn) is
+reported apart from the warm p50/p95, where each question runs in a fresh session of a process
+whose MCP client is already up - what a new chat session costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+from strands.models import Model
+
+from agent.build import close_mcp_clients
+from agent.config import AgentSettings
+from agent.service import AgentService
+from core.settings import Settings
+
+QUESTIONS: tuple[str, ...] = (
+    "Which genres sold the most tickets last year?",
+    "What are the best venues in New York for rock concerts?",
+    "Show me the trend of concert attendance over the past year",
+    "Compare ticket sales between venues in California",
+    "Which artists had the highest gross revenue in 2025?",
+    "How many concerts sold out in Texas?",
+    "What is the average ticket price by venue type?",
+    "I like rock and alternative music. What concerts should I attend?",
+    "Show me upcoming concerts in Chicago",
+    "Which states sold the most tickets?",
+)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def _run(
+    settings: Settings, agent_settings: AgentSettings, model: str | Model | None, rounds: int
+) -> dict[str, Any]:
+    async def turn(question: str, i: int) -> tuple[float, int, bool]:
+        service = AgentService.create(
+            settings,
+            user=f"bench-{i % 5}",
+            role=agent_settings.role,
+            model=model,
+            agent_settings=agent_settings,
+        )
+        t0 = time.perf_counter()
+        result = await service.ask(question)
+        elapsed = (time.perf_counter() - t0) * 1000
+        await service.aclose()
+        return elapsed, len(result.tool_calls), any(c.error for c in result.tool_calls)
+
+    t0 = time.perf_counter()
+    await turn(QUESTIONS[0], 0)
+    cold_ms = (time.perf_counter() - t0) * 1000
+    latencies: list[float] = []
+    tool_calls = errors = 0
+    for r in range(rounds):
+        for i, question in enumerate(QUESTIONS):
+            ms, calls, failed = await turn(question, r * len(QUESTIONS) + i)
+            latencies.append(ms)
+            tool_calls += calls
+            errors += failed
+    return {
+        "model": model if isinstance(model, str) else type(model).__name__,
+        "questions": len(QUESTIONS),
+        "turns": len(latencies),
+        "cold_start_ms": round(cold_ms, 1),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(_percentile(latencies, 0.95), 1),
+        "max_ms": round(max(latencies), 1),
+        "mean_tool_calls": round(tool_calls / len(latencies), 2),
+        "turns_with_tool_errors": errors,
+        "target_p95_ms": 1000,
+        "meets_target": _percentile(latencies, 0.95) < 1000,
+    }
+
+
+def bench_agent(
+    settings: Settings,
+    *,
+    rounds: int = 3,
+    model: str | Model | None = None,
+    agent_settings: AgentSettings | None = None,
+) -> dict[str, Any]:
+    """Latency figures of the agent over QUESTIONS (`rounds` warm passes after one cold turn)."""
+    agent_settings = agent_settings or AgentSettings()
+    model = model or agent_settings.model
+    close_mcp_clients()  # a true cold start: no MCP server left from earlier in this process
+    try:
+        return asyncio.run(_run(settings, agent_settings, model, rounds))
+    finally:
+        close_mcp_clients()

@@ -1,0 +1,182 @@
+"""CLI commands of the agent (mounted by agent/cli.py): `ask`, `chat`, `serve agentcore`, and
+`bench agent` on `bench_app`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table as RichTable
+
+from agent.config import AgentSettings
+from agent.service import AgentService, TextDelta, ToolFinished, ToolStarted, TurnDone, TurnResult
+from core.errors import EncoreError
+from core.settings import Settings
+from tools.results import Table
+
+app = typer.Typer(no_args_is_help=True)
+serve_app = typer.Typer(help="Serve the agent.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+bench_app = typer.Typer(no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+SessionOpt = Annotated[str | None, typer.Option(help="session id; reuse it to continue")]
+UserOpt = Annotated[str | None, typer.Option(help="user id (memory owner) [ENCORE_USER]")]
+RoleOpt = Annotated[str | None, typer.Option(help="governance role [ENCORE_ROLE]")]
+ModelOpt = Annotated[
+    str | None, typer.Option(help="offline | bedrock:<id> | anthropic: | openai: | ollama:")
+]
+
+
+def json_result(result: TurnResult) -> dict[str, Any]:
+    """The stable `ask --json` object: the TurnResult without tool outputs."""
+    return {
+        "answer": result.answer,
+        "tool_calls": [{"name": c.name, "input": c.input} for c in result.tool_calls],
+        "sql": result.sql,
+        "tables": [t.model_dump(mode="json") for t in result.tables],
+        "charts": result.charts,
+        "latency_ms": result.latency_ms,
+        "session": result.session,
+    }
+
+
+def _service(
+    session: str | None, user: str | None, role: str | None, model: str | None
+) -> AgentService:
+    agent_settings = AgentSettings()
+    return AgentService.create(
+        Settings(),
+        user=user or agent_settings.user,
+        session=session,
+        role=role or agent_settings.role,
+        model=model or agent_settings.model,
+        agent_settings=agent_settings,
+    )
+
+
+def render_table(table: Table, limit: int = 20) -> RichTable:
+    """A warehouse table for the terminal (first `limit` rows)."""
+    out = RichTable(show_lines=False, header_style="bold")
+    for column in table.columns:
+        out.add_column(column)
+    for row in table.rows[:limit]:
+        out.add_row(*("" if v is None else f"{v:,.2f}" if isinstance(v, float) else str(v)
+                      for v in row))  # fmt: skip
+    if len(table.rows) > limit:
+        out.caption = f"{len(table.rows) - limit} more rows"
+    return out
+
+
+def render_result(result: TurnResult, *, answer: bool = True) -> None:
+    if answer:
+        console.print(Markdown(result.answer or "_(no answer)_"))
+    for table in result.tables:
+        console.print(render_table(table))
+    for sql in result.sql:
+        console.print(f"[dim]SQL: {sql}[/dim]")
+    for chart in result.charts:
+        console.print(f"[dim]chart: {chart.get('kind')} {chart.get('title') or ''}[/dim]")
+    console.print(f"[dim]{result.latency_ms:.0f} ms · session {result.session}[/dim]")
+
+
+@app.command("ask")
+def ask_command(
+    question: Annotated[str, typer.Argument(help="the question, in plain words")],
+    session: SessionOpt = None,
+    user: UserOpt = None,
+    role: RoleOpt = None,
+    model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Ask the agent one question."""
+
+    async def run() -> TurnResult:
+        service = _service(session, user, role, model)
+        try:
+            return await service.ask(question)
+        finally:
+            await service.aclose()
+
+    try:
+        result = asyncio.run(run())
+    except EncoreError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps(json_result(result), default=str))
+    else:
+        render_result(result)
+
+
+@app.command("chat")
+def chat_command(
+    session: SessionOpt = None, user: UserOpt = None, role: RoleOpt = None, model: ModelOpt = None
+) -> None:
+    """Talk to the agent in the terminal (/quit to leave)."""
+
+    async def run() -> None:
+        service = _service(session, user, role, model)
+        console.print(f"[dim]Encore chat · session {service.session} · /quit to leave[/dim]")
+        try:
+            while True:
+                try:
+                    text = console.input("[bold cyan]you>[/bold cyan] ").strip()
+                except EOFError:
+                    break
+                if text in ("/quit", "/exit"):
+                    break
+                if not text:
+                    continue
+                async for event in service.stream(text):
+                    if isinstance(event, TextDelta):
+                        console.print(event.text, end="", markup=False, highlight=False)
+                    elif isinstance(event, ToolStarted):
+                        console.print(f"[dim]→ {event.name}[/dim]")
+                    elif isinstance(event, ToolFinished) and event.error:
+                        console.print(f"[yellow]! {event.name}: {event.error}[/yellow]")
+                    elif isinstance(event, TurnDone):
+                        console.print()
+                        render_result(event.result, answer=False)
+        finally:
+            await service.aclose()
+
+    try:
+        asyncio.run(run())
+    except EncoreError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@serve_app.command("agentcore")
+def serve_agentcore(
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8080,
+    host: Annotated[str, typer.Option(help="address to bind (0.0.0.0 in containers)")] = (
+        "127.0.0.1"
+    ),
+) -> None:
+    """Serve the agent as an AgentCore runtime: POST /invocations, GET /ping."""
+    from agent.runtime import serve
+
+    serve(port=port, host=host)
+
+
+@bench_app.command("agent")
+def bench_agent_command(
+    rounds: Annotated[int, typer.Option(help="passes over the question set")] = 3,
+    model: ModelOpt = None,
+) -> None:
+    """Offline agent latency, question to answer with tools: p50/p95 (warm) and cold start."""
+    from agent.bench import bench_agent
+
+    try:
+        figures = bench_agent(Settings(), rounds=rounds, model=model)
+    except EncoreError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps(figures, indent=2))
