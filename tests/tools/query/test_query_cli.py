@@ -58,3 +58,4 @@ def test_bench_semantic_reports_percentiles(query_settings: Settings) -> None:
     assert result["runs"] == result["queries"] >= 8
     assert result["p95_ms"] >= result["p50_ms"] > 0
     assert result["baseline_p50_ms"] > 0 and result["ratio_p50"] > 0
+    assert result["fresh_connection_p50_ms"] > 0 and result["compile_and_guard_p50_ms"] > 0
