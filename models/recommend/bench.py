@@ -1,9 +1,11 @@
 """`encore bench recommend`: hybrid vs CF-only vs content-only vs popularity on the warehouse.
 
 One time-based holdout (the last 60 days of purchases), one fitted model per CF choice, the
-blends as weight settings of the same model, so every row sees the same split and fans. CF
-alternatives (EDLAE vs item-kNN) are listed too, as "cf-only (item-kNN)". The refresh time is
-a full `train` without registering: read, holdout evaluation and the final fit.
+blends as weight settings of the same model, so every row sees the same split and fans. The
+variants differ only in how artists are scored (CF, content, popularity); the concert-level
+context (reach filter, same-city and known-venue bonuses) applies to all of them alike. The
+CF alternative item-kNN is listed as "cf-only (item-kNN)". The refresh time is a full `train`
+without registering: read, holdout evaluation and the final fit.
 """
 
 from __future__ import annotations
