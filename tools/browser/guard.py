@@ -51,8 +51,16 @@ def _public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_url(url: str, allowed: Iterable[str], resolver: Resolver = system_resolver) -> str:
-    """Return `url` if the browser may open it, else raise ValidationError saying why."""
+def check_url(
+    url: str,
+    allowed: Iterable[str],
+    resolver: Resolver | None = system_resolver,
+) -> str:
+    """Return `url` if the browser may open it, else raise ValidationError saying why.
+
+    With `resolver=None` only the scheme and the allow-list are checked (no DNS): a cheap
+    refusal before the cache is consulted; the browser checks addresses on every hop.
+    """
     allowed = tuple(allowed)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -78,7 +86,7 @@ def check_url(url: str, allowed: Iterable[str], resolver: Resolver = system_reso
             host=host,
             reason="domain",
         )
-    if _is_ip(host):
+    if _is_ip(host) or resolver is None:
         # A literal IP on the allow-list was listed on purpose (tests, an internal mirror).
         return url
     try:

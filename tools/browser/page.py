@@ -103,7 +103,7 @@ def fetch_page(
     error naming the reason.
     """
     config = config or BrowserConfig()
-    check_url(url, config.allowed_domains)  # refuse before touching the cache or the network
+    check_url(url, config.allowed_domains, resolver=None)  # refuse before the cache
     cache = cache or WebCache.under(ctx.settings.data_dir)
     if use_cache:
         hit = cache.get(_NAMESPACE, url, config.page_ttl_s)
