@@ -1,0 +1,23 @@
+"""agentcore.yaml describes a deployment whose entrypoint and settings exist in this project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from agent.config import AgentSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_deployment_file_points_at_our_runtime() -> None:
+    config = yaml.safe_load((ROOT / "agentcore.yaml").read_text())
+    agent = config["agents"][config["default_agent"]]
+    assert (ROOT / agent["entrypoint"]).read_text().count("BedrockAgentCoreApp") >= 1
+    assert agent["memory"]["mode"] == "STM_AND_LTM"
+    assert "customJWTAuthorizer" in agent["authorizer_configuration"]
+    assert agent["aws"]["observability"]["enabled"] is True
+    # every ENCORE_* variable it sets is a setting the agent reads
+    fields = {f"ENCORE_{name.upper()}" for name in AgentSettings.model_fields} | {"ENCORE_PROFILE"}
+    assert {k for k in agent["environment"] if k.startswith("ENCORE_")} <= fields
