@@ -213,6 +213,8 @@ class Gazetteer:
     def __init__(self, vocabulary: Vocabulary | None) -> None:
         self._vocabulary = vocabulary
         self._names: dict[str, dict[str, str]] = {}
+        self._phrases: dict[str, tuple[str, str]] | None = None
+        self._longest = 1
 
     def names(self, kind: str) -> dict[str, str]:
         """Lower-cased name → name as published, for one kind (cached)."""
@@ -261,24 +263,39 @@ class Gazetteer:
                 break
         return found
 
+    def _index(self) -> dict[str, tuple[str, str]]:
+        """Every known phrase, tokenised like messages are, → (kind, name); built once."""
+        if self._phrases is None:
+            sources: list[tuple[str, dict[str, str]]] = [(k, self.names(k)) for k in KINDS]
+            sources.append(("states", dict(US_STATES)))
+            sources.append(("genres", {a: g for a, g in _GENRE_ALIASES.items() if g != "theater"}))
+            sources.append(("venue_types", {"theatre": "theater"}))
+            index: dict[str, tuple[str, str]] = {}
+            for kind, names in sources:
+                for key, name in names.items():
+                    # short codes ("TX", "BY") match only as capitals (see _codes)
+                    short_code = len(key) <= 3 and kind == "states"
+                    if key in _COMMON or short_code or not key.strip("0123456789 "):
+                        continue
+                    index.setdefault(" ".join(_TOKEN.findall(key)), (kind, name))
+            self._longest = max((p.count(" ") + 1 for p in index), default=1)
+            if all(kind in self._names for kind in KINDS):  # else retry the vocabulary next time
+                self._phrases = index
+            return index
+        return self._phrases
+
     def _exact_spans(self, lowered: str) -> list[tuple[int, int, str, str]]:
+        index = self._index()
+        tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(lowered)]
         spans: list[tuple[int, int, str, str]] = []
-        sources: list[tuple[str, dict[str, str]]] = [(k, self.names(k)) for k in KINDS]
-        sources.append(("states", dict(US_STATES)))
-        sources.append(("genres", {a: g for a, g in _GENRE_ALIASES.items() if g != "theater"}))
-        sources.append(("venue_types", {"theatre": "theater"}))
-        for kind, names in sources:
-            for key, name in names.items():
-                # short codes ("TX", "BY") match only as capitals (see _codes)
-                if (
-                    key in _COMMON
-                    or len(key) <= 3
-                    and kind == "states"
-                    or not key.strip("0123456789")
-                ):
-                    continue
-                for m in re.finditer(rf"(?<![\w-]){re.escape(key)}s?(?![\w-])", lowered):
-                    spans.append((m.start(), m.end(), kind, name))
+        for i in range(len(tokens)):
+            for n in range(1, min(self._longest, len(tokens) - i) + 1):
+                phrase = " ".join(t[2] for t in tokens[i : i + n])
+                hit = index.get(phrase) or (
+                    index.get(phrase[:-1]) if phrase.endswith("s") else None
+                )
+                if hit is not None:
+                    spans.append((tokens[i][0], tokens[i + n - 1][1], *hit))
         return spans
 
     def _fuzzy(self, lowered: str, taken: list[bool], found: Entities) -> None:
@@ -308,6 +325,7 @@ class Gazetteer:
                 found.states.append(m.group(0))
 
 
+_TOKEN = re.compile(r"[\w&'-]+(?:\.[\w&'-]+)*")
 _NAME = re.compile(r"\b[A-Z][\w'.-]*(?:\s+(?:&|and|the|of|[A-Z][\w'.-]*))*\s+[A-Z][\w'.-]*")
 _NOT_NAMES = frozenset(
     {"Spotify", "Ticketmaster", "Setlist.fm", "I", "Q1", "Q2", "Q3", "Q4", "SQL"}

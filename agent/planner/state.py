@@ -47,7 +47,9 @@ def _result(block: dict[str, Any]) -> tuple[Any, str | None]:
                 values.append(json.loads(item["text"]))
             except (ValueError, TypeError):
                 values.append(item["text"])
-    value = values[0] if len(values) == 1 else values
+    # MCP results may carry the same payload twice (structured JSON and its text): take the data
+    structured = [v for v in values if isinstance(v, dict | list)]
+    value = structured[0] if structured else " ".join(str(v) for v in values)
     if block.get("status") == "error":
         return None, " ".join(str(v) for v in values) or "the tool failed"
     if isinstance(value, dict) and value.get("isError"):

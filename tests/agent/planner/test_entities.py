@@ -84,3 +84,22 @@ def test_heldout_intent_accuracy() -> None:
     report = evaluate_intents()
     assert report["n"] >= 100
     assert report["accuracy"] >= 0.85, report["errors"]
+
+
+def test_vocabulary_loaded_once_and_retried_after_failure() -> None:
+    asked: list[str] = []
+    down = True
+
+    def vocabulary(kind: str) -> list[str]:
+        asked.append(kind)
+        if down:
+            raise ConnectionError("MCP server not started")
+        return VOCAB[kind]
+
+    gazetteer = Gazetteer(vocabulary)
+    assert gazetteer.extract("best rock venues in Austin", TODAY).cities == []
+    down = False
+    assert gazetteer.extract("best rock venues in Austin", TODAY).cities == ["Austin"]
+    before = len(asked)
+    gazetteer.extract("Satin Club in Chicago", TODAY)
+    assert len(asked) == before
