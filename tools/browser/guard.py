@@ -61,6 +61,20 @@ def check_url(
     With `resolver=None` only the scheme and the allow-list are checked (no DNS): a cheap
     refusal before the cache is consulted; the browser checks addresses on every hop.
     """
+    checked_address(url, allowed, resolver)
+    return url
+
+
+def checked_address(
+    url: str,
+    allowed: Iterable[str],
+    resolver: Resolver | None = system_resolver,
+) -> str | None:
+    """Check `url` like `check_url` and return the public address to connect to.
+
+    None when the host is a literal IP or no resolver was given. Connecting to exactly this
+    address (instead of resolving again) closes the DNS-rebinding gap between check and use.
+    """
     allowed = tuple(allowed)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -88,7 +102,7 @@ def check_url(
         )
     if _is_ip(host) or resolver is None:
         # A literal IP on the allow-list was listed on purpose (tests, an internal mirror).
-        return url
+        return None
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
@@ -108,4 +122,4 @@ def check_url(
             host=host,
             reason="private_address",
         )
-    return url
+    return addresses[0]

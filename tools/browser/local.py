@@ -13,7 +13,7 @@ import httpx
 from core.errors import SourceError, ValidationError
 from tools.browser.base import RawPage
 from tools.browser.config import BrowserConfig
-from tools.browser.guard import Resolver, check_url, system_resolver
+from tools.browser.guard import Resolver, checked_address, system_resolver
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,9 @@ class LocalBrowser:
         current = url
         hops: list[str] = []
         while True:
-            check_url(current, cfg.allowed_domains, self._resolver)
+            address = checked_address(current, cfg.allowed_domains, self._resolver)
             try:
-                page = self._get(current, deadline)
+                page = self._get(current, address, deadline)
             except httpx.TimeoutException as exc:
                 raise SourceError(
                     f"{current} did not answer within {cfg.timeout_s:g} s; try again later "
@@ -93,10 +93,25 @@ class LocalBrowser:
                 encoding=page.encoding,
             )
 
-    def _get(self, url: str, deadline: float) -> str | RawPage:
+    def _request(self, url: str, address: str | None) -> httpx.Request:
+        """A GET for `url` sent to the checked `address`, with Host and TLS SNI kept as named."""
+        target = httpx.URL(url)
+        if address is None:
+            return self._client.build_request("GET", target)
+        host = target.host
+        port = target.port
+        return self._client.build_request(
+            "GET",
+            target.copy_with(host=address),
+            headers={"Host": host if port is None else f"{host}:{port}"},
+            extensions={"sni_hostname": host},  # certificates are still checked for the name
+        )
+
+    def _get(self, url: str, address: str | None, deadline: float) -> str | RawPage:
         """One request: the redirect target, or the page read within the byte and time limits."""
         cfg = self.config
-        with self._client.stream("GET", url) as response:
+        response = self._client.send(self._request(url, address), stream=True)
+        try:
             if response.status_code in _REDIRECTS:
                 location = response.headers.get("location")
                 if not location:
@@ -137,3 +152,5 @@ class LocalBrowser:
                 fetched_at=datetime.now(UTC),
                 encoding=response.charset_encoding,
             )
+        finally:
+            response.close()
