@@ -261,12 +261,14 @@ def _memory(call: Call, _artist: str | None) -> str:
     if call.name == "forget_memory":
         return f"Done — I forgot {call.input.get('what') or 'what I knew about you'}."
     r = call.result
-    if not r:
-        return "I don't have any preferences saved for you yet."
     prefs = r.get("preferences", r) if isinstance(r, dict) else r
+    if not prefs or (isinstance(r, dict) and r.get("empty")):
+        return "I don't have any preferences saved for you yet."
     if isinstance(prefs, dict):
         return "Here is what I remember about you:\n" + "\n".join(
-            f"- {k}: {v}" for k, v in prefs.items() if v
+            f"- {k}: {', '.join(map(str, v)) if isinstance(v, list) else fmt(v, k)}"
+            for k, v in prefs.items()
+            if v
         )
     return f"Here is what I remember about you: {prefs}"
 

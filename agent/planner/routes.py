@@ -262,8 +262,13 @@ def _preferences(
             ]
         if ents.budget is not None:
             stated.append(("budget", ents.budget))
+    # one call per kind; lists go comma-separated (remember_preference takes value: str)
+    grouped: dict[str, list[str]] = {}
     for kind, value in stated:
-        plan.steps.append(_const("remember_preference", kind=kind, value=value))
+        text_value = f"{value:g}" if isinstance(value, float) else str(value)
+        grouped.setdefault(kind, []).append(text_value)
+    for kind, values in grouped.items():
+        plan.steps.append(_const("remember_preference", kind=kind, value=", ".join(values)))
     if intent == "recommend_concerts" or _ASKS.search(text):
         genres = list(dict.fromkeys([*ents.genres, *prefs.get("genres", [])]))
         args = _upcoming_args(ents, today)

@@ -112,7 +112,7 @@ def test_preferences_from_system_prompt_and_message(small_warehouse: Settings, v
 def test_preference_statement_is_remembered(small_warehouse: Settings, vocab: Any) -> None:
     agent, log = agent_for(small_warehouse, vocab)
     answer, calls = run(agent, log, "My budget is $60")
-    assert calls == [{"name": "remember_preference", "input": {"kind": "budget", "value": 60.0}}]
+    assert calls == [{"name": "remember_preference", "input": {"kind": "budget", "value": "60"}}]
     assert "budget" in answer
 
 
