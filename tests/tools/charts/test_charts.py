@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
+import numpy as np
 import pytest
 
 from core.errors import ValidationError
@@ -20,6 +22,13 @@ from tools.results import Table
 def _table(ctx: ToolContext, sql: str) -> Table:
     result = runner.run_sql(ctx, sql)
     return Table(columns=result.columns, rows=result.rows)
+
+
+def _array(value: Any) -> list[Any]:
+    """A plotly JSON array, decoding the typed-buffer form plotly uses for numeric arrays."""
+    if isinstance(value, dict):
+        return list(np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]))
+    return list(value)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +60,8 @@ def test_bar_defaults_top_n_and_formats(ctx: ToolContext, by_venue: Table) -> No
     layout = chart.plotly["layout"]
     assert len(by_venue.rows) > 25 and len(bars["x"]) == 25
     assert chart.note is not None and "top 25" in chart.note
-    values = list(bars["y"]) if isinstance(bars["y"], list) else None
-    if values is not None:  # plotly may encode arrays as typed buffers; check when plain
-        assert values == sorted(values, reverse=True)
+    values = _array(bars["y"])
+    assert values == sorted(values, reverse=True)
     assert layout["xaxis"]["title"]["text"] == "Venue"
     assert layout["yaxis"]["title"]["text"] == "Tickets sold"
     assert layout["yaxis"]["tickformat"] == ",.0f"

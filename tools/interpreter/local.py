@@ -1,0 +1,280 @@
+"""The local sandbox: analysis code in a separate, locked-down Python process.
+
+Layers, each of which holds on its own against some attacks:
+
+1. Process: a fresh interpreter (`-I -S -B`) started with an environment built from scratch (no
+   inherited variables, so no secrets), in its own temporary working directory and session
+   (process group), stdin closed.
+2. Network: the child enters new user and network namespaces before exec (`unshare`), so it has
+   no interfaces but a down loopback; if the kernel refuses, the audit hook still refuses
+   sockets and `isolation` says which layers were active.
+3. Resources (`setrlimit`): CPU seconds, address space, file size, open files, processes (the
+   last only binds non-root users); a pids cgroup with `pids.max` when the host allows one,
+   which also stops a root fork bomb; a wall-clock timeout that kills the whole process group.
+4. Audit hook (`sys.addaudithook`, see bootstrap.py): refuses sockets, subprocesses, fork/exec,
+   ctypes, and opening or listing files outside the work directory and the Python install.
+5. Output: stdout/stderr are capped in the child and again when read; result tables are capped
+   in rows; results come back as JSON that the host validates and never executes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import resource
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tools.interpreter.base import AnalysisResult, Limits
+from tools.results import Table
+
+log = logging.getLogger(__name__)
+
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWNET = 0x40000000
+_PIDS_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+
+
+def _import_paths() -> list[str]:
+    """Where the child finds pandas and numpy: this interpreter's site-packages, not the project."""
+    paths = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    return [p for p in sorted(paths) if Path(p).is_dir()]
+
+
+def _read_roots() -> list[str]:
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *_import_paths()}
+    roots.add(str(Path(sys.executable).resolve().parent.parent))
+    return sorted(roots)
+
+
+class _PidsCgroup:
+    """A pids cgroup for one run, when the host lets us create one (root on cgroup v1 or v2)."""
+
+    def __init__(self, limit: int) -> None:
+        self.path: Path | None = None
+        for root in _PIDS_ROOTS:
+            if not (root / "cgroup.procs").exists() or not os.access(root, os.W_OK):
+                continue
+            candidate = root / f"encore-sandbox-{uuid.uuid4().hex[:12]}"
+            try:
+                candidate.mkdir()
+                (candidate / "pids.max").write_text(str(limit))
+            except OSError:
+                with contextlib.suppress(OSError):
+                    candidate.rmdir()
+                continue
+            self.path = candidate
+            return
+
+    def join(self) -> None:
+        """Called in the child before exec: move it (and all it starts) into the cgroup."""
+        if self.path is not None:
+            fd = os.open(self.path / "cgroup.procs", os.O_WRONLY)
+            try:
+                os.write(fd, str(os.getpid()).encode())
+            finally:
+                os.close(fd)
+
+    def close(self) -> None:
+        """Kill whatever is left in the cgroup, then remove it."""
+        if self.path is None:
+            return
+        for _ in range(50):
+            try:
+                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            except OSError:
+                break
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.02)
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
+def _preexec(limits: Limits, cgroup: _PidsCgroup, status_fd: int) -> None:
+    """Runs in the forked child before exec: namespaces, cgroup, rlimits. Must not raise late."""
+    flags = []
+    cgroup.join()
+    if cgroup.path is not None:
+        flags.append("pids-cgroup")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0 or libc.unshare(_CLONE_NEWNET) == 0:
+        flags.append("net-namespace")
+    mb = 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.write(status_fd, ",".join(flags).encode())
+    os.close(status_fd)
+
+
+def _environment(work: Path) -> dict[str, str]:
+    """Built from scratch: nothing of the host's environment (keys, tokens) reaches the child."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(work),
+        "TMPDIR": str(work),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        # One BLAS thread: threads count against the process limit and the CPU budget.
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+def _read_capped(path: Path, limit: int) -> str:
+    if not path.exists():
+        return ""
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    text = data[:limit].decode("utf-8", errors="replace")
+    return text + ("\n[output truncated]" if len(data) > limit else "")
+
+
+class LocalSandbox:
+    """Runs analyses in a separate local process (see the module docstring for the layers)."""
+
+    name = "local"
+
+    def __init__(self, python: str | None = None) -> None:
+        self.python = python or sys.executable
+
+    def run(
+        self,
+        code: str,
+        extract: pd.DataFrame | None,
+        params: dict[str, Any],
+        limits: Limits,
+    ) -> AnalysisResult:
+        """Run `code` with `df` = the extract; never raises for the analysis' own failures."""
+        with tempfile.TemporaryDirectory(prefix="encore-analysis-") as tmp:
+            work = Path(tmp)
+            return self._run_in(work, code, extract, params, limits)
+
+    def _run_in(
+        self,
+        work: Path,
+        code: str,
+        extract: pd.DataFrame | None,
+        params: dict[str, Any],
+        limits: Limits,
+    ) -> AnalysisResult:
+        extract_name = None
+        if extract is not None:
+            extract_name = "extract.parquet"
+            extract.to_parquet(work / extract_name, index=False)
+        config = {
+            "code": code,
+            "params": params,
+            "paths": _import_paths(),
+            "read_roots": _read_roots(),
+            "work_dir": str(work),
+            "extract": extract_name,
+            "result_file": str(work / "_result.json"),
+            "max_output": limits.max_output,
+            "max_rows": limits.max_rows,
+            "max_tables": limits.max_tables,
+        }
+        config_file = work / "_config.json"
+        config_file.write_text(json.dumps(config, default=str), encoding="utf-8")
+        cgroup = _PidsCgroup(limits.processes)
+        status_r, status_w = os.pipe()
+        started = time.perf_counter()
+        timed_out = False
+        try:
+            with (work / "_stdout").open("wb") as out, (work / "_stderr").open("wb") as err:
+                proc = subprocess.Popen(  # noqa: S603  # fixed argv; the code travels in a file
+                    [self.python, "-I", "-S", "-B", str(BOOTSTRAP), str(config_file)],
+                    cwd=work,
+                    env=_environment(work),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                    pass_fds=(status_w,),
+                    preexec_fn=lambda: _preexec(limits, cgroup, status_w),
+                )
+                os.close(status_w)
+                status_w = -1
+                try:
+                    proc.wait(timeout=limits.wall_s)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                finally:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            with os.fdopen(status_r, "rb") as status:
+                layers = [s for s in status.read().decode().split(",") if s]
+            status_r = -1
+        finally:
+            cgroup.close()
+            for fd in (status_r, status_w):
+                if fd >= 0:
+                    os.close(fd)
+        duration = time.perf_counter() - started
+        result = self._collect(work, proc.returncode, limits, timed_out)
+        result.duration_s = round(duration, 3)
+        result.isolation = ["process", "empty-env", "rlimits", "audit-hook", *layers]
+        return result
+
+    def _collect(
+        self, work: Path, returncode: int, limits: Limits, timed_out: bool
+    ) -> AnalysisResult:
+        stdout = _read_capped(work / "_stdout", limits.max_output)
+        stderr = _read_capped(work / "_stderr", limits.max_output)
+        result = AnalysisResult(stdout=stdout, stderr=stderr, timed_out=timed_out)
+        payload = _load_results(work / "_result.json")
+        if timed_out:
+            result.error = f"the analysis ran longer than {limits.wall_s:g} s and was stopped"
+        elif payload is None:
+            result.error = _death_reason(returncode, stderr, limits)
+        if payload is not None:
+            result.error = result.error or payload.get("error")
+            result.tables = [
+                Table(columns=t["columns"], rows=t["rows"]) for t in payload.get("tables", [])
+            ]
+            result.charts = [c for c in payload.get("charts", []) if isinstance(c, dict)]
+            for stream, key in (("stdout", "stdout_dropped"), ("stderr", "stderr_dropped")):
+                if payload.get(key):
+                    setattr(result, stream, getattr(result, stream) + "\n[output truncated]")
+        return result
+
+
+def _load_results(path: Path) -> dict[str, Any] | None:
+    """The child's results file, if it wrote a well-formed one (it is data; nothing is run)."""
+    try:
+        with path.open("rb") as handle:
+            data = json.loads(handle.read(32 * 1024 * 1024))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _death_reason(returncode: int, stderr: str, limits: Limits) -> str:
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL) and "MemoryError" not in stderr:
+        return f"the analysis used more than {limits.cpu_s} s of CPU and was stopped"
+    if "MemoryError" in stderr:
+        return f"the analysis needed more than {limits.memory_mb} MB of memory"
+    tail = stderr.strip().splitlines()[-1:] if stderr.strip() else []
+    return f"the analysis process failed (exit {returncode}){': ' + tail[0] if tail else ''}"

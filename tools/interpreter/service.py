@@ -1,0 +1,115 @@
+"""run_analysis and list_analysis_templates: the code-interpreter tools."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from core.errors import EncoreError, ValidationError
+from tools.charts import make_chart
+from tools.context import ToolContext
+from tools.interpreter.base import AnalysisResult, CodeSandbox, Limits
+from tools.interpreter.local import LocalSandbox
+from tools.interpreter.templates import TEMPLATES, AnalysisTemplate, get_template
+from tools.results import Table
+
+log = logging.getLogger(__name__)
+MAX_CODE_CHARS = 20_000
+
+
+def default_sandbox(ctx: ToolContext) -> CodeSandbox:
+    """The sandbox for the settings profile: local by default, AgentCore on the aws profile."""
+    if ctx.settings.profile == "aws":
+        from tools.interpreter.agentcore import AgentCoreSandbox
+
+        return AgentCoreSandbox(region=ctx.settings.aws_region)
+    return LocalSandbox()
+
+
+def extract(ctx: ToolContext, sql: str) -> pd.DataFrame:
+    """The data an analysis may read: one guarded query's result (the caller's role applies)."""
+    from tools.query.runner import run_sql
+
+    result = run_sql(ctx, sql)
+    if result.truncated:
+        log.info("analysis extract cut to %d rows by the role's row limit", result.row_count)
+    return pd.DataFrame(result.rows, columns=result.columns)
+
+
+def run_analysis(
+    ctx: ToolContext,
+    *,
+    code: str = "",
+    sql: str | None = None,
+    template: str | None = None,
+    params: dict[str, Any] | None = None,
+    limits: Limits | None = None,
+    sandbox: CodeSandbox | None = None,
+) -> AnalysisResult:
+    """Run Python (pandas/numpy) on a data extract in an isolated sandbox and return its results.
+
+    `sql` (a read-only SELECT, checked like run_sql) selects the data; the code sees it as the
+    pandas DataFrame `df`. Assign a DataFrame (or a list of them) to `result` or call
+    `show(frame)` to return tables; call `chart(kind, frame, x, y)` (kind: bar, line, scatter,
+    heatmap, map) for charts; print() for text. Or pass `template` (see
+    list_analysis_templates) with `params` instead of code. No network, no files outside the
+    sandbox, no subprocesses; limits on time, CPU and memory.
+    """
+    chosen: AnalysisTemplate | None = get_template(template) if template else None
+    if chosen is not None and code.strip():
+        raise ValidationError("pass either code or template, not both")
+    if chosen is None and not code.strip():
+        raise ValidationError("pass code to run, or a template name (see list_analysis_templates)")
+    source = chosen.code if chosen else code
+    if len(source) > MAX_CODE_CHARS:
+        raise ValidationError(
+            f"the code is {len(source)} characters; keep it under {MAX_CODE_CHARS}"
+        )
+    merged = {**(chosen.params if chosen else {}), **(params or {})}
+    if chosen is not None:
+        unknown = sorted(set(params or {}) - set(chosen.params))
+        if unknown:
+            raise ValidationError(
+                f"template {chosen.name!r} has no parameter {', '.join(unknown)}; "
+                f"its parameters: {', '.join(chosen.params) or 'none'}"
+            )
+    query = sql or (chosen.sql if chosen else None)
+    frame = extract(ctx, query) if query else None
+    runner = sandbox or default_sandbox(ctx)
+    result = runner.run(source, frame, merged, limits or Limits())
+    result.charts = _build_charts(ctx, result.charts, result)
+    return result
+
+
+def _build_charts(
+    ctx: ToolContext, specs: list[dict[str, Any]], result: AnalysisResult
+) -> list[dict[str, Any]]:
+    """Turn the child's chart specs (data only) into plotly JSON with our own chart code."""
+    charts: list[dict[str, Any]] = []
+    for spec in specs:
+        try:
+            table = Table.model_validate(spec.get("table", {}))
+            chart = make_chart(
+                ctx,
+                kind=spec.get("kind"),  # type: ignore[arg-type]  # validated by make_chart
+                table=table,
+                x=_name(spec.get("x")),
+                y=_name(spec.get("y")),
+                title=_name(spec.get("title")),
+            )
+        except (EncoreError, ValueError) as exc:
+            result.stderr += f"\nchart skipped: {exc}"
+            continue
+        charts.append(chart.plotly)
+    return charts
+
+
+def _name(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def list_analysis_templates(ctx: ToolContext) -> list[AnalysisTemplate]:
+    """Ready-made analyses for run_analysis(template=..., params=...), with their parameters."""
+    return list(TEMPLATES.values())

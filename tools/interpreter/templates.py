@@ -1,0 +1,105 @@
+"""Parameterised analyses for common questions: the code runs in the sandbox like any other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from core.errors import ValidationError
+
+
+class AnalysisTemplate(BaseModel):
+    """A ready-made analysis: default extract SQL, code reading `df` and `params`, defaults."""
+
+    name: str
+    description: str
+    sql: str = Field(description="the extract the code expects as df (override with sql=...)")
+    code: str
+    params: dict[str, Any] = Field(default_factory=dict, description="parameters and defaults")
+
+
+_TEMPLATES = [
+    AnalysisTemplate(
+        name="summary_stats",
+        description="Count, mean, spread and quartiles of every column of the extract.",
+        sql="SELECT capacity, tickets_sold, gross_revenue, avg_ticket_price, sell_through "
+        "FROM concert_performance WHERE status = 'completed'",
+        code="result = df.describe(include='all').transpose().reset_index()"
+        ".rename(columns={'index': 'column'})\nprint(f'{len(df)} rows')",
+    ),
+    AnalysisTemplate(
+        name="price_vs_sell_through",
+        description="Correlation of average ticket price with sell-through (Pearson and "
+        "Spearman), with a scatter chart.",
+        sql="SELECT avg_ticket_price, sell_through FROM concert_performance "
+        "WHERE sell_through IS NOT NULL AND avg_ticket_price IS NOT NULL",
+        code="""x, y = params['x'], params['y']
+data = df[[x, y]].dropna().astype(float)
+pearson = data[x].corr(data[y])
+spearman = data[x].rank().corr(data[y].rank())
+print(f'{len(data)} concerts: Pearson r = {pearson:.3f}, Spearman rho = {spearman:.3f}')
+result = pd.DataFrame({'method': ['pearson', 'spearman'], 'correlation': [pearson, spearman],
+                       'n': [len(data), len(data)]})
+chart('scatter', data, x, y)
+""",
+        params={"x": "avg_ticket_price", "y": "sell_through"},
+    ),
+    AnalysisTemplate(
+        name="month_over_month",
+        description="A measure by month with the month-over-month change in percent.",
+        sql="SELECT strftime(event_date, '%Y-%m') AS month, SUM(tickets_sold) AS tickets_sold, "
+        "SUM(gross_revenue) AS gross_revenue FROM concert_performance "
+        "WHERE status = 'completed' GROUP BY 1 ORDER BY 1",
+        code="""measure = params['measure']
+monthly = df.groupby('month', as_index=False)[measure].sum().sort_values('month')
+monthly['change_pct'] = (monthly[measure].pct_change() * 100).round(1)
+result = monthly
+chart('line', monthly, 'month', measure)
+""",
+        params={"measure": "tickets_sold"},
+    ),
+    AnalysisTemplate(
+        name="top_n",
+        description="The top N values of a dimension by a measure, with each one's share.",
+        sql="SELECT v.name AS venue, v.city, p.tickets_sold, p.gross_revenue "
+        "FROM concert_performance p JOIN venues v USING (venue_id) WHERE p.status = 'completed'",
+        code="""by, measure, n = params['by'], params['measure'], int(params['n'])
+totals = df.groupby(by, as_index=False)[measure].sum()
+totals['share'] = totals[measure] / totals[measure].sum()
+result = totals.sort_values(measure, ascending=False).head(n)
+chart('bar', result, by, measure)
+""",
+        params={"by": "venue", "measure": "gross_revenue", "n": 10},
+    ),
+    AnalysisTemplate(
+        name="fan_cohorts",
+        description="Fans grouped by the month of their first purchase: how many bought again "
+        "in each later month (retention by cohort).",
+        sql="SELECT fan_id, strftime(sold_at, '%Y-%m') AS month FROM ticket_sales "
+        "WHERE fan_id IS NOT NULL",
+        code="""first = df.groupby('fan_id')['month'].min().rename('cohort')
+data = df.join(first, on='fan_id')
+to_index = lambda m: int(m[:4]) * 12 + int(m[5:7])
+data['months_after'] = data['month'].map(to_index) - data['cohort'].map(to_index)
+sizes = data.groupby('cohort')['fan_id'].nunique()
+active = data.groupby(['cohort', 'months_after'])['fan_id'].nunique().reset_index()
+active['retention'] = active['fan_id'] / active['cohort'].map(sizes)
+active = active[active['months_after'] <= int(params['max_months'])]
+result = active.pivot(index='cohort', columns='months_after', values='retention').reset_index()
+result.columns = [str(c) for c in result.columns]
+print(f'{len(sizes)} cohorts, {int(sizes.sum())} fans')
+""",
+        params={"max_months": 6},
+    ),
+]
+TEMPLATES: dict[str, AnalysisTemplate] = {t.name: t for t in _TEMPLATES}
+
+
+def get_template(name: str) -> AnalysisTemplate:
+    """The template called `name`, or a ValidationError listing the ones that exist."""
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        known = ", ".join(TEMPLATES)
+        raise ValidationError(f"unknown analysis template {name!r}; known: {known}") from None
