@@ -65,7 +65,7 @@ def pg_dsn() -> Iterator[str]:
     port = _free_port()
     run: dict[str, Any] = {"check": True, "capture_output": True}
     subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "encore",
-                    "--auth=trust", "-E", "UTF8", "--locale=C"], **run)  # fmt: skip
+                    "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"], **run)  # fmt: skip
     log = base / "pg.log"
     subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
                     "-o", f"-h 127.0.0.1 -p {port} -k {base} -F", "start"], **run)  # fmt: skip
