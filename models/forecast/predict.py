@@ -18,6 +18,7 @@ from core.settings import Settings
 from models.features import concert_features, concert_targets
 from models.forecast.model import SalesForecaster
 from models.forecast.train import load_or_train
+from models.monitoring import record_predictions
 from models.registry import ModelVersion
 from tools.warehouse import reading
 
@@ -84,4 +85,9 @@ def predict_concert_ids(
     lookup = {cid: (artist, venue) for cid, artist, venue in names}
     out["artist"] = [lookup[cid][0] for cid in out.index]
     out["venue"] = [lookup[cid][1] for cid in out.index]
-    return out.reindex(wanted), meta
+    out = out.reindex(wanted)
+    # predictions for concerts still to come are logged, to be scored once they complete
+    upcoming = out[out["status"] == "scheduled"]
+    if not upcoming.empty:
+        record_predictions(settings, upcoming, model=meta.name, version=meta.version)
+    return out, meta
