@@ -5,6 +5,18 @@ inverse because Last.fm has 9x more artists than users. The warehouse is the oth
 (tens of thousands of fans, a few thousand artists), so `ItemEDLAE` keeps its transform and
 hyper-parameters but solves the item-sized system directly and stores the item × item weights
 B, which also makes scoring a brand-new fan a single vector-matrix product.
+
+Chosen on the default-scale warehouse's 60-day holdout, CF alone inside the concert ranking
+(another fan sample than the reported one), NDCG@10 for concerts / for new artists:
+
+    EDLAE λ=10, dropout 1      0.327 / 0.179
+    EDLAE λ=0.3, dropout 3     0.327 / 0.179
+    EDLAE λ=1, dropout 10      0.323 / 0.177
+    item-kNN, 100 neighbours   0.336 / 0.129
+
+item-kNN ranks upcoming concerts slightly better (mostly repeats of artists a fan knows) but
+finds new artists far worse; EDLAE (λ=1, dropout 3, the benchmark's setting) is kept, and
+`encore bench recommend` reports both so the choice stays checked.
 """
 
 from __future__ import annotations
