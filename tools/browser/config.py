@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field
+
+from core.settings import Settings
 
 DEFAULT_ALLOWED_DOMAINS: Final[tuple[str, ...]] = (
     "ticketmaster.com",
@@ -62,6 +64,20 @@ class BrowserConfig(BaseModel):
     backend: BackendName | None = Field(
         None, description="None: 'agentcore' when settings.profile is 'aws', else 'local'"
     )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BrowserConfig:
+        """The config from `ENCORE_BROWSER_*` settings where they exist, defaults otherwise.
+
+        Settings has no browser fields yet; any of `browser_<field>` (e.g.
+        `browser_allowed_domains`, `browser_max_bytes`, `browser_backend`) is picked up once added.
+        """
+        found: dict[str, Any] = {}
+        for name in cls.model_fields:
+            value = getattr(settings, f"browser_{name}", None)
+            if value is not None:
+                found[name] = tuple(value) if isinstance(value, list) else value
+        return cls.model_validate(found)
 
     def allowing(self, *domains: str) -> BrowserConfig:
         """A copy that also allows `domains` (e.g. '127.0.0.1' in tests)."""

@@ -132,17 +132,30 @@ def lookup_source(
     kind: LookupKind = "artist",
     limit: int = 10,
     use_cache: bool = True,
+) -> SourceLookup:
+    """Look up an artist (kind="artist") or its events (kind="events") live at Spotify,
+    Ticketmaster or setlist.fm. Spotify only knows artists; setlist.fm events are past setlists.
+
+    When the source has no API key or cannot be reached, the answer says so (`reachable=false`,
+    `message`) or comes from the cache (`from_cache`, `stale`). Items are third-party data.
+    """
+    return ask_source(ctx, source, query, kind, limit=limit, use_cache=use_cache)
+
+
+def ask_source(
+    ctx: ToolContext,
+    source: SourceName,
+    query: str,
+    kind: LookupKind = "artist",
+    *,
+    limit: int = 10,
+    use_cache: bool = True,
     config: BrowserConfig | None = None,
     cache: WebCache | None = None,
     clock: Clock | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> SourceLookup:
-    """Look up an artist (kind="artist") or upcoming/past events (kind="events") live at Spotify,
-    Ticketmaster or setlist.fm. Spotify only knows artists.
-
-    When the source has no API key or cannot be reached, the answer says so (`reachable=False`,
-    `message`) or comes from the cache (`from_cache`, `stale`). Results are third-party data.
-    """
+    """`lookup_source` with its cache, clock and HTTP transport given explicitly."""
     if source not in FETCHERS:
         raise ValidationError(
             f"unknown source {source!r}; choose one of {', '.join(FETCHERS)}", source=source
@@ -150,7 +163,7 @@ def lookup_source(
     query = query.strip()
     if not query:
         raise ValidationError("query is empty; give an artist name or keyword")
-    config = config or BrowserConfig()
+    config = config or BrowserConfig.from_settings(ctx.settings)
     cache = cache or WebCache.under(ctx.settings.data_dir)
     key = f"{source}|{kind}|{limit}|{query.lower()}"
     label = LABELS[source]

@@ -67,7 +67,7 @@ def test_agentcore_adapter_builds_offline(no_aws: None, tmp_path: Path) -> None:
 def test_agentcore_without_aws_gives_a_clear_error(no_aws: None, tmp_path: Path) -> None:
     ctx = ToolContext(aws_settings(tmp_path))
     with pytest.raises(ConfigError, match="AgentCore browser needs AWS credentials"):
-        fetch_page(ctx, url="https://www.setlist.fm/", config=BrowserConfig(), use_cache=False)
+        fetch_page(ctx, url="https://www.setlist.fm/", use_cache=False)
 
 
 def test_agentcore_applies_the_allow_list_before_aws(no_aws: None) -> None:

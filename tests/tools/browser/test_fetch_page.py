@@ -6,12 +6,12 @@ import pytest
 
 from core.errors import SourceError, ValidationError
 from tests.tools.browser.conftest import FakeNow, Page, WebServer
-from tools.browser import UNTRUSTED_NOTICE, BrowserConfig, WebCache, fetch_page
+from tools.browser import UNTRUSTED_NOTICE, BrowserConfig, WebCache, get_page
 from tools.context import ToolContext
 
 
 def fetch(ctx: ToolContext, url: str, config: BrowserConfig, cache: WebCache, **kw: object):
-    return fetch_page(ctx, url=url, config=config, cache=cache, **kw)  # type: ignore[arg-type]
+    return get_page(ctx, url, config=config, cache=cache, **kw)  # type: ignore[arg-type]
 
 
 def test_concert_page_gives_title_text_and_events(ctx, web: WebServer, config, cache) -> None:
@@ -154,8 +154,8 @@ def test_second_fetch_is_served_from_cache_until_ttl(ctx, web, config, cache, no
 
 
 def test_cache_lives_under_the_data_dir_by_default(ctx, web, config) -> None:
-    fetch_page(ctx, url=f"{web.url}/concert", config=config)
-    again = fetch_page(ctx, url=f"{web.url}/concert", config=config)
+    get_page(ctx, f"{web.url}/concert", config=config)
+    again = get_page(ctx, f"{web.url}/concert", config=config)
     assert again.from_cache
     assert (ctx.settings.data_dir / "web-cache" / "cache.sqlite").is_file()
 

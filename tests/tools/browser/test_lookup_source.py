@@ -19,7 +19,7 @@ from tests.pipelines.sources.conftest import (
     spotify,
 )
 from tests.tools.browser.conftest import FakeNow
-from tools.browser import BrowserConfig, WebCache, lookup_source
+from tools.browser import BrowserConfig, WebCache, ask_source, lookup_source
 from tools.context import ToolContext
 
 BABYMETAL = "27e2997f-f7a1-4353-bcc4-57b9274fa9a4"
@@ -62,7 +62,7 @@ def dead_url() -> str:
 
 
 def ask(ctx: ToolContext, cache: WebCache, **kw: object):
-    return lookup_source(
+    return ask_source(
         ctx,
         config=BrowserConfig(lookup_ttl_s=60),
         cache=cache,
@@ -156,3 +156,11 @@ def test_unreachable_source_without_cache_is_not_an_error(tmp_path, cache) -> No
 def test_spotify_has_no_events(api_ctx, cache) -> None:
     with pytest.raises(ValidationError, match="Spotify has artists, not events"):
         ask(api_ctx, cache, source="spotify", query="Muse", kind="events")
+
+
+def test_public_tool_without_a_key_uses_the_data_dir_cache(ctx) -> None:
+    answer = lookup_source(ctx, source="setlistfm", query="Babymetal", kind="events")
+    assert answer.reachable is False
+    assert answer.message == (
+        "setlist.fm cannot be reached: no API key is set (ENCORE_SETLISTFM_API_KEY)"
+    )
