@@ -133,9 +133,22 @@ def test_analyst_cannot_read_fans_personal_columns(query_settings: Settings) -> 
         "SELECT fan_id FROM fans WHERE signup_date > DATE '2020-01-01'",
         "SELECT x.c FROM (SELECT city AS c FROM fans) x",
         "WITH p AS (SELECT * FROM fans) SELECT p.city FROM p",
+        "SELECT a.name FROM artists a, LATERAL (SELECT city FROM fans) x",
+        "SELECT (SELECT city FROM fans LIMIT 1)",
+        "FROM fans SELECT city",
+        'SELECT "city" FROM main."fans"',
+        "SELECT x FROM (SELECT * FROM fans) t(x, y)",
+        "SELECT COUNT(*) FROM fans WHERE city = 'Montreal'",
+        "SELECT 1 FROM fans ORDER BY city LIMIT 1",
     ):
         with pytest.raises(QueryRefusedError, match="not available to role analyst"):
             run_sql(ctx, sql)
+
+
+def test_analyst_may_select_around_personal_columns(query_settings: Settings) -> None:
+    ctx = ToolContext(query_settings, role="analyst")
+    result = run_sql(ctx, "SELECT * EXCLUDE (city, state, signup_date) FROM fans LIMIT 2")
+    assert result.columns == ["fan_id", "country", "age_band", "favorite_genre"]
 
 
 def test_analyst_sees_fan_ids_pseudonymised(query_settings: Settings) -> None:
