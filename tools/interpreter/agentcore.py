@@ -26,8 +26,7 @@ _tables, _charts = [], []
 def _table(frame, max_rows={max_rows}):
     if isinstance(frame, pd.Series):
         frame = frame.reset_index()
-    if not isinstance(frame.index, pd.RangeIndex):
-        frame = frame.reset_index()
+    frame = frame.reset_index(drop=all(n is None for n in frame.index.names))
     data = _json.loads(frame.head(max_rows).to_json(orient='split', index=False))
     return {{'columns': [str(c) for c in data['columns']], 'rows': data['data']}}
 def show(frame):

@@ -132,8 +132,9 @@ def _frame_to_table(frame: Any, max_rows: int) -> dict[str, Any]:
         frame = frame.reset_index()
     if not isinstance(frame, pd.DataFrame):
         frame = pd.DataFrame(frame)
-    if not isinstance(frame.index, pd.RangeIndex):
-        frame = frame.reset_index()
+    # A named index (groupby keys) is data; a plain positional one (after sorting) is not.
+    named = any(name is not None for name in frame.index.names)
+    frame = frame.reset_index(drop=not named)
     head = frame.head(max_rows)
     payload = json.loads(head.to_json(orient="split", index=False, date_format="iso"))
     return {

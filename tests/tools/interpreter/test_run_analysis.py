@@ -1,0 +1,98 @@
+"""run_analysis on guarded extracts of the small warehouse: code, templates, tables and charts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from core.errors import QueryRefusedError, ValidationError
+from core.settings import Settings
+from tools.context import ToolContext
+from tools.interpreter import (
+    AnalysisResult,
+    Limits,
+    LocalSandbox,
+    list_analysis_templates,
+    run_analysis,
+)
+
+LIMITS = Limits(wall_s=60, cpu_s=20, memory_mb=1024)
+
+
+@pytest.fixture(scope="module")
+def ctx(small_warehouse: Settings) -> ToolContext:
+    return ToolContext(small_warehouse)
+
+
+def test_code_on_an_sql_extract_returns_tables_and_charts(ctx: ToolContext) -> None:
+    code = (
+        "print(len(df))\n"
+        "by_type = df.groupby('venue_type', as_index=False)['tickets_sold'].sum()\n"
+        "show(by_type)\n"
+        "chart('bar', by_type, 'venue_type', 'tickets_sold')\n"
+        "result = df.head(3)\n"
+    )
+    sql = (
+        "SELECT v.venue_type, p.tickets_sold FROM concert_performance p "
+        "JOIN venues v USING (venue_id) WHERE p.tickets_sold IS NOT NULL"
+    )
+    result = run_analysis(ctx, code=code, sql=sql, limits=LIMITS)
+    assert result.error is None, result.error
+    assert int(result.stdout.strip()) > 100
+    by_type, head = result.tables
+    assert by_type.columns == ["venue_type", "tickets_sold"] and len(head.rows) == 3
+    assert sum(r[1] for r in by_type.rows) > 0
+    (figure,) = result.charts
+    assert figure["data"][0]["type"] == "bar"
+    assert figure["layout"]["yaxis"]["title"]["text"] == "Tickets sold"
+    assert "net-namespace" in result.isolation or "audit-hook" in result.isolation
+
+
+def test_templates_are_listed_and_run(ctx: ToolContext) -> None:
+    names = {t.name for t in list_analysis_templates(ctx)}
+    assert {"summary_stats", "price_vs_sell_through", "month_over_month", "top_n"} <= names
+    top = run_analysis(ctx, template="top_n", params={"n": 5}, limits=LIMITS)
+    assert top.error is None, top.error
+    assert len(top.tables[0].rows) == 5 and top.tables[0].columns[0] == "venue"
+    revenue = [row[1] for row in top.tables[0].rows]
+    assert revenue == sorted(revenue, reverse=True)
+    corr = run_analysis(ctx, template="price_vs_sell_through", limits=LIMITS)
+    assert corr.error is None, corr.error
+    assert "Pearson r =" in corr.stdout
+    assert all(-1 <= row[1] <= 1 for row in corr.tables[0].rows)
+    assert corr.charts[0]["data"][0]["type"] == "scatter"
+
+
+def test_month_over_month_and_cohorts(ctx: ToolContext) -> None:
+    mom = run_analysis(ctx, template="month_over_month", limits=LIMITS)
+    assert mom.error is None, mom.error
+    months = [row[0] for row in mom.tables[0].rows]
+    assert months == sorted(months) and "change_pct" in mom.tables[0].columns
+    cohorts = run_analysis(ctx, template="fan_cohorts", params={"max_months": 3}, limits=LIMITS)
+    assert cohorts.error is None, cohorts.error
+    assert cohorts.tables[0].columns[:2] == ["cohort", "0"]
+    assert all(row[1] == 1.0 for row in cohorts.tables[0].rows)  # everyone buys in month 0
+
+
+def test_bad_requests_are_refused_before_running(ctx: ToolContext) -> None:
+    with pytest.raises(ValidationError, match="unknown analysis template"):
+        run_analysis(ctx, template="astrology")
+    with pytest.raises(ValidationError, match="its parameters: by, measure, n"):
+        run_analysis(ctx, template="top_n", params={"limit": 3})
+    with pytest.raises(ValidationError, match="either code or template"):
+        run_analysis(ctx, code="print(1)", template="top_n")
+    with pytest.raises(ValidationError, match="pass code"):
+        run_analysis(ctx, code="  ")
+    with pytest.raises(QueryRefusedError):
+        run_analysis(ctx, code="print(df)", sql="DROP TABLE concerts")
+
+
+def test_failing_code_reports_the_traceback_and_skips_bad_charts() -> None:
+    frame = pd.DataFrame({"a": ["x", "y"], "b": [1, 2]})
+    result: AnalysisResult = LocalSandbox().run(
+        "print('before')\nchart('bar', df, 'a', 'missing')\n1 / 0", frame, {}, LIMITS
+    )
+    assert "before" in result.stdout
+    assert result.error is not None and "ZeroDivisionError" in result.error
+    assert "bootstrap.py" not in result.error
+    assert len(result.charts) == 1  # the spec comes back; the host validates it when building
