@@ -23,6 +23,14 @@ _INJECTION_PATTERNS: Final = tuple(
     for p in (
         r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}\b(?:previous|prior|above|earlier|all|your)\b[^.\n]{0,30}\b(?:instructions?|prompts?|rules|directions|context)\b[^.\n]{0,120}",
         r"\byou are now\b[^.\n]{0,120}",
+        r"\bfrom now on,? you (?:will|are going to|must|shall|have to)\b[^.\n]{0,120}",
+        r"\byou are (?:going|about) to (?:play|pretend|immerse|act|be)\b[^.\n]{0,120}",
+        r"\b(?:pretend|act|behave) (?:to be|as|like) (?:an? )?"
+        r"(?:ai|assistant|model|dan|dude|stan)\b[^.\n]{0,80}",
+        r"\b(?:dan|dude|stan|developer) mode\b[^.\n]{0,80}",
+        r"\bdo anything now\b[^.\n]{0,80}",
+        r"\bstop everything\b[^\n]{0,120}",
+        r"\bjust (?:print|say|output|reply)\b[^\n]{0,120}",
         r"\b(?:new|updated|real) (?:system )?instructions?\s*:[^\n]{0,120}",
         r"\bsystem prompt\b[^.\n]{0,120}",
         r"\b(?:act|behave|pretend|respond) as (?:if you were |an? )?"
