@@ -11,6 +11,7 @@ into views → a row limit. The re-rendered SQL then runs on the locked-down rea
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,17 +160,33 @@ def _check_functions(tree: exp.Expr, policy: Policy) -> list[str]:
     return sorted(used)
 
 
-def _qualified(tree: exp.Expr, schema: Schema) -> exp.Expr:
-    try:
-        return qualify(
-            tree,
-            schema=schema,
-            db="main",
-            dialect=DIALECT,
-            identify=False,
-            validate_qualify_columns=True,
+def _qualify(tree: exp.Expr, schema: Schema) -> exp.Expr:
+    return qualify(
+        tree, schema=schema, db="main", dialect=DIALECT, identify=False,
+        validate_qualify_columns=True,
+    )  # fmt: skip
+
+
+def _role_schema(schema: Schema, role: Role) -> Schema:
+    """The schema as the role sees it: `SELECT *` expands to the columns it may read."""
+    main = {}
+    for table, columns in schema["main"].items():
+        grant = role.grant(table)
+        main[table] = (
+            {c: t for c, t in columns.items() if grant.allows(c)}
+            if grant is not None and grant.columns is not None
+            else columns
         )
+    return {**schema, "main": main}
+
+
+def _qualified(sql: str, tree: exp.Expr, schema: Schema, role: Role) -> exp.Expr:
+    try:
+        return _qualify(tree, _role_schema(schema, role))
     except SqlglotError as exc:
+        # a column the role may not read does not resolve in its schema: say so plainly
+        with contextlib.suppress(SqlglotError):
+            _check_columns(_qualify(_read_only(sql, _parse(sql)), schema), role)
         raise refuse(f"the query does not match the warehouse schema: {exc}") from exc
 
 
@@ -345,7 +362,7 @@ def check(
     tables = _check_tables(tree, role, schema)
     functions = _check_functions(tree, policy)
     names = _output_names(tree)
-    qualified = _qualified(tree, schema)  # in place: `tree` is not used afterwards
+    qualified = _qualified(sql, tree, schema, role)  # in place: `tree` is not used afterwards
     _check_tables(qualified, role, schema)  # qualification may not add tables; be sure
     _check_columns(qualified, role)
     if role.aggregate_only and not aggregated:
