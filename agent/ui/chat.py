@@ -1,0 +1,265 @@
+# Chainlit's send/update/user_session methods carry no annotations.
+# mypy: disable-error-code="no-untyped-call"
+"""The chat session: build the agent service, stream a turn into messages, steps and elements.
+
+The agent is `agent.service.AgentService` (the same API the CLI uses). `ENCORE_UI_AGENT` names
+the factory as `module:callable[.attr]`, a seam that lets browser tests drive a scripted service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+import shutil
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import chainlit as cl
+
+from core.errors import ConfigError
+from core.settings import Settings
+from pipelines.ingest import FileOutcome, ingest_files
+
+from . import render
+from .config import UiSettings, uploads_dir
+
+log = logging.getLogger(__name__)
+
+PREFERENCE_KINDS = ("genres", "artists", "city", "state", "budget")
+_UPLOAD_TYPES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".xml")
+
+
+class Service(Protocol):
+    """The part of `AgentService` the UI uses."""
+
+    def stream(self, text: str) -> Any: ...
+    def preferences(self) -> dict[str, Any]: ...
+    def set_preference(self, kind: str, value: Any) -> None: ...
+    def forget(self, kind: str | None = None) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+def _factory(spec: str) -> Any:
+    """`package.module:attr.attr`, or `/path/to/file.py:attr` for a file outside any package."""
+    module_name, _, attr_path = spec.rpartition(":")
+    target: Any
+    if module_name.endswith(".py"):
+        loaded = importlib.util.spec_from_file_location("encore_ui_agent", module_name)
+        if loaded is None or loaded.loader is None:
+            raise ConfigError(f"ENCORE_UI_AGENT: cannot load {module_name}")
+        target = importlib.util.module_from_spec(loaded)
+        sys.modules[loaded.name] = target  # dataclasses look their module up while defining
+        loaded.loader.exec_module(target)
+    else:
+        target = importlib.import_module(module_name)
+    for attr in attr_path.split("."):
+        target = getattr(target, attr)
+    return target
+
+
+def build_service(
+    settings: Settings, ui: UiSettings, *, user: str, session: str, role: str, model: str | None
+) -> Service:
+    """The agent service for one chat thread (its memory session is the thread id)."""
+    factory = _factory(ui.agent)
+    service: Service = factory(settings, user=user, session=session, role=role, model=model)
+    return service
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+async def run_turn(service: Service, text: str) -> None:
+    """Stream one agent turn: text tokens, one tool step per call, then tables, charts, actions."""
+    message = cl.Message(content="")
+    steps: dict[str, cl.Step] = {}
+    result: Any = None
+    try:
+        async for event in service.stream(text):
+            kind = type(event).__name__
+            if kind == "TextDelta":
+                await message.stream_token(event.text)
+            elif kind == "ToolStarted":
+                step = cl.Step(name=event.name, type="tool", language="json")
+                step.input = render.short(event.input)
+                step.start = _now()
+                steps[event.tool_use_id] = step
+                await step.send()
+            elif kind == "ToolFinished":
+                step = steps.pop(event.tool_use_id, cl.Step(name=event.name, type="tool"))
+                step.end = _now()
+                if event.error:
+                    step.is_error = True
+                    step.output = f"Error: {event.error}"
+                else:
+                    step.output = render.short(event.output)
+                step.name = f"{event.name} · {event.duration_ms:.0f} ms"
+                await step.update()
+            elif kind == "TurnDone":
+                result = event.result
+    except Exception as exc:  # the entrypoint edge: the user sees plain words, the log the trace
+        for step in steps.values():
+            step.is_error = True
+            step.output = "stopped"
+            await step.update()
+        message.content = (message.content + "\n\n" if message.content else "") + (
+            render.plain_error(exc)
+        )
+        await message.send()
+        return
+    if result is not None:
+        await _attach_result(message, result)
+    await message.send()
+
+
+async def _attach_result(message: cl.Message, result: Any) -> None:
+    if not message.content and result.answer:
+        message.content = result.answer
+    for call in result.tool_calls:
+        sql = call.input.get("sql") if isinstance(call.input, dict) else None
+        if sql and call.name == "run_sql":
+            continue  # already shown as the step's input
+    elements: list[Any] = []
+    for index, table in enumerate(result.tables):
+        elements.append(
+            cl.Dataframe(
+                data=render.table_frame(table), name=f"table {index + 1}", display="inline"
+            )
+        )
+    for index, chart in enumerate(result.charts):
+        try:
+            elements.append(
+                cl.Plotly(figure=render.figure(chart), name=f"chart {index + 1}", display="inline")
+            )
+        except ValueError:
+            log.warning("chart %d could not be rendered", index, exc_info=True)
+    message.elements = elements
+    turn_id = uuid.uuid4().hex
+    turns: dict[str, Any] = cl.user_session.get("turns") or {}
+    turns[turn_id] = result
+    cl.user_session.set("turns", turns)
+    actions = []
+    if result.tables:
+        actions += [
+            cl.Action(name="chart_this", payload={"turn": turn_id}, label="Chart this"),
+            cl.Action(name="download_csv", payload={"turn": turn_id}, label="Download CSV"),
+        ]
+    if result.sql:
+        actions.append(cl.Action(name="show_sql", payload={"turn": turn_id}, label="Show SQL"))
+    message.actions = actions
+
+
+def turn_for(action: cl.Action) -> Any:
+    """The turn result an action button belongs to, or None after a restart."""
+    turns: dict[str, Any] = cl.user_session.get("turns") or {}
+    return turns.get(str(action.payload.get("turn")))
+
+
+async def show_sql(action: cl.Action) -> None:
+    """Reply with the SQL behind an answer."""
+    result = turn_for(action)
+    text = render.sql_markdown(result.sql) if result else "That answer is no longer in memory."
+    await cl.Message(content=text).send()
+
+
+async def download_csv(action: cl.Action) -> None:
+    """Offer the answer's tables as CSV files."""
+    result = turn_for(action)
+    if not result or not result.tables:
+        await cl.Message(content="That answer has no table any more; ask again.").send()
+        return
+    files = [
+        cl.File(name=f"encore-table-{i + 1}.csv", content=render.table_csv(t), mime="text/csv")
+        for i, t in enumerate(result.tables)
+    ]
+    await cl.Message(content="Here is the table as CSV.", elements=files).send()
+
+
+async def ingest_upload(settings: Settings, files: list[cl.File], user: str) -> None:
+    """Ask for confirmation, then ingest uploads with a progress step and a quality summary."""
+    usable = [f for f in files if f.path and Path(f.name).suffix.lower() in _UPLOAD_TYPES]
+    if not usable:
+        names = ", ".join(f.name for f in files)
+        await cl.Message(
+            content=f"I can ingest {', '.join(_UPLOAD_TYPES)} files; {names} is not one of them."
+        ).send()
+        return
+    names = ", ".join(f.name for f in usable)
+    answer = await cl.AskActionMessage(
+        content=f"Load **{names}** into the warehouse? Bad rows are quarantined, not loaded.",
+        actions=[
+            cl.Action(name="ingest", payload={"go": True}, label="Ingest"),
+            cl.Action(name="cancel", payload={"go": False}, label="Cancel"),
+        ],
+        timeout=300,
+    ).send()
+    if not answer or not answer.get("payload", {}).get("go"):
+        await cl.Message(content="Nothing was loaded.").send()
+        return
+    target_dir = uploads_dir(settings) / uuid.uuid4().hex[:8]
+    target_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for upload in usable:
+        target = target_dir / Path(upload.name).name
+        shutil.copyfile(str(upload.path), target)
+        paths.append(target)
+    loop = asyncio.get_running_loop()
+    async with cl.Step(name="ingest", type="tool") as step:
+        step.input = names
+
+        def progress(outcome: FileOutcome) -> None:
+            line = f"{outcome.path.name}: {outcome.status} {outcome.message}".strip()
+            asyncio.run_coroutine_threadsafe(step.stream_token(line + "\n"), loop)
+
+        try:
+            outcomes = await asyncio.to_thread(
+                ingest_files, settings, paths, source=f"upload:{user}", on_file=progress
+            )
+        except Exception as exc:
+            step.is_error = True
+            await cl.Message(content=render.plain_error(exc)).send()
+            return
+    await cl.Message(content="**Ingestion finished**\n\n" + render.ingest_summary(outcomes)).send()
+
+
+def preferences_markdown(prefs: dict[str, Any]) -> str:
+    """What the agent remembers about the user, as a short list."""
+    shown = {k: v for k, v in prefs.items() if v not in (None, "", [])}
+    if not shown:
+        return "I don't remember any preferences yet. Edit them in the settings panel (⚙)."
+    lines = [
+        f"- **{k}**: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in shown.items()
+    ]
+    return (
+        "What I remember about you:\n" + "\n".join(lines) + "\n\nEdit them in the settings panel."
+    )
+
+
+def apply_preferences(service: Service, values: dict[str, Any]) -> list[str]:
+    """Save edited preference fields (comma lists for genres/artists); returns the kinds changed."""
+    current = service.preferences()
+    changed = []
+    for kind in PREFERENCE_KINDS:
+        raw = str(values.get(f"pref_{kind}") or "").strip()
+        value: Any
+        if kind in ("genres", "artists"):
+            value = [part.strip() for part in raw.split(",") if part.strip()]
+        elif kind == "budget":
+            value = float(raw) if raw.replace(".", "", 1).isdigit() else None
+        else:
+            value = raw or None
+        if value in (None, []):
+            if current.get(kind) not in (None, "", []):
+                service.forget(kind)
+                changed.append(kind)
+        elif value != current.get(kind):
+            service.set_preference(kind, value)
+            changed.append(kind)
+    return changed

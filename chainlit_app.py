@@ -1,0 +1,173 @@
+"""Encore's chat page: Chainlit callbacks only; the work lives in `agent.ui`.
+
+Run with `encore ui` (agent.ui.launch.start_ui), which prepares the JWT secret, the demo user and
+the history tables, or directly: `chainlit run chainlit_app.py --headless` with ENCORE_DATA_DIR and
+CHAINLIT_AUTH_SECRET set. Cognito sign-in turns on when Chainlit's OAUTH_COGNITO_CLIENT_ID,
+OAUTH_COGNITO_CLIENT_SECRET and OAUTH_COGNITO_DOMAIN are set.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import chainlit as cl
+from chainlit.input_widget import Select, TextInput
+from chainlit.types import ThreadDict
+
+from agent.ui import chat, demo, history, offline, render
+from agent.ui.auth import UserStore
+from agent.ui.config import ROLES, UiSettings, allowed_role
+from core.settings import Settings
+
+SETTINGS = Settings()
+UI = UiSettings()
+MODELS = [
+    "offline",
+    "bedrock:us.anthropic.claude-sonnet-4",
+    "anthropic:claude-sonnet-4",
+    "openai:gpt-4o-mini",
+    "ollama:llama3.1",
+]
+offline.install()
+
+
+@cl.data_layer
+def _data_layer() -> Any:
+    return history.data_layer(SETTINGS)
+
+
+@cl.password_auth_callback
+def _password_login(username: str, password: str) -> cl.User | None:
+    user = UserStore(SETTINGS).authenticate(username, password)
+    if user is None:
+        return None
+    return cl.User(identifier=user.name, metadata={"role": user.role, "provider": "credentials"})
+
+
+if UI.header_auth:
+
+    @cl.header_auth_callback
+    def _header_login(headers: Any) -> cl.User | None:
+        name = headers.get(UI.header_user)
+        role = headers.get(UI.header_role) or "analyst"
+        if not name:
+            return None
+        return cl.User(identifier=name, metadata={"role": role if role in ROLES else "viewer"})
+
+
+if os.environ.get("OAUTH_COGNITO_CLIENT_ID"):
+
+    @cl.oauth_callback
+    def _oauth_login(
+        provider_id: str, token: str, raw: dict[str, str], user: cl.User, id_token: str | None
+    ) -> cl.User | None:
+        user.metadata["role"] = "analyst"
+        return user
+
+
+def _user() -> tuple[str, str]:
+    user = cl.user_session.get("user")
+    name = user.identifier if user else "local"
+    role = (user.metadata or {}).get("role", "analyst") if user else "analyst"
+    return name, str(role)
+
+
+async def _open(session: str) -> None:
+    name, role = _user()
+    model = os.environ.get("ENCORE_MODEL", "offline")
+    try:
+        service = chat.build_service(
+            SETTINGS, UI, user=name, session=session, role=role, model=model
+        )
+    except Exception as exc:  # the entrypoint edge: say it plainly, keep the page usable
+        await cl.Message(content="The agent could not start. " + render.plain_error(exc)).send()
+        return
+    cl.user_session.set("service", service)
+    cl.user_session.set("agent_setup", (model, role))
+    prefs = service.preferences()
+    widgets = [
+        Select(
+            id="model", label="Model provider", values=sorted({model, *MODELS}), initial_value=model
+        ),
+        Select(id="role", label="Role", values=list(ROLES), initial_value=role),
+    ]
+    for kind in chat.PREFERENCE_KINDS:
+        value = prefs.get(kind)
+        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value or "")
+        widgets.append(TextInput(id=f"pref_{kind}", label=f"Remembered {kind}", initial=text))
+    await cl.ChatSettings(widgets).send()
+
+
+@cl.set_starters
+async def _starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
+    return [cl.Starter(label=s.message, message=s.message) for s in demo.starters(SETTINGS)]
+
+
+@cl.on_chat_start
+async def _start() -> None:
+    await _open(cl.context.session.thread_id)
+
+
+@cl.on_chat_resume
+async def _resume(thread: ThreadDict) -> None:
+    await _open(thread["id"])
+
+
+@cl.on_settings_update
+async def _settings(values: dict[str, Any]) -> None:
+    service: chat.Service = cl.user_session.get("service")
+    name, granted = _user()
+    setup = (values.get("model") or "offline", allowed_role(values.get("role") or granted, granted))
+    if setup != cl.user_session.get("agent_setup"):
+        await service.aclose()
+        model, role = setup
+        session = cl.context.session.thread_id
+        service = chat.build_service(
+            SETTINGS, UI, user=name, session=session, role=role, model=model
+        )
+        cl.user_session.set("service", service)
+        cl.user_session.set("agent_setup", setup)
+        await cl.Message(content=f"Now answering with **{model}** as **{role}**.").send()
+    changed = chat.apply_preferences(service, values)
+    if changed:
+        await cl.Message(content="Saved: " + ", ".join(changed) + ".").send()
+
+
+@cl.on_message
+async def _message(message: cl.Message) -> None:
+    service: chat.Service | None = cl.user_session.get("service")
+    files = [e for e in message.elements if isinstance(e, cl.File)]
+    if files:
+        await chat.ingest_upload(SETTINGS, files, _user()[0])
+        if not message.content.strip():
+            return
+    if service is None:
+        await cl.Message(content="The agent is not running; reload the page to try again.").send()
+        return
+    if message.content.strip().lower() in ("/preferences", "/prefs"):
+        await cl.Message(content=chat.preferences_markdown(service.preferences())).send()
+        return
+    await chat.run_turn(service, message.content)
+
+
+@cl.action_callback("chart_this")
+async def _chart_this(action: cl.Action) -> None:
+    await chat.run_turn(cl.user_session.get("service"), "chart that")
+
+
+@cl.action_callback("show_sql")
+async def _show_sql(action: cl.Action) -> None:
+    await chat.show_sql(action)
+
+
+@cl.action_callback("download_csv")
+async def _download_csv(action: cl.Action) -> None:
+    await chat.download_csv(action)
+
+
+@cl.on_chat_end
+async def _end() -> None:
+    service = cl.user_session.get("service")
+    if service is not None:
+        await service.aclose()
