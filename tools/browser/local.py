@@ -57,6 +57,8 @@ class LocalBrowser:
         while True:
             address = checked_address(current, cfg.allowed_domains, self._resolver)
             try:
+                if self._monotonic() > deadline:  # the limit covers the whole redirect chain
+                    raise httpx.ConnectTimeout("total time limit reached")
                 page = self._get(current, address, deadline)
             except httpx.TimeoutException as exc:
                 raise SourceError(

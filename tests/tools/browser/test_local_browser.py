@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.errors import ValidationError
+from core.errors import SourceError, ValidationError
 from tests.tools.browser.test_guard import fake_dns
 from tools.browser import BrowserConfig
 from tools.browser.local import LocalBrowser
@@ -42,3 +42,22 @@ def test_redirect_to_a_name_resolving_inside_is_refused_before_connecting() -> N
     with pytest.raises(ValidationError, match=r"rebind\.setlist\.fm resolves to a private"):
         browser.fetch("https://www.setlist.fm/")
     assert seen == ["https://151.101.1.1/"]
+
+
+def test_time_limit_covers_the_whole_redirect_chain() -> None:
+    clock = [0.0]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        clock[0] += 0.3  # each hop answers in time, the chain does not
+        step = int(request.url.path.strip("/") or 0)
+        return httpx.Response(302, headers={"Location": f"/{step + 1}"})
+
+    browser = LocalBrowser(
+        BrowserConfig(timeout_s=0.5),
+        resolver=fake_dns,
+        transport=httpx.MockTransport(answer),
+        monotonic=lambda: clock[0],
+    )
+    with pytest.raises(SourceError, match=r"did not answer within 0\.5 s"):
+        browser.fetch("https://www.setlist.fm/")
+    assert clock[0] == pytest.approx(0.6)
