@@ -1,16 +1,22 @@
-"""`encore bench recsys`: the recommenders on real listening data, against strong baselines."""
+"""Model commands: `encore train | evaluate | predict | drift` (`app`) and `encore bench recsys |
+forecast` (`bench_app`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.settings import Settings
+
 bench_app = typer.Typer()
+app = typer.Typer(help="train, evaluate and query the models")
 console = Console()
 
 _DEFAULT_DATA = Path("../shared/data/hetrec2011-lastfm-2k")
@@ -41,3 +47,234 @@ def bench_recsys_command(
     for model in result["models"]:
         table.add_row(model["name"], *(f"{model[m]:.4f}" for m in _METRICS))
     console.print(table)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@bench_app.command("forecast")
+def bench_forecast_command(
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Ticket-sales model vs baselines on the newest 20% of concerts: MAE/RMSE/MAPE/coverage."""
+    from models.forecast.bench import bench_forecast
+
+    with console.status("training and scoring the forecaster on a time holdout ..."):
+        result = bench_forecast(_settings())
+    if as_json:
+        typer.echo(json.dumps(result, default=str))
+        return
+    _print_holdout(result)
+
+
+def _print_holdout(result: dict[str, Any]) -> None:
+    rows = result["rows"]
+    table = Table(
+        "model",
+        "MAE",
+        "RMSE",
+        "MAPE",
+        "coverage",
+        title=f"ticket sales, test window {result['test_window'][0]}..{result['test_window'][1]} "
+        f"(train {rows['train']}, calibration {rows['calibration']}, test {rows['test']})",
+    )
+    for name, m in result["metrics"].items():
+        coverage = f"{m['coverage']:.3f}" if "coverage" in m else "-"
+        table.add_row(name, f"{m['mae']:.1f}", f"{m['rmse']:.1f}", f"{m['mape']:.3f}", coverage)
+    console.print(table)
+    cal = result["calibration"]
+    console.print(
+        f"confidence >= 0.70 on {cal['share_confident']:.0%} of predictions; of those "
+        f"{cal['hit_rate_confident']:.1%} landed within ±20% (others: "
+        f"{cal['hit_rate_low_confidence']:.1%})"
+    )
+
+
+_MODELS = ("venue_ranking", "sales_forecast", "recommender", "all")
+
+
+@app.command("train")
+def train_command(
+    model: Annotated[
+        str, typer.Argument(help="venue_ranking | sales_forecast | recommender | all")
+    ] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
+) -> None:
+    """Train a model (or all), register the new version, promote it when it is not worse."""
+    if model not in _MODELS:
+        raise typer.BadParameter(f"choose one of {', '.join(_MODELS)}", param_hint="MODEL")
+    settings = _settings()
+    names = [m for m in _MODELS[:-1] if model in (m, "all")]
+    results: dict[str, Any] = {}
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("training", total=len(names))
+        for name in names:
+            progress.update(task, description=f"training {name}")
+
+            def note(message: str, model_name: str = name) -> None:
+                progress.update(task, description=f"{model_name}: {message}")
+
+            results[name] = _train_one(name, settings, note)
+            progress.advance(task)
+    if as_json:
+        typer.echo(json.dumps(results, default=str))
+        return
+    for name, result in results.items():
+        if name == "sales_forecast":
+            _print_holdout(result)
+        console.print(f"[bold]{name}[/bold]: " + _summary(result))
+
+
+def _train_one(name: str, settings: Settings, note: Callable[[str], None]) -> dict[str, Any]:
+    if name == "venue_ranking":
+        from models.ranking import train_ranking
+
+        scores, meta = train_ranking(settings)
+        return {
+            "version": meta.version,
+            "promoted": meta.status == "champion",
+            "venues": len(scores),
+        }
+    if name == "sales_forecast":
+        from models.forecast.train import train
+
+        return train(settings, progress=note)
+    try:
+        from models.recommend import train as train_recommender
+    except ImportError:
+        return {"skipped": "models.recommend.train is not available yet (workstream MODELS-B)"}
+    result: dict[str, Any] = train_recommender(settings)
+    return result
+
+
+def _summary(result: dict[str, Any]) -> str:
+    if "skipped" in result:
+        return str(result["skipped"])
+    parts = [f"{k}={v}" for k, v in result.items() if isinstance(v, str | int | float | bool)]
+    return ", ".join(parts)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    model: Annotated[str | None, typer.Option(help="one model only")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the comparison as JSON")] = False,
+) -> None:
+    """Every registered model version side by side: status, metrics, promotion decision."""
+    from models.evaluation import compare_versions
+    from models.registry import ModelRegistry
+
+    rows = compare_versions(ModelRegistry(_settings()), [model] if model else None)
+    if as_json:
+        typer.echo(json.dumps({"versions": rows}, default=str))
+        return
+    if not rows:
+        console.print("no trained models yet; run `encore train`")
+        return
+    metric_names = sorted({m for row in rows for m in row["metrics"]})
+    table = Table(
+        "model",
+        "version",
+        "status",
+        "trained_at",
+        *metric_names,
+        "decision",
+        title="model versions",
+    )
+    for row in rows:
+        table.add_row(
+            row["model"],
+            row["version"],
+            row["status"],
+            row["trained_at"],
+            *(f"{row['metrics'][m]:.4g}" if m in row["metrics"] else "" for m in metric_names),
+            row["decision"] or "",
+        )
+    console.print(table)
+
+
+@app.command("predict")
+def predict_command(
+    artist: Annotated[str, typer.Option(help="artist name (typos are forgiven)")],
+    venue: Annotated[str, typer.Option(help="venue name")],
+    date: Annotated[str, typer.Option(help="event date, YYYY-MM-DD")],
+    price: Annotated[float | None, typer.Option(help="average ticket price")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the prediction as JSON")] = False,
+) -> None:
+    """Forecast tickets sold and gross for an artist at a venue on a date, with confidence."""
+    from core.errors import EncoreError
+    from tools.context import ToolContext
+    from tools.insights.forecast import predict_ticket_sales
+
+    try:
+        with console.status("forecasting ..."):
+            result = predict_ticket_sales(
+                ToolContext(_settings()), artist=artist, venue=venue, date=date, price=price
+            )
+    except EncoreError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(result.model_dump_json())
+        return
+    flag = " [yellow](LOW CONFIDENCE)[/yellow]" if result.low_confidence else ""
+    console.print(f"[bold]{result.artist}[/bold] at [bold]{result.venue}[/bold] on {result.date}")
+    console.print(
+        f"tickets: {result.tickets_sold:,} (80% interval {result.tickets_low:,}–"
+        f"{result.tickets_high:,}), gross ${result.gross:,.0f} "
+        f"(${result.gross_low:,.0f}–${result.gross_high:,.0f})"
+    )
+    console.print(f"confidence: {result.confidence:.2f}{flag}   model {result.model_version}")
+    for line in result.explanation:
+        console.print(f"  - {line}")
+
+
+@app.command("drift")
+def drift_command(
+    alert: Annotated[bool, typer.Option(help="write alerts on drift or degradation")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Feature and prediction drift (PSI, KS) and live accuracy of logged predictions."""
+    from models.monitoring import PSI_ALERT, drift_report, track_actuals
+
+    settings = _settings()
+    with console.status("computing drift ..."):
+        report = {
+            "drift": drift_report(settings, alert=alert),
+            "actuals": track_actuals(settings, alert=alert),
+        }
+    if as_json:
+        typer.echo(json.dumps(report, default=str))
+        return
+    drift = report["drift"]
+    table = Table(
+        "feature",
+        "PSI",
+        "KS",
+        "KS p",
+        title=f"drift: last {drift.get('reference_rows')} "
+        f"completed vs {drift.get('current_rows')} scheduled concerts",
+    )
+    for row in drift["features"]:
+        style = "red" if row["psi"] > PSI_ALERT else ""
+        table.add_row(
+            row["feature"],
+            f"{row['psi']:.3f}",
+            f"{row['ks']:.3f}",
+            f"{row['ks_p']:.3g}",
+            style=style,
+        )
+    if drift.get("prediction"):
+        p = drift["prediction"]
+        table.add_row(
+            "[bold]prediction[/bold]", f"{p['psi']:.3f}", f"{p['ks']:.3f}", f"{p['ks_p']:.3g}"
+        )
+    console.print(table)
+    console.print(f"predictions vs actuals: {_summary(report['actuals'])}")

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from core.settings import Settings
+from models.forecast.bench import bench_forecast
 from models.forecast.model import LOW_CONFIDENCE, TOLERANCE
 from models.forecast.predict import predict_concert_ids, predict_pairs
-from models.forecast.train import holdout_evaluation, train, training_frame
+from models.forecast.train import train
 from models.registry import ModelRegistry
 from tests.conftest import copy_warehouse
 from tools.warehouse import reading
@@ -18,9 +19,7 @@ from tools.warehouse import reading
 
 @pytest.fixture(scope="module")
 def holdout(small_warehouse: Settings) -> dict[str, Any]:
-    with reading(small_warehouse) as con:
-        frame = training_frame(con)
-    return holdout_evaluation(frame)
+    return bench_forecast(small_warehouse)
 
 
 def test_model_beats_both_baselines(holdout: dict[str, Any]) -> None:

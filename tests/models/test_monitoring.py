@@ -40,9 +40,9 @@ def test_degraded_predictions_raise_an_alert(small_warehouse: Settings, tmp_path
     )
     wrong = pd.DataFrame(
         {
-            "tickets_sold": [3.0 * t + 100 for _, t in done],
-            "tickets_low": [2.0 * t + 50 for _, t in done],
-            "tickets_high": [4.0 * t + 200 for _, t in done],
+            "tickets_sold": [3.0 * float(str(t)) + 100 for _, t in done],
+            "tickets_low": [2.0 * float(str(t)) + 50 for _, t in done],
+            "tickets_high": [4.0 * float(str(t)) + 200 for _, t in done],
             "confidence": [0.9] * len(done),
         },
         index=[c for c, _ in done],
@@ -52,4 +52,4 @@ def test_degraded_predictions_raise_an_alert(small_warehouse: Settings, tmp_path
     assert report["tracked"] == 30 and report["degraded"] and report["coverage"] == 0.0
     alerts = query_warehouse(settings, "SELECT source, severity, message FROM alerts")
     assert len(alerts) == 1 and alerts[0][0] == "model:sales_forecast"
-    assert "encore train sales_forecast" in alerts[0][2]
+    assert "encore train sales_forecast" in str(alerts[0][2])
