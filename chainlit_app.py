@@ -101,7 +101,7 @@ async def _open(session: str) -> None:
 
 @cl.set_starters
 async def _starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
-    return [cl.Starter(label=s.message, message=s.message) for s in demo.starters(SETTINGS)]
+    return [cl.Starter(label=text, message=text) for text in demo.starters(SETTINGS)]
 
 
 @cl.on_chat_start

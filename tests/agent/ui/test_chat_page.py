@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from agent.ui.demo import conversations
 from tests.agent.ui.conftest import App
 
 pytestmark = pytest.mark.browser
@@ -128,6 +129,22 @@ def test_reload_and_resume_thread(page: Any, shots: Path) -> None:
     answer, _ = ask(page, "Which genres are most popular?")
     assert answer.inner_text().strip()
     page.screenshot(path=str(shots / "resumed.png"), full_page=True)
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_demo_conversation(page: Any, ui_app: App, index: int, shots: Path) -> None:
+    turns = conversations(ui_app.settings)[index]
+    page.goto(ui_app.url)  # a new thread per conversation
+    page.wait_for_selector("#chat-input", timeout=30_000)
+    for text in turns:
+        answer, seconds = ask(page, text)
+        said = answer.inner_text().strip()
+        print(f"\n{seconds:5.2f} s  {text!r} -> {said[:100]!r}")
+        assert said
+        assert "went wrong" not in said and "Traceback" not in said
+    if index == 3:  # the attendance trend is drawn
+        page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    page.screenshot(path=str(shots / f"demo-{index + 1}.png"), full_page=True)
 
 
 def test_page_made_no_request_off_the_machine(ui_app: App) -> None:
