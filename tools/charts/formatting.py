@@ -7,10 +7,13 @@ import re
 _CURRENCY = re.compile(r"gross|revenue|price|budget|amount|spend|cost", re.IGNORECASE)
 _PERCENT = re.compile(r"sell_through|rate|ratio|share|pct|percent", re.IGNORECASE)
 _ACRONYMS = {"id": "ID", "usd": "USD", "us": "US"}
+_SPECIAL = {"sell_through": "Sell-through", "avg_ticket_price": "Average ticket price"}
 
 
 def label(column: str) -> str:
-    """`tickets_sold` -> `Tickets sold`; `avg_ticket_price` -> `Avg ticket price`."""
+    """`tickets_sold` -> `Tickets sold`; `sell_through` -> `Sell-through`."""
+    if column.lower() in _SPECIAL:
+        return _SPECIAL[column.lower()]
     words = [w for w in re.split(r"[_\s]+", column.strip()) if w]
     if not words:
         return column

@@ -26,7 +26,8 @@ _tables, _charts = [], []
 def _table(frame, max_rows={max_rows}):
     if isinstance(frame, pd.Series):
         frame = frame.reset_index()
-    frame = frame.reset_index(drop=all(n is None for n in frame.index.names))
+    positional = frame.index.names == [None] and pd.api.types.is_integer_dtype(frame.index)
+    frame = frame.reset_index(drop=positional)
     data = _json.loads(frame.head(max_rows).to_json(orient='split', index=False))
     return {{'columns': [str(c) for c in data['columns']], 'rows': data['data']}}
 def show(frame):

@@ -88,6 +88,18 @@ class _CappedText(io.TextIOBase):
         self._target.flush()
 
 
+class _LazyModule:
+    """`pd`/`np` for code that never touches them: pandas costs a second of CPU to import."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
+
+
 def _guard(work_dir: str, read_roots: list[str]) -> None:
     """Install the audit hook; from here on the analysis runs under it."""
     work = os.path.realpath(work_dir)
@@ -132,9 +144,9 @@ def _frame_to_table(frame: Any, max_rows: int) -> dict[str, Any]:
         frame = frame.reset_index()
     if not isinstance(frame, pd.DataFrame):
         frame = pd.DataFrame(frame)
-    # A named index (groupby keys) is data; a plain positional one (after sorting) is not.
-    named = any(name is not None for name in frame.index.names)
-    frame = frame.reset_index(drop=not named)
+    # Labels (groupby keys, describe()'s statistics) are data; unnamed row numbers are not.
+    positional = frame.index.names == [None] and pd.api.types.is_integer_dtype(frame.index)
+    frame = frame.reset_index(drop=positional)
     head = frame.head(max_rows)
     payload = json.loads(head.to_json(orient="split", index=False, date_format="iso"))
     return {
@@ -148,13 +160,18 @@ def main(config_path: str) -> int:
     with open(config_path, encoding="utf-8") as handle:
         config = json.load(handle)
     sys.path[:0] = config["paths"]
-    import numpy as np
-    import pandas as pd
+    # ctypes loads libpython at import and numpy imports ctypes; after the guard that load
+    # would be refused, so ctypes comes in now (its later dlopen/calls stay refused).
+    import ctypes  # noqa: F401
 
     work = config["work_dir"]
     os.chdir(work)
     df = None
+    pd: Any = _LazyModule("pandas")
+    np: Any = _LazyModule("numpy")
     if config.get("extract"):
+        import pandas as pd
+
         name = config["extract"]
         df = pd.read_parquet(name) if name.endswith(".parquet") else pd.read_csv(name)
     tables: list[Any] = []
@@ -192,11 +209,14 @@ def main(config_path: str) -> int:
     except BaseException as exc:  # the analysis' own failure is reported, not raised
         lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
         error = "".join(line for line in lines if "bootstrap.py" not in line)[-4000:]
+    frames: tuple[type, ...] = ()
+    if "pandas" in sys.modules:  # no pandas imported means no DataFrames to return
+        frames = (sys.modules["pandas"].DataFrame, sys.modules["pandas"].Series)
     for name in ("result", "tables"):
         value = namespace.get(name)
         if isinstance(value, list | tuple):
-            tables.extend(v for v in value if isinstance(v, pd.DataFrame | pd.Series))
-        elif isinstance(value, pd.DataFrame | pd.Series):
+            tables.extend(v for v in value if isinstance(v, frames))
+        elif frames and isinstance(value, frames):
             tables.append(value)
         elif name == "result" and value is not None and not tables:
             print(repr(value))

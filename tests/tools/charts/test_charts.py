@@ -48,7 +48,9 @@ def by_venue(ctx: ToolContext) -> Table:
 
 def test_labels_and_number_formats() -> None:
     assert label("tickets_sold") == "Tickets sold"
-    assert label("avg_ticket_price") == "Avg ticket price"
+    assert label("avg_ticket_price") == "Average ticket price"
+    assert label("sell_through") == "Sell-through"
+    assert label("venue_id") == "Venue ID"
     assert tick_format("gross_revenue") == ("$", ",.0f")
     assert tick_format("sell_through") == ("", ".0%")
     assert tick_format("tickets_sold") == ("", ",.0f")
@@ -90,7 +92,7 @@ def test_scatter_and_color_groups(ctx: ToolContext) -> None:
     )
     chart = make_chart(ctx, kind="scatter", table=table, color="venue_type")
     assert len(chart.plotly["data"]) > 1
-    assert chart.title == "Sell through vs avg ticket price"
+    assert chart.title == "Sell-through vs average ticket price"
     assert chart.plotly["layout"]["xaxis"]["tickprefix"] == "$"
 
 

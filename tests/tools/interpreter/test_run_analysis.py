@@ -96,3 +96,17 @@ def test_failing_code_reports_the_traceback_and_skips_bad_charts() -> None:
     assert result.error is not None and "ZeroDivisionError" in result.error
     assert "bootstrap.py" not in result.error
     assert len(result.charts) == 1  # the spec comes back; the host validates it when building
+
+
+def test_pandas_without_an_extract_and_index_labels_kept() -> None:
+    code = (
+        "frame = pd.DataFrame({'a': [3, 1, 2]})\n"
+        "print(np.arange(3).sum())\n"
+        "result = [frame.describe(), frame.sort_values('a')]\n"
+    )
+    result = LocalSandbox().run(code, None, {}, LIMITS)
+    assert result.error is None, result.error
+    assert result.stdout.strip() == "3"
+    stats, ordered = result.tables
+    assert stats.columns == ["index", "a"] and stats.rows[1] == ["mean", 2.0]
+    assert ordered.columns == ["a"] and ordered.rows == [[1], [2], [3]]
