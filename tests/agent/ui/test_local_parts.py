@@ -77,7 +77,7 @@ def test_history_tables_work_with_chainlits_data_layer(settings: Settings) -> No
         thread = await layer.get_thread("t-1")
         return created, thread
 
-    user, thread = asyncio.run(roundtrip())
+    _, thread = asyncio.run(roundtrip())
     assert thread is not None and thread["name"] == "first"
 
 
