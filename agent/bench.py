@@ -40,7 +40,11 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 async def _run(
-    settings: Settings, agent_settings: AgentSettings, model: str | Model | None, rounds: int
+    settings: Settings,
+    agent_settings: AgentSettings,
+    model: str | Model | None,
+    rounds: int,
+    questions: tuple[str, ...],
 ) -> dict[str, Any]:
     async def turn(question: str, i: int) -> tuple[float, int, bool]:
         service = AgentService.create(
@@ -57,19 +61,19 @@ async def _run(
         return elapsed, len(result.tool_calls), any(c.error for c in result.tool_calls)
 
     t0 = time.perf_counter()
-    await turn(QUESTIONS[0], 0)
+    await turn(questions[0], 0)
     cold_ms = (time.perf_counter() - t0) * 1000
     latencies: list[float] = []
     tool_calls = errors = 0
     for r in range(rounds):
-        for i, question in enumerate(QUESTIONS):
-            ms, calls, failed = await turn(question, r * len(QUESTIONS) + i)
+        for i, question in enumerate(questions):
+            ms, calls, failed = await turn(question, r * len(questions) + i)
             latencies.append(ms)
             tool_calls += calls
             errors += failed
     return {
         "model": model if isinstance(model, str) else type(model).__name__,
-        "questions": len(QUESTIONS),
+        "questions": len(questions),
         "turns": len(latencies),
         "cold_start_ms": round(cold_ms, 1),
         "p50_ms": round(statistics.median(latencies), 1),
@@ -88,12 +92,13 @@ def bench_agent(
     rounds: int = 3,
     model: str | Model | None = None,
     agent_settings: AgentSettings | None = None,
+    questions: tuple[str, ...] = QUESTIONS,
 ) -> dict[str, Any]:
-    """Latency figures of the agent over QUESTIONS (`rounds` warm passes after one cold turn)."""
+    """Latency figures of the agent over `questions` (`rounds` warm passes after a cold turn)."""
     agent_settings = agent_settings or AgentSettings()
     model = model or agent_settings.model
     close_mcp_clients()  # a true cold start: no MCP server left from earlier in this process
     try:
-        return asyncio.run(_run(settings, agent_settings, model, rounds))
+        return asyncio.run(_run(settings, agent_settings, model, rounds, questions))
     finally:
         close_mcp_clients()

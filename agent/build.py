@@ -90,9 +90,9 @@ def mcp_client(
         try:
             client.start()
         except Exception as exc:
+            where = f"ENCORE_MCP_URL={url} is reachable" if url else f"`{' '.join(command)}` runs"
             raise ConfigError(
-                f"the MCP tool server did not start ({exc}); check `python -m mcp_servers all` "
-                f"runs, or ENCORE_MCP_URL={url!r} is reachable",
+                f"the MCP tool server did not start ({exc}); check that {where}",
                 command=command,
             ) from exc
         _clients[key] = client
@@ -104,6 +104,9 @@ def close_mcp_clients() -> None:
     with _lock:
         clients = list(_clients.values())
         _clients.clear()
+        _models.clear()
+    vocabulary_reader.cache_clear()
+    _tools_of.cache_clear()
     for client in clients:
         try:
             client.stop(None, None, None)
@@ -119,8 +122,10 @@ def _tools_of(client: MCPClient) -> tuple[AgentTool, ...]:
     return tuple(client.list_tools_sync())
 
 
+@lru_cache(maxsize=64)
 def vocabulary_reader(client: MCPClient) -> Any:
-    """`vocabulary(kind)` reading the MCP resource encore://vocabulary/{kind} (cached)."""
+    """`vocabulary(kind)` reading the MCP resource encore://vocabulary/{kind}, cached per client
+    so new sessions do not read the vocabularies again."""
 
     @lru_cache(maxsize=16)
     def vocabulary(kind: str) -> list[str]:
@@ -129,6 +134,25 @@ def vocabulary_reader(client: MCPClient) -> Any:
         return list(json.loads(text))
 
     return vocabulary
+
+
+_models: dict[tuple[int, str], Model] = {}
+
+
+def _shared_model(
+    spec: str, agent_settings: AgentSettings, client: MCPClient, settings: Settings
+) -> Model:
+    """The offline planner keeps no conversation state of its own (it reads it from the
+    messages), so one instance with its gazetteers serves every session on the same client."""
+    if spec != "offline":
+        return build_model(
+            spec, agent_settings, vocabulary=vocabulary_reader(client), region=settings.aws_region
+        )
+    key = (id(client), spec)
+    with _lock:
+        if key not in _models:
+            _models[key] = build_model(spec, agent_settings, vocabulary=vocabulary_reader(client))
+        return _models[key]
 
 
 def open_memory(settings: Settings, agent_settings: AgentSettings) -> FailSoftMemory:
@@ -175,12 +199,7 @@ def build_agent(
         timeout_s=agent_settings.mcp_startup_timeout_s,
     )
     if model is None or isinstance(model, str):
-        model = build_model(
-            model or agent_settings.model,
-            agent_settings,
-            vocabulary=vocabulary_reader(client),
-            region=settings.aws_region,
-        )
+        model = _shared_model(model or agent_settings.model, agent_settings, client, settings)
     tools: list[Any] = [*_tools_of(client), *memory_tools(memory, user)]
     return Agent(
         model=model,

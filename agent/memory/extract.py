@@ -35,7 +35,7 @@ def _genres(text: str) -> list[str]:
     lowered = text.lower()
     for word in _GENRE_WORDS:
         if re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", lowered):
-            name = "hip hop" if word in ("hip-hop", "rap") else word
+            name = "hip-hop" if word in ("hip hop", "rap") else word
             if name not in found:
                 found.append(name)
     return found

@@ -67,7 +67,9 @@ def build(settings: Settings) -> FastMCP:
     @server.resource("encore://vocabulary/{kind}", mime_type="application/json")
     def vocabulary(kind: str) -> str:
         column = {"artists": "name FROM artists", "genres": "DISTINCT genre FROM artists",
-                  "cities": "DISTINCT city FROM venues"}[kind]  # fmt: skip
+                  "cities": "DISTINCT city FROM venues", "venues": "name FROM venues",
+                  "states": "DISTINCT state FROM venues",
+                  "venue_types": "DISTINCT venue_type FROM venues"}[kind]  # fmt: skip
         return json.dumps([r[0] for r in run(f"SELECT {column} ORDER BY 1").rows])
 
     return server

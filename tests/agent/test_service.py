@@ -127,3 +127,14 @@ async def test_the_agent_answers_when_memory_fails(
     assert result.answer == "Still here." and result.tables
     assert memory.failed
     assert "USER_PREFERENCES: {}" in (model.calls[0]["system_prompt"] or "")
+
+
+async def test_the_offline_planner_is_the_default_model(
+    make_service: Callable[..., AgentService],
+) -> None:
+    service = make_service(None, user="dee")
+    result = await service.ask("Which genres sold the most tickets?")
+    assert "semantic_query" in [c.name for c in result.tool_calls]
+    assert result.tables and result.tables[0].columns[0] == "genre"
+    top_genre = result.tables[0].rows[0][0]
+    assert top_genre in result.answer
