@@ -70,7 +70,14 @@ class OfflinePlanner(Model):
         state = DialogueState.from_turns(turns[:-1])
         intent, _margin = classify(current.text)
         ents = self._gazetteer.extract(current.text, today)
-        plan = build_plan(intent, current.text, ents, state, preferences_from(system_prompt), today)
+        # what was said earlier in this conversation counts even before memory reaches the prompt
+        prefs = preferences_from(system_prompt)
+        for kind, value in state.remembered.items():
+            if isinstance(value, list):
+                prefs[kind] = list(dict.fromkeys([*prefs.get(kind, []), *value]))
+            else:
+                prefs.setdefault(kind, value)
+        plan = build_plan(intent, current.text, ents, state, prefs, today)
         available = {spec["name"] for spec in tool_specs or []}
         done = list(current.calls)
         call = plan.next_call(done)

@@ -169,6 +169,11 @@ def data_question(text: str, ents: Entities) -> Step:
         "tickets_sold"
     ]
     dims: list[str] = []
+    if m := re.search(r"\b(?:top|best|bottom|worst)\s+(?:\d+\s+)?([a-z ]+)", lowered):
+        for word, dim in _DIMENSION_WORDS.items():
+            if m.group(1).startswith(word):
+                dims.append(dim)
+                break
     for m in re.finditer(r"\b(?:by|per|each|for each|across)\s+([a-z ]+)", lowered):
         phrase = m.group(1)
         for word, dim in [

@@ -188,6 +188,8 @@ def build_plan(
             ),
             None,
         )
+        if what is None and re.search(r"\b(that|it)\b", text, re.I):
+            what = state.last_remembered  # "forget that": the last thing I was told
         plan.steps.append(lambda _d: Call("forget_memory", {"what": what} if what else {}))
     asked_chart = _CHART_WORDS.search(text)
     charted = ("chart_request", "sales_trend", "genre_popularity", "compare_sales")

@@ -113,6 +113,8 @@ class DialogueState:
     artist: str | None = None
     genre: str | None = None
     concert_ids: list[str] = field(default_factory=list)
+    remembered: dict[str, Any] = field(default_factory=dict)
+    last_remembered: str | None = None
 
     @classmethod
     def from_turns(cls, turns: list[Turn]) -> DialogueState:
@@ -128,6 +130,14 @@ class DialogueState:
             return
         if call.name in PRIMARY:
             self.last_call = call
+        if call.name == "remember_preference" and call.input.get("kind"):
+            kind, value = str(call.input["kind"]), str(call.input.get("value", ""))
+            listed = [v.strip() for v in value.split(",") if v.strip()]
+            self.remembered[kind] = listed if kind in ("genres", "artists") else value
+            self.last_remembered = kind
+        if call.name == "forget_memory":
+            what = call.input.get("what")
+            self.remembered = {k: v for k, v in self.remembered.items() if what and k != what}
         artist = call.input.get("artist") or (call.input.get("artists") or [None])[0]
         if isinstance(artist, str) and artist:
             self.artist = artist

@@ -156,3 +156,15 @@ def test_artist_pronoun_carries_over(small_warehouse: Settings, vocab: Any) -> N
     assert {"field": "artist", "op": "=", "value": "The Wood Brothers"} in calls[0]["input"][
         "filters"
     ]
+
+
+def test_top_n_by_measure_and_forget_that(small_warehouse: Settings, vocab: Any) -> None:
+    agent, log = agent_for(small_warehouse, vocab)
+    _, calls = run(agent, log, "Top 5 artists by tickets sold in 2025")
+    assert calls[0]["input"]["dimensions"] == ["artist"] and calls[0]["input"]["limit"] == 5
+    _, calls = run(agent, log, "I love jazz")
+    assert calls == [{"name": "remember_preference", "input": {"kind": "genres", "value": "jazz"}}]
+    _, calls = run(agent, log, "What concerts should I attend?")
+    assert calls[-1]["name"] == "recommend_concerts" and calls[-1]["input"]["genres"] == ["jazz"]
+    _, calls = run(agent, log, "Forget that")
+    assert calls == [{"name": "forget_memory", "input": {"what": "genres"}}]
