@@ -21,8 +21,8 @@ from tools.warehouse import reading
 _DIMENSIONS = {"genre": "a.genre", "state": "v.state", "city": "v.city", "artist": "a.name"}
 
 
-def build(settings: Settings) -> FastMCP:
-    server = FastMCP("encore-test", log_level="WARNING")
+def build(settings: Settings, port: int = 8000) -> FastMCP:
+    server = FastMCP("encore-test", log_level="WARNING", host="127.0.0.1", port=port)
 
     def run(sql: str) -> QueryResult:
         with reading(settings) as con:
@@ -78,4 +78,7 @@ def build(settings: Settings) -> FastMCP:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-    build(Settings()).run("stdio")
+    if len(sys.argv) == 3 and sys.argv[1] == "--http":  # streamable HTTP on 127.0.0.1:PORT/mcp
+        build(Settings(), int(sys.argv[2])).run("streamable-http")
+    else:
+        build(Settings()).run("stdio")
