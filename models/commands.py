@@ -91,6 +91,8 @@ def _print_holdout(result: dict[str, Any]) -> None:
     )
 
 
+_MAX_METRIC_COLUMNS = 8
+"""More metrics than this per table do not fit a terminal; `--json` has them all."""
 _MODELS = ("venue_ranking", "sales_forecast", "recommender", "all")
 
 
@@ -178,26 +180,19 @@ def evaluate_command(
     if not rows:
         console.print("no trained models yet; run `encore train`")
         return
-    metric_names = sorted({m for row in rows for m in row["metrics"]})
-    table = Table(
-        "model",
-        "version",
-        "status",
-        "trained_at",
-        *metric_names,
-        "decision",
-        title="model versions",
-    )
-    for row in rows:
-        table.add_row(
-            row["model"],
-            row["version"],
-            row["status"],
-            row["trained_at"],
-            *(f"{row['metrics'][m]:.4g}" if m in row["metrics"] else "" for m in metric_names),
-            row["decision"] or "",
-        )
-    console.print(table)
+    for name in dict.fromkeys(row["model"] for row in rows):
+        mine = [row for row in rows if row["model"] == name]
+        metric_names = sorted({m for row in mine for m in row["metrics"]})[:_MAX_METRIC_COLUMNS]
+        table = Table("version", "status", "trained_at", *metric_names, "decision", title=name)
+        for row in mine:
+            table.add_row(
+                row["version"],
+                row["status"],
+                row["trained_at"],
+                *(f"{row['metrics'][m]:.4g}" if m in row["metrics"] else "" for m in metric_names),
+                row["decision"] or "",
+            )
+        console.print(table)
 
 
 @app.command("predict")

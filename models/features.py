@@ -104,7 +104,7 @@ SELECT t.key, t.genre, t.venue_type, t.capacity, t.popularity, t.log_followers,
        date_diff('day', t.on_sale_date, t.event_date)::DOUBLE AS days_on_sale,
        isodow(t.event_date)::DOUBLE AS dow, month(t.event_date)::DOUBLE AS month,
        coalesce(a.a_n, 0)::DOUBLE AS a_n, a.a_mean_st, a.a_mean_tickets, a.a_mean_price,
-       a.a_recent_st, date_diff('day', a.event_date, t.as_of)::DOUBLE AS a_days_since,
+       a.a_recent_st, date_diff('day', a.event_date, t.event_date)::DOUBLE AS a_days_since,
        coalesce(v.v_n, 0)::DOUBLE AS v_n, v.v_mean_st, v.v_mean_tickets,
        coalesce(am.am_n, 0)::DOUBLE AS am_n, am.am_mean_st,
        g.g_mean_st, g.g_mean_price
@@ -140,7 +140,11 @@ def concert_features(con: duckdb.DuckDBPyConnection, targets: pd.DataFrame) -> p
 
 
 def training_targets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Completed concerts with a known outcome, as targets predicted on their own event date.
+    """Completed concerts with a known outcome, as targets predicted when tickets went on sale.
+
+    The prediction date is the on-sale date (the event date when unknown): that is when a
+    promoter asks for a forecast, so training and evaluation see as much history as a forecast
+    for an upcoming concert does, not the extra months up to the show itself.
 
     Carries the labels `tickets_sold`, `sell_through`, `avg_ticket_price`, `gross` beside the
     target columns, sorted by event date (the order time-based splits rely on).
@@ -148,7 +152,8 @@ def training_targets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         """
         SELECT cp.concert_id AS key, cp.artist_id, cp.venue_id, cp.event_date,
-               cp.event_date AS as_of, ((c.price_min + c.price_max) / 2)::DOUBLE AS price,
+               coalesce(c.on_sale_date, cp.event_date) AS as_of,
+               ((c.price_min + c.price_max) / 2)::DOUBLE AS price,
                c.on_sale_date, cp.tickets_sold::DOUBLE AS tickets_sold, cp.sell_through,
                cp.avg_ticket_price::DOUBLE AS avg_ticket_price,
                cp.gross_revenue::DOUBLE AS gross, cp.capacity::DOUBLE AS capacity

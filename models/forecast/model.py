@@ -32,12 +32,7 @@ from sklearn.model_selection import KFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
 from models.features import FEATURES
-
-TOLERANCE: Final = 0.20
-INTERVAL_LEVEL: Final = 0.80
-LOW_CONFIDENCE: Final = 0.70
-SELL_OUT_AT: Final = 0.95
-"""Predicted sell-through at or above which a concert is called a likely sell-out."""
+from models.forecast import INTERVAL_LEVEL, LOW_CONFIDENCE, SELL_OUT_AT, TOLERANCE
 
 _DIFFICULTY_FLOOR: Final = 0.01
 

@@ -20,7 +20,8 @@ from core.errors import EncoreError
 from core.settings import Settings
 from models.evaluation import interval_coverage, regression_metrics, time_split
 from models.features import concert_features, training_targets
-from models.forecast.model import LOW_CONFIDENCE, TOLERANCE, SalesForecaster
+from models.forecast import LOW_CONFIDENCE, TOLERANCE
+from models.forecast.model import SalesForecaster
 from models.registry import ModelRegistry, ModelVersion, warehouse_snapshot
 from tools.warehouse import reading
 

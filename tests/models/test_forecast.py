@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from core.settings import Settings
+from models.forecast import LOW_CONFIDENCE, TOLERANCE
 from models.forecast.bench import bench_forecast
-from models.forecast.model import LOW_CONFIDENCE, TOLERANCE
 from models.forecast.predict import predict_concert_ids, predict_pairs
 from models.forecast.train import train
 from models.registry import ModelRegistry

@@ -9,8 +9,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from core.errors import ValidationError
-from models.forecast.model import LOW_CONFIDENCE, SELL_OUT_AT, TOLERANCE
-from models.forecast.predict import predict_concert_ids, predict_pairs
+from models.forecast import LOW_CONFIDENCE, SELL_OUT_AT, TOLERANCE
 from tools.context import ToolContext
 from tools.entities import resolve
 from tools.results import Table
@@ -167,6 +166,8 @@ def predict_ticket_sales_batch(
             )
     if any(r["price"] is not None and r["price"] < 0 for r in resolved):
         raise ValidationError("price must be zero or more", field="price")
+    from models.forecast.predict import predict_pairs  # scikit-learn loads on first use
+
     frame, meta = predict_pairs(ctx.settings, resolved)
     predictions = [
         _prediction(
@@ -202,6 +203,8 @@ def predict_concerts(ctx: ToolContext, *, concert_ids: list[str]) -> SalesPredic
         raise ValidationError(
             f"send 1 to {_MAX_BATCH} concert ids; got {len(concert_ids)}", field="concert_ids"
         )
+    from models.forecast.predict import predict_concert_ids
+
     frame, meta = predict_concert_ids(ctx.settings, [c.strip() for c in concert_ids])
     with reading(ctx.settings) as con:
         capacities = dict(
