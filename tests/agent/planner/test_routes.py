@@ -102,3 +102,26 @@ def test_missing_tool_is_skipped_and_said() -> None:
     calls, answer = plan_of("Chart monthly tickets sold in 2024", ["semantic_query"])
     assert [name for name, _ in calls] == ["semantic_query"]
     assert "make chart tool isn't available" in answer
+
+
+def test_structured_output_and_config() -> None:
+    import asyncio
+
+    from pydantic import BaseModel
+
+    class Ask(BaseModel):
+        intent: str
+        artist: str | None = None
+        genres: list[str] = []
+
+    async def first() -> Any:
+        model = OfflinePlanner(vocabulary=lambda kind: VOCAB[kind], today=TODAY)
+        prompt: Any = [{"role": "user", "content": [{"text": "Tell me about Elizabeth Vargas"}]}]
+        events = [event async for event in model.structured_output(Ask, prompt)]
+        return events[-1]["output"]
+
+    out = asyncio.run(first())
+    assert out == Ask(intent="artist_profile", artist="Elizabeth Vargas", genres=[])
+    model = OfflinePlanner()
+    model.update_config(model_id="offline-test")
+    assert model.get_config()["model_id"] == "offline-test"
