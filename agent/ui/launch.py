@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import webbrowser
 from pathlib import Path
 from typing import Final
@@ -57,10 +59,21 @@ def start_ui(
     print(f"Encore chat UI: {url}")
     print(f"Demo login: {name} / {password}")
     process = subprocess.Popen(command(host, port), cwd=ROOT, env=env)  # noqa: S603
+    # A SIGTERM to the launcher must not leave Chainlit holding the port: turn it into an exit.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143)) if main else None
     if open:
         webbrowser.open(url)
     try:
         return process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        return process.wait()
+        return 130
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
