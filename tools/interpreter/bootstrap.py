@@ -134,6 +134,14 @@ def _guard(work_dir: str, read_roots: list[str]) -> None:
         finally:
             busy[0] = False
 
+    # _posixsubprocess.fork_exec starts processes without an audit event; pandas has usually
+    # imported it already, so the function itself is replaced.
+    import _posixsubprocess
+
+    def refused(*_: object) -> None:
+        raise PermissionError("sandbox: starting processes is not allowed in analyses")
+
+    _posixsubprocess.fork_exec = refused  # type: ignore[assignment]
     sys.addaudithook(hook)
 
 

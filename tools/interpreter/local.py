@@ -5,12 +5,15 @@ Layers, each of which holds on its own against some attacks:
 1. Process: a fresh interpreter (`-I -S -B`) started with an environment built from scratch (no
    inherited variables, so no secrets), in its own temporary working directory and session
    (process group), stdin closed.
-2. Network: the child enters new user and network namespaces before exec (`unshare`), so it has
-   no interfaces but a down loopback; if the kernel refuses, the audit hook still refuses
-   sockets and `isolation` says which layers were active.
+2. Network and mounts: the child enters new mount, user and network namespaces before exec
+   (`unshare`), so it has no interfaces but a down loopback; if the kernel refuses, the audit
+   hook still refuses sockets and `isolation` says which layers were active.
 3. Resources (`setrlimit`): CPU seconds, address space, file size, open files, processes (the
    last only binds non-root users); a pids cgroup with `pids.max` when the host allows one,
    which also stops a root fork bomb; a wall-clock timeout that kills the whole process group.
+   Filesystem: in a private mount namespace the data directory, the warehouse file and the
+   host's credential folders are covered by empty read-only mounts, so native readers that the
+   audit hook cannot see (pyarrow, duckdb) find nothing there either.
 4. Audit hook (`sys.addaudithook`, see bootstrap.py): refuses sockets, subprocesses, fork/exec,
    ctypes, and opening or listing files outside the work directory and the Python install.
 5. Output: stdout/stderr are capped in the child and again when read; result tables are capped
@@ -45,6 +48,20 @@ log = logging.getLogger(__name__)
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWNS = 0x00020000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
+# The host's configuration and the credentials a root host keeps in its home; hidden from the
+# child along with the data directory and warehouse that the caller names.
+DEFAULT_HIDDEN = (
+    "/etc",
+    "/root/.aws",
+    "/root/.ssh",
+    "/root/.config",
+    "/root/.docker",
+    "/root/.netrc",
+)
+_SHARED_DATA = ("/usr/share/zoneinfo",)
 _PIDS_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 
 
@@ -55,7 +72,7 @@ def _import_paths() -> list[str]:
 
 
 def _read_roots() -> list[str]:
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *_import_paths()}
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *_import_paths(), *_SHARED_DATA}
     roots.add(str(Path(sys.executable).resolve().parent.parent))
     return sorted(roots)
 
@@ -107,13 +124,41 @@ class _PidsCgroup:
             self.path.rmdir()
 
 
-def _preexec(limits: Limits, cgroup: _PidsCgroup, status_fd: int) -> None:
+def _hide(libc: ctypes.CDLL, hidden: tuple[str, ...]) -> bool:
+    """In a private mount namespace, cover each hidden directory with an empty read-only tmpfs
+    and each hidden file with /dev/null. Native readers (pyarrow, duckdb) bypass the audit
+    hook, so the warehouse and data directory must not be there to read at all."""
+    if libc.unshare(_CLONE_NEWNS) != 0:
+        return False
+    if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        return False
+    flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    for path in hidden:
+        target = os.fsencode(path)
+        if os.path.isdir(path):  # noqa: PTH112  # no pathlib objects between fork and exec
+            done = libc.mount(b"tmpfs", target, b"tmpfs", flags, b"size=4k,mode=0555")
+        elif os.path.exists(path):  # noqa: PTH110
+            done = libc.mount(b"/dev/null", target, None, _MS_BIND, None)
+        else:
+            continue
+        if done != 0:
+            return False
+    return True
+
+
+def _preexec(
+    limits: Limits, cgroup: _PidsCgroup, status_fd: int, hidden: tuple[str, ...] = ()
+) -> None:
     """Runs in the forked child before exec: namespaces, cgroup, rlimits. Must not raise late."""
     flags = []
     cgroup.join()
     if cgroup.path is not None:
         flags.append("pids-cgroup")
     libc = ctypes.CDLL(None, use_errno=True)
+    # The mount namespace comes first: it needs the host's root; the user namespace drops it
+    # and locks these mounts so the child cannot lift them.
+    if hidden and _hide(libc, hidden):
+        flags.append("hidden-paths")
     if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0 or libc.unshare(_CLONE_NEWNET) == 0:
         flags.append("net-namespace")
     mb = 1024 * 1024
@@ -156,8 +201,10 @@ class LocalSandbox:
 
     name = "local"
 
-    def __init__(self, python: str | None = None) -> None:
+    def __init__(self, python: str | None = None, hidden: tuple[str | Path, ...] = ()) -> None:
+        """`hidden`: paths the child must not see (the warehouse, the data directory)."""
         self.python = python or sys.executable
+        self.hidden = tuple(str(p) for p in (*hidden, *DEFAULT_HIDDEN))
 
     def run(
         self,
@@ -198,6 +245,7 @@ class LocalSandbox:
         config_file = work / "_config.json"
         config_file.write_text(json.dumps(config, default=str), encoding="utf-8")
         cgroup = _PidsCgroup(limits.processes)
+        hidden = _hideable(self.hidden, [str(work), *_read_roots()])
         status_r, status_w = os.pipe()
         started = time.perf_counter()
         timed_out = False
@@ -212,7 +260,7 @@ class LocalSandbox:
                     stderr=err,
                     start_new_session=True,
                     pass_fds=(status_w,),
-                    preexec_fn=lambda: _preexec(limits, cgroup, status_w),
+                    preexec_fn=lambda: _preexec(limits, cgroup, status_w, hidden),
                 )
                 os.close(status_w)
                 status_w = -1
@@ -259,6 +307,18 @@ class LocalSandbox:
                 if payload.get(key):
                     setattr(result, stream, getattr(result, stream) + "\n[output truncated]")
         return result
+
+
+def _hideable(paths: tuple[str, ...], needed: list[str]) -> tuple[str, ...]:
+    """The hidden paths that cover nothing the child needs (its work dir, Python, packages)."""
+    keep = []
+    for path in paths:
+        real = os.path.realpath(path)
+        if any(n == real or n.startswith(real.rstrip("/") + "/") for n in needed):
+            log.warning("not hiding %s from the sandbox: the sandbox needs what is inside", path)
+            continue
+        keep.append(real)
+    return tuple(keep)
 
 
 def _load_results(path: Path) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ def default_sandbox(ctx: ToolContext) -> CodeSandbox:
         from tools.interpreter.agentcore import AgentCoreSandbox
 
         return AgentCoreSandbox(region=ctx.settings.aws_region)
-    return LocalSandbox()
+    return LocalSandbox(hidden=(ctx.settings.data_dir, ctx.settings.warehouse_file))
 
 
 def extract(ctx: ToolContext, sql: str) -> pd.DataFrame:

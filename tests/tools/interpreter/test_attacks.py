@@ -172,3 +172,24 @@ def test_environment_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     result = _run(code)
     assert "s3cr3t" not in result.stdout and "ENCORE_TEST_SECRET" not in result.stdout
     assert "AWS" not in result.stdout and "refused" in result.stdout
+
+
+def test_native_readers_find_nothing(small_warehouse: Settings) -> None:
+    """pyarrow and duckdb open files in C, unseen by the audit hook: the mounts hide them."""
+    code = (
+        "import os, duckdb, pyarrow.csv\n"
+        "for name, read in [('duckdb', lambda: duckdb.connect(params['w'], read_only=True)),\n"
+        "                   ('pyarrow', lambda: pyarrow.csv.read_csv('/etc/passwd'))]:\n"
+        "    try:\n"
+        "        read()\n"
+        "        print(name, 'READ')\n"
+        "    except Exception as exc:\n"
+        "        print(name, 'failed', type(exc).__name__)\n"
+    )
+    sandbox = LocalSandbox(hidden=(small_warehouse.data_dir, small_warehouse.warehouse_file))
+    result = sandbox.run(code, None, {"w": str(small_warehouse.warehouse_file)}, FAST)
+    if "hidden-paths" not in result.isolation:
+        pytest.skip("this host refuses mount namespaces; the audit hook is the only file layer")
+    assert result.error is None, result.error
+    assert "duckdb failed" in result.stdout and "pyarrow failed" in result.stdout
+    assert "READ" not in result.stdout
