@@ -11,7 +11,9 @@ from agent.planner.state import DialogueState
 
 CHART_WORDS = re.compile(r"\b(chart|plot|graph|visuali[sz]e|map)\b", re.I)
 _WRITE = re.compile(
-    r"\b(wipe|delete|drop|truncate|erase|change|update|modify|set|insert|overwrite)\b.*"
+    # an order to change data, not a question about change ("how did sales change?")
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?"
+    r"(wipe|delete|drop|truncate|erase|change|update|modify|set|insert|overwrite)\b.*"
     r"\b(warehouse|table|data|prices?|tickets?|venues?|artists?|concerts?|rows?|everything)\b",
     re.I,
 )

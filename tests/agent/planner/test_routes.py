@@ -125,3 +125,8 @@ def test_structured_output_and_config() -> None:
     model = OfflinePlanner()
     model.update_config(model_id="offline-test")
     assert model.get_config()["model_id"] == "offline-test"
+
+
+def test_a_question_about_change_is_not_a_write() -> None:
+    calls, _ = plan_of("How did ticket sales change by year?")
+    assert calls and calls[0][0] == "semantic_query"
