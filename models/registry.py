@@ -174,12 +174,20 @@ class ModelRegistry:
         return self._meta(name, champion) if champion else None
 
     def promote(
-        self, name: str, version: str, *, primary_metric: str, higher_is_better: bool
+        self,
+        name: str,
+        version: str,
+        *,
+        primary_metric: str,
+        higher_is_better: bool,
+        protocol_param: str | None = None,
     ) -> bool:
         """Make `version` the champion unless its `primary_metric` is worse than the champion's.
 
-        The first version is always promoted; a tie counts as "not worse". The decision and its
-        reason are written to the version's meta.json either way.
+        The first version is always promoted; a tie counts as "not worse". When
+        `protocol_param` names a param whose value differs from the champion's (the evaluation
+        itself changed, so the metrics do not compare), the new version is promoted. The
+        decision and its reason are written to the version's meta.json either way.
         """
         candidate = self._meta(name, version)
         if primary_metric not in candidate.metrics:
@@ -193,7 +201,10 @@ class ModelRegistry:
         new_value = candidate.metrics[primary_metric]
         if champion is not None and champion.version != version:
             old_value = champion.metrics.get(primary_metric)
-            if old_value is not None:
+            comparable = protocol_param is None or champion.params.get(
+                protocol_param
+            ) == candidate.params.get(protocol_param)
+            if old_value is not None and comparable:
                 worse = new_value < old_value if higher_is_better else new_value > old_value
                 if worse:
                     candidate.status = "rejected"

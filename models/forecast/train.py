@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME: Final = "sales_forecast"
 PRIMARY_METRIC: Final = "mape"
+PROTOCOL: Final = "holdout 60/20/20 by date; features as of the on-sale date"
+"""How the metrics were measured; versions evaluated differently are not compared on them."""
 _LABELS: Final = ("tickets_sold", "sell_through", "avg_ticket_price", "gross", "event_date")
 _MIN_ROWS: Final = 200
 
@@ -138,11 +140,20 @@ def train(
         MODEL_NAME,
         model,
         metrics=metrics,
-        params={**model.params, "seed": seed, "features": list(model.features)},
+        params={
+            **model.params,
+            "seed": seed,
+            "features": list(model.features),
+            "protocol": PROTOCOL,
+        },
         data_snapshot=snapshot,
     )
     promoted = registry.promote(
-        MODEL_NAME, version.version, primary_metric=PRIMARY_METRIC, higher_is_better=False
+        MODEL_NAME,
+        version.version,
+        primary_metric=PRIMARY_METRIC,
+        higher_is_better=False,
+        protocol_param="protocol",
     )
     return {"model": MODEL_NAME, "version": version.version, "promoted": promoted, **evaluation}
 

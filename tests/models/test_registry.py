@@ -103,3 +103,27 @@ def test_warehouse_snapshot(small_warehouse: Settings) -> None:
         snap["max_completed_event_date"] is not None
         and snap["max_completed_event_date"] <= "2026-11-01"
     )
+
+
+def test_changed_evaluation_protocol_is_not_compared(settings: Settings) -> None:
+    registry = ModelRegistry(settings)
+    for mae, protocol in ((1.0, "a"), (2.0, "a"), (3.0, "b")):
+        v = registry.register(
+            "sales_forecast",
+            {},
+            metrics={"mae": mae},
+            params={"protocol": protocol},
+            data_snapshot={},
+        )
+        registry.promote(
+            "sales_forecast",
+            v.version,
+            primary_metric="mae",
+            higher_is_better=False,
+            protocol_param="protocol",
+        )
+    assert [v.status for v in registry.versions("sales_forecast")] == [
+        "retired",
+        "rejected",
+        "champion",
+    ]
