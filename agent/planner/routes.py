@@ -38,6 +38,8 @@ def build_plan(
 ) -> Plan:
     """The plan for one user message."""
     intent = override(intent, text, ents, state)
+    if intent in _AGGREGATES:
+        ents = _state_not_city(ents, text)
     plan = Plan(intent)
     if intent in OPERATIONS:
         name, args = OPERATIONS[intent]
@@ -210,6 +212,22 @@ def _chart_kind(text: str) -> str:
     return (
         "line" if re.search(r"monthly|weekly|over time|trend|by month|by week", lowered) else "bar"
     )
+
+
+_AGGREGATES = ("data_question", "sales_trend", "genre_popularity", "compare_sales")
+_CITY_OR_STATE = {"New York": "NY", "Washington": "WA"}
+
+
+def _state_not_city(ents: Entities, text: str) -> Entities:
+    """In totals, "New York" means the state unless the city is said ("New York City")."""
+    if re.search(r"\bcity\b", text, re.I):
+        return ents
+    moved = [c for c in ents.cities if c in _CITY_OR_STATE]
+    if not moved:
+        return ents
+    cities = [c for c in ents.cities if c not in moved]
+    states = list(dict.fromkeys([*ents.states, *(_CITY_OR_STATE[c] for c in moved)]))
+    return Entities(**{**ents.__dict__, "cities": cities, "states": states})
 
 
 def _first(values: list[str]) -> str | None:

@@ -130,3 +130,10 @@ def test_structured_output_and_config() -> None:
 def test_a_question_about_change_is_not_a_write() -> None:
     calls, _ = plan_of("How did ticket sales change by year?")
     assert calls and calls[0][0] == "semantic_query"
+
+
+def test_new_york_is_the_state_in_totals_and_the_city_for_venues() -> None:
+    calls, _ = plan_of("How many tickets were sold in New York in 2024?")
+    assert calls[0][1]["filters"] == [{"field": "state", "op": "=", "value": "NY"}]
+    calls, _ = plan_of("What are the best venues in New York?")
+    assert calls[0][1]["city"] == "New York"
