@@ -11,9 +11,10 @@ Layers, each of which holds on its own against some attacks:
 3. Resources (`setrlimit`): CPU seconds, address space, file size, open files, processes (the
    last only binds non-root users); a pids cgroup with `pids.max` when the host allows one,
    which also stops a root fork bomb; a wall-clock timeout that kills the whole process group.
-   Filesystem: in a private mount namespace the data directory, the warehouse file and the
-   host's credential folders are covered by empty read-only mounts, so native readers that the
-   audit hook cannot see (pyarrow, duckdb) find nothing there either.
+   Filesystem: in a private mount namespace /etc, /home, the data directory, the warehouse
+   file and the host's credential folders are covered by empty read-only mounts, and the temp
+   folder shows only this run's work dir, so native readers that the audit hook cannot see
+   (pyarrow, duckdb) find nothing there either.
 4. Audit hook (`sys.addaudithook`, see bootstrap.py): refuses sockets, subprocesses, fork/exec,
    ctypes, and opening or listing files outside the work directory and the Python install.
 5. Output: stdout/stderr are capped in the child and again when read; result tables are capped
@@ -55,6 +56,7 @@ _MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
 # child along with the data directory and warehouse that the caller names.
 DEFAULT_HIDDEN = (
     "/etc",
+    "/home",
     "/root/.aws",
     "/root/.ssh",
     "/root/.config",
@@ -124,13 +126,33 @@ class _PidsCgroup:
             self.path.rmdir()
 
 
-def _hide(libc: ctypes.CDLL, hidden: tuple[str, ...]) -> bool:
+def _private_tmp(libc: ctypes.CDLL, work: str) -> bool:
+    """Cover the temp folder holding the work dir with an empty tmpfs, then bind the work dir
+    back: other requests' extracts and the host's temp files are out of sight."""
+    parent = os.path.dirname(work)  # noqa: PTH120
+    fd = os.open(work, os.O_PATH | os.O_DIRECTORY)
+    try:
+        if libc.mount(
+            b"tmpfs", os.fsencode(parent), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0755"
+        ):
+            return False
+        os.mkdir(work)  # noqa: PTH102  # the mount point inside the fresh tmpfs
+        source = f"/proc/self/fd/{fd}".encode()
+        bound: int = libc.mount(source, os.fsencode(work), None, _MS_BIND, None)
+        return bound == 0
+    finally:
+        os.close(fd)
+
+
+def _hide(libc: ctypes.CDLL, hidden: tuple[str, ...], work: str | None = None) -> bool:
     """In a private mount namespace, cover each hidden directory with an empty read-only tmpfs
     and each hidden file with /dev/null. Native readers (pyarrow, duckdb) bypass the audit
     hook, so the warehouse and data directory must not be there to read at all."""
     if libc.unshare(_CLONE_NEWNS) != 0:
         return False
     if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        return False
+    if work is not None and not _private_tmp(libc, work):
         return False
     flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
     for path in hidden:
@@ -147,7 +169,11 @@ def _hide(libc: ctypes.CDLL, hidden: tuple[str, ...]) -> bool:
 
 
 def _preexec(
-    limits: Limits, cgroup: _PidsCgroup, status_fd: int, hidden: tuple[str, ...] = ()
+    limits: Limits,
+    cgroup: _PidsCgroup,
+    status_fd: int,
+    hidden: tuple[str, ...] = (),
+    work: str | None = None,
 ) -> None:
     """Runs in the forked child before exec: namespaces, cgroup, rlimits. Must not raise late."""
     flags = []
@@ -157,7 +183,7 @@ def _preexec(
     libc = ctypes.CDLL(None, use_errno=True)
     # The mount namespace comes first: it needs the host's root; the user namespace drops it
     # and locks these mounts so the child cannot lift them.
-    if hidden and _hide(libc, hidden):
+    if hidden and _hide(libc, hidden, work):
         flags.append("hidden-paths")
     if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0 or libc.unshare(_CLONE_NEWNET) == 0:
         flags.append("net-namespace")
@@ -260,7 +286,7 @@ class LocalSandbox:
                     stderr=err,
                     start_new_session=True,
                     pass_fds=(status_w,),
-                    preexec_fn=lambda: _preexec(limits, cgroup, status_w, hidden),
+                    preexec_fn=lambda: _preexec(limits, cgroup, status_w, hidden, str(work)),
                 )
                 os.close(status_w)
                 status_w = -1

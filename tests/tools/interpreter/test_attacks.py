@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -174,12 +175,15 @@ def test_environment_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "AWS" not in result.stdout and "refused" in result.stdout
 
 
-def test_native_readers_find_nothing(small_warehouse: Settings) -> None:
+def test_native_readers_find_nothing(small_warehouse: Settings, tmp_path: Path) -> None:
     """pyarrow and duckdb open files in C, unseen by the audit hook: the mounts hide them."""
+    neighbour = tmp_path / "other-request.csv"  # e.g. another analysis' extract in the temp dir
+    neighbour.write_text("secret\n1\n")
     code = (
         "import os, duckdb, pyarrow.csv\n"
         "for name, read in [('duckdb', lambda: duckdb.connect(params['w'], read_only=True)),\n"
-        "                   ('pyarrow', lambda: pyarrow.csv.read_csv('/etc/passwd'))]:\n"
+        "                   ('pyarrow', lambda: pyarrow.csv.read_csv('/etc/passwd')),\n"
+        f"                   ('neighbour', lambda: pyarrow.csv.read_csv({str(neighbour)!r}))]:\n"
         "    try:\n"
         "        read()\n"
         "        print(name, 'READ')\n"
@@ -192,4 +196,5 @@ def test_native_readers_find_nothing(small_warehouse: Settings) -> None:
         pytest.skip("this host refuses mount namespaces; the audit hook is the only file layer")
     assert result.error is None, result.error
     assert "duckdb failed" in result.stdout and "pyarrow failed" in result.stdout
+    assert "neighbour failed" in result.stdout
     assert "READ" not in result.stdout
