@@ -1,4 +1,9 @@
-"""One Chainlit app and one Chromium per test module, on loopback, with a copy of the warehouse."""
+"""One Chainlit app and one Chromium per test module, on loopback, with a copy of the warehouse.
+
+The app drives the real `AgentService` (offline planner, `python -m mcp_servers all`). To check
+the page alone, `ENCORE_UI_TEST_AGENT=scripted` swaps in `scripted_service.py`; ENCORE_MCP_COMMAND
+(the agent's own setting) passes through, e.g. to the agent tests' stand-in MCP server.
+"""
 
 from __future__ import annotations
 
