@@ -139,7 +139,8 @@ async def _message(message: cl.Message) -> None:
     service: chat.Service | None = cl.user_session.get("service")
     files = [e for e in message.elements if isinstance(e, cl.File)]
     if files:
-        await chat.ingest_upload(SETTINGS, files, _user()[0])
+        setup = cl.user_session.get("agent_setup") or (None, _user()[1])
+        await chat.ingest_upload(SETTINGS, files, _user()[0], setup[1])
         if not message.content.strip():
             return
     if service is None:

@@ -181,8 +181,11 @@ async def download_csv(action: cl.Action) -> None:
     await cl.Message(content="Here is the table as CSV.", elements=files).send()
 
 
-async def ingest_upload(settings: Settings, files: list[cl.File], user: str) -> None:
+async def ingest_upload(settings: Settings, files: list[cl.File], user: str, role: str) -> None:
     """Ask for confirmation, then ingest uploads with a progress step and a quality summary."""
+    if role not in ("analyst", "admin"):
+        await cl.Message(content=f"The {role} role may not load data; ask an analyst.").send()
+        return
     usable = [f for f in files if f.path and Path(f.name).suffix.lower() in _UPLOAD_TYPES]
     if not usable:
         names = ", ".join(f.name for f in files)
