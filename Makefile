@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
-PACKAGES := core pipelines models tools agent evals
+PACKAGES := core pipelines models tools agent evals mcp_servers
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 

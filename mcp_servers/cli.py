@@ -1,0 +1,45 @@
+"""`encore mcp SERVER`: serve an MCP server over stdio (for Claude Desktop, IDEs) or HTTP."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated, Literal
+
+import typer
+
+from core.settings import Settings
+from mcp_servers import ServerName, build_server
+
+app = typer.Typer()
+
+
+@app.command("mcp")
+def mcp_command(
+    server: Annotated[ServerName, typer.Argument(help="which server; `all` serves every tool")],
+    transport: Annotated[
+        Literal["stdio", "http"], typer.Option(help="stdio for desktop clients, or streamable HTTP")
+    ] = "stdio",
+    host: Annotated[str, typer.Option(help="HTTP address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8765,
+    role: Annotated[
+        str, typer.Option(envvar="ENCORE_ROLE", help="governance role: admin, analyst, partner")
+    ] = "analyst",
+    user: Annotated[str, typer.Option(envvar="ENCORE_USER", help="user id for the audit log")] = (
+        "mcp"
+    ),
+) -> None:
+    """Serve Encore's tools over MCP (stdio by default; HTTP at http://HOST:PORT/mcp)."""
+    # stdout belongs to the protocol on stdio: logs go to stderr only
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, force=True)
+    mcp = build_server(server, Settings(), user=user, role=role, host=host, port=port)
+    if transport == "http":
+        typer.echo(f"Encore MCP server {server!r} at http://{host}:{port}/mcp", err=True)
+        mcp.run("streamable-http")
+    else:
+        mcp.run("stdio")
+
+
+def main() -> None:
+    """`python -m mcp_servers SERVER ...` (what MCP clients launch)."""
+    typer.main.get_command(app)(prog_name="python -m mcp_servers")
