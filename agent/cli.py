@@ -10,13 +10,19 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from agent import commands as agent_cli
 from core.errors import EncoreError
 from core.settings import Settings
 from evals import cli as evals_cli
+from mcp_servers import cli as mcp_cli
 from models import commands as models_cli
+from models.recommend import cli as recommend_cli
+from models.registry import ModelRegistry
 from pipelines import commands as pipelines_cli
 from pipelines.generate import ScaleName
 from pipelines.sinks.warehouse import last_build
+from tools.interpreter import cli as interpreter_cli
+from tools.query import cli as query_cli
 
 app = typer.Typer(
     name="encore",
@@ -25,14 +31,30 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
-for sub in (pipelines_cli.app, evals_cli.app):
+# Each package owns its commands; the root only gathers them.
+for sub in (
+    pipelines_cli.app,
+    models_cli.app,
+    query_cli.app,
+    interpreter_cli.app,
+    agent_cli.app,
+    mcp_cli.app,
+    evals_cli.app,
+):
     app.registered_commands.extend(sub.registered_commands)
     app.registered_groups.extend(sub.registered_groups)
+app.add_typer(recommend_cli.app, name="recommend")
 
 bench_app = typer.Typer(
     help="Benchmarks, each with a baseline measured in the same run.", no_args_is_help=True
 )
-for sub in (pipelines_cli.bench_app, models_cli.bench_app):
+for sub in (
+    pipelines_cli.bench_app,
+    models_cli.bench_app,
+    recommend_cli.bench_app,
+    query_cli.bench_app,
+    agent_cli.bench_app,
+):
     bench_app.registered_commands.extend(sub.registered_commands)
 app.add_typer(bench_app, name="bench")
 
@@ -52,32 +74,61 @@ def _configure(
     )
 
 
+HostOpt = Annotated[str, typer.Option(help="address the chat UI listens on")]
+PortOpt = Annotated[int, typer.Option(help="port of the chat UI")]
+
+
 @app.command("demo")
 def demo_command(
     scale: Annotated[ScaleName, typer.Option(help="size of the demo dataset")] = "default",
     seed: Annotated[int, typer.Option(help="seed of the demo dataset")] = 42,
     no_ui: Annotated[bool, typer.Option("--no-ui", help="build everything, start no UI")] = False,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
 ) -> None:
-    """Build the demo: the warehouse of realistic data (reused when it already exists)."""
+    """The whole demo: build the warehouse, train the models, start the chat UI.
+
+    Each step is skipped when its result already exists, so a second run starts in seconds.
+    """
     settings = Settings()
     build = last_build(settings)
     params = (build or {}).get("parameters", {})
     console = pipelines_cli.console
-    if params.get("scale") == scale and params.get("seed") == seed:
+    rebuilt = not (params.get("scale") == scale and params.get("seed") == seed)
+    if rebuilt:
+        console.print(f"Building the {scale} demo warehouse at {settings.warehouse_file} ...")
+        counts, elapsed = pipelines_cli.build_dataset(settings, scale, seed, date.today())
+        console.print(f"Built in {elapsed:.1f} s.")
+    else:
         console.print(
             f"Reusing the {scale} demo warehouse built {build['built_at']:%Y-%m-%d %H:%M} "  # type: ignore[index]
             f"(as of {params['as_of']}) at {settings.warehouse_file}"
         )
         counts = build["counts"]  # type: ignore[index]
-    else:
-        console.print(f"Building the {scale} demo warehouse at {settings.warehouse_file} ...")
-        counts, elapsed = pipelines_cli.build_dataset(settings, scale, seed, date.today())
-        console.print(f"Built in {elapsed:.1f} s.")
     pipelines_cli.print_counts(counts, "Demo warehouse")
+
+    registry = ModelRegistry(settings)
+    stale = [m for m in models_cli.MODELS if rebuilt or registry.current(m) is None]
+    for model in stale:
+        models_cli.train_command(model=model, as_json=False)
+    if not stale:
+        console.print("Reusing the trained models: " + ", ".join(models_cli.MODELS))
     if not no_ui:
-        console.print(
-            "The chat UI is not part of this build yet; the warehouse is ready for queries."
-        )
+        from agent.ui.launch import start_ui  # Chainlit takes seconds to import: only when used
+
+        raise typer.Exit(start_ui(settings, host=host, port=port))
+
+
+@app.command("ui")
+def ui_command(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    open_browser: Annotated[bool, typer.Option("--open", help="open it in a browser")] = False,
+) -> None:
+    """Start the chat UI on the current warehouse (prints the address and the demo login)."""
+    from agent.ui.launch import start_ui
+
+    raise typer.Exit(start_ui(Settings(), host=host, port=port, open=open_browser))
 
 
 @bench_app.command("all")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,10 +13,12 @@ from rich.markdown import Markdown
 from rich.table import Table as RichTable
 
 from agent.config import AgentSettings
-from agent.service import AgentService, TextDelta, ToolFinished, ToolStarted, TurnDone, TurnResult
 from core.errors import EncoreError
 from core.settings import Settings
 from tools.results import Table
+
+if TYPE_CHECKING:  # the agent stack (strands, mcp) loads only when a command runs
+    from agent.service import AgentService, TurnResult
 
 app = typer.Typer(no_args_is_help=True)
 serve_app = typer.Typer(help="Serve the agent.", no_args_is_help=True)
@@ -49,6 +51,8 @@ def json_result(result: TurnResult) -> dict[str, Any]:
 def _service(
     session: str | None, user: str | None, role: str | None, model: str | None
 ) -> AgentService:
+    from agent.service import AgentService
+
     agent_settings = AgentSettings()
     return AgentService.create(
         Settings(),
@@ -119,6 +123,8 @@ def chat_command(
     session: SessionOpt = None, user: UserOpt = None, role: RoleOpt = None, model: ModelOpt = None
 ) -> None:
     """Talk to the agent in the terminal (/quit to leave)."""
+
+    from agent.service import TextDelta, ToolFinished, ToolStarted, TurnDone
 
     async def run() -> None:
         service = _service(session, user, role, model)

@@ -53,6 +53,19 @@ class Settings(BaseSettings):
     )
     http_timeout_s: float = Field(10.0, gt=0, description="per-request timeout for API connectors")
 
+    # Browser lookup (tools/browser); unset means tools.browser.config's defaults
+    browser_allowed_domains: list[str] | None = Field(
+        None, description="domains fetch_page may read (subdomains included); JSON list"
+    )
+    browser_max_bytes: int | None = Field(None, gt=0, description="page bytes read at most")
+    browser_timeout_s: float | None = Field(None, gt=0, description="wall-clock limit per fetch")
+    browser_max_redirects: int | None = Field(None, ge=0)
+    browser_page_ttl_s: float | None = Field(None, ge=0, description="how long a page is cached")
+    browser_lookup_ttl_s: float | None = Field(None, ge=0, description="source lookup cache TTL")
+    browser_backend: Literal["local", "agentcore"] | None = Field(
+        None, description="default: agentcore on the aws profile, local otherwise"
+    )
+
     @field_validator("data_dir", "warehouse_path", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:

@@ -24,7 +24,10 @@ def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_the_commands(tmp_path: Path) -> None:
     result = run(tmp_path, "--help")
     assert result.returncode == 0
-    for command in ("generate", "check", "demo"):
+    for command in (
+        "generate", "check", "demo", "ingest", "train", "predict", "recommend", "query",
+        "analyze", "ask", "chat", "mcp", "ui", "eval", "bench",
+    ):  # fmt: skip
         assert command in result.stdout
 
 
@@ -63,9 +66,13 @@ def test_demo_builds_once_then_reuses(tmp_path: Path) -> None:
     first = run(tmp_path, "demo", "--scale", "small", "--no-ui")
     assert first.returncode == 0, first.stderr
     assert "Building the small demo warehouse" in first.stdout
+    for model in ("venue_ranking", "sales_forecast", "recommender"):
+        assert f"{model}:" in first.stdout  # trained, with its summary line
+        assert (tmp_path / "models" / model).is_dir()
     second = run(tmp_path, "demo", "--scale", "small", "--no-ui")
     assert second.returncode == 0, second.stderr
     assert "Reusing the small demo warehouse" in second.stdout
+    assert "Reusing the trained models" in second.stdout
 
 
 @pytest.mark.slow

@@ -67,11 +67,7 @@ class BrowserConfig(BaseModel):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BrowserConfig:
-        """The config from `ENCORE_BROWSER_*` settings where they exist, defaults otherwise.
-
-        Settings has no browser fields yet; any of `browser_<field>` (e.g.
-        `browser_allowed_domains`, `browser_max_bytes`, `browser_backend`) is picked up once added.
-        """
+        """The config from the `ENCORE_BROWSER_*` settings that are set, defaults otherwise."""
         found: dict[str, Any] = {}
         for name in cls.model_fields:
             value = getattr(settings, f"browser_{name}", None)
