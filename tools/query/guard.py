@@ -12,6 +12,7 @@ into views → a row limit. The re-rendered SQL then runs on the locked-down rea
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,11 @@ def refuse(reason: str, **detail: object) -> QueryRefusedError:
 
 
 # ---- steps -------------------------------------------------------------------------------
+
+
+# sqlglot warns on stderr when it falls back to a raw Command ("DROP ..."); the guard refuses those
+# with a reason of its own, so the warning is noise in the CLI and in MCP servers' logs.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
 def _parse(sql: str) -> exp.Expr:
