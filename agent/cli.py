@@ -53,6 +53,7 @@ for sub in (
     models_cli.bench_app,
     recommend_cli.bench_app,
     query_cli.bench_app,
+    mcp_cli.bench_app,
     agent_cli.bench_app,
 ):
     bench_app.registered_commands.extend(sub.registered_commands)

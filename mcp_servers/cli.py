@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Annotated, Literal
@@ -12,6 +13,7 @@ from core.settings import Settings
 from mcp_servers import ServerName, build_server
 
 app = typer.Typer()
+bench_app = typer.Typer()
 
 
 @app.command("mcp")
@@ -38,6 +40,34 @@ def mcp_command(
         mcp.run("streamable-http")
     else:
         mcp.run("stdio")
+
+
+@bench_app.command("mcp")
+def bench_mcp_command(
+    repeats: Annotated[int, typer.Option(help="calls of each tool per transport")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Tool-call latency over MCP stdio and HTTP (p50/p95) against the same tools in-process."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mcp_servers.bench import bench_mcp
+
+    console = Console()
+    with console.status("calling tools over stdio and HTTP ..."):
+        result = bench_mcp(Settings(), repeats=repeats)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table("transport", "p50 ms", "p95 ms", "p50 / in-process", title="MCP tool calls")
+    for transport, figures in result["transports"].items():
+        table.add_row(
+            transport,
+            f"{figures['p50_ms']:.1f}",
+            f"{figures['p95_ms']:.1f}",
+            f"{figures['ratio_p50_to_in_process']:.2f}x",
+        )
+    console.print(table)
 
 
 def main() -> None:

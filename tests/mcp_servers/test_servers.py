@@ -207,3 +207,18 @@ def test_mcp_inspector_cli_lists_and_calls_tools(small_warehouse: Settings) -> N
     payload = json.loads(called.stdout)
     assert payload["isError"] is False
     assert len(payload["structuredContent"]["rows"]) == 3
+
+
+@pytest.mark.slow
+def test_latency_bench_measures_every_transport_against_in_process(
+    small_warehouse: Settings,
+) -> None:
+    from mcp_servers.bench import bench_mcp
+
+    result = bench_mcp(small_warehouse, repeats=3)
+    transports = result["transports"]
+    assert set(transports) == {"in_process", "stdio", "http"}
+    assert transports["in_process"]["ratio_p50_to_in_process"] == 1.0
+    for figures in transports.values():
+        assert 0 < figures["p50_ms"] <= figures["p95_ms"]
+        assert set(figures["tools"]) == {"run_status", "semantic_query"}
