@@ -87,7 +87,7 @@ def demo_command(
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 8000,
 ) -> None:
-    """The whole demo: build the warehouse, train the models, start the chat UI.
+    """The whole demo: build the warehouse, run the pipelines, train the models, start the UI.
 
     Each step is skipped when its result already exists, so a second run starts in seconds.
     """
@@ -107,6 +107,11 @@ def demo_command(
         )
         counts = build["counts"]  # type: ignore[index]
     pipelines_cli.print_counts(counts, "Demo warehouse")
+    if rebuilt:  # the landing folder, the stream, the APIs with keys, then the quality report
+        try:
+            pipelines_cli.flows.pipeline_run_command(landing=None, stream="events", apis=True)
+        except typer.Exit:
+            console.print("[yellow]The pipeline run reported problems (above); continuing.[/]")
 
     registry = ModelRegistry(settings)
     stale = [m for m in models_cli.MODELS if rebuilt or registry.current(m) is None]
