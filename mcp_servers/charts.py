@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from mcp.server.fastmcp import FastMCP
-from tools.charts import make_chart
 
 from mcp_servers.binding import register as add
+from tools.charts import make_chart
 from tools.context import ToolContext
 
 INSTRUCTIONS = "Charts from tables (columns + rows): plotly JSON, and PNG on request."

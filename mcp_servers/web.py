@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from mcp.server.fastmcp import FastMCP
-from tools.browser import fetch_page, lookup_source
 
 from mcp_servers.binding import READS_THE_WEB
 from mcp_servers.binding import register as add
+from tools.browser import fetch_page, lookup_source
 from tools.context import ToolContext
 
 INSTRUCTIONS = (
