@@ -39,6 +39,42 @@ class Settings(BaseSettings):
     stream_kind: Literal["local", "kinesis"] = Field("local", description="the stream transport")
     stream_partitions: int | None = Field(None, ge=1, description="partitions of a new stream")
 
+    # AWS sync (pipelines/aws, tools/query/lakeformation.py, models/serving): `encore aws sync`
+    glue_database: str = Field(
+        "encore", description="Glue database the curated lake datasets are registered in"
+    )
+    lakeformation_principals: dict[str, str] = Field(
+        default_factory=dict,
+        description="query-policy role -> IAM principal ARN granted in Lake Formation; JSON",
+    )
+    redshift_workgroup: str | None = Field(
+        None, description="Redshift Serverless workgroup (or set redshift_cluster_id)"
+    )
+    redshift_cluster_id: str | None = Field(None, description="provisioned Redshift cluster id")
+    redshift_database: str = Field("dev", description="Redshift database the warehouse loads into")
+    redshift_schema: str = Field("public", description="Redshift schema of the loaded tables")
+    redshift_db_user: str | None = Field(
+        None, description="database user for temporary credentials (provisioned clusters)"
+    )
+    redshift_secret_arn: str | None = Field(
+        None, description="Secrets Manager secret holding Redshift credentials"
+    )
+    redshift_iam_role: str | None = Field(
+        None, description="IAM role ARN Redshift assumes to COPY Parquet from the lake bucket"
+    )
+    redshift_timeout_s: float = Field(
+        300.0, gt=0, description="how long one Redshift Data API statement may run"
+    )
+    sagemaker_model_group: str = Field(
+        "encore", description="prefix of SageMaker model package groups (<prefix>-<model>)"
+    )
+    sagemaker_image_uri: str | None = Field(
+        None, description="inference container image of published SageMaker models"
+    )
+    sagemaker_execution_role: str | None = Field(
+        None, description="IAM role ARN of SageMaker Models; unset: packages only, no Model"
+    )
+
     # API connectors (pipelines/sources); base URLs are settings so tests can point them at loopback
     ticketmaster_api_key: SecretStr | None = None
     ticketmaster_base_url: str = "https://app.ticketmaster.com/discovery/v2"
