@@ -1,0 +1,337 @@
+"""The warehouse at scale: curated Parquet loaded into Redshift (requirements 2.2, 7.3).
+
+For each contract table with curated Parquet on the S3 lake:
+
+    CREATE SCHEMA / CREATE TABLE IF NOT EXISTS   DDL of the DuckDB schema, transpiled by sqlglot
+    then per Parquet object, oldest first, in one transaction:
+    CREATE TEMPORARY TABLE stage_<t>             the curated file's columns, in file order
+    COPY stage_<t> FROM 's3://...' FORMAT AS PARQUET
+    DELETE FROM <t> USING stage_<t> ...          merge: replace rows whose key is staged,
+    INSERT INTO <t> SELECT ... WHERE _rank = 1   the file's last line per key winning
+    DROP TABLE stage_<t>
+
+Objects are merged in key order (dt, then run id, which starts with its UTC time), so a later run
+wins and a re-run gives the same table. Statements run through the Redshift Data API (polled,
+with a timeout) or any DB-API connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+import duckdb
+import sqlglot
+
+from core.errors import ConfigError, WarehouseError
+from core.schemas import ENTITY_SCHEMAS
+from core.settings import Settings
+from core.warehouse import CONTRACT_TABLES
+from pipelines.aws.base import SyncReport, aws_call, client, require
+from pipelines.catalog import catalog
+
+log = logging.getLogger(__name__)
+
+_IDENT: Final = re.compile(r"^[a-z_][a-z0-9_]*$")
+_DONE: Final = "FINISHED"
+_FAILED: Final = ("FAILED", "ABORTED")
+ORDER_COLUMN: Final = "_line"
+"""The curated files' line number: among rows sharing a key, the last line wins."""
+
+
+def _ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ConfigError(f"not a plain SQL identifier: {name!r}", identifier=name)
+    return name
+
+
+def transpile(sql: str, dialect: str) -> str:
+    """DuckDB SQL as `dialect` writes it ("redshift"; "postgres" in the tests)."""
+    return sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """The SQL that creates one warehouse table and merges a curated Parquet file into it."""
+
+    table: str
+    schema: str
+    key: str
+    target_columns: dict[str, str]  # name -> DuckDB type, the warehouse's
+    file_columns: dict[str, str]  # name -> DuckDB type, the curated Parquet's, in file order
+    dialect: str = "redshift"
+
+    @property
+    def target(self) -> str:
+        return f"{_ident(self.schema)}.{_ident(self.table)}"
+
+    @property
+    def stage(self) -> str:
+        return f"stage_{_ident(self.table)}"
+
+    @property
+    def merged_columns(self) -> list[str]:
+        """Target columns the file carries (others stay NULL on insert)."""
+        return [c for c in self.target_columns if c in self.file_columns]
+
+    def ddl(self) -> list[str]:
+        """Create the schema and the table when missing (Redshift has no CHECK constraints)."""
+        columns = ", ".join(f"{_ident(c)} {t}" for c, t in self.target_columns.items())
+        return [
+            transpile(f"CREATE SCHEMA IF NOT EXISTS {_ident(self.schema)}", self.dialect),
+            transpile(
+                f"CREATE TABLE IF NOT EXISTS {self.target} ({columns}, "
+                f"PRIMARY KEY ({_ident(self.key)}))",
+                self.dialect,
+            ),
+        ]
+
+    def create_stage(self) -> str:
+        columns = ", ".join(f"{_ident(c)} {t}" for c, t in self.file_columns.items())
+        return transpile(f"CREATE TEMPORARY TABLE {self.stage} ({columns})", self.dialect)
+
+    def copy(self, uri: str, iam_role: str) -> str:
+        """Redshift's COPY of one Parquet object into the staging table (columns by position)."""
+        if not uri.startswith("s3://") or "'" in uri or "'" in iam_role:
+            raise ConfigError(f"cannot COPY from {uri!r} with role {iam_role!r}")
+        return f"COPY {self.stage} FROM '{uri}' IAM_ROLE '{iam_role}' FORMAT AS PARQUET"
+
+    def merge(self) -> list[str]:
+        """Replace the staged keys' rows, then drop the staging table."""
+        key = _ident(self.key)
+        columns = ", ".join(_ident(c) for c in self.merged_columns)
+        order = ORDER_COLUMN if ORDER_COLUMN in self.file_columns else key
+        return [
+            transpile(
+                f"DELETE FROM {self.target} USING {self.stage} "
+                f"WHERE {self.target}.{key} = {self.stage}.{key}",
+                self.dialect,
+            ),
+            transpile(
+                f"INSERT INTO {self.target} ({columns}) SELECT {columns} FROM ("
+                f"SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY {order} DESC) "
+                f"AS _rank FROM {self.stage}) AS ranked WHERE _rank = 1",
+                self.dialect,
+            ),
+            transpile(f"DROP TABLE {self.stage}", self.dialect),
+        ]
+
+    def load(self, uri: str, iam_role: str) -> list[str]:
+        """Every statement that merges one object, for one transaction."""
+        return [self.create_stage(), self.copy(uri, iam_role), *self.merge()]
+
+
+def plans(entries: Sequence[Mapping[str, Any]], schema: str) -> tuple[list[LoadPlan], list[str]]:
+    """A plan per contract table with curated Parquet on S3, and what was skipped with why."""
+    by_name = {str(e["dataset"]): e for e in entries}
+    found: list[LoadPlan] = []
+    skipped: list[str] = []
+    for table in CONTRACT_TABLES:
+        curated = by_name.get(f"curated/{table}")
+        warehouse = by_name.get(f"warehouse/{table}")
+        if curated is None or warehouse is None or table not in ENTITY_SCHEMAS:
+            continue  # nothing ingested for it (marts are rebuilt, not loaded)
+        if not str(curated["location"]).startswith("s3://"):
+            skipped.append(f"{table}: curated files are not on S3 (set ENCORE_LAKE_BUCKET)")
+            continue
+        file_columns = _schema(curated["schema"])
+        key = next(iter(ENTITY_SCHEMAS[table].model_fields))
+        if key not in file_columns:
+            skipped.append(f"{table}: the curated files lack the key {key}")
+            continue
+        found.append(LoadPlan(table, schema, key, _schema(warehouse["schema"]), file_columns))
+    return found, skipped
+
+
+def _schema(value: Any) -> dict[str, str]:
+    data = json.loads(value) if isinstance(value, str) else dict(value)
+    return {str(k): str(v) for k, v in data.items()}
+
+
+# -- executors ------------------------------------------------------------------------------
+
+
+class Executor(Protocol):
+    """Runs statements in order, in one transaction."""
+
+    def run(self, statements: Sequence[str], *, label: str) -> None:
+        """Run `statements`; raise WarehouseError naming `label` when one fails."""
+
+
+class DataApiExecutor:
+    """The Redshift Data API: submit, then poll describe_statement until done or timed out."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        database: str,
+        workgroup: str | None = None,
+        cluster_id: str | None = None,
+        db_user: str | None = None,
+        secret_arn: str | None = None,
+        timeout_s: float = 300.0,
+        poll_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not (workgroup or cluster_id):
+            raise ConfigError("set ENCORE_REDSHIFT_WORKGROUP or ENCORE_REDSHIFT_CLUSTER_ID")
+        self.client = client
+        self.target: dict[str, str] = {"Database": database}
+        if workgroup:
+            self.target["WorkgroupName"] = workgroup
+        else:
+            self.target["ClusterIdentifier"] = str(cluster_id)
+        if secret_arn:
+            self.target["SecretArn"] = secret_arn
+        elif db_user:
+            self.target["DbUser"] = db_user
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self.clock = clock
+        self.sleep = sleep
+
+    def run(self, statements: Sequence[str], *, label: str) -> None:
+        """One statement with execute_statement, several with batch_execute_statement."""
+        with aws_call(f"submit Redshift statement {label!r}", statement=label):
+            if len(statements) == 1:
+                reply = self.client.execute_statement(
+                    Sql=statements[0], StatementName=label[:500], **self.target
+                )
+            else:
+                reply = self.client.batch_execute_statement(
+                    Sqls=list(statements), StatementName=label[:500], **self.target
+                )
+        self.wait(str(reply["Id"]), label)
+
+    def wait(self, statement_id: str, label: str) -> dict[str, Any]:
+        """Poll until the statement finishes; cancel it and raise when the timeout passes."""
+        deadline = self.clock() + self.timeout_s
+        while True:
+            with aws_call(f"read the status of Redshift statement {label!r}", statement=label):
+                described = dict(self.client.describe_statement(Id=statement_id))
+            status = str(described.get("Status", "UNKNOWN"))
+            if status == _DONE:
+                return described
+            if status in _FAILED:
+                raise WarehouseError(
+                    f"Redshift statement {label!r} {status.lower()}: {_failure(described)}",
+                    statement=label,
+                    statement_id=statement_id,
+                    sql=described.get("QueryString"),
+                )
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                self._cancel(statement_id)
+                raise WarehouseError(
+                    f"Redshift statement {label!r} (id {statement_id}) did not finish within "
+                    f"{self.timeout_s:g} s (last status {status}) and was cancelled; check the "
+                    "workgroup or cluster, or raise ENCORE_REDSHIFT_TIMEOUT_S",
+                    statement=label,
+                    statement_id=statement_id,
+                    status=status,
+                )
+            self.sleep(min(self.poll_s, remaining))
+
+    def _cancel(self, statement_id: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.cancel_statement(Id=statement_id)
+        except (BotoCoreError, ClientError) as exc:  # finished meanwhile, or already gone
+            log.warning("could not cancel Redshift statement %s: %s", statement_id, exc)
+
+
+def _failure(described: Mapping[str, Any]) -> str:
+    """The error of a failed statement; for a batch, the sub-statement that failed and its SQL."""
+    for sub in described.get("SubStatements") or []:
+        if isinstance(sub, Mapping) and sub.get("Status") in _FAILED:
+            return f"{sub.get('Error', 'no error message')} in: {sub.get('QueryString', '?')}"
+    return str(described.get("Error", "no error message"))
+
+
+class DbApiExecutor:
+    """Any DB-API connection (redshift_connector, psycopg): one transaction per `run`.
+
+    `errors` is the driver's error base (e.g. `psycopg.Error`): those become WarehouseErrors.
+    """
+
+    def __init__(
+        self, connection: Any, *, errors: tuple[type[Exception], ...] | type[Exception]
+    ) -> None:
+        self.connection = connection
+        self.errors = errors
+
+    def run(self, statements: Sequence[str], *, label: str) -> None:
+        cursor = self.connection.cursor()
+        current = ""
+        try:
+            for current in statements:
+                cursor.execute(current)
+            self.connection.commit()
+        except self.errors as exc:
+            self.connection.rollback()
+            raise WarehouseError(
+                f"Redshift statement {label!r} failed: {exc}", statement=label, sql=current
+            ) from exc
+        finally:
+            cursor.close()
+
+
+# -- the load -------------------------------------------------------------------------------
+
+
+def curated_objects(s3: Any, bucket: str, table: str) -> list[str]:
+    """The s3:// URIs of a table's curated Parquet objects, oldest partition and run first."""
+    keys: list[str] = []
+    with aws_call(f"list curated objects of {table} in s3://{bucket}", table=table):
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=f"curated/{table}/"
+        ):
+            keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".parquet"))
+    return [f"s3://{bucket}/{key}" for key in sorted(keys)]
+
+
+def load_warehouse(
+    settings: Settings, *, executor: Executor | None = None, s3: Any = None
+) -> SyncReport:
+    """Create the warehouse tables in Redshift and merge every curated Parquet object into them."""
+    require(settings, "lake_bucket", "redshift_iam_role")
+    if not (settings.redshift_workgroup or settings.redshift_cluster_id):
+        raise ConfigError("set ENCORE_REDSHIFT_WORKGROUP or ENCORE_REDSHIFT_CLUSTER_ID first")
+    if not settings.warehouse_file.exists():
+        raise ConfigError(f"no warehouse at {settings.warehouse_file}; ingest data first")
+    con = duckdb.connect(str(settings.warehouse_file), read_only=True)
+    try:
+        entries = catalog(con)
+    finally:
+        con.close()
+    found, skipped = plans(entries, settings.redshift_schema)
+    report = SyncReport("warehouse", skipped=skipped)
+    if not found:
+        report.skipped.append("no curated datasets on S3 in data_catalog yet")
+        return report
+    executor = executor or DataApiExecutor(
+        client("redshift-data", settings),
+        database=settings.redshift_database,
+        workgroup=settings.redshift_workgroup,
+        cluster_id=settings.redshift_cluster_id,
+        db_user=settings.redshift_db_user,
+        secret_arn=settings.redshift_secret_arn,
+        timeout_s=settings.redshift_timeout_s,
+    )
+    s3 = s3 or client("s3", settings)
+    bucket, role = str(settings.lake_bucket), str(settings.redshift_iam_role)
+    for plan in found:
+        executor.run(plan.ddl(), label=f"create {plan.target}")
+        objects = curated_objects(s3, bucket, plan.table)
+        for uri in objects:
+            executor.run(plan.load(uri, role), label=f"merge {uri} into {plan.target}")
+        report.updated.append(f"{plan.target}: merged {len(objects)} Parquet object(s)")
+    return report
