@@ -24,18 +24,22 @@ F2,Boston,MA,US,35-44,2023-05-06,pop
 """
 
 
-@pytest.fixture
-def s3_settings(moto_endpoint: str, aws_env: None, tmp_path: Path) -> Settings:
-    """Settings of a fresh warehouse whose lake is a new bucket on the moto server."""
+def _new_bucket_settings(endpoint: str, data_dir: Path) -> Settings:
     bucket = f"encore-{uuid.uuid4().hex[:8]}"
-    boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint).create_bucket(Bucket=bucket)
+    boto3.client("s3", region_name=REGION, endpoint_url=endpoint).create_bucket(Bucket=bucket)
     return Settings(
-        data_dir=tmp_path / "encore",
+        data_dir=data_dir,
         lake_bucket=bucket,
-        aws_endpoint_url=moto_endpoint,
+        aws_endpoint_url=endpoint,
         aws_region=REGION,
         glue_database=f"encore_{uuid.uuid4().hex[:8]}",
     )
+
+
+@pytest.fixture
+def s3_settings(moto_endpoint: str, aws_env: None, tmp_path: Path) -> Settings:
+    """Settings of a fresh warehouse whose lake is a new bucket on the moto server."""
+    return _new_bucket_settings(moto_endpoint, tmp_path / "encore")
 
 
 def write_csv(folder: Path, name: str, text: str) -> Path:
@@ -45,14 +49,36 @@ def write_csv(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-@pytest.fixture
-def ingested(s3_settings: Settings, tmp_path: Path) -> Settings:
-    """The S3-lake settings after ingesting artists and fans (curated Parquet on S3)."""
-    inbox = tmp_path / "inbox"
+def _ingest(settings: Settings, inbox: Path) -> Settings:
     files = [write_csv(inbox, "artists.csv", ARTISTS_CSV), write_csv(inbox, "fans.csv", FANS_CSV)]
-    outcomes = ingest_files(s3_settings, files)
+    outcomes = ingest_files(settings, files)
     assert [o.status for o in outcomes] == ["succeeded", "succeeded"], [o.message for o in outcomes]
-    return s3_settings
+    return settings
+
+
+@pytest.fixture(scope="session")
+def _shared_ingest(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One ingest of artists and fans on an S3 lake, shared by the tests that only read it."""
+    base = tmp_path_factory.mktemp("aws-ingest")
+    with pytest.MonkeyPatch.context() as patch:
+        for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            patch.setenv(var, "testing")
+        patch.setenv("AWS_CONFIG_FILE", str(base / "no-aws-config"))
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(base / "no-aws-credentials"))
+        patch.delenv("AWS_PROFILE", raising=False)
+        return _ingest(_new_bucket_settings(moto_endpoint, base / "encore"), base / "inbox")
+
+
+@pytest.fixture
+def ingested(_shared_ingest: Settings, aws_env: None) -> Settings:
+    """Artists and fans ingested on an S3 lake (shared: do not ingest more), own Glue database."""
+    return _shared_ingest.model_copy(update={"glue_database": f"encore_{uuid.uuid4().hex[:8]}"})
+
+
+@pytest.fixture
+def fresh_ingested(s3_settings: Settings, tmp_path: Path) -> Settings:
+    """Like `ingested`, but a lake and warehouse of the test's own, which it may add to."""
+    return _ingest(s3_settings, tmp_path / "inbox")
 
 
 def aws_client(service: str, settings: Settings) -> Any:

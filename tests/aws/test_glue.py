@@ -52,25 +52,25 @@ def test_curated_datasets_become_glue_tables_with_columns_partitions_and_locatio
 
 
 def test_a_second_sync_changes_nothing_and_new_rows_update_the_table(
-    ingested: Settings, tmp_path: Path
+    fresh_ingested: Settings, tmp_path: Path
 ) -> None:
-    sync_catalog(ingested)
-    glue = aws_client("glue", ingested)
-    before = glue.get_table(DatabaseName=ingested.glue_database, Name="fans")["Table"]
+    sync_catalog(fresh_ingested)
+    glue = aws_client("glue", fresh_ingested)
+    before = glue.get_table(DatabaseName=fresh_ingested.glue_database, Name="fans")["Table"]
 
-    again = sync_catalog(ingested)
+    again = sync_catalog(fresh_ingested)
     assert not again.changed, again
-    assert f"table {ingested.glue_database}.fans: up to date" in again.skipped
-    after = glue.get_table(DatabaseName=ingested.glue_database, Name="fans")["Table"]
+    assert f"table {fresh_ingested.glue_database}.fans: up to date" in again.skipped
+    after = glue.get_table(DatabaseName=fresh_ingested.glue_database, Name="fans")["Table"]
     assert after.get("UpdateTime") == before.get("UpdateTime")
     assert after["StorageDescriptor"] == before["StorageDescriptor"]
 
     more = write_csv(tmp_path / "more", "fans.csv", "fan_id,city,country\nF3,Denver,US\n")
-    assert ingest_files(ingested, [more])[0].status == "succeeded"
-    third = sync_catalog(ingested)
-    assert third.updated == [f"table {ingested.glue_database}.fans"]
+    assert ingest_files(fresh_ingested, [more])[0].status == "succeeded"
+    third = sync_catalog(fresh_ingested)
+    assert third.updated == [f"table {fresh_ingested.glue_database}.fans"]
     assert third.created == []  # same day: the partition is already registered
-    fans = glue.get_table(DatabaseName=ingested.glue_database, Name="fans")["Table"]
+    fans = glue.get_table(DatabaseName=fresh_ingested.glue_database, Name="fans")["Table"]
     assert fans["Parameters"]["recordCount"] == "3"
 
 

@@ -79,20 +79,20 @@ def _rows(pg: Any, sql: str) -> list[tuple[Any, ...]]:
 
 
 def test_the_merge_sql_loads_and_reloads_the_curated_rows_in_postgres(
-    ingested: Settings,
+    fresh_ingested: Settings,
     pg_dsn: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     import psycopg
 
-    schema = f"encore_{ingested.glue_database.split('_')[-1]}"
+    schema = f"encore_{fresh_ingested.glue_database.split('_')[-1]}"
     with psycopg.connect(pg_dsn) as pg:
         executor = DbApiExecutor(pg, errors=psycopg.Error)
-        found = _plans(ingested, schema, "postgres")
+        found = _plans(fresh_ingested, schema, "postgres")
         assert set(found) == {"artists", "fans"}
         for plan in found.values():
-            assert _load_into_postgres(ingested, plan, executor, pg) == 1
-        duck = duckdb.connect(str(ingested.warehouse_file), read_only=True)
+            assert _load_into_postgres(fresh_ingested, plan, executor, pg) == 1
+        duck = duckdb.connect(str(fresh_ingested.warehouse_file), read_only=True)
         expected = duck.execute(
             "SELECT fan_id, city, state, country, age_band, signup_date, favorite_genre "
             "FROM fans ORDER BY fan_id"
@@ -107,17 +107,17 @@ def test_the_merge_sql_loads_and_reloads_the_curated_rows_in_postgres(
         assert artists == [("A1", "The Lanterns", 71), ("A2", "Mira Sol", 88)]
 
         # a re-run merges the same objects again: same rows, no duplicates (fan_id is the key)
-        _load_into_postgres(ingested, found["fans"], executor, pg)
+        _load_into_postgres(fresh_ingested, found["fans"], executor, pg)
         assert _rows(pg, fans_sql) == expected
 
         # a later run changes F1 and adds F3: its object merges after the first one
         update = "fan_id,city,state,country\nF1,Dallas,TX,US\nF3,Reno,NV,US\n"
         more = write_csv(tmp_path / "more", "fans.csv", update)
-        assert ingest_files(ingested, [more])[0].status == "succeeded"
-        assert _load_into_postgres(ingested, found["fans"], executor, pg) == 2
+        assert ingest_files(fresh_ingested, [more])[0].status == "succeeded"
+        assert _load_into_postgres(fresh_ingested, found["fans"], executor, pg) == 2
         cities = dict(_rows(pg, f"SELECT fan_id, city FROM {schema}.fans"))
         assert cities == {"F1": "Dallas", "F2": "Boston", "F3": "Reno"}
-        duck = duckdb.connect(str(ingested.warehouse_file), read_only=True)
+        duck = duckdb.connect(str(fresh_ingested.warehouse_file), read_only=True)
         assert dict(duck.execute("SELECT fan_id, city FROM fans").fetchall()) == cities
         duck.close()
 
