@@ -84,9 +84,49 @@ def _scalar(settings: Settings, sql: str | None) -> Any:
     return rows[0][0] if rows else None
 
 
-async def _run_case(settings: Settings, case: Case, model: str) -> CaseScore:
-    from agent.service import AgentService
+class _Services:
+    """Agent services for the cases of one run, all on one MCP server (audit user `eval`).
 
+    Each case has a user of its own for memory, but the tools need not be started per user:
+    `AgentService.create` starts one MCP subprocess per user and keeps it for the process, which
+    for a few hundred cases is a few hundred servers.
+    """
+
+    def __init__(self, settings: Settings, model: str) -> None:
+        from agent.build import mcp_client, open_memory
+        from agent.config import AgentSettings
+
+        self.settings, self.model = settings, model
+        self.agent_settings = AgentSettings()
+        self.memory = open_memory(settings, self.agent_settings)
+        self.client = mcp_client(
+            settings,
+            user="eval",
+            role="analyst",
+            url=self.agent_settings.mcp_url,
+            command=self.agent_settings.mcp_command,
+            timeout_s=self.agent_settings.mcp_startup_timeout_s,
+        )
+
+    def create(self, user: str) -> Any:
+        from agent.build import build_agent
+        from agent.service import AgentService
+
+        session = f"eval-{uuid.uuid4().hex[:12]}"
+        agent = build_agent(
+            self.settings,
+            user=user,
+            session=session,
+            role="analyst",
+            model=self.model,
+            memory=self.memory,
+            agent_settings=self.agent_settings,
+            mcp=self.client,
+        )
+        return AgentService(agent, self.memory, user=user, session=session, role="analyst")
+
+
+async def _run_case(services: _Services, case: Case) -> CaseScore:
     user = case.user or f"eval-{uuid.uuid4().hex[:8]}"
     scored = CaseScore(case)
     service = None
@@ -95,10 +135,8 @@ async def _run_case(settings: Settings, case: Case, model: str) -> CaseScore:
             if service is None or (case.new_session_per_turn and index > 0):
                 if service is not None:
                     await service.aclose()
-                service = AgentService.create(
-                    settings, user=user, session=f"eval-{uuid.uuid4().hex[:12]}", model=model
-                )
-            scored.turns.append(await _run_turn(settings, service, turn))
+                service = services.create(user)
+            scored.turns.append(await _run_turn(services.settings, service, turn))
     finally:
         if service is not None:
             await service.aclose()
@@ -142,10 +180,13 @@ async def run_eval(
         cases = load_cases(con)
     if select:
         cases = [c for c in cases if select(c)]
+    services = _Services(settings, model)
+    for user in {c.user for c in cases if c.user}:
+        services.memory.forget(user)  # what an earlier run told the memory cases' users
     started = time.perf_counter()
     results = []
     for case in cases:
-        score = await _run_case(settings, case, model)
+        score = await _run_case(services, case)
         results.append(score)
         if on_case:
             on_case(score)
