@@ -3,16 +3,18 @@
 For each contract table with curated Parquet on the S3 lake:
 
     CREATE SCHEMA / CREATE TABLE IF NOT EXISTS   DDL of the DuckDB schema, transpiled by sqlglot
-    then per Parquet object, oldest first, in one transaction:
+    CREATE TABLE IF NOT EXISTS encore_loads      the objects already merged
+    then per Parquet object not merged yet, oldest first, in one transaction:
     CREATE TEMPORARY TABLE stage_<t>             the curated file's columns, in file order
     COPY stage_<t> FROM 's3://...' FORMAT AS PARQUET
     DELETE FROM <t> USING stage_<t> ...          merge: replace rows whose key is staged,
     INSERT INTO <t> SELECT ... WHERE _rank = 1   the file's last line per key winning
     DROP TABLE stage_<t>
+    INSERT INTO encore_loads VALUES (<object>)   in the same transaction: merged exactly once
 
 Objects are merged in key order (dt, then run id, which starts with its UTC time), so a later run
-wins and a re-run gives the same table. Statements run through the Redshift Data API (polled,
-with a timeout) or any DB-API connection.
+wins. Statements run through the Redshift Data API (polled, with a timeout) or any DB-API
+connection.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 _IDENT: Final = re.compile(r"^[a-z_][a-z0-9_]*$")
 _DONE: Final = "FINISHED"
 _FAILED: Final = ("FAILED", "ABORTED")
+LOADS_TABLE: Final = "encore_loads"
 ORDER_COLUMN: Final = "_line"
 """The curated files' line number: among rows sharing a key, the last line wins."""
 
@@ -75,6 +78,11 @@ class LoadPlan:
         return f"stage_{_ident(self.table)}"
 
     @property
+    def loads(self) -> str:
+        """The table recording which objects were merged (one per schema)."""
+        return f"{_ident(self.schema)}.{LOADS_TABLE}"
+
+    @property
     def merged_columns(self) -> list[str]:
         """Target columns the file carries (others stay NULL on insert)."""
         return [c for c in self.target_columns if c in self.file_columns]
@@ -89,7 +97,19 @@ class LoadPlan:
                 f"PRIMARY KEY ({_ident(self.key)}))",
                 self.dialect,
             ),
+            transpile(
+                f"CREATE TABLE IF NOT EXISTS {self.loads} (object_uri VARCHAR PRIMARY KEY, "
+                "table_name VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL)",
+                self.dialect,
+            ),
         ]
+
+    def loaded(self) -> str:
+        """The query of the objects already merged into this table."""
+        return transpile(
+            f"SELECT object_uri FROM {self.loads} WHERE table_name = '{_ident(self.table)}'",
+            self.dialect,
+        )
 
     def create_stage(self) -> str:
         columns = ", ".join(f"{_ident(c)} {t}" for c, t in self.file_columns.items())
@@ -122,11 +142,18 @@ class LoadPlan:
         ]
 
     def load(self, uri: str, iam_role: str) -> list[str]:
-        """Every statement that merges one object, for one transaction."""
-        return [self.create_stage(), self.copy(uri, iam_role), *self.merge()]
+        """Every statement that merges one object and records it, for one transaction."""
+        record = transpile(
+            f"INSERT INTO {self.loads} (object_uri, table_name, loaded_at) "
+            f"VALUES ('{uri}', '{_ident(self.table)}', CURRENT_TIMESTAMP)",
+            self.dialect,
+        )
+        return [self.create_stage(), self.copy(uri, iam_role), *self.merge(), record]
 
 
-def plans(entries: Sequence[Mapping[str, Any]], schema: str) -> tuple[list[LoadPlan], list[str]]:
+def plans(
+    entries: Sequence[Mapping[str, Any]], schema: str, dialect: str = "redshift"
+) -> tuple[list[LoadPlan], list[str]]:
     """A plan per contract table with curated Parquet on S3, and what was skipped with why."""
     by_name = {str(e["dataset"]): e for e in entries}
     found: list[LoadPlan] = []
@@ -144,7 +171,9 @@ def plans(entries: Sequence[Mapping[str, Any]], schema: str) -> tuple[list[LoadP
         if key not in file_columns:
             skipped.append(f"{table}: the curated files lack the key {key}")
             continue
-        found.append(LoadPlan(table, schema, key, _schema(warehouse["schema"]), file_columns))
+        found.append(
+            LoadPlan(table, schema, key, _schema(warehouse["schema"]), file_columns, dialect)
+        )
     return found, skipped
 
 
@@ -161,6 +190,9 @@ class Executor(Protocol):
 
     def run(self, statements: Sequence[str], *, label: str) -> None:
         """Run `statements`; raise WarehouseError naming `label` when one fails."""
+
+    def query(self, sql: str, *, label: str) -> list[tuple[Any, ...]]:
+        """The rows of one query."""
 
 
 class DataApiExecutor:
@@ -210,6 +242,24 @@ class DataApiExecutor:
                 )
         self.wait(str(reply["Id"]), label)
 
+    def query(self, sql: str, *, label: str) -> list[tuple[Any, ...]]:
+        """Run a query, wait for it, and page through its result."""
+        with aws_call(f"submit Redshift query {label!r}", statement=label):
+            reply = self.client.execute_statement(Sql=sql, StatementName=label[:500], **self.target)
+        statement_id = str(reply["Id"])
+        self.wait(statement_id, label)
+        rows: list[tuple[Any, ...]] = []
+        token: str | None = None
+        with aws_call(f"read the result of Redshift query {label!r}", statement=label):
+            while True:
+                page = self.client.get_statement_result(
+                    Id=statement_id, **({"NextToken": token} if token else {})
+                )
+                rows.extend(tuple(_field(f) for f in record) for record in page["Records"])
+                token = page.get("NextToken")
+                if not token:
+                    return rows
+
     def wait(self, statement_id: str, label: str) -> dict[str, Any]:
         """Poll until the statement finishes; cancel it and raise when the timeout passes."""
         deadline = self.clock() + self.timeout_s
@@ -248,6 +298,13 @@ class DataApiExecutor:
             log.warning("could not cancel Redshift statement %s: %s", statement_id, exc)
 
 
+def _field(field: Mapping[str, Any]) -> Any:
+    """The value of a Data API result field ({"stringValue": "x"}, {"isNull": true}, ...)."""
+    if field.get("isNull"):
+        return None
+    return next(iter(field.values()), None)
+
+
 def _failure(described: Mapping[str, Any]) -> str:
     """The error of a failed statement; for a batch, the sub-statement that failed and its SQL."""
     for sub in described.get("SubStatements") or []:
@@ -283,6 +340,21 @@ class DbApiExecutor:
         finally:
             cursor.close()
 
+    def query(self, sql: str, *, label: str) -> list[tuple[Any, ...]]:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql)
+            rows = [tuple(row) for row in cursor.fetchall()]
+            self.connection.commit()
+            return rows
+        except self.errors as exc:
+            self.connection.rollback()
+            raise WarehouseError(
+                f"Redshift query {label!r} failed: {exc}", statement=label, sql=sql
+            ) from exc
+        finally:
+            cursor.close()
+
 
 # -- the load -------------------------------------------------------------------------------
 
@@ -299,9 +371,16 @@ def curated_objects(s3: Any, bucket: str, table: str) -> list[str]:
 
 
 def load_warehouse(
-    settings: Settings, *, executor: Executor | None = None, s3: Any = None
+    settings: Settings,
+    *,
+    executor: Executor | None = None,
+    s3: Any = None,
+    dialect: str = "redshift",
 ) -> SyncReport:
-    """Create the warehouse tables in Redshift and merge every curated Parquet object into them."""
+    """Create the warehouse tables in Redshift and merge the curated objects not merged yet.
+
+    `dialect` is the SQL dialect of the executor's database (PostgreSQL in the tests).
+    """
     require(settings, "lake_bucket", "redshift_iam_role")
     if not (settings.redshift_workgroup or settings.redshift_cluster_id):
         raise ConfigError("set ENCORE_REDSHIFT_WORKGROUP or ENCORE_REDSHIFT_CLUSTER_ID first")
@@ -312,7 +391,7 @@ def load_warehouse(
         entries = catalog(con)
     finally:
         con.close()
-    found, skipped = plans(entries, settings.redshift_schema)
+    found, skipped = plans(entries, settings.redshift_schema, dialect)
     report = SyncReport("warehouse", skipped=skipped)
     if not found:
         report.skipped.append("no curated datasets on S3 in data_catalog yet")
@@ -330,8 +409,14 @@ def load_warehouse(
     bucket, role = str(settings.lake_bucket), str(settings.redshift_iam_role)
     for plan in found:
         executor.run(plan.ddl(), label=f"create {plan.target}")
+        done = {row[0] for row in executor.query(plan.loaded(), label=f"loaded {plan.target}")}
         objects = curated_objects(s3, bucket, plan.table)
         for uri in objects:
+            if uri in done:
+                continue
             executor.run(plan.load(uri, role), label=f"merge {uri} into {plan.target}")
-        report.updated.append(f"{plan.target}: merged {len(objects)} Parquet object(s)")
+            report.updated.append(f"{plan.target}: merged {uri}")
+        merged = sum(uri in done for uri in objects)
+        if merged:
+            report.skipped.append(f"{plan.target}: {merged} object(s) merged before")
     return report

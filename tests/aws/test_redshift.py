@@ -1,17 +1,18 @@
 """The Redshift loader.
 
-(a) The generated SQL runs for real on the PostgreSQL server the query tests start: the DDL and
-    the merge are the same statements transpiled to "postgres" instead of "redshift", and the
-    COPY step (Redshift only) is replaced by inserting the same Parquet rows, read from the
-    moto S3 lake the ingest wrote them to.
+(a) `load_warehouse` runs for real on the PostgreSQL server the query tests start: the DDL, the
+    merge and the load log are the same statements transpiled to "postgres" instead of
+    "redshift", and each COPY (Redshift only) is replaced by inserting the same Parquet rows,
+    read from the moto S3 lake the ingest wrote them to. The Redshift text itself is checked
+    by parsing it with sqlglot's Redshift dialect, not by a Redshift server.
 (b) The Data API polling against moto's server, whose statements never finish: the timeout
     cancels the statement and names it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,6 @@ from pipelines.aws.redshift import (
     DataApiExecutor,
     DbApiExecutor,
     LoadPlan,
-    curated_objects,
     load_warehouse,
     plans,
 )
@@ -42,34 +42,58 @@ ROLE = "arn:aws:iam::123456789012:role/encore-redshift-copy"
 def _plans(settings: Settings, schema: str, dialect: str) -> dict[str, LoadPlan]:
     con = duckdb.connect(str(settings.warehouse_file), read_only=True)
     try:
-        found, skipped = plans(catalog(con), schema)
+        found, skipped = plans(catalog(con), schema, dialect)
     finally:
         con.close()
     assert skipped == []
-    return {p.table: dataclasses.replace(p, dialect=dialect) for p in found}
+    return {p.table: p for p in found}
 
 
-def _load_into_postgres(
-    settings: Settings, plan: LoadPlan, executor: DbApiExecutor, pg: Any
-) -> int:
-    """What load_warehouse does per table, with COPY replaced by inserting the Parquet rows."""
-    executor.run(plan.ddl(), label=f"create {plan.target}")
-    s3 = aws_client("s3", settings)
-    objects = curated_objects(s3, str(settings.lake_bucket), plan.table)
-    for uri in objects:
-        key = uri.split("/", 3)[3]
-        body = s3.get_object(Bucket=settings.lake_bucket, Key=key)["Body"].read()
-        rows = pq.read_table(io.BytesIO(body)).to_pylist()
-        executor.run([plan.create_stage()], label="stage")
-        names = list(plan.file_columns)
-        with pg.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO {plan.stage} ({', '.join(names)}) "
-                f"VALUES ({', '.join(['%s'] * len(names))})",
-                [[row[n] for n in names] for row in rows],
-            )
-        executor.run(plan.merge(), label=f"merge {uri}")
-    return len(objects)
+class CopyFromLake:
+    """A psycopg connection whose cursors run Redshift's COPY by inserting the Parquet rows.
+
+    Every other statement goes to PostgreSQL as load_warehouse generated it.
+    """
+
+    COPY = re.compile(r"^COPY (\w+) FROM '(s3://[^']+)' IAM_ROLE '[^']+' FORMAT AS PARQUET$")
+
+    def __init__(self, connection: Any, s3: Any) -> None:
+        self.connection = connection
+        self.s3 = s3
+        self.copied: list[str] = []
+
+    def cursor(self) -> Any:
+        outer = self
+        cursor = self.connection.cursor()
+
+        class Cursor:
+            def execute(self, sql: str) -> None:
+                if match := outer.COPY.match(sql):
+                    outer.copy(cursor, match.group(1), match.group(2))
+                else:
+                    cursor.execute(sql)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(cursor, name)
+
+        return Cursor()
+
+    def copy(self, cursor: Any, table: str, uri: str) -> None:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        parquet = pq.read_table(io.BytesIO(body))
+        names = parquet.column_names  # COPY ... FORMAT AS PARQUET maps columns by position
+        cursor.executemany(
+            f"INSERT INTO {table} VALUES ({', '.join(['%s'] * len(names))})",
+            [tuple(row[n] for n in names) for row in parquet.to_pylist()],
+        )
+        self.copied.append(uri)
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
 
 
 def _rows(pg: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -78,65 +102,96 @@ def _rows(pg: Any, sql: str) -> list[tuple[Any, ...]]:
         return list(cur.fetchall())
 
 
-def test_the_merge_sql_loads_and_reloads_the_curated_rows_in_postgres(
+def test_load_warehouse_merges_each_curated_object_once_in_postgres(
     fresh_ingested: Settings,
     pg_dsn: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     import psycopg
 
-    schema = f"encore_{fresh_ingested.glue_database.split('_')[-1]}"
+    settings = fresh_ingested.model_copy(
+        update={
+            "redshift_workgroup": "unused",
+            "redshift_iam_role": ROLE,
+            "redshift_schema": f"encore_{fresh_ingested.glue_database.split('_')[-1]}",
+        }
+    )
+    schema = settings.redshift_schema
+    s3 = aws_client("s3", settings)
     with psycopg.connect(pg_dsn) as pg:
-        executor = DbApiExecutor(pg, errors=psycopg.Error)
-        found = _plans(fresh_ingested, schema, "postgres")
-        assert set(found) == {"artists", "fans"}
-        for plan in found.values():
-            assert _load_into_postgres(fresh_ingested, plan, executor, pg) == 1
-        duck = duckdb.connect(str(fresh_ingested.warehouse_file), read_only=True)
-        expected = duck.execute(
-            "SELECT fan_id, city, state, country, age_band, signup_date, favorite_genre "
-            "FROM fans ORDER BY fan_id"
-        ).fetchall()
+        lake = CopyFromLake(pg, s3)
+        executor = DbApiExecutor(lake, errors=psycopg.Error)
+
+        def load() -> Any:
+            return load_warehouse(settings, executor=executor, s3=s3, dialect="postgres")
+
+        first = load()
+        assert len(first.updated) == 2 and len(lake.copied) == 2  # artists, fans
+        duck = duckdb.connect(str(settings.warehouse_file), read_only=True)
+        fans_columns = "fan_id, city, state, country, age_band, signup_date, favorite_genre"
+        expected = duck.execute(f"SELECT {fans_columns} FROM fans ORDER BY fan_id").fetchall()
         duck.close()
-        fans_sql = (
-            "SELECT fan_id, city, state, country, age_band, signup_date, favorite_genre "
-            f"FROM {schema}.fans ORDER BY fan_id"
-        )
+        fans_sql = f"SELECT {fans_columns} FROM {schema}.fans ORDER BY fan_id"
         assert _rows(pg, fans_sql) == expected
         artists = _rows(pg, f"SELECT artist_id, name, popularity FROM {schema}.artists ORDER BY 1")
         assert artists == [("A1", "The Lanterns", 71), ("A2", "Mira Sol", 88)]
 
-        # a re-run merges the same objects again: same rows, no duplicates (fan_id is the key)
-        _load_into_postgres(fresh_ingested, found["fans"], executor, pg)
+        # a second run merges nothing: every object is recorded in encore_loads
+        second = load()
+        assert second.updated == [] and len(lake.copied) == 2
+        assert f"{schema}.fans: 1 object(s) merged before" in second.skipped
         assert _rows(pg, fans_sql) == expected
 
-        # a later run changes F1 and adds F3: its object merges after the first one
+        # a later run changes F1 and adds F3: only its object is merged, and it wins
         update = "fan_id,city,state,country\nF1,Dallas,TX,US\nF3,Reno,NV,US\n"
         more = write_csv(tmp_path / "more", "fans.csv", update)
-        assert ingest_files(fresh_ingested, [more])[0].status == "succeeded"
-        assert _load_into_postgres(fresh_ingested, found["fans"], executor, pg) == 2
+        assert ingest_files(settings, [more])[0].status == "succeeded"
+        third = load()
+        assert len(third.updated) == 1 and third.updated[0].startswith(f"{schema}.fans: merged")
         cities = dict(_rows(pg, f"SELECT fan_id, city FROM {schema}.fans"))
         assert cities == {"F1": "Dallas", "F2": "Boston", "F3": "Reno"}
-        duck = duckdb.connect(str(fresh_ingested.warehouse_file), read_only=True)
+        duck = duckdb.connect(str(settings.warehouse_file), read_only=True)
         assert dict(duck.execute("SELECT fan_id, city FROM fans").fetchall()) == cities
         duck.close()
 
 
+def test_rows_sharing_a_key_in_one_file_keep_the_last_line(pg_dsn: str) -> None:  # noqa: F811
+    import psycopg
+
+    plan = LoadPlan(
+        "fans", "dedup_check", "fan_id", {"fan_id": "VARCHAR", "city": "VARCHAR"},
+        {"fan_id": "VARCHAR", "city": "VARCHAR", "_line": "BIGINT"}, "postgres",
+    )  # fmt: skip
+    with psycopg.connect(pg_dsn) as pg:
+        executor = DbApiExecutor(pg, errors=psycopg.Error)
+        executor.run(plan.ddl(), label="ddl")
+        staged = "INSERT INTO stage_fans VALUES ('F1', 'Austin', 2), ('F1', 'Houston', 5), " \
+                 "('F1', 'Dallas', 3), ('F2', 'Boston', 4)"  # fmt: skip
+        executor.run([plan.create_stage(), staged, *plan.merge()], label="merge")
+        assert _rows(pg, "SELECT fan_id, city FROM dedup_check.fans ORDER BY 1") == [
+            ("F1", "Houston"), ("F2", "Boston")
+        ]  # fmt: skip
+
+
 def test_the_redshift_sql_is_redshift(ingested: Settings) -> None:
     plan = _plans(ingested, "analytics", "redshift")["fans"]
-    schema_ddl, table_ddl = plan.ddl()
+    schema_ddl, table_ddl, loads_ddl = plan.ddl()
     assert schema_ddl == "CREATE SCHEMA IF NOT EXISTS analytics"
     assert table_ddl.startswith("CREATE TABLE IF NOT EXISTS analytics.fans (fan_id VARCHAR(MAX)")
     assert "signup_date DATE" in table_ddl and table_ddl.endswith("PRIMARY KEY (fan_id))")
     uri = f"s3://{ingested.lake_bucket}/curated/fans/dt=2026-11-27/run.parquet"
-    stage, copy, delete, insert, drop = plan.load(uri, ROLE)
+    stage, copy, delete, insert, drop, record = plan.load(uri, ROLE)
     assert stage.startswith("CREATE TEMPORARY TABLE stage_fans (fan_id VARCHAR(MAX)")
     assert stage.endswith("_line BIGINT)")  # the file's columns, in file order, for COPY
     assert copy == f"COPY stage_fans FROM '{uri}' IAM_ROLE '{ROLE}' FORMAT AS PARQUET"
     assert delete.startswith("DELETE FROM analytics.fans USING stage_fans")
     assert "ROW_NUMBER() OVER (PARTITION BY fan_id ORDER BY _line DESC" in insert
     assert drop == "DROP TABLE stage_fans"
-    for sql in (schema_ddl, table_ddl, stage, delete, insert, drop):
+    assert record == (
+        "INSERT INTO analytics.encore_loads (object_uri, table_name, loaded_at) "
+        f"VALUES ('{uri}', 'fans', GETDATE())"
+    )
+    for sql in (schema_ddl, table_ddl, loads_ddl, stage, delete, insert, drop, record):
         sqlglot.parse_one(sql, read="redshift")  # valid Redshift for sqlglot
     with pytest.raises(ConfigError):
         plan.copy("s3://bucket/x'; DROP TABLE fans; --", ROLE)
@@ -148,6 +203,10 @@ class Recorder:
 
     def run(self, statements: list[str], *, label: str) -> None:
         self.batches.append((label, list(statements)))
+
+    def query(self, sql: str, *, label: str) -> list[tuple[Any, ...]]:
+        assert sql.startswith("SELECT object_uri FROM public.encore_loads WHERE table_name = ")
+        return []
 
 
 def test_load_warehouse_copies_every_object_oldest_first(ingested: Settings) -> None:
@@ -161,10 +220,7 @@ def test_load_warehouse_copies_every_object_oldest_first(ingested: Settings) -> 
     assert labels[1].startswith(f"merge s3://{settings.lake_bucket}/curated/artists/dt=")
     copies = [s for _, batch in recorder.batches for s in batch if s.startswith("COPY")]
     assert len(copies) == 2 and all("FORMAT AS PARQUET" in c for c in copies)
-    assert report.updated == [
-        "public.artists: merged 1 Parquet object(s)",
-        "public.fans: merged 1 Parquet object(s)",
-    ]
+    assert [u.split(": merged ")[0] for u in report.updated] == ["public.artists", "public.fans"]
 
 
 def test_load_warehouse_names_missing_settings(ingested: Settings) -> None:
