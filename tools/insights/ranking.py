@@ -6,14 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from rapidfuzz import fuzz, process
 
+from core.entities import match_name
 from core.errors import ValidationError
 from models.ranking import CAPACITY_BANDS, factor_breakdown, filter_scores, load_ranking
 from tools.context import ToolContext
 from tools.results import Table
-
-_FUZZY_CUTOFF = 86.0
 
 
 class RankedVenue(BaseModel):
@@ -43,23 +41,10 @@ class VenueRanking(BaseModel):
 
 
 def _match(kind: str, text: str | None, choices: list[str]) -> str | None:
-    """The vocabulary value a user means: case-insensitive exact, then fuzzy; else an error."""
+    """The vocabulary value a user means (None when not given); an error with close names else."""
     if text is None or not text.strip():
         return None
-    wanted = text.strip()
-    for choice in choices:
-        if choice.lower() == wanted.lower():
-            return choice
-    best = process.extract(wanted, choices, scorer=fuzz.WRatio, limit=3)
-    if best and best[0][1] >= _FUZZY_CUTOFF:
-        return str(best[0][0])
-    close = ", ".join(str(name) for name, _, _ in best)
-    raise ValidationError(
-        f"no {kind} {wanted!r} among ranked venues"
-        + (f"; did you mean: {close}?" if close else ""),
-        field=kind,
-        value=wanted,
-    )
+    return choices[match_name(kind, text, choices, among=" among ranked venues")]
 
 
 def venue_ranking(

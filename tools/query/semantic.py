@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from rapidfuzz import fuzz, process
 from sqlglot import exp
 
+from core.entities import match_name
 from core.errors import ValidationError
 from tools.context import ToolContext
 from tools.query.catalog import vocabulary
@@ -34,6 +34,8 @@ from tools.results import QueryResult
 Dialect = Literal["duckdb", "postgres", "redshift"]
 
 _EVENT_DATE = exp.column("event_date", table="e")
+_FUZZY_CUTOFF: Final = 90.0
+"""Stricter than for tools that echo the name: a filter resolved wrongly changes totals silently."""
 
 
 def _value(dimension: Dimension, value: Any) -> exp.Expr:
@@ -262,19 +264,9 @@ def _order(query: SemanticQuery, dims: dict[str, Dimension], measure_out: dict[s
     return keys
 
 
-def _resolve_name(ctx: ToolContext, kind: str, field: str, value: Any) -> Any:
+def _resolve_name(ctx: ToolContext, kind: str, field: str, value: Any) -> str:
     names = vocabulary(ctx, kind).names  # type: ignore[arg-type]
-    lowered = {n.lower(): n for n in names}
-    if str(value).lower() in lowered:
-        return value
-    match = process.extractOne(str(value), names, scorer=fuzz.WRatio)
-    if match and match[1] >= 90:
-        return match[0]
-    close = [m for m, _, _ in process.extract(str(value), names, scorer=fuzz.WRatio, limit=3)]
-    raise ValidationError(
-        f"no {field} named {value!r}; close matches: {', '.join(close) or 'none'}",
-        field=field, value=value, suggestions=close,
-    )  # fmt: skip
+    return names[match_name(field, str(value), names, cutoff=_FUZZY_CUTOFF)]
 
 
 def _resolve_filters(ctx: ToolContext, query: SemanticQuery, model: SemanticModel) -> SemanticQuery:
