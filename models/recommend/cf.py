@@ -31,13 +31,32 @@ from models.recsys.ours import EncoreRecommender
 __all__ = ["ItemEDLAE", "ItemKNN", "Popularity"]
 
 
-class ItemEDLAE(EncoreRecommender):
+class _ItemWeights:
+    """Scoring shared by the item × item models: a fan's row times the artist weights."""
+
+    weights: FloatArray | None
+    _train: sp.csr_matrix | None
+
+    def score_rows(self, rows: sp.csr_matrix) -> FloatArray:
+        """rows·W for transformed rows (use `transform` on raw purchases first)."""
+        if self.weights is None:
+            raise RuntimeError("fit the model before scoring")
+        return np.asarray(sp.csr_matrix(rows) @ self.weights, dtype=np.float64)
+
+    def score(self, users: IntArray) -> FloatArray:
+        """Scores for training fans."""
+        if self._train is None:
+            raise RuntimeError("fit the model before scoring")
+        return self.score_rows(self._train[users])
+
+
+class ItemEDLAE(_ItemWeights, EncoreRecommender):
     """EDLAE on per-user normalised log purchases, with B = I − P·diag(1/diag P) kept dense."""
 
     def __init__(self, lam: float = 1.0, *, dropout: float = 3.0, name: str = "EDLAE") -> None:
         super().__init__(lam, dropout=dropout, name=name)
-        self.weights: FloatArray | None = None
-        self._train: sp.csr_matrix | None = None
+        self.weights = None
+        self._train = None
 
     def fit(self, train: sp.csr_matrix) -> None:
         """P = (XᵀX + λI + dropout·diag(XᵀX))⁻¹ on the item side."""
@@ -51,27 +70,15 @@ class ItemEDLAE(EncoreRecommender):
         self.weights = weights.astype(np.float32)
         self._train = x
 
-    def score_rows(self, rows: sp.csr_matrix) -> FloatArray:
-        """rows·B for transformed rows (use `transform` on raw purchases first)."""
-        if self.weights is None:
-            raise RuntimeError("fit the model before scoring")
-        return np.asarray(sp.csr_matrix(rows) @ self.weights, dtype=np.float64)
 
-    def score(self, users: IntArray) -> FloatArray:
-        """Scores for training fans."""
-        if self._train is None:
-            raise RuntimeError("fit the model before scoring")
-        return self.score_rows(self._train[users])
-
-
-class ItemKNN:
+class ItemKNN(_ItemWeights):
     """Item-kNN: cosine similarity between artists' buyer vectors, top `neighbours` kept."""
 
     def __init__(self, neighbours: int = 100, *, name: str = "item-kNN") -> None:
         self.neighbours = neighbours
         self.name = name
-        self.weights: FloatArray | None = None
-        self._train: sp.csr_matrix | None = None
+        self.weights = None
+        self._train = None
 
     def transform(self, train: sp.csr_matrix) -> sp.csr_matrix:
         """log1p of decayed tickets."""
@@ -92,15 +99,3 @@ class ItemKNN:
             sim[sim < cut] = 0.0
         self.weights = sim.astype(np.float32)
         self._train = x
-
-    def score_rows(self, rows: sp.csr_matrix) -> FloatArray:
-        """rows·S for transformed rows."""
-        if self.weights is None:
-            raise RuntimeError("fit the model before scoring")
-        return np.asarray(sp.csr_matrix(rows) @ self.weights, dtype=np.float64)
-
-    def score(self, users: IntArray) -> FloatArray:
-        """Scores for training fans."""
-        if self._train is None:
-            raise RuntimeError("fit the model before scoring")
-        return self.score_rows(self._train[users])
