@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
 from core.errors import ValidationError
-from core.settings import Settings
-from tools.charts import make_chart
+from tools.charts import Chart, ChartKind, make_chart
 from tools.charts.formatting import label, tick_format
 from tools.charts.render import PNG_SIGNATURE, find_chromium
 from tools.context import ToolContext
@@ -32,8 +32,13 @@ def _array(value: Any) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def ctx(small_warehouse: Settings) -> ToolContext:
-    return ToolContext(small_warehouse)
+def chart_of(ctx: ToolContext) -> Callable[..., Chart]:
+    """Draws a chart of one query's result: chart_of("bar", "SELECT ...", color=...)."""
+
+    def draw(kind: ChartKind, sql: str, **options: Any) -> Chart:
+        return make_chart(ctx, kind=kind, table=_table(ctx, sql), **options)
+
+    return draw
 
 
 @pytest.fixture(scope="module")
@@ -72,49 +77,46 @@ def test_bar_defaults_top_n_and_formats(ctx: ToolContext, by_venue: Table) -> No
     assert money.plotly["layout"]["yaxis"]["tickprefix"] == "$"
 
 
-def test_line_sorts_dates(ctx: ToolContext) -> None:
-    table = _table(
-        ctx,
+def test_line_sorts_dates(chart_of: Callable[..., Chart]) -> None:
+    chart = chart_of(
+        "line",
         "SELECT strftime(event_date, '%Y-%m') AS month, AVG(sell_through) AS sell_through "
         "FROM concert_performance WHERE sell_through IS NOT NULL GROUP BY 1 ORDER BY 2",
     )
-    chart = make_chart(ctx, kind="line", table=table)
     xs = list(chart.plotly["data"][0]["x"])
     assert xs == sorted(xs) and len(xs) > 3
     assert chart.plotly["layout"]["yaxis"]["tickformat"] == ".0%"
 
 
-def test_scatter_and_color_groups(ctx: ToolContext) -> None:
-    table = _table(
-        ctx,
+def test_scatter_and_color_groups(chart_of: Callable[..., Chart]) -> None:
+    chart = chart_of(
+        "scatter",
         "SELECT avg_ticket_price, sell_through, v.venue_type FROM concert_performance p "
         "JOIN venues v USING (venue_id) WHERE sell_through IS NOT NULL",
+        color="venue_type",
     )
-    chart = make_chart(ctx, kind="scatter", table=table, color="venue_type")
     assert len(chart.plotly["data"]) > 1
     assert chart.title == "Sell-through vs average ticket price"
     assert chart.plotly["layout"]["xaxis"]["tickprefix"] == "$"
 
 
-def test_heatmap(ctx: ToolContext) -> None:
-    table = _table(
-        ctx,
+def test_heatmap(chart_of: Callable[..., Chart]) -> None:
+    chart = chart_of(
+        "heatmap",
         "SELECT dayname(event_date) AS weekday, v.venue_type, SUM(tickets_sold) AS tickets_sold "
         "FROM concert_performance p JOIN venues v USING (venue_id) GROUP BY 1, 2",
     )
-    chart = make_chart(ctx, kind="heatmap", table=table)
     trace = chart.plotly["data"][0]
     assert trace["type"] == "heatmap" and len(trace["x"]) == 7
     assert chart.title == "Tickets sold by venue type and weekday"
 
 
-def test_map_is_offline(ctx: ToolContext) -> None:
-    table = _table(
-        ctx,
+def test_map_is_offline(chart_of: Callable[..., Chart]) -> None:
+    chart = chart_of(
+        "map",
         "SELECT v.name, v.latitude, v.longitude, SUM(p.tickets_sold) AS tickets_sold "
         "FROM concert_performance p JOIN venues v USING (venue_id) GROUP BY ALL",
     )
-    chart = make_chart(ctx, kind="map", table=table)
     trace = chart.plotly["data"][0]
     assert trace["type"] == "scattermap"
     assert chart.plotly["layout"]["map"]["style"] == "white-bg"

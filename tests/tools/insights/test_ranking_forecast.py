@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ValidationError
-from core.settings import Settings
 from models.registry import ModelRegistry
-from tests.conftest import copy_warehouse
 from tools.context import ToolContext
 from tools.insights.forecast import (
     predict_concerts,
@@ -17,11 +15,6 @@ from tools.insights.forecast import (
 from tools.insights.metrics import model_metrics
 from tools.insights.ranking import venue_ranking
 from tools.warehouse import reading
-
-
-@pytest.fixture(scope="module")
-def ctx(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> ToolContext:
-    return ToolContext(copy_warehouse(small_warehouse, tmp_path_factory.mktemp("insights")))
 
 
 def test_venue_ranking_scores_add_up_and_filters_apply(ctx: ToolContext) -> None:

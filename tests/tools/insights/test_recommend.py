@@ -6,7 +6,7 @@ import pytest
 
 from core.errors import ValidationError
 from core.settings import Settings
-from tests.conftest import SMALL_AS_OF, copy_warehouse, query_warehouse
+from tests.conftest import SMALL_AS_OF, query_warehouse
 from tools.context import ToolContext
 from tools.insights.recommend import (
     recommend_batch,
@@ -14,12 +14,6 @@ from tools.insights.recommend import (
     similar_artists,
     venues_for_artist,
 )
-
-
-@pytest.fixture(scope="module")
-def ctx(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> ToolContext:
-    """A tool context on a private copy (serving trains and registers a model on first use)."""
-    return ToolContext(copy_warehouse(small_warehouse, tmp_path_factory.mktemp("tools-rec")))
 
 
 def _fans(settings: Settings, n: int) -> list[str]:

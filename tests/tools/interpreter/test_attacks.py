@@ -33,6 +33,37 @@ def loopback_server() -> Iterator[socket.socket]:
     server.close()
 
 
+@pytest.fixture
+def pids_cgroup() -> Iterator[_PidsCgroup]:
+    """A pids cgroup of 16 processes (its path is None where the host allows none)."""
+    cgroup = _PidsCgroup(16)
+    yield cgroup
+    cgroup.close()
+
+
+def _unhooked(
+    argv: list[str], cgroup: _PidsCgroup, *, timeout: float
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run a child the way the sandbox does but without the audit hook; also the layers it set."""
+    status_r, status_w = os.pipe()
+    try:
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env={},
+            timeout=timeout,
+            pass_fds=(status_w,),
+            preexec_fn=lambda: _preexec(FAST, cgroup, status_w),
+        )
+    finally:
+        os.close(status_w)
+        # the child closes its copy before exec, so this read ends even while grandchildren live
+        with os.fdopen(status_r, "rb") as status:
+            layers = status.read().decode()
+    return proc, layers
+
+
 def _accepted(server: socket.socket) -> bool:
     try:
         conn, _ = server.accept()
@@ -49,27 +80,13 @@ def test_network_is_refused(loopback_server: socket.socket) -> None:
     assert not _accepted(loopback_server)
 
 
-def test_network_namespace_alone_blocks_loopback(loopback_server: socket.socket) -> None:
+def test_network_namespace_alone_blocks_loopback(
+    loopback_server: socket.socket, pids_cgroup: _PidsCgroup
+) -> None:
     """The namespace layer holds without the audit hook: a plain child cannot reach the host."""
     port = loopback_server.getsockname()[1]
-    cgroup = _PidsCgroup(16)
-    status_r, status_w = os.pipe()
     code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)"
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-I", "-S", "-c", code],
-            capture_output=True,
-            text=True,
-            env={},
-            timeout=30,
-            pass_fds=(status_w,),
-            preexec_fn=lambda: _preexec(FAST, cgroup, status_w),
-        )
-    finally:
-        os.close(status_w)
-        with os.fdopen(status_r, "rb") as status:
-            layers = status.read().decode()
-        cgroup.close()
+    proc, layers = _unhooked([sys.executable, "-I", "-S", "-c", code], pids_cgroup, timeout=30)
     if "net-namespace" not in layers:
         pytest.skip("this kernel refuses network namespaces; the audit hook is the only layer")
     assert proc.returncode != 0 and "unreachable" in proc.stderr.lower()
@@ -108,27 +125,12 @@ def test_fork_bomb_and_subprocess_are_refused() -> None:
     assert native.error is not None and "not allowed" in native.error
 
 
-def test_pids_cgroup_stops_a_native_fork_bomb() -> None:
+def test_pids_cgroup_stops_a_native_fork_bomb(pids_cgroup: _PidsCgroup) -> None:
     """Without the audit hook (a shell), the process limit still holds when a cgroup is possible."""
-    cgroup = _PidsCgroup(16)
-    if cgroup.path is None:
+    if pids_cgroup.path is None:
         pytest.skip("no writable pids cgroup on this host")
-    status_r, status_w = os.pipe()
     script = "for i in $(seq 64); do sleep 5 >/dev/null 2>&1 & done; echo done"
-    try:
-        proc = subprocess.run(
-            ["/bin/sh", "-c", script],
-            capture_output=True,
-            text=True,
-            env={},
-            timeout=60,
-            pass_fds=(status_w,),
-            preexec_fn=lambda: _preexec(FAST, cgroup, status_w),
-        )
-    finally:
-        os.close(status_w)
-        os.close(status_r)
-        cgroup.close()
+    proc, _ = _unhooked(["/bin/sh", "-c", script], pids_cgroup, timeout=60)
     assert "fork" in proc.stderr.lower() or "resource" in proc.stderr.lower()
 
 

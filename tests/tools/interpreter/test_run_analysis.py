@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from core.errors import QueryRefusedError, ValidationError
-from core.settings import Settings
 from tools.context import ToolContext
 from tools.interpreter import (
     AnalysisResult,
@@ -17,11 +16,6 @@ from tools.interpreter import (
 )
 
 LIMITS = Limits(wall_s=60, cpu_s=20, memory_mb=1024)
-
-
-@pytest.fixture(scope="module")
-def ctx(small_warehouse: Settings) -> ToolContext:
-    return ToolContext(small_warehouse)
 
 
 def test_code_on_an_sql_extract_returns_tables_and_charts(ctx: ToolContext) -> None:
