@@ -2,7 +2,8 @@
 
 For each contract table with curated Parquet on the S3 lake:
 
-    CREATE SCHEMA / CREATE TABLE IF NOT EXISTS   DDL of the DuckDB schema, transpiled by sqlglot
+    CREATE SCHEMA / CREATE TABLE IF NOT EXISTS   DDL of the DuckDB schema, transpiled by sqlglot,
+                                                 one statement at a time (each idempotent)
     CREATE TABLE IF NOT EXISTS encore_loads      the objects already merged
     then per Parquet object not merged yet, oldest first, in one transaction:
     CREATE TEMPORARY TABLE stage_<t>             the curated file's columns, in file order
@@ -408,7 +409,8 @@ def load_warehouse(
     s3 = s3 or client("s3", settings)
     bucket, role = str(settings.lake_bucket), str(settings.redshift_iam_role)
     for plan in found:
-        executor.run(plan.ddl(), label=f"create {plan.target}")
+        for ddl in plan.ddl():  # each idempotent: no transaction needed
+            executor.run([ddl], label=ddl[:120])
         done = {row[0] for row in executor.query(plan.loaded(), label=f"loaded {plan.target}")}
         objects = curated_objects(s3, bucket, plan.table)
         for uri in objects:

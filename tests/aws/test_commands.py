@@ -53,3 +53,16 @@ def test_a_step_missing_settings_fails_by_name_and_the_others_still_run(
     assert "ENCORE_SAGEMAKER_IMAGE_URI" in result.output
     assert "catalog: " in result.output  # ran despite the failures
     assert "failed steps: warehouse, models" in result.output
+
+
+def test_warehouse_step_on_moto_fails_naming_the_statement_that_never_finished(
+    ingested: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _env(monkeypatch, ingested)
+    monkeypatch.setenv("ENCORE_REDSHIFT_WORKGROUP", "encore")
+    monkeypatch.setenv("ENCORE_REDSHIFT_IAM_ROLE", "arn:aws:iam::123456789012:role/copy")
+    monkeypatch.setenv("ENCORE_REDSHIFT_TIMEOUT_S", "0.3")
+    result = CliRunner().invoke(app, ["sync", "--warehouse"], terminal_width=300)
+    assert result.exit_code == 1
+    assert "'CREATE SCHEMA IF NOT EXISTS public'" in result.output
+    assert "did not finish within 0.3 s" in result.output

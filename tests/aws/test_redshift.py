@@ -216,8 +216,12 @@ def test_load_warehouse_copies_every_object_oldest_first(ingested: Settings) -> 
     recorder = Recorder()
     report = load_warehouse(settings, executor=recorder, s3=aws_client("s3", settings))
     labels = [label for label, _ in recorder.batches]
-    assert labels[0] == "create public.artists" and labels[2] == "create public.fans"
-    assert labels[1].startswith(f"merge s3://{settings.lake_bucket}/curated/artists/dt=")
+    assert labels[0] == "CREATE SCHEMA IF NOT EXISTS public"
+    assert labels[1].startswith("CREATE TABLE IF NOT EXISTS public.artists (artist_id VARCHAR(MAX)")
+    assert labels[2].startswith("CREATE TABLE IF NOT EXISTS public.encore_loads")
+    assert labels[3].startswith(f"merge s3://{settings.lake_bucket}/curated/artists/dt=")
+    assert labels[7].startswith(f"merge s3://{settings.lake_bucket}/curated/fans/dt=")
+    assert all(len(batch) == 1 for _, batch in recorder.batches[:3])  # DDL: one at a time
     copies = [s for _, batch in recorder.batches for s in batch if s.startswith("COPY")]
     assert len(copies) == 2 and all("FORMAT AS PARQUET" in c for c in copies)
     assert [u.split(": merged ")[0] for u in report.updated] == ["public.artists", "public.fans"]
@@ -246,6 +250,8 @@ def test_a_statement_that_never_finishes_times_out_naming_it(s3_settings: Settin
     described = data_api.describe_statement(Id=error.detail["statement_id"])
     assert described["Status"] == "ABORTED"  # cancelled, not left running
     assert described["QueryString"] == "CREATE TABLE public.fans (fan_id VARCHAR)"
+    with pytest.raises(WarehouseError, match=r"'loaded public\.fans' .* did not finish"):
+        executor.query("SELECT object_uri FROM public.encore_loads", label="loaded public.fans")
 
 
 def test_a_failed_batch_names_the_failing_statement() -> None:
