@@ -13,9 +13,8 @@ For each contract table with curated Parquet on the S3 lake:
     DROP TABLE stage_<t>
     INSERT INTO encore_loads VALUES (<object>)   in the same transaction: merged exactly once
 
-Objects are merged in key order (dt, then run id, which starts with its UTC time), so a later run
-wins. Statements run through the Redshift Data API (polled, with a timeout) or any DB-API
-connection.
+Objects are merged in the order they were written (upload time, then key), so a later run wins.
+Statements run through the Redshift Data API (polled, with a timeout) or any DB-API connection.
 """
 
 from __future__ import annotations
@@ -361,14 +360,22 @@ class DbApiExecutor:
 
 
 def curated_objects(s3: Any, bucket: str, table: str) -> list[str]:
-    """The s3:// URIs of a table's curated Parquet objects, oldest partition and run first."""
-    keys: list[str] = []
+    """The s3:// URIs of a table's curated Parquet objects, in the order their runs wrote them.
+
+    Upload time first, then the key (dt, then run id, which starts with the run's start time),
+    for objects stored within the same second.
+    """
+    found: list[tuple[Any, str]] = []
     with aws_call(f"list curated objects of {table} in s3://{bucket}", table=table):
         for page in s3.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=f"curated/{table}/"
         ):
-            keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".parquet"))
-    return [f"s3://{bucket}/{key}" for key in sorted(keys)]
+            found.extend(
+                (o["LastModified"], o["Key"])
+                for o in page.get("Contents", [])
+                if o["Key"].endswith(".parquet")
+            )
+    return [f"s3://{bucket}/{key}" for _, key in sorted(found)]
 
 
 def load_warehouse(
