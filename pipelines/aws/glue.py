@@ -165,7 +165,6 @@ class GlueCatalog:
         report.created.append(f"database {self.database}")
 
     def _sync_table(self, dataset: CuratedDataset, report: SyncReport) -> None:
-
         wanted = table_input(dataset)
         name = f"table {self.database}.{dataset.table}"
         found = _found(
