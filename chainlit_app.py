@@ -12,10 +12,11 @@ import os
 from typing import Any
 
 import chainlit as cl
+from chainlit.config import config
 from chainlit.input_widget import Select, TextInput
 from chainlit.types import ThreadDict
 
-from agent.ui import chat, demo, history, offline, render
+from agent.ui import chat, demo, history, offline, render, storage
 from agent.ui.auth import UserStore
 from agent.ui.config import ROLES, UiSettings, allowed_role
 from core.settings import Settings
@@ -29,12 +30,14 @@ MODELS = [
     "openai:gpt-4o-mini",
     "ollama:llama3.1",
 ]
+ELEMENTS = history.element_storage(SETTINGS, config.run.root_path)
 offline.install()
+storage.install(ELEMENTS, config.run.root_path)
 
 
 @cl.data_layer
 def _data_layer() -> Any:
-    return history.data_layer(SETTINGS)
+    return history.data_layer(SETTINGS, ELEMENTS)
 
 
 @cl.password_auth_callback

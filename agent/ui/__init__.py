@@ -2,7 +2,9 @@
 
 `chainlit_app.py` at the repo root only registers Chainlit callbacks; the work happens here.
 Everything the UI keeps lives under `<data_dir>/ui` (users.json, demo_login.txt, auth_secret,
-history.sqlite, all 0600) and uploads under `<data_dir>/uploads`.
+history.sqlite, all 0600), the tables, charts and files of past answers under
+`<data_dir>/ui/elements` (served back only to their owner, so a resumed thread shows them again)
+and uploads under `<data_dir>/uploads`.
 
 Sign-in, by configuration:
 - Password (always on): local users in `users.json`, scrypt-hashed; `start_ui` creates the demo

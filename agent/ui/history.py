@@ -14,7 +14,8 @@ from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 
 from core.settings import Settings
 
-from .config import history_db
+from .config import history_db, ui_dir
+from .storage import LocalStorageClient
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS users (
@@ -96,7 +97,18 @@ def create_tables(settings: Settings) -> None:
         con.executescript(SCHEMA)
 
 
-def data_layer(settings: Settings) -> SQLAlchemyDataLayer:
-    """Chainlit's SQLAlchemy data layer on the history file (tables created first)."""
+def element_storage(settings: Settings, root_path: str = "") -> LocalStorageClient:
+    """Where tables, charts and files of past answers are kept, so resumed threads show them."""
+    return LocalStorageClient(ui_dir(settings) / "elements", url_prefix=root_path)
+
+
+def data_layer(
+    settings: Settings, storage: LocalStorageClient | None = None
+) -> SQLAlchemyDataLayer:
+    """Chainlit's SQLAlchemy data layer on the history file (tables created first), with
+    elements kept in `storage` (the local element store unless given)."""
     create_tables(settings)
-    return SQLAlchemyDataLayer(conninfo=f"sqlite+aiosqlite:///{history_db(settings)}")
+    return SQLAlchemyDataLayer(
+        conninfo=f"sqlite+aiosqlite:///{history_db(settings)}",
+        storage_provider=storage or element_storage(settings),
+    )

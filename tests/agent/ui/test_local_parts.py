@@ -19,7 +19,8 @@ from agent.ui.auth import (
     hash_password,
 )
 from agent.ui.config import allowed_role, history_db
-from agent.ui.history import create_tables, data_layer
+from agent.ui.history import create_tables, data_layer, element_storage
+from agent.ui.storage import LocalStorageClient, owner_of
 from core.errors import QueryRefusedError, ValidationError
 from core.settings import Settings
 from tools.results import Table
@@ -102,3 +103,36 @@ def test_rendering_of_tables_charts_and_errors() -> None:
     assert "DROP" in render.plain_error(QueryRefusedError("only SELECT is allowed; got DROP"))
     said = render.plain_error(KeyError("secret internals"))
     assert "KeyError" in said and "secret internals" not in said
+
+
+def test_element_store_keeps_files_privately_and_serves_them_back(settings: Settings) -> None:
+    storage = element_storage(settings)
+    key = "user-1/element-1/chart 1"
+
+    async def roundtrip() -> tuple[dict[str, object], str]:
+        stored = await storage.upload_file(key, '{"data": []}', mime="application/json")
+        return stored, await storage.get_read_url(key)
+
+    stored, url = asyncio.run(roundtrip())
+    assert stored == {"object_key": key, "url": "/encore/elements/user-1/element-1/chart%201"}
+    assert url == stored["url"]
+    path = storage.path_of(key)
+    assert path.read_text() == '{"data": []}' and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert storage.mime_of(key) == "application/json"
+    assert owner_of(key) == "user-1"
+    for escape in ("../../users.json", "/etc/passwd", "user-1/../../auth_secret"):
+        with pytest.raises(ValueError, match="outside"):
+            storage.path_of(escape)
+    assert asyncio.run(storage.delete_file(key)) and not path.exists()
+
+
+def test_stored_html_is_never_served_as_a_page(settings: Settings) -> None:
+    storage = element_storage(settings)
+    asyncio.run(storage.upload_file("u/e/x.html", "<script>alert(1)</script>", mime="text/html"))
+    assert storage.mime_of("u/e/x.html") == "application/octet-stream"
+
+
+def test_history_keeps_elements(settings: Settings) -> None:
+    layer = data_layer(settings)
+    assert isinstance(layer.storage_provider, LocalStorageClient)
+    assert layer.storage_provider.root == (settings.data_dir / "ui" / "elements").resolve()
