@@ -56,8 +56,9 @@ def start_ui(
     """
     env, name, password = prepare(settings)
     url = f"http://{host}:{port}"
-    print(f"Encore chat UI: {url}")
-    print(f"Demo login: {name} / {password}")
+    # flushed: the lines must come before Chainlit's own output, also when piped to a file
+    print(f"Encore chat UI: {url}", flush=True)
+    print(f"Demo login: {name} / {password}", flush=True)
     process = subprocess.Popen(command(host, port), cwd=ROOT, env=env)  # noqa: S603
     # A SIGTERM to the launcher must not leave Chainlit holding the port: turn it into an exit.
     main = threading.current_thread() is threading.main_thread()

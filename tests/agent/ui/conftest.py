@@ -1,15 +1,18 @@
-"""One Chainlit app and one Chromium per test module, on loopback, with a copy of the warehouse.
+"""One chat UI and one Chromium per test session, on loopback, over a trained small warehouse.
 
-The app drives the real `AgentService` (offline planner, `python -m mcp_servers all`). To check
-the page alone, `ENCORE_UI_TEST_AGENT=scripted` swaps in `scripted_service.py`; ENCORE_MCP_COMMAND
-(the agent's own setting) passes through, e.g. to the agent tests' stand-in MCP server.
+The UI is started the way a user starts it, `encore ui --host 127.0.0.1 --port P`, and drives the
+real agent: the offline planner and `python -m mcp_servers all` over a copy of the small
+warehouse whose models (venue ranking, sales forecast, recommender) are trained first. To look at
+the page alone, `ENCORE_UI_TEST_AGENT=scripted` swaps in `scripted_service.py`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.ui.launch import ROOT, command, prepare
+from agent.ui.launch import ROOT
 from core.settings import Settings
 from tests.conftest import copy_warehouse
 
@@ -35,6 +38,7 @@ FLAGS = [
     "--proxy-server=http://127.0.0.1:9",  # anything not on loopback fails instead of leaving
 ]
 SCRIPTED = Path(__file__).with_name("scripted_service.py")
+ENCORE = Path(sys.executable).with_name("encore")
 
 
 @dataclass
@@ -45,6 +49,7 @@ class App:
     settings: Settings
     log: Path
     started_in_s: float
+    printed: str
     requests: list[str] = field(default_factory=list)
 
 
@@ -54,13 +59,29 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _printed(log: Path, process: subprocess.Popen[bytes], limit_s: float) -> tuple[str, str, str]:
+    """The address and demo login `encore ui` prints before Chainlit starts."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        url = re.search(r"^Encore chat UI: (http://\S+)$", text, re.MULTILINE)
+        login = re.search(r"^Demo login: (\S+) / (\S+)$", text, re.MULTILINE)
+        if url and login:
+            return url[1], login[1], login[2]
+        if process.poll() is not None:
+            pytest.fail(f"encore ui exited with {process.returncode}:\n{text[-3000:]}")
+        time.sleep(0.1)
+    pytest.fail(f"encore ui printed no address and login within {limit_s:.0f} s")
+
+
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, limit_s: float) -> None:
     deadline = time.monotonic() + limit_s
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the UI exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with opener.open(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -68,46 +89,75 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, limit_s: 
     pytest.fail(f"the UI did not answer within {limit_s:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def ui_app(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    """The chat UI as a subprocess, like `encore ui` runs it (agent: real unless told otherwise)."""
+def train_models(settings: Settings) -> None:
+    """Train the models the agent's tools load (what `encore demo` does after building)."""
+    from models.forecast.train import train as train_forecast
+    from models.ranking import train_ranking
+    from models.recommend import train as train_recommender
+
+    train_ranking(settings)
+    train_forecast(settings)
+    train_recommender(settings)
+
+
+@pytest.fixture(scope="session")
+def ui_warehouse(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A writable copy of the small warehouse (uploads land in it) with its models trained."""
+    settings = copy_warehouse(small_warehouse, tmp_path_factory.mktemp("ui"))
+    started = time.monotonic()
+    train_models(settings)
+    print(f"\nmodels trained in {time.monotonic() - started:.1f} s")
+    return settings
+
+
+@pytest.fixture(scope="session")
+def ui_app(ui_warehouse: Settings) -> Iterator[App]:
+    """`encore ui` as a subprocess (agent: the real one unless ENCORE_UI_TEST_AGENT=scripted)."""
     if not CHROMIUM.exists():
         pytest.skip(
             "Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
         )
-    tmp = tmp_path_factory.mktemp("ui")
-    settings = copy_warehouse(small_warehouse, tmp)
-    env, user, password = prepare(settings)
-    env.pop("ENCORE_MODEL", None)
-    # the real MCP servers are not on main yet: default to the scripted agent until they land
-    if os.environ.get("ENCORE_UI_TEST_AGENT", "scripted") == "scripted":
+    settings = ui_warehouse
+    env = dict(os.environ)
+    for name in ("ENCORE_MODEL", "ENCORE_UI_AGENT", "ENCORE_MCP_URL", "ENCORE_MCP_COMMAND"):
+        env.pop(name, None)
+    env.pop("ENCORE_WAREHOUSE_PATH", None)
+    env.update(
+        ENCORE_DATA_DIR=str(settings.data_dir),
+        AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    if os.environ.get("ENCORE_UI_TEST_AGENT") == "scripted":
         env["ENCORE_UI_AGENT"] = f"{SCRIPTED}:create"
-    else:
-        env.pop("ENCORE_UI_AGENT", None)
     port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp / "chainlit.log"
+    log = settings.data_dir.parent / "encore-ui.log"
     started = time.monotonic()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command("127.0.0.1", port), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [str(ENCORE), "ui", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
+        url, user, password = _printed(log, process, 60)
         _wait_ready(url, process, log, 90)
-        app = App(url, user, password, settings, log, time.monotonic() - started)
-        print(f"\nUI answered {app.started_in_s:.1f} s after start")
+        printed = log.read_text(errors="replace")
+        app = App(url, user, password, settings, log, time.monotonic() - started, printed)
+        print(f"\nUI answered {app.started_in_s:.1f} s after `encore ui` started")
         yield app
     finally:
-        process.terminate()
+        process.terminate()  # the launcher turns SIGTERM into stopping Chainlit too
         try:
-            process.wait(10)
+            process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the module."""
+    """One headless Chromium for the session."""
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
@@ -118,7 +168,7 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the tests save screenshots."""
     return tmp_path_factory.mktemp("screenshots")

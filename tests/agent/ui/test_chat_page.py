@@ -1,4 +1,9 @@
-"""The chat page end to end: log in, demo conversations, refusal, upload, resume, offline."""
+"""The chat page end to end on the real agent: log in, demo conversations, refusal, upload,
+resume with tables and charts, offline.
+
+The tests share one `encore ui` server and one logged-in tab and run in file order: the upload and
+the resume use the thread the trend question opened.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,11 @@ from tests.agent.ui.conftest import App
 pytestmark = pytest.mark.browser
 
 ASSISTANT = '[data-step-type="assistant_message"]'
+CHART = ".js-plotly-plot"
+# a dataframe element (an interactive grid), as opposed to a markdown table in the answer text
+DATAFRAME = ".dataframe"
 ROOT = Path(__file__).resolve().parents[3]
+SCREENSHOT_MAX_BYTES = 300_000
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +64,12 @@ def ask(page: Any, text: str, timeout_s: float = 60) -> tuple[Any, float]:
     return page.locator(ASSISTANT).last, time.monotonic() - started
 
 
+def test_encore_ui_prints_the_address_and_the_demo_login(ui_app: App, page: Any) -> None:
+    assert f"Encore chat UI: {ui_app.url}" in ui_app.printed
+    assert f"Demo login: {ui_app.user} / {ui_app.password}" in ui_app.printed
+    assert page.locator("#chat-input").count() == 1  # that login signed the page in
+
+
 def test_wrong_password_is_refused(ui_app: App, browser: Any) -> None:
     tab = browser.new_page()
     tab.goto(ui_app.url)
@@ -72,17 +87,33 @@ def test_starters_name_demo_data(page: Any) -> None:
     assert "Tell me about " in body
 
 
+def shown(page: Any) -> tuple[int, int]:
+    """How many dataframe grids and plotly charts the page shows."""
+    return page.locator(DATAFRAME).count(), page.locator(CHART).count()
+
+
 def test_trend_answer_streams_a_table_and_a_chart(page: Any, ui_app: App, shots: Path) -> None:
     answer, seconds = ask(page, "Show me the trend of concert attendance over the past year")
-    print(f"\nturn latency in the browser: {seconds:.2f} s")
-    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
-    assert answer.inner_text().strip()
-    assert page.locator('[role="table"], table').count() > 0
+    print(f"\nfirst turn in the browser (MCP server start included): {seconds:.2f} s")
+    page.wait_for_selector(CHART, timeout=30_000)
+    page.wait_for_selector(DATAFRAME, timeout=30_000)
+    said = answer.inner_text()
+    assert "tickets sold" in said.lower(), said
     assert page.get_by_role("button", name="Show SQL").count() > 0
-    page.screenshot(path=str(shots / "trend.png"), full_page=True)
+    assert page.locator("text=semantic_query").count() > 0  # the tool call shown as a step
+    save_screenshot(page, shots / "trend.png")
+
+
+def save_screenshot(page: Any, path: Path) -> None:
+    """Screenshot the answer with its table and chart; with ENCORE_UPDATE_SCREENSHOT=1 it also
+    becomes the README's docs/screenshot.png."""
+    page.locator(CHART).last.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # plotly draws after it is in view
+    page.screenshot(path=str(path))
     if os.environ.get("ENCORE_UPDATE_SCREENSHOT") == "1":
         (ROOT / "docs").mkdir(exist_ok=True)
-        shutil.copyfile(shots / "trend.png", ROOT / "docs" / "screenshot.png")
+        shutil.copyfile(path, ROOT / "docs" / "screenshot.png")
+    assert path.stat().st_size < SCREENSHOT_MAX_BYTES
 
 
 def test_show_sql_action(page: Any) -> None:
@@ -120,31 +151,110 @@ def test_uploaded_csv_is_ingested_after_confirmation(
     assert rows[0][0] == 1
 
 
-def test_reload_and_resume_thread(page: Any, shots: Path) -> None:
+def test_reload_and_resume_thread_shows_its_tables_and_charts(page: Any, shots: Path) -> None:
     page.reload()
     page.wait_for_selector("#thread-history", timeout=30_000)
     page.locator("#thread-history a").first.click()
     page.wait_for_selector("text=Show me the trend of concert attendance", timeout=30_000)
+    page.wait_for_selector("text=Ingestion finished", timeout=30_000)
+    # the elements of earlier answers come back from the element store, not only their text
+    page.wait_for_selector(CHART, timeout=30_000)
+    page.wait_for_selector(DATAFRAME, timeout=30_000)
     page.wait_for_selector("#chat-input", timeout=30_000)
     answer, _ = ask(page, "Which genres are most popular?")
-    assert answer.inner_text().strip()
-    page.screenshot(path=str(shots / "resumed.png"), full_page=True)
+    assert "genre" in answer.inner_text().lower()
+    page.screenshot(path=str(shots / "resumed.png"))
+
+
+def test_stored_elements_are_served_only_to_their_owner(
+    page: Any, ui_app: App, browser: Any
+) -> None:
+    import sqlite3
+
+    from agent.ui.auth import UserStore
+    from agent.ui.config import history_db
+
+    with sqlite3.connect(history_db(ui_app.settings)) as con:
+        urls = [r[0] for r in con.execute("SELECT url FROM elements WHERE type = 'plotly'")]
+    assert urls, "no chart was kept in history"
+    url = ui_app.url + urls[0]
+    assert page.request.get(url).json()["data"]  # the owner gets the figure
+    UserStore(ui_app.settings).add("other", "other-password", role="analyst")
+    context = browser.new_context()
+    try:
+        assert context.request.get(url).status == 401  # not signed in
+        tab = context.new_page()
+        tab.goto(ui_app.url)
+        tab.fill("#email", "other")
+        tab.fill("#password", "other-password")
+        tab.keyboard.press("Enter")
+        tab.wait_for_selector("#chat-input", timeout=30_000)
+        assert tab.request.get(url).status == 404  # signed in, but not the owner
+    finally:
+        context.close()
+
+
+# What each demo turn must show besides its text: a table grid, a chart, words in the answer
+# (lower case; one of each tuple). Conversation 5 runs offline, so it must say the source
+# cannot be reached and still answer from our own data.
+EXPECTED: list[list[dict[str, Any]]] = [
+    [
+        {"table": True, "words": ("{artist}",)},
+        {"table": True, "words": ("venue",)},
+        {"words": ("{genre}",)},
+    ],
+    [
+        {"table": True, "words": ("new york", "ny")},
+        {"table": True, "words": ("venue",)},
+        {"table": True, "words": ("{venue}",)},
+    ],
+    [
+        {"table": True, "words": ("rock", "alternative")},
+        {"table": True},
+        {"words": ("sell out", "sold out", "sell-out")},
+    ],
+    [
+        {"table": True, "chart": True, "words": ("tickets sold",)},
+        {"table": True, "words": ("genre",)},
+        {"table": True, "words": ("california", "ca")},
+    ],
+    [
+        {"words": ("spotify",)},
+        {"words": ("ticketmaster",)},
+        {"table": True, "words": ("{artist}",)},
+    ],
+]
 
 
 @pytest.mark.parametrize("index", range(5))
 def test_demo_conversation(page: Any, ui_app: App, index: int, shots: Path) -> None:
+    from agent.ui.demo import demo_names
+
+    names = demo_names(ui_app.settings)
+    fill = {"artist": names.artist.lower(), "genre": names.genre.lower(), "venue": names.venue}
     turns = conversations(ui_app.settings)[index]
     page.goto(ui_app.url)  # a new thread per conversation
     page.wait_for_selector("#chat-input", timeout=30_000)
-    for text in turns:
+    problems = []
+    for text, expected in zip(turns, EXPECTED[index], strict=True):
+        grids, charts = shown(page)
         answer, seconds = ask(page, text)
+        page.wait_for_timeout(300)  # elements arrive with the final message
         said = answer.inner_text().strip()
-        print(f"\n{seconds:5.2f} s  {text!r} -> {said[:100]!r}")
+        new_grids, new_charts = shown(page)
+        print(f"\n{seconds:5.2f} s  {text!r} -> {said[:120]!r} (+{new_grids - grids} tables, "
+              f"+{new_charts - charts} charts)")  # fmt: skip
         assert said
-        assert "went wrong" not in said and "Traceback" not in said
-    if index == 3:  # the attendance trend is drawn
-        page.wait_for_selector(".js-plotly-plot", timeout=30_000)
-    page.screenshot(path=str(shots / f"demo-{index + 1}.png"), full_page=True)
+        assert "went wrong" not in said and "Traceback" not in said, said
+        words = [w.format(**fill).lower() for w in expected.get("words", ())]
+        if words and not any(w in said.lower() for w in words):
+            problems.append(f"{text!r}: the answer names none of {words}: {said[:200]!r}")
+        if expected.get("table") and new_grids <= grids:
+            problems.append(f"{text!r}: no table shown")
+        if expected.get("chart") and new_charts <= charts:
+            problems.append(f"{text!r}: no chart shown")
+    page.screenshot(path=str(shots / f"demo-{index + 1}.png"))
+    assert not problems, "\n".join(problems)
 
 
 def test_page_made_no_request_off_the_machine(ui_app: App) -> None:
