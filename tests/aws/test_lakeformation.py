@@ -196,6 +196,16 @@ def test_principals_are_required_and_must_name_policy_roles(s3_settings: Setting
         plan_grants(load_policy(), {"auditor": "arn:aws:iam::1:role/x"}, "encore", TABLES)
 
 
+def test_grants_before_the_catalog_say_to_sync_it_first(
+    lf_settings: Settings, lakeformation: FilterStore
+) -> None:
+    from pipelines.aws.base import AwsError
+
+    settings = lf_settings.model_copy(update={"glue_database": "never_synced"})
+    with pytest.raises(AwsError, match=r"run `encore aws sync --catalog` first"):
+        _sync(settings, lakeformation)
+
+
 def test_roles_without_a_principal_get_nothing() -> None:
     plan = plan_grants(load_policy(), {"analyst": PRINCIPALS["analyst"]}, "db", TABLES)
     assert {arn for arn, _ in plan.grants} == {PRINCIPALS["analyst"]}

@@ -310,7 +310,11 @@ def sync_grants(
         with aws_call("read the AWS account id"):
             catalog_id = str(client("sts", settings).get_caller_identity()["Account"])
     tables: list[str] = []
-    with aws_call(f"list the tables of Glue database {settings.glue_database}"):
+    action = (
+        f"list the tables of Glue database {settings.glue_database} "
+        "(run `encore aws sync --catalog` first)"
+    )
+    with aws_call(action, database=settings.glue_database):
         for page in glue.get_paginator("get_tables").paginate(DatabaseName=settings.glue_database):
             tables.extend(t["Name"] for t in page["TableList"])
     plan = plan_grants(policy, settings.lakeformation_principals, settings.glue_database, tables)
