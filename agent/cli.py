@@ -19,6 +19,7 @@ from models import commands as models_cli
 from models.recommend import cli as recommend_cli
 from models.registry import ModelRegistry
 from pipelines import commands as pipelines_cli
+from pipelines.aws import commands as aws_cli
 from pipelines.generate import ScaleName
 from pipelines.sinks.warehouse import last_build
 from tools.interpreter import cli as interpreter_cli
@@ -44,6 +45,11 @@ for sub in (
     app.registered_commands.extend(sub.registered_commands)
     app.registered_groups.extend(sub.registered_groups)
 app.add_typer(recommend_cli.app, name="recommend")
+app.add_typer(
+    aws_cli.app,
+    name="aws",
+    help="Publish to AWS: Glue catalog, Lake Formation grants, Redshift, SageMaker.",
+)
 
 bench_app = typer.Typer(
     help="Benchmarks, each with a baseline measured in the same run.", no_args_is_help=True

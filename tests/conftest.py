@@ -16,6 +16,8 @@ import pytest
 
 from core.settings import Settings
 
+pytest_plugins = ["tests.postgres"]
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 

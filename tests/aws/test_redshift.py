@@ -32,7 +32,6 @@ from pipelines.aws.redshift import (
 )
 from pipelines.catalog import catalog
 from pipelines.ingest import ingest_files
-from tests.tools.query.conftest import pg_dsn  # noqa: F401 - the real PostgreSQL fixture
 
 from .conftest import aws_client, write_csv
 
@@ -104,7 +103,7 @@ def _rows(pg: Any, sql: str) -> list[tuple[Any, ...]]:
 
 def test_load_warehouse_merges_each_curated_object_once_in_postgres(
     fresh_ingested: Settings,
-    pg_dsn: str,  # noqa: F811
+    pg_dsn: str,
     tmp_path: Path,
 ) -> None:
     import psycopg
@@ -155,7 +154,7 @@ def test_load_warehouse_merges_each_curated_object_once_in_postgres(
         duck.close()
 
 
-def test_rows_sharing_a_key_in_one_file_keep_the_last_line(pg_dsn: str) -> None:  # noqa: F811
+def test_rows_sharing_a_key_in_one_file_keep_the_last_line(pg_dsn: str) -> None:
     import psycopg
 
     plan = LoadPlan(
