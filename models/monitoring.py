@@ -42,34 +42,38 @@ def psi(
     bins: int = 10,
 ) -> float:
     """Population stability index of `actual` against `expected` (quantile bins of expected)."""
-    e = np.asarray(expected, dtype=float)
-    a = np.asarray(actual, dtype=float)
-    e, a = e[~np.isnan(e)], a[~np.isnan(a)]
+    e, a = _without_nan(expected), _without_nan(actual)
     if e.size == 0 or a.size == 0:
         return float("nan")
     edges = np.unique(np.quantile(e, np.linspace(0, 1, bins + 1)))
     if edges.size < 2:
         return 0.0 if np.allclose(a, e[0]) else float("inf")
-    inner = edges[1:-1]
-    e_share = (
-        np.bincount(np.searchsorted(inner, e, side="right"), minlength=edges.size - 1) / e.size
-    )
-    a_share = (
-        np.bincount(np.searchsorted(inner, a, side="right"), minlength=edges.size - 1) / a.size
-    )
-    e_share, a_share = np.maximum(e_share, _EPS), np.maximum(a_share, _EPS)
+    e_share, a_share = _bin_shares(e, edges), _bin_shares(a, edges)
     return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))
 
 
 def ks(expected: npt.ArrayLike, actual: npt.ArrayLike) -> tuple[float, float]:
     """Two-sample Kolmogorov–Smirnov statistic and p-value (NaNs dropped)."""
-    e = np.asarray(expected, dtype=float)
-    a = np.asarray(actual, dtype=float)
-    e, a = e[~np.isnan(e)], a[~np.isnan(a)]
+    e, a = _without_nan(expected), _without_nan(actual)
     if e.size == 0 or a.size == 0:
         return float("nan"), float("nan")
     result = stats.ks_2samp(e, a)
     return float(result.statistic), float(result.pvalue)
+
+
+def _without_nan(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    array = np.asarray(values, dtype=np.float64)
+    kept: npt.NDArray[np.float64] = array[~np.isnan(array)]
+    return kept
+
+
+def _bin_shares(
+    values: npt.NDArray[np.float64], edges: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """The share of values in each bin between edges, floored at _EPS so logs stay finite."""
+    bins = np.searchsorted(edges[1:-1], values, side="right")
+    shares: npt.NDArray[np.float64] = np.bincount(bins, minlength=edges.size - 1) / values.size
+    return np.maximum(shares, _EPS)
 
 
 def _log_path(settings: Settings) -> Path:

@@ -175,22 +175,10 @@ def venues_for_artist(
 
     markets = model.markets[model.markets["artist_id"] == me["artist_id"]]
     by_state = markets.groupby(["country", "state"])["tickets"].sum()
-    state_tickets = np.array(
-        [
-            by_state.get((c, s), 0.0)
-            for c, s in zip(venues["country"], venues["state"], strict=True)
-        ],
-        dtype=np.float64,
-    )
+    state_tickets = _per_venue(venues, by_state)
     buyers = model.purchases[:, pos].toarray().ravel() > 0
     fan_states = model.fans.loc[buyers].groupby(["country", "state"]).size()
-    state_fans = np.array(
-        [
-            fan_states.get((c, s), 0)
-            for c, s in zip(venues["country"], venues["state"], strict=True)
-        ],
-        dtype=np.float64,
-    )
+    state_fans = _per_venue(venues, fan_states)
     market = _scaled(np.log1p(state_tickets)) * 0.5 + _scaled(np.log1p(state_fans)) * 0.5
     score = 0.6 * fit + 0.4 * market
     keep = np.ones(len(venues), dtype=bool)
@@ -402,3 +390,9 @@ def _draw_like(model: HybridModel, popularity: int) -> float:
 def _scaled(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     top = float(values.max()) if values.size else 0.0
     return values / top if top > 0 else values
+
+
+def _per_venue(venues: pd.DataFrame, by_state: pd.Series) -> np.ndarray[Any, Any]:
+    """Each venue's value from a series indexed by (country, state); 0 for a state not in it."""
+    places = zip(venues["country"], venues["state"], strict=True)
+    return np.array([by_state.get(place, 0.0) for place in places], dtype=np.float64)
