@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Final
 
 from agent.planner.state import Call, records, table_of
@@ -53,6 +54,11 @@ def explain_error(call: Call) -> str:
     """A tool failure in plain words."""
     text = (call.error or "").removeprefix("Error: ")
     lowered = text.lower()
+    if call.name == "run_sql":
+        reason = text.removeprefix("Error executing tool run_sql: ")
+        # the query guard's reasons (writes, several statements, files, settings) are refusals
+        refused = re.search(r"refus|allowed|only select|not permitted", lowered)
+        return f"I {'won' if refused else 'can'}'t run that query: {reason}"
     if "refus" in lowered or "only select" in lowered or "not allowed" in lowered:
         return f"I won't run that query: {text}"
     if "unreachable" in lowered or "cannot be reached" in lowered or "network" in lowered:

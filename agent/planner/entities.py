@@ -204,6 +204,7 @@ class Entities:
     comparison: tuple[str, float] | None = None
     capacity_band: str | None = None
     numbers: list[float] = field(default_factory=list)
+    fan_id: str | None = None
     unmatched: list[str] = field(default_factory=list)
 
 
@@ -351,7 +352,12 @@ def _add(found: Entities, kind: str, name: str) -> None:
         target.append(name)
 
 
+_FAN_ID = re.compile(r"\bfan(?:\s+id)?\s*(?:#|:)?\s*([a-z]?\d{3,})\b|\b(f\d{4,})\b", re.I)
+
+
 def _numbers(lowered: str, found: Entities) -> None:
+    if m := _FAN_ID.search(lowered):
+        found.fan_id = (m.group(1) or m.group(2)).upper()
     if m := re.search(r"\b(?:top|best|first|biggest|largest)\s+(\d{1,3})\b", lowered):
         found.limit = int(m.group(1))
     if m := re.search(r"\$\s?(\d[\d,]*(?:\.\d+)?)\s*(k)?", lowered):
@@ -364,6 +370,8 @@ def _numbers(lowered: str, found: Entities) -> None:
             found.comparison = (op, float(m.group(2).replace(",", "")) * scale)
             break
     for m in re.finditer(r"(?<![\w-])(\d[\d,]*(?:\.\d+)?)(?![\w-])", lowered):
+        if found.fan_id and m.group(1) in found.fan_id:
+            continue
         value = float(m.group(1).replace(",", ""))
         if not 1900 <= value <= 2100:
             found.numbers.append(value)

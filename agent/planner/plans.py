@@ -59,6 +59,9 @@ _DIMENSION_WORDS = {
     "venues": "venue",
     "cities": "city",
     "states": "state",
+    "sales channels": "channel",
+    "sales channel": "channel",
+    "channels": "channel",
 }
 _REFINE = re.compile(
     r"^\s*(and\b|what about|how about|same\b|now\b|only\b|just\b|limit\b|but\b|show only)", re.I
@@ -152,6 +155,11 @@ def _chart_args(kind: str, table: dict[str, Any]) -> dict[str, Any]:
     labels = [c for c in columns if c not in numeric]
     x = labels[0] if labels else columns[0]
     y = numeric[0] if numeric else columns[-1]
+    if kind == "scatter" and len(numeric) >= 2:
+        x, y = numeric[0], numeric[1]  # two measures against each other
+    if kind == "map":
+        sizes = [c for c in numeric if c.lower() not in ("latitude", "longitude", "lat", "lon")]
+        y = sizes[0] if sizes else y
     title = f"{y.replace('_', ' ')} by {x.replace('_', ' ')}"
     return {
         "kind": kind,
@@ -162,28 +170,99 @@ def _chart_args(kind: str, table: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_TIME_DIMENSIONS = ("year", "quarter", "month", "week", "weekday")
+_TIME_ADVERBS = {
+    "monthly": "month",
+    "quarterly": "quarter",
+    "weekly": "week",
+    "yearly": "year",
+    "annual": "year",
+    "annually": "year",
+}
+_RANKED = re.compile(
+    r"\b(top|best|bottom|worst|most|least|highest|lowest|biggest|largest|smallest)\b", re.I
+)
+# a dimension named right after a question word or a ranking word: "which 10 artists", "top venues"
+_NAMED_DIMENSION = re.compile(r"\b(top|best|bottom|worst|which|what)\s+(?:\d+\s+)?", re.I)
+_DIMENSION_NAMES = [
+    *_DIMENSION_WORDS.items(),
+    *((d.replace("_", " "), d) for d in _DIMENSIONS),
+]
+
+
+def question_dimensions(text: str) -> list[str]:
+    """The dimensions a question groups by, in the order it names them."""
+    lowered = text.lower()
+    dims: list[str] = []
+
+    def add(phrase: str, words: list[tuple[str, str]]) -> None:
+        for word, dim in words:
+            if re.match(rf"{re.escape(word)}\b", phrase) and dim not in dims:
+                dims.append(dim)
+                return
+
+    plurals = [(w, d) for w, d in _DIMENSION_WORDS.items() if w.endswith("s")]
+    for m in _NAMED_DIMENSION.finditer(lowered):
+        after = lowered[m.end() :]
+        add(after, plurals)
+        singular = re.match(r"(venue|artist|genre|city|state)\b", after)
+        if m.group(1) in ("which", "what") and singular:
+            add(after, _DIMENSION_NAMES)  # "which venue sold the most"
+    for m in re.finditer(r"\b(?:by|per|each|across)\s+([a-z][a-z ]*)", lowered):
+        add(m.group(1), _DIMENSION_NAMES)
+    for adverb, dim in _TIME_ADVERBS.items():
+        if re.search(rf"\b{adverb}\b", lowered) and dim not in dims:
+            dims.append(dim)
+    return dims
+
+
 def data_question(text: str, ents: Entities) -> Step:
     """A measure-by-dimension question as one semantic query."""
     lowered = text.lower()
     measures = [m for pattern, m in _MEASURES if re.search(pattern, lowered)][:2] or [
         "tickets_sold"
     ]
-    dims: list[str] = []
-    if m := re.search(r"\b(?:top|best|bottom|worst)\s+(?:\d+\s+)?([a-z ]+)", lowered):
-        for word, dim in _DIMENSION_WORDS.items():
-            if m.group(1).startswith(word):
-                dims.append(dim)
-                break
-    for m in re.finditer(r"\b(?:by|per|each|for each|across)\s+([a-z ]+)", lowered):
-        phrase = m.group(1)
-        for word, dim in [
-            *_DIMENSION_WORDS.items(),
-            *((d.replace("_", " "), d) for d in _DIMENSIONS),
-        ]:
-            if phrase.startswith(word) and dim not in dims:
-                dims.append(dim)
-                break
-    return _query(measures, dims, ents)
+    dims = question_dimensions(text)
+    skip: tuple[str, ...] = ()
+    if "country" in dims and ents.genres == ["country"] and "country music" not in lowered:
+        skip = ("genre",)  # "by country" names the dimension, not the genre
+    filters = _filters(ents, skip) + _status_filter(lowered)
+    time = [d for d in dims if d in _TIME_DIMENSIONS]
+    order = (
+        [{"field": d, "descending": False} for d in time]
+        if time
+        else [{"field": measures[0], "descending": True}]
+        if dims
+        else []
+    )
+    # a ranking shows its top rows; a breakdown ("by state", "monthly") every group
+    limit = ents.limit or (10 if _RANKED.search(lowered) and not time else 500)
+    return _const(
+        "semantic_query",
+        measures=measures,
+        dimensions=dims,
+        filters=filters,
+        time_range=_time(ents),
+        order_by=order,
+        limit=limit,
+    )
+
+
+_STATUS = (
+    (r"\b(scheduled|upcoming|planned|on sale)\b", "scheduled"),
+    (r"\b(cancell?ed|called off)\b", "cancelled"),
+    (r"\b(completed|happened|took place)\b", "completed"),
+)
+
+
+def _status_filter(lowered: str) -> list[dict[str, Any]]:
+    """ "How many concerts are scheduled?": the concerts' status, when a count asks for one."""
+    if not re.search(r"\b(how many|number of|count)\b.*\b(concerts?|shows?|gigs?)\b", lowered):
+        return []
+    for pattern, status in _STATUS:
+        if re.search(pattern, lowered):
+            return [{"field": "status", "op": "=", "value": status}]
+    return []
 
 
 def refine(call: Call, ents: Entities, text: str, today: date) -> Call:
@@ -267,3 +346,55 @@ def state_artist(ents: Entities, state: DialogueState) -> str | None:
     if ents.artists:
         return ents.artists[0]
     return ents.unmatched[0] if ents.unmatched else state.artist
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def venue_map(ents: Entities) -> Step:
+    """Venues with their coordinates (for a map), in the places the message names."""
+    where = ["latitude IS NOT NULL", "longitude IS NOT NULL"]
+    for column, values in (
+        ("state", ents.states),
+        ("city", ents.cities),
+        ("venue_type", ents.venue_types),
+    ):
+        if values:
+            where.append(f"{column} IN ({', '.join(map(_literal, values))})")
+    sql = (
+        "SELECT name AS venue, city, state, latitude, longitude, capacity FROM venues "
+        f"WHERE {' AND '.join(where)} ORDER BY capacity DESC NULLS LAST, name LIMIT 500"
+    )
+    return _const("run_sql", sql=sql)
+
+
+_FAN_COLUMNS = {"age_band": "age_band", "country": "country", "genre": "favorite_genre"}
+_FAN_COUNT = re.compile(r"\b(how many|number of|count of)\s+(our\s+)?fans\b|\bfans\s+(by|per)\b")
+_PURCHASE = re.compile(
+    r"ticket|bought|buy|purchas|spen[dt]|concert|show|gig|venue|attend|sales|revenue", re.I
+)
+
+
+def fan_base_question(text: str, ents: Entities) -> Step | None:
+    """ "How many fans are in each age band?": counts over the fans table itself (registered fans,
+    buyers or not), by the columns every role may read; None when the question is about buyers."""
+    lowered = text.lower()
+    if not _FAN_COUNT.search(lowered):
+        return None
+    named = ents.artists or ents.venues or ents.cities or ents.states or ents.venue_types
+    if named or ents.dates or _PURCHASE.search(lowered):
+        return None
+    dims = question_dimensions(text)
+    if any(d not in _FAN_COLUMNS for d in dims):
+        return None
+    genres = [g for g in ents.genres if not (g == "country" and "country" in dims)]
+    where = f" WHERE favorite_genre IN ({', '.join(map(_literal, genres))})" if genres else ""
+    if not dims:
+        return _const("run_sql", sql=f"SELECT count(*) AS fans FROM fans{where}")
+    columns = ", ".join(f"{_FAN_COLUMNS[d]} AS {d}" for d in dims)
+    sql = (
+        f"SELECT {columns}, count(*) AS fans FROM fans{where} "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))} ORDER BY fans DESC"
+    )
+    return _const("run_sql", sql=sql)

@@ -16,17 +16,33 @@ from agent.planner.plans import (
     _query,
     data_question,
     default_date,
+    fan_base_question,
     ids_of,
     is_refinement,
     refine,
     state_artist,
+    venue_map,
 )
 from agent.planner.rules import CHART_WORDS, OPERATIONS, override
 from agent.planner.state import Call, DialogueState
 
 _SQL = re.compile(
-    r"\b(select|with|insert|update|delete|drop|create|alter|pragma|attach|copy)\b.*", re.I | re.S
+    r"\b(select|with|insert|update|delete|drop|create|alter|pragma|attach|detach|copy|install|"
+    r"load|checkpoint|set|reset|export|import|vacuum|call|describe|summarize|explain|use)\b.*",
+    re.I | re.S,
 )
+_AFTER_SQL = re.compile(r"\bsql\b\s*(?:query|statement)?\s*:\s*(.+)$", re.I | re.S)
+
+
+def _sql_in(text: str) -> str | None:
+    """The SQL in "run this SQL: ...", else from its first SQL keyword; None when there is none."""
+    m = _AFTER_SQL.search(text) or _SQL.search(text)
+    if m is None:
+        return None
+    sql = (m.group(1) if m.re is _AFTER_SQL else m.group(0)).strip().rstrip(";").strip()
+    return sql or None
+
+
 _PRONOUN = re.compile(r"\b(they|their|them|he|she|his|her)\b", re.I)
 _ASKS = re.compile(
     r"\b(concerts?|shows?|gigs?|recommend|suggest|should i|attend|go to|see)\b", re.I
@@ -50,6 +66,20 @@ def build_plan(
             "I can only read Encore's data: I won't change, wipe or delete anything. "
             "Ask me a question about the data instead."
         )
+        return plan
+    if intent == "refuse_private":
+        plan.notes.append(
+            "I can't share personal details such as emails, addresses or phone numbers: they "
+            "are not available to me. I can count fans by age band, country or favourite genre."
+        )
+        return plan
+    if (
+        CHART_WORDS.search(text)
+        and re.search(r"\bmap\b", text, re.I)
+        and re.search(r"\bvenues?\b", text, re.I)
+    ):
+        plan.intent = "venue_map"
+        plan.steps += [venue_map(ents), _chart_after("map")]
         return plan
     if state.last_call is not None and (
         intent == "refine"
@@ -146,7 +176,7 @@ def build_plan(
                 ["genre"],
                 ents,
                 skip=("genre",),
-                limit=10,
+                limit=100,  # every genre; the answer shows the top ones
             ),
             _chart_after("bar"),
         ]
@@ -173,10 +203,10 @@ def build_plan(
                 "There is no table yet to chart: ask a question first, then say 'chart that'."
             )
     elif intent == "data_question":
-        plan.steps.append(data_question(text, ents))
+        plan.steps.append(fan_base_question(text, ents) or data_question(text, ents))
     elif intent == "run_sql":
-        if m := _SQL.search(text):
-            plan.steps.append(_const("run_sql", sql=m.group(0).strip().rstrip(";")))
+        if sql := _sql_in(text):
+            plan.steps.append(_const("run_sql", sql=sql))
     elif intent in ("external_lookup", "popularity_vs_history"):
         if artist:
             _lookup(plan, intent, text, artist)
@@ -325,6 +355,7 @@ def _preferences(
         plan.steps.append(
             _const(
                 "recommend_concerts",
+                fan_id=ents.fan_id,
                 genres=genres,
                 artists=list(dict.fromkeys([*ents.artists, *prefs.get("artists", [])])),
                 city=args["city"] or prefs.get("city"),

@@ -23,6 +23,30 @@ _DOMAIN = re.compile(
     r"popular|spotify|ticketmaster|setlist|predict|forecast|trend|sql|select|recommend|budget|price|\$",
     re.I,
 )
+_SQL_ORDER = re.compile(
+    r"^\s*(?:please\s+)?(?:run|execute|exec)\b.{0,20}\bsql\b|^\s*sql\s*:", re.I | re.S
+)
+# personal data of fans or anyone else: never shown, whatever the role
+_PRIVATE = re.compile(
+    r"\b(e-?mails?|(home |postal |street )?address(es)?|phone|passwords?|credit cards?|"
+    r"social security|ssn|dates? of birth|birthdays?|personal (data|details|information))\b",
+    re.I,
+)
+_GREETING = re.compile(
+    r"^\s*(hi|hello|hey|yo|howdy|greetings|good (morning|afternoon|evening|day)|thanks|"
+    r"thank you|cheers|help|how (does|do i|can i)|what (are|can|sort|kind|do) (you|of|questions)|"
+    r"who are you)\b",
+    re.I,
+)
+_MOST_SOLD = re.compile(
+    r"\b(sold the most|most tickets|most (gross|revenue)|highest (gross|revenue|sales)|"
+    r"by (tickets|gross|revenue|sales))\b",
+    re.I,
+)
+_COUNT_CONCERTS = re.compile(
+    r"^\s*(how many|number of|count)\b.*\b(concerts?|shows?|gigs?)\b", re.I
+)
+_PEOPLE = re.compile(r"\b(fans?|customers?|buyers?|users?|people)\b", re.I)
 OPERATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "model_metrics": ("model_metrics", {}),
     "run_status": ("run_status", {}),
@@ -43,6 +67,10 @@ _SCOPED = (
 def override(intent: str, text: str, ents: Entities, state: DialogueState) -> str:
     """Rules that beat the classifier where a keyword is decisive."""
     lowered = text.lower()
+    if _SQL_ORDER.search(text):
+        return "run_sql"
+    if _PRIVATE.search(text) and _PEOPLE.search(text):
+        return "refuse_private"
     if re.search(r"\bmodels?\b", lowered) and re.search(r"accura|metric|\berror", lowered):
         return "model_metrics"
     if re.search(r"\bpipelines?\b.*\b(status|runs?|latest)\b|\bstatus\b.*\bpipeline", lowered):
@@ -56,6 +84,8 @@ def override(intent: str, text: str, ents: Entities, state: DialogueState) -> st
     if intent != "run_sql" and _WRITE.search(text):
         return "refuse_write"
     named = ents.artists or ents.venues or ents.cities or ents.states or ents.genres
+    if intent == "greeting" and not _GREETING.search(text):
+        intent = "data_question" if named or _DOMAIN.search(text) else "out_of_scope"
     follow_up = state.last_call and re.search(r"\b(they|their|them|these|those)\b", lowered)
     if intent not in _SCOPED and not named and not _DOMAIN.search(text) and not follow_up:
         return "out_of_scope"
@@ -63,6 +93,11 @@ def override(intent: str, text: str, ents: Entities, state: DialogueState) -> st
         return "artist_profile"
     if re.search(r"\bsimilar to\b|\bsound(s)? like\b|\bartists like\b", lowered):
         return "similar_artists"
+    if intent in ("venue_ranking", "venue_for_artist", "upcoming_concerts") and (
+        (intent != "upcoming_concerts" and _MOST_SOLD.search(text))
+        or (intent == "upcoming_concerts" and _COUNT_CONCERTS.search(text))
+    ):
+        return "data_question"  # a figure from the data, not a ranking score or a listing
     if intent == "chart_request" and not state.last_table:
         return "data_question" if named or _DOMAIN.search(text) else "out_of_scope"
     return intent

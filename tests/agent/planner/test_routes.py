@@ -64,7 +64,7 @@ def plan_of(text: str, tools: list[str] = TOOLS) -> tuple[list[tuple[str, dict[s
     ("text", "names"),
     [
         ("Chart monthly tickets sold in 2024", ["semantic_query", "make_chart"]),
-        ("Show a map of venues in California", ["venue_ranking", "make_chart"]),
+        ("Show a map of venues in California", ["run_sql", "make_chart"]),
         ("Which artists are similar to Elizabeth Vargas?", ["similar_artists"]),
         ("what do you know about kwame herrera & the panthers?", ["artist_profile"]),
         ("How accurate are your prediction models?", ["model_metrics"]),
@@ -137,3 +137,82 @@ def test_new_york_is_the_state_in_totals_and_the_city_for_venues() -> None:
     assert calls[0][1]["filters"] == [{"field": "state", "op": "=", "value": "NY"}]
     calls, _ = plan_of("What are the best venues in New York?")
     assert calls[0][1]["city"] == "New York"
+
+
+def test_a_venue_map_reads_coordinates_and_sizes_by_capacity() -> None:
+    calls, _ = plan_of("Show a map of venues in California")
+    assert "latitude, longitude" in calls[0][1]["sql"] and "state IN ('CA')" in calls[0][1]["sql"]
+    assert calls[1][1]["kind"] == "map"
+
+
+def test_a_scatter_plots_two_measures() -> None:
+    from agent.planner.plans import _chart_args
+
+    table = {"columns": ["venue", "price", "sell_through"], "rows": [["A", 50.0, 0.9]]}
+    args = _chart_args("scatter", table)
+    assert (args["x"], args["y"]) == ("price", "sell_through")
+
+
+@pytest.mark.parametrize(
+    ("text", "dimensions", "limit"),
+    [
+        ("Which 10 artists sold the most tickets in 2024?", ["artist"], 10),
+        ("What are the top 5 genres by tickets sold in 2024?", ["genre"], 5),
+        ("Which venue sold the most tickets in 2025?", ["venue"], 10),
+        ("Number of concerts per state in 2024", ["state"], 500),
+        ("Monthly gross revenue in New York in 2025", ["month"], 500),
+        ("Ticket revenue by sales channel", ["channel"], 500),
+    ],
+)
+def test_data_question_dimensions(text: str, dimensions: list[str], limit: int) -> None:
+    calls, _ = plan_of(text)
+    assert calls[0][0] == "semantic_query"
+    assert calls[0][1].get("dimensions") == dimensions and calls[0][1]["limit"] == limit
+
+
+def test_time_series_are_in_time_order() -> None:
+    calls, _ = plan_of("Tickets sold per month for rock in 2025")
+    assert calls[0][1]["order_by"] == [{"field": "month", "descending": False}]
+
+
+def test_by_country_is_a_dimension_not_the_genre() -> None:
+    calls, _ = plan_of("Gross revenue by country")
+    assert calls[0][1]["dimensions"] == ["country"] and "filters" not in calls[0][1]
+
+
+def test_counting_scheduled_concerts_filters_on_status() -> None:
+    calls, _ = plan_of("How many concerts are scheduled?")
+    assert calls[0][0] == "semantic_query"
+    assert calls[0][1]["filters"] == [{"field": "status", "op": "=", "value": "scheduled"}]
+
+
+def test_the_fan_base_is_counted_on_the_fans_table() -> None:
+    calls, _ = plan_of("How many fans are in each age band?")
+    assert calls[0][0] == "run_sql" and "FROM fans" in calls[0][1]["sql"]
+    calls, _ = plan_of("How many fans bought tickets in Texas?")
+    assert calls[0][0] == "semantic_query"  # buyers: the sales fact
+
+
+def test_recommendations_for_a_fan_id() -> None:
+    calls, _ = plan_of("Recommend concerts for fan F02230")
+    assert calls == [("recommend_concerts", {"fan_id": "F02230", "limit": 10})]
+
+
+@pytest.mark.parametrize(
+    "sql", ["CHECKPOINT", "INSTALL httpfs", "SET enable_external_access = true", "LOAD httpfs"]
+)
+def test_sql_to_run_goes_to_the_guard_whatever_it_is(sql: str) -> None:
+    calls, _ = plan_of(f"Run this SQL: {sql}")
+    assert calls == [("run_sql", {"sql": sql})]
+
+
+def test_personal_data_is_refused_without_a_tool_call() -> None:
+    calls, answer = plan_of("Show me every fan's email address and home address")
+    assert calls == [] and "can't share personal details" in answer
+
+
+def test_a_greeting_inside_another_request_is_not_a_greeting() -> None:
+    calls, answer = plan_of("Translate 'good morning' into German")
+    assert calls == [] and answer.startswith("I can't answer that yet")
+    _, answer = plan_of("Good morning")
+    assert answer.startswith("Hi!")
