@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,7 +29,7 @@ from core.schemas import ENTITY_SCHEMAS
 from core.settings import Settings
 from core.warehouse import connect_writer, quote_ident
 from pipelines.catalog import record_dataset, refresh_warehouse_entries
-from pipelines.lake import Lake, open_lake
+from pipelines.lake import Lake, LakeObject, open_lake
 from pipelines.lake.base import curated_key, raw_key, sha256_of
 from pipelines.ledger import Run, RunLedger
 from pipelines.load import duplicate_key_sql, foreign_key_sql, load_records
@@ -155,14 +156,18 @@ def _ingest_one(
     run = ledger.start("ingest", source, entity, inputs)
     started = time.perf_counter()
     exhausted = False
+    # the raw copy lands while DuckDB parses (both mostly outside the GIL); the load waits for it
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encore-land")
+    landing = pool.submit(
+        lake.put, "raw", raw_key(source, date.today(), run.run_id, path.name), path, sha256=digest
+    )
+    pool.shutdown(wait=False)
     try:
-        landed = lake.put("raw", raw_key(source, date.today(), run.run_id, path.name), path)
-        run.inputs[0]["raw_uri"] = landed.uri
         for attempt in range(1, MAX_ATTEMPTS + 1):
             run.attempts = attempt
             try:
                 samples = _transform_and_load(
-                    con, lake, path, entity, source, run, settings.max_quarantine_rate
+                    con, lake, path, entity, source, run, settings.max_quarantine_rate, landing
                 )
                 break
             except _TRANSIENT as exc:  # engine trouble that may pass: retry from a clean state
@@ -176,12 +181,19 @@ def _ingest_one(
                 time.sleep(0.2 * 2**attempt)
     except (EncoreError, duckdb.Error) as exc:  # the run fails; the next file still runs
         _rollback(con)
+        with contextlib.suppress(EncoreError, OSError):  # the raw copy is evidence too
+            _landed(run, landing)
         ledger.finish(run, "failed", error=str(exc))
         _report(settings, con, run, entity, started, failed=True, retries_exhausted=exhausted)
         return FileOutcome(path, entity, "failed", run, message=str(exc))
     _report(settings, con, run, entity, started, failed=False, retries_exhausted=False)
     log.info("ingested %s as %s in %.2fs", path.name, entity, time.perf_counter() - started)
     return FileOutcome(path, entity, "succeeded", run, quarantine_samples=samples)
+
+
+def _landed(run: Run, landing: Future[LakeObject]) -> None:
+    """Wait for the raw copy and record where it landed (its failure fails the run)."""
+    run.inputs[0]["raw_uri"] = landing.result().uri
 
 
 def _report(
@@ -223,6 +235,7 @@ def _transform_and_load(
     source: str,
     run: Run,
     max_quarantine_rate: float,
+    landing: Future[LakeObject],
 ) -> list[tuple[int | None, list[str]]]:
     schema = ENTITY_SCHEMAS[entity]
     _drop_scratch(con)
@@ -259,6 +272,7 @@ def _transform_and_load(
         con.execute("DROP TABLE _undeduplicated")
 
     run.records_in = parsed.rows + len(parsed.rejects)
+    _landed(run, landing)
     con.execute("BEGIN TRANSACTION")
     # the whole row as it was read, for the quarantine (built for bad rows only: it is costly)
     record = ", ".join(f"{quote_ident(c)} := r.{quote_ident(c)}" for c in parsed.columns)

@@ -25,8 +25,15 @@ class LakeObject:
 class Lake(Protocol):
     """Stores files by zone and partition; objects are written whole or not at all."""
 
-    def put(self, zone: Zone, key: str, local_file: Path) -> LakeObject:
-        """Store `local_file` under `zone/key` (copied; the original is left in place)."""
+    def put(
+        self, zone: Zone, key: str, local_file: Path, *, sha256: str | None = None
+    ) -> LakeObject:
+        """Store `local_file` under `zone/key` (copied; the original is left in place).
+
+        `sha256`, when the caller already hashed the file, is recorded instead of hashing it
+        again; the local lake checks it in the same read as the copy and refuses a file that
+        changed since (`SourceError`, nothing stored).
+        """
 
     def uri(self, zone: Zone, key: str) -> str:
         """The address of `zone/key` (a path or s3:// URI)."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 from pathlib import Path
+from typing import Final
 
-from pipelines.lake.base import LakeObject, Zone, sha256_of
+from core.errors import SourceError
+from pipelines.lake.base import LakeObject, Zone
+
+_CHUNK: Final = 1 << 20
 
 
 class LocalLake:
@@ -15,20 +19,33 @@ class LocalLake:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def put(self, zone: Zone, key: str, local_file: Path) -> LakeObject:
+    def put(
+        self, zone: Zone, key: str, local_file: Path, *, sha256: str | None = None
+    ) -> LakeObject:
         target = self.root / zone / key
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.partial")
-        shutil.copyfile(local_file, partial)
-        with partial.open("rb") as fh:
-            os.fsync(fh.fileno())
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with local_file.open("rb") as source, partial.open("wb") as copy:
+                while block := source.read(_CHUNK):  # one read both hashes and copies
+                    digest.update(block)
+                    copy.write(block)
+                    size += len(block)
+                copy.flush()
+                os.fsync(copy.fileno())
+            if sha256 is not None and digest.hexdigest() != sha256:
+                raise SourceError(
+                    f"{local_file} changed while it was being ingested; ingest it again",
+                    path=str(local_file),
+                )
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         partial.replace(target)  # readers never see a half-written object
         return LakeObject(
-            uri=str(target),
-            zone=zone,
-            key=key,
-            bytes=target.stat().st_size,
-            sha256=sha256_of(target),
+            uri=str(target), zone=zone, key=key, bytes=size, sha256=digest.hexdigest()
         )
 
     def uri(self, zone: Zone, key: str) -> str:

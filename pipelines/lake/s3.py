@@ -20,10 +20,12 @@ class S3Lake:
         self.bucket = bucket
         self.client = client
 
-    def put(self, zone: Zone, key: str, local_file: Path) -> LakeObject:
+    def put(
+        self, zone: Zone, key: str, local_file: Path, *, sha256: str | None = None
+    ) -> LakeObject:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        digest = sha256_of(local_file)
+        digest = sha256 or sha256_of(local_file)
         full_key = f"{zone}/{key}"
         try:  # a single PUT is atomic: the object appears whole or not at all
             self.client.upload_file(

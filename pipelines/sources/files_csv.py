@@ -14,6 +14,11 @@ its record starts. The pass keeps only the exceptions (blank lines, records span
 Python holds about two int64 per row, never the text. It also catches a quote left open at the
 end of the file, which DuckDB would otherwise swallow silently. Lines are counted at `\n`, `\r\n`
 and `\r`; should the two parsers ever disagree on a record boundary, a warning is logged.
+
+Most files need neither pass: when a file has no `\r`, no blank line and an even number of
+quote characters, each record is assumed to be one line, which DuckDB's own count then confirms
+(a record spanning lines would leave fewer records than lines). Only if it does not is the file
+scanned again, as above.
 """
 
 from __future__ import annotations
@@ -171,6 +176,35 @@ def _simple_layout(path: Path, dialect: _Dialect) -> _Layout | None:
     return layout
 
 
+def _quick_layout(path: Path, dialect: _Dialect) -> _Layout | None:
+    """The layout of a file if each record is one line, from byte counts; None if unsure.
+
+    Counting is far cheaper than finding every line: whether each record really is one line
+    is left to DuckDB's record count (see `read_csv`).
+    """
+    quote = dialect.quote.encode() if dialect.quote not in ("", _EMPTY) else b""
+    if dialect.escape not in ("", _EMPTY, dialect.quote) or len(quote) > 1:
+        return None
+    lines = quotes = 0
+    first, last = b"", b"\n"
+    with open_binary(path) as binary:
+        while chunk := binary.read(_CHUNK):
+            if b"\r" in chunk or b"\n\n" in chunk or (last == b"\n" and chunk[:1] == b"\n"):
+                return None  # carriage returns and blank lines take the full scan
+            if not first:
+                first = chunk
+            lines += chunk.count(b"\n")
+            quotes += chunk.count(quote) if quote else 0
+            last = chunk[-1:]
+    if not first or quotes % 2:
+        return None  # empty, or a quote left open somewhere
+    layout = _Layout(records=lines + (0 if last == b"\n" else 1))
+    head = first.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    reader = csv.reader([head], delimiter=dialect.delimiter, quotechar=dialect.quote or '"')
+    layout.header = next(reader) if quote else head.split(dialect.delimiter)
+    return layout
+
+
 def _layout(path: Path, dialect: _Dialect) -> _Layout:
     """Scan the file with Python's `csv` for where each record starts."""
     # Raise the process-wide field limit: a legitimately long field must not look broken.
@@ -273,10 +307,40 @@ def _rejects(con: duckdb.DuckDBPyConnection, errors: str) -> list[tuple[int, str
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParsedFile:
     """Read a CSV/TSV file with a header line; see the module docstring."""
     dialect = _sniff(con, path)
-    layout = (_simple_layout(path, dialect) or _layout(path, dialect)) if dialect else _Layout()
-    if dialect is None or layout.header is None:
-        con.execute(f"CREATE TEMP TABLE {quote_ident(table)} ({LINE_COLUMN} BIGINT)")
-        return ParsedFile(path, "csv", table, [], 0, [])
+    if dialect is None:
+        return _empty(con, path, table)
+    quick = _quick_layout(path, dialect)
+    if quick is not None:
+        try:
+            parsed = _parse(con, path, table, dialect, quick, trusted=False)
+        except SourceError:
+            parsed = None  # e.g. a quoted newline DuckDB's parallel reader refuses
+        if parsed is not None:
+            return parsed
+    layout = _simple_layout(path, dialect) or _layout(path, dialect)
+    if layout.header is None:
+        return _empty(con, path, table)
+    parsed = _parse(con, path, table, dialect, layout, trusted=True)
+    assert parsed is not None  # a trusted layout is never refused
+    return parsed
+
+
+def _empty(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParsedFile:
+    con.execute(f"CREATE TEMP TABLE {quote_ident(table)} ({LINE_COLUMN} BIGINT)")
+    return ParsedFile(path, "csv", table, [], 0, [])
+
+
+def _parse(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    dialect: _Dialect,
+    layout: _Layout,
+    *,
+    trusted: bool,
+) -> ParsedFile | None:
+    """Read the file by `layout`; None (nothing kept) when an untrusted one proves wrong."""
+    assert layout.header is not None
     columns = unique_names(layout.header)
     # DuckDB skips blank lines, except in a one-column file where they are NULL values.
     skipped = sorted({1, *layout.blanks}) if len(columns) > 1 else [1]
@@ -291,6 +355,9 @@ def read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParsedFi
             f"SELECT count(*) FILTER ({_PRESENT}), count(*) FILTER ({_PRESENT} IS NULL "
             f"OR {LINE_COLUMN} IS NULL) FROM temp.{quote_ident(table)}"
         ).fetchall()[0]
+        if not trusted and rows + len(excluded) != layout.records:
+            drop_table(con, table)  # some record spans lines: the layout needs the full scan
+            return None
         if found or unmatched:
             _renumber(con, table, layout.lines(excluded, rows))
         con.execute(f"ALTER TABLE temp.{quote_ident(table)} DROP COLUMN {_PRESENT}")

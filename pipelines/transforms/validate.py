@@ -106,7 +106,7 @@ class FieldRule:
     parse: str  # SQL over `{raw}` (trimmed text, NULL when empty) giving the typed value
     checks: list[tuple[str, str]] = field(
         default_factory=list
-    )  # (SQL over `{v}` true = broken, code)
+    )  # (SQL over `{v}` and `{raw}`, true = broken; code)
 
 
 def compile_schema(schema: type[Entity]) -> list[FieldRule]:
@@ -127,18 +127,19 @@ def validation_sql(schema: type[Entity], relation: str, columns: list[str], keep
     for rule in rules:
         raw = f'"_raw_{rule.name}"'
         source = f'"{rule.name}"' if rule.name in present else "NULL"
-        trimmed.append(f"nullif(trim(CAST({source} AS VARCHAR)), '') AS {raw}")
+        trimmed.append(f"{_trimmed(f'CAST({source} AS VARCHAR)')} AS {raw}")
         parsed.append(f'{rule.parse.replace("{raw}", raw)} AS "{rule.name}"')
         value = f'"{rule.name}"'
         shown = f"' (got ' || {raw} || ')'"
         if rule.required:
             reasons.append(f"CASE WHEN {raw} IS NULL THEN '{rule.name}: missing' END")
-        reasons.append(
-            f"CASE WHEN {raw} IS NOT NULL AND {value} IS NULL "
-            f"THEN '{rule.name}: invalid_{_kind(rule)}' || {shown} END"
-        )
+        if rule.parse not in _INFALLIBLE:
+            reasons.append(
+                f"CASE WHEN {raw} IS NOT NULL AND {value} IS NULL "
+                f"THEN '{rule.name}: invalid_{_kind(rule)}' || {shown} END"
+            )
         for condition, code in rule.checks:
-            broken = condition.replace("{v}", value)
+            broken = condition.replace("{v}", value).replace("{raw}", raw)
             reasons.append(
                 f"CASE WHEN {value} IS NOT NULL AND ({broken}) "
                 f"THEN '{rule.name}: {code}' || {shown} END"
@@ -156,6 +157,18 @@ def validation_sql(schema: type[Entity], relation: str, columns: list[str], keep
                list_filter([{", ".join(reasons)}], lambda x: x IS NOT NULL) AS _reasons{kept}
         FROM parsed
     """
+
+
+_INFALLIBLE: Final = frozenset({"{raw}", "lower({raw})", "upper({raw})"})
+"""Parses that turn any text into a value: no `invalid_...` reason to look for."""
+
+
+def _trimmed(text: str) -> str:
+    """`text` without surrounding spaces, NULL when empty; most values need no trimming."""
+    return (
+        f"CASE WHEN prefix({text}, ' ') OR suffix({text}, ' ') THEN nullif(trim({text}), '') "
+        f"WHEN {text} = '' THEN NULL ELSE {text} END"
+    )
 
 
 def _kind(rule: FieldRule) -> str:
@@ -197,10 +210,12 @@ def _field_rule(name: str, info: FieldInfo) -> FieldRule:
                 if isinstance(meta.pattern, str):
                     pattern = meta.pattern.strip("^$")
                     checks.append((f"NOT regexp_full_match({{v}}, '{pattern}')", "bad_format"))
-                if meta.min_length:
+                if meta.min_length and meta.min_length > 1:  # a value is never empty
                     checks.append((f"length({{v}}) < {meta.min_length}", "too_short"))
-                if meta.max_length:
-                    checks.append((f"length({{v}}) > {meta.max_length}", "too_long"))
+                if meta.max_length:  # strlen (bytes, known) rules out most before length counts
+                    most = meta.max_length
+                    longer = f"strlen({{v}}) > {most} AND length({{v}}) > {most}"
+                    checks.append((longer, "too_long"))
             if meta == UPPER_CASE:
                 parse = "upper({raw})"
         return FieldRule(name, "VARCHAR", required, parse, checks)
@@ -210,9 +225,19 @@ def _field_rule(name: str, info: FieldInfo) -> FieldRule:
         return FieldRule(name, "DOUBLE", required, _number("{raw}", "DOUBLE"), checks)
     if base is Decimal:
         places = next((m.decimal_places for m in metadata if getattr(m, "decimal_places", None)), 2)
-        wide = _number("{raw}", "DECIMAL(38, 10)")
-        checks.append((f"{{v}} <> round({{v}}, {places})", f"too_many_decimals (max {places})"))
-        return FieldRule(name, "DECIMAL(38, 10)", required, wide, checks)
+        # Parsed straight to the field's scale (a 64-bit decimal: checks and the load stay
+        # cheap), which rounds; so text that may carry more decimals is read again exactly.
+        narrow = f"DECIMAL(18, {places})"
+        exact = _number("{raw}", "DECIMAL(38, 10)")
+        point = "strpos({raw}, '.')"
+        longer = (
+            f"({point} > 0 AND strlen({{raw}}) - {point} > {places}) "
+            "OR strpos({raw}, 'e') > 0 OR strpos({raw}, 'E') > 0"
+        )
+        checks.append(
+            (f"CASE WHEN {longer} THEN {exact} <> {{v}} END", f"too_many_decimals (max {places})")
+        )
+        return FieldRule(name, narrow, required, _number("{raw}", narrow), checks)
     if base is date:
         formats = ", ".join(f"'{f}'" for f in _DATE_FORMATS)
         # "18 March 2019[b]": reference-style footnote markers are dropped before parsing

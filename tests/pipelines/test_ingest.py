@@ -192,20 +192,26 @@ def test_a_killed_load_leaves_the_warehouse_as_it_was(settings: Settings, tmp_pa
     env = {**os.environ, "ENCORE_DATA_DIR": str(settings.data_dir)}
     command = [str(Path(sys.executable).parent / "encore"), "ingest", str(path), "--force"]
 
-    # one full run first, to learn how long a run takes here; it loads the rows
-    started = time.monotonic()
-    finished = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    duration = time.monotonic() - started
-    assert finished.returncode == 0, finished.stdout + finished.stderr
+    def start_run() -> tuple[subprocess.Popen[bytes], float]:
+        """Start a run; return it once its raw copy appears (it is recorded as running by then)."""
+        before = _raw_copies(settings)
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        while _raw_copies(settings) == before and proc.poll() is None:
+            time.sleep(0.002)
+        return proc, time.monotonic()
+
+    # one full run first, to learn how long a run takes here from that point; it loads the rows
+    proc, landed = start_run()
+    _, stderr = proc.communicate()
+    remaining = time.monotonic() - landed
+    assert proc.returncode == 0, stderr
     with duckdb.connect(str(settings.warehouse_file)) as con:  # start from an empty table again
         con.execute("DELETE FROM fans")
 
-    # then kill runs at points spread over the load (the transaction sits in its second half)
-    for share in (0.55, 0.7, 0.85, 0.95):
-        proc = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        time.sleep(duration * share)
+    # then kill runs at points spread over the rest of the run, load and commit included
+    for share in (0.05, 0.4, 0.7, 0.9):
+        proc, landed = start_run()
+        time.sleep(max(0.0, landed + remaining * share - time.monotonic()))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         (count,) = query_warehouse(settings, "SELECT count(*) FROM fans")[0]
@@ -216,6 +222,11 @@ def test_a_killed_load_leaves_the_warehouse_as_it_was(settings: Settings, tmp_pa
     recovered = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     assert query_warehouse(settings, "SELECT count(*) FROM fans") == [(400_000,)]
+
+
+def _raw_copies(settings: Settings) -> set[Path]:
+    """The raw copies of fans.csv in the lake, whole or still being written."""
+    return set((settings.lake_dir / "raw").rglob("*-fans.csv*"))
 
 
 def test_a_mostly_bad_file_is_not_loaded_and_raises_alerts(
