@@ -1,4 +1,4 @@
-"""One chat UI and one Chromium per test session, on loopback, over a trained small warehouse.
+"""One chat UI per test session and one Chromium per module, on loopback, on a trained warehouse.
 
 The UI is started the way a user starts it, `encore ui --host 127.0.0.1 --port P`, and drives the
 real agent: the offline planner and `python -m mcp_servers all` over a copy of the small
@@ -155,9 +155,10 @@ def ui_app(ui_warehouse: Settings) -> Iterator[App]:
             process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per module (Playwright's sync API holds an event loop while it
+    runs, which other modules' `asyncio.run` must not meet)."""
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():

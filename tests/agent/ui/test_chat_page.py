@@ -93,7 +93,7 @@ def shown(page: Any) -> tuple[int, int]:
     return page.locator(DATAFRAME).count(), page.locator(CHART).count()
 
 
-def more_of(page: Any, selector: str, before: int, timeout_s: float = 10) -> bool:
+def more_of(page: Any, selector: str, before: int, timeout_s: float = 5) -> bool:
     """Whether the page comes to show more than `before` of `selector` within the time."""
     try:
         page.wait_for_function(
