@@ -1,0 +1,41 @@
+"""Planner fixtures: a trained copy of the small warehouse and its vocabularies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.settings import Settings
+from tests.agent.planner.test_demo_conversations import query_warehouse
+from tests.conftest import copy_warehouse
+
+
+@pytest.fixture(scope="session")
+def trained(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A copy of the small warehouse with the models venue ranking, predictions and
+    recommendations load."""
+    from models.forecast.train import train as train_forecast
+    from models.ranking import train_ranking
+    from models.recommend import train as train_recommender
+
+    settings = copy_warehouse(small_warehouse, Path(tmp_path_factory.mktemp("demo")))
+    train_ranking(settings)
+    train_forecast(settings)
+    train_recommender(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def vocab(small_warehouse: Settings) -> Any:
+    sql = {
+        "artists": "SELECT name FROM artists",
+        "venues": "SELECT name FROM venues",
+        "cities": "SELECT DISTINCT city AS name FROM venues",
+        "states": "SELECT DISTINCT state AS name FROM venues WHERE state IS NOT NULL",
+        "genres": "SELECT DISTINCT genre AS name FROM artists WHERE genre IS NOT NULL",
+        "venue_types": "SELECT DISTINCT venue_type AS name FROM venues",
+    }
+    cache = {k: [r["name"] for r in query_warehouse(small_warehouse, q)] for k, q in sql.items()}
+    return lambda kind: cache.get(kind, [])
