@@ -54,6 +54,12 @@ UPPER_CASE: Final = BeforeValidator(_upper)
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), UPPER_CASE]
 """ISO 3166-1 alpha-2, any case on input ("us" -> "US")."""
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), UPPER_CASE]
+"""ISO 4217, any case on input ("mxn" -> "MXN"): the currency prices beside it are in."""
+TimeZoneName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
+]
+"""An IANA time zone name: "America/Mexico_City", "Europe/London", "UTC"."""
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Genre = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
 
@@ -103,9 +109,12 @@ class Venue(Entity):
     capacity: int | None = Field(None, gt=0, le=MAX_CAPACITY)
     venue_type: VenueType | None = None
     ticketmaster_id: Id | None = None
+    timezone: TimeZoneName | None = None
 
 
 class Concert(Entity):
+    """A concert; prices are in `currency` (None: not said) and `starts_at` is in UTC."""
+
     concert_id: Id
     artist_id: Id
     venue_id: Id
@@ -115,11 +124,20 @@ class Concert(Entity):
     on_sale_date: date | None = None
     price_min: Money | None = None
     price_max: Money | None = None
+    currency: CurrencyCode | None = None
+    starts_at: datetime | None = None
 
     @field_validator("event_date", "on_sale_date")
     @classmethod
     def _plausible(cls, value: date | None, info: pydantic.ValidationInfo) -> date | None:
         return None if value is None else _check_plausible(value, str(info.field_name))
+
+    @field_validator("starts_at")
+    @classmethod
+    def _plausible_start(cls, value: datetime | None) -> datetime | None:
+        if value is not None:
+            _check_plausible(value.date(), "starts_at")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Concert:

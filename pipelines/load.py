@@ -130,7 +130,8 @@ def _load_listings(con: duckdb.DuckDBPyConnection, source: str, run: Run) -> tup
         "venues": f"""SELECT {venue_key} AS venue_id, any_value(venue) AS name,
                 any_value(city) AS city, any_value(state) AS state, any_value(country) AS country,
                 avg(latitude) AS latitude, avg(longitude) AS longitude, NULL::INTEGER AS capacity,
-                NULL::VARCHAR AS venue_type, NULL::VARCHAR AS ticketmaster_id, min(_line) AS _line
+                NULL::VARCHAR AS venue_type, NULL::VARCHAR AS ticketmaster_id,
+                NULL::VARCHAR AS timezone, min(_line) AS _line
             FROM _clean GROUP BY {venue_key}""",
     }
     for entity, sql in stages.items():
@@ -143,7 +144,8 @@ def _load_listings(con: duckdb.DuckDBPyConnection, source: str, run: Run) -> tup
                a.canonical_id AS artist_id, v.canonical_id AS venue_id, event_date, tour_name,
                CASE WHEN event_date < current_date THEN 'completed' ELSE 'scheduled' END AS status,
                NULL::DATE AS on_sale_date, NULL::DECIMAL(10, 2) AS price_min,
-               NULL::DECIMAL(10, 2) AS price_max, _line
+               NULL::DECIMAL(10, 2) AS price_max, NULL::VARCHAR AS currency,
+               NULL::TIMESTAMP AS starts_at, _line
         FROM _clean c
         JOIN entity_map a ON a.entity_type = 'artist' AND a.source = $source
              AND a.source_key = c.artist

@@ -7,10 +7,11 @@ ids later. Search results are paged (`page`, `size`; `page.totalPages` says when
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
@@ -59,6 +60,7 @@ def map_venue(item: Mapping[str, Any]) -> dict[str, Any]:
             "capacity": None,
             "venue_type": infer_venue_type(name),
             "ticketmaster_id": item["id"],
+            "timezone": item.get("timezone"),
         },
     )
 
@@ -88,11 +90,61 @@ def concert_status(code: str | None, event_date: date | None, today: date) -> Co
     return "completed" if event_date < today else "scheduled"
 
 
-def _prices(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def _prices(item: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(min, max, currency) over the price ranges; ranges in another currency are left out."""
     ranges = [r for r in item.get("priceRanges") or [] if isinstance(r, Mapping)]
+    currencies = [r["currency"] for r in ranges if isinstance(r.get("currency"), str)]
+    currency = currencies[0].upper() if currencies else None
+    if currency is not None:  # min and max of different currencies mean nothing together
+        ranges = [r for r in ranges if str(r.get("currency", currency)).upper() == currency]
     lows = [Decimal(str(r["min"])) for r in ranges if r.get("min") is not None]
     highs = [Decimal(str(r["max"])) for r in ranges if r.get("max") is not None]
-    return (str(min(lows)) if lows else None, str(max(highs)) if highs else None)
+    low, high = (str(min(lows)) if lows else None), (str(max(highs)) if highs else None)
+    return low, high, currency if low or high else None
+
+
+def _zone(item: Mapping[str, Any]) -> ZoneInfo | None:
+    """The event's time zone: its own, else its venue's; None when unknown or not a zone."""
+    for name in (dig(item, "dates", "timezone"), dig(item, "_embedded", "venues", 0, "timezone")):
+        if isinstance(name, str):
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return None
+
+
+def _instant(text: Any) -> datetime | None:
+    """An ISO date-time with its offset ("2016-08-25T01:30:00Z") as an aware datetime."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _start(item: Mapping[str, Any], zone: ZoneInfo | None) -> datetime | None:
+    """When the show starts, in UTC: the API's `dateTime`, else local date and time in its zone."""
+    start = dig(item, "dates", "start") or {}
+    moment = _instant(start.get("dateTime"))
+    if moment is None and zone is not None and not start.get("timeTBA"):
+        local_date, local_time = start.get("localDate"), start.get("localTime")
+        try:
+            naive = datetime.fromisoformat(f"{local_date}T{local_time}")
+        except (TypeError, ValueError):
+            return None
+        moment = naive.replace(tzinfo=zone)
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def _local_date(text: Any, zone: ZoneInfo | None) -> str | None:
+    """The date, where the event is, of an instant the API gives in UTC (sales start)."""
+    moment = _instant(text)
+    if moment is None:  # no offset: the date as written
+        return text[:10] if isinstance(text, str) else None
+    return (moment.astimezone(zone) if zone else moment).date().isoformat()
 
 
 def map_event(item: Mapping[str, Any], today: date) -> dict[str, Any]:
@@ -102,10 +154,11 @@ def map_event(item: Mapping[str, Any], today: date) -> dict[str, Any]:
         event_date = date.fromisoformat(local_date) if isinstance(local_date, str) else None
     except ValueError:
         event_date = None  # left for validation to report with the offending value
-    on_sale = dig(item, "sales", "public", "startDateTime")
+    zone = _zone(item)
+    starts_at = _start(item, zone)
     venue_id = dig(item, "_embedded", "venues", 0, "id")
     artist_id = dig(item, "_embedded", "attractions", 0, "id")
-    price_min, price_max = _prices(item)
+    price_min, price_max, currency = _prices(item)
     return compact(
         Concert,
         {
@@ -114,9 +167,11 @@ def map_event(item: Mapping[str, Any], today: date) -> dict[str, Any]:
             "venue_id": None if venue_id is None else source_id(SOURCE, venue_id),
             "event_date": local_date,
             "status": concert_status(dig(item, "dates", "status", "code"), event_date, today),
-            "on_sale_date": on_sale[:10] if isinstance(on_sale, str) else None,
+            "on_sale_date": _local_date(dig(item, "sales", "public", "startDateTime"), zone),
             "price_min": price_min,
             "price_max": price_max,
+            "currency": currency,
+            "starts_at": None if starts_at is None else starts_at.isoformat(),
         },
     )
 

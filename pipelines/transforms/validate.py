@@ -40,11 +40,13 @@ _DATE_FORMATS: Final = [
     "%Y%m%d",
 ]
 _TIMESTAMP_FORMATS: Final = [
-    "%Y-%m-%dT%H:%M:%S%z",
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y %H:%M:%S",
     "%d.%m.%Y %H:%M",
 ]
+
+_OFFSET: Final = r"\d(Z|[+-]\d\d(:?\d\d)?)$"
+"""A UTC offset after the time of day: "Z", "+02:00", "-0500", "+02"."""
 
 # words people use for enum values, mapped to the contract's value
 ENUM_SYNONYMS: Final[dict[str, str]] = {
@@ -246,10 +248,14 @@ def _field_rule(name: str, info: FieldInfo) -> FieldRule:
         parse = f"coalesce(TRY_CAST({{raw}} AS DATE), {parsed})"
         return FieldRule(name, "DATE", required, parse, [*checks, *_plausible()])
     if base is datetime:
+        # Stored in UTC: a time with an offset ("...T01:30:00Z", "...+02:00") is converted; one
+        # without is taken as UTC already. (A plain TIMESTAMP cast would drop the offset.)
         formats = ", ".join(f"'{f}'" for f in _TIMESTAMP_FORMATS)
+        offset = f"strlen({{raw}}) > 19 AND regexp_matches({{raw}}, '{_OFFSET}')"
         parse = (
-            f"coalesce(TRY_CAST({{raw}} AS TIMESTAMP), "
-            f"CAST(try_strptime({{raw}}, [{formats}]) AS TIMESTAMP))"
+            f"CASE WHEN {offset} THEN timezone('UTC', TRY_CAST({{raw}} AS TIMESTAMPTZ)) "
+            f"ELSE coalesce(TRY_CAST({{raw}} AS TIMESTAMP), "
+            f"CAST(try_strptime({{raw}}, [{formats}]) AS TIMESTAMP)) END"
         )
         return FieldRule(name, "TIMESTAMP", required, parse, [*checks, *_plausible(cast="::DATE")])
     raise TypeError(f"{name}: no SQL rule for {base!r}")

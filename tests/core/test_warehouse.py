@@ -87,14 +87,17 @@ def test_a_failing_migration_leaves_nothing_half_applied(
 
 def test_constraints_hold_in_the_warehouse(settings: Settings) -> None:
     con = connect_writer(settings)
-    venue = "INSERT INTO venues VALUES (?, 'Hall', 'Austin', 'TX', 'US', 30, -97, ?, 'club', NULL)"
+    venue = (
+        "INSERT INTO venues (venue_id, name, city, state, country, latitude, longitude, capacity, "
+        "venue_type) VALUES (?, 'Hall', 'Austin', 'TX', 'US', 30, -97, ?, 'club')"
+    )
     con.execute(venue, ["V1", 900])
     with pytest.raises(duckdb.ConstraintException):
         con.execute(venue, ["V2", 0])
     with pytest.raises(duckdb.ConstraintException):  # unknown artist: referential integrity
         con.execute(
-            "INSERT INTO concerts VALUES ('C1', 'A404', 'V1', DATE '2025-01-01', NULL, "
-            "'completed', NULL, NULL, NULL)"
+            "INSERT INTO concerts (concert_id, artist_id, venue_id, event_date, status) "
+            "VALUES ('C1', 'A404', 'V1', DATE '2025-01-01', 'completed')"
         )
 
 

@@ -77,3 +77,22 @@ def test_reasons_name_the_field_the_rule_and_the_value() -> None:
         "latitude: out_of_range (must be <= 90) (got 123.4)",
         "capacity: invalid_number (got 12O0)",
     ]
+
+
+def test_times_with_an_offset_are_stored_in_utc_whatever_the_session_zone() -> None:
+    starts = ["2026-03-01T20:00:00-05:00", "2026-03-01T20:00:00Z", "2026-03-01 20:00:00",
+              "2026-03-01T20:00:00+0530"]  # fmt: skip
+    rows = [{"concert_id": f"c{i}", "artist_id": "a", "venue_id": "v", "event_date": "2026-03-01",
+             "status": "scheduled", "currency": "mxn", "starts_at": s}
+            for i, s in enumerate(starts)]  # fmt: skip
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/Chicago'")  # must not change what is stored
+    con.register("src", pa.Table.from_pylist(rows))
+    sql = validation_sql(ENTITY_SCHEMAS["concerts"], "src", list(rows[0]), keep=[])
+    result = con.execute(f"SELECT starts_at::VARCHAR, currency, _reasons FROM ({sql})").fetchall()
+    assert result == [
+        ("2026-03-02 01:00:00", "MXN", []),
+        ("2026-03-01 20:00:00", "MXN", []),
+        ("2026-03-01 20:00:00", "MXN", []),  # no offset: taken as UTC already
+        ("2026-03-01 14:30:00", "MXN", []),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -78,3 +79,27 @@ def test_setlists_become_concert_listings(
         "WHERE a.name = 'BABYMETAL' AND c.event_date = '2017-09-27'",
     )
     assert shows == [("Saitama Super Arena", "Saitama", "JP")]
+
+
+def test_ticketmaster_prices_and_times_load_normalised(
+    api_settings: Settings, server: ReplayServer, shared_data: Path
+) -> None:
+    reply = nock(shared_data, "event_all-200-options")
+    reply.body = copy.deepcopy(reply.body)
+    for event in reply.body["_embedded"]["events"]:  # the recording names no attraction
+        event["_embedded"]["attractions"] = [{"id": "K8vZ917Kew0", "name": "Ballet Folklorico"}]
+    server.route("/discovery/v2/events", reply)
+    outcomes = refresh_ticketmaster(api_settings, {"city": "Mexico"}, max_pages=1)
+    assert all(o.status == "succeeded" for o in outcomes), [o.message for o in outcomes]
+    rows = query_warehouse(
+        api_settings,
+        "SELECT c.event_date, c.starts_at, c.price_min, c.currency, v.timezone FROM concerts c "
+        "JOIN venues v USING (venue_id) ORDER BY c.starts_at",
+    )
+    assert len(rows) == 5
+    # prices stay in pesos, named as such; the start is the UTC instant of 20:30 local time
+    assert {(str(price), currency, zone) for _, _, price, currency, zone in rows} == {
+        ("136.00", "MXN", "America/Mexico_City")
+    }
+    first = rows[0]
+    assert (str(first[0]), str(first[1])) == ("2016-08-23", "2016-08-24 01:30:00")

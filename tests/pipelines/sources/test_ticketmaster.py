@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import copy
 import random
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.errors import ConfigError, SourceError
-from core.schemas import Venue
+from core.schemas import Concert, Venue
 from core.settings import Settings
 from pipelines.sources.resilience import RetryPolicy
-from pipelines.sources.ticketmaster import TicketmasterConnector, concert_status, map_venue
+from pipelines.sources.ticketmaster import (
+    TicketmasterConnector,
+    concert_status,
+    map_event,
+    map_venue,
+)
 from tests.pipelines.sources.conftest import TM_KEY, FakeClock, ReplayServer, Reply, nock, tm_docs
 
 TODAY = date(2026, 11, 1)
@@ -130,6 +136,7 @@ def test_get_venue_maps_a_real_venue(tm, server: ReplayServer, shared_data: Path
         capacity=None,
         venue_type=None,
         ticketmaster_id="KovZpZAEA76A",
+        timezone="America/New_York",
     )
 
 
@@ -255,3 +262,48 @@ def test_garbage_prices_make_a_reject_not_a_crash(tm, server, shared_data) -> No
     batch = tm.get_event("vv17FZfdGkSrrMju")
     assert batch is not None and not batch.accepted
     assert batch.rejects[0].reasons[0][0] == "record"
+
+
+def _mexico_city_event(shared_data: Path) -> dict[str, Any]:
+    """A real event from the recorded responses: Mexico City, priced in MXN."""
+    body = nock(shared_data, "event_all-200-options").body
+    events = {e["id"]: e for e in body["_embedded"]["events"]}
+    return copy.deepcopy(events["17AZv8G6CnMcD1x"])
+
+
+def test_prices_keep_their_currency_and_start_times_are_utc(shared_data: Path) -> None:
+    record = map_event(_mexico_city_event(shared_data), TODAY)
+    # the recorded Mexico City events name no attraction: one is given for the schema's sake
+    concert = Concert.model_validate({**record, "artist_id": "ticketmaster:K8vZ917Kew0"})
+    assert (concert.price_min, concert.price_max, concert.currency) == (
+        Decimal("136.0"), Decimal("136.0"), "MXN",
+    )  # fmt: skip
+    # 20:30 local on the 24th in Mexico City is 01:30 UTC on the 25th; the event date stays local
+    assert concert.starts_at == datetime(2016, 8, 25, 1, 30, tzinfo=UTC)
+    assert concert.event_date == date(2016, 8, 24)
+
+
+def test_start_from_local_date_and_time_when_the_instant_is_missing(shared_data: Path) -> None:
+    event = _mexico_city_event(shared_data)
+    del event["dates"]["start"]["dateTime"]
+    record = map_event(event, TODAY)
+    assert record["starts_at"] == "2016-08-25T01:30:00+00:00"  # CDT is UTC-5 in August
+
+
+def test_on_sale_date_is_the_local_date_where_the_event_is(shared_data: Path) -> None:
+    event = _mexico_city_event(shared_data)
+    event["sales"]["public"]["startDateTime"] = "2016-07-21T03:00:00Z"  # 22:00 on the 20th there
+    assert map_event(event, TODAY)["on_sale_date"] == "2016-07-20"
+    del event["dates"]["timezone"]  # the venue's zone is used instead
+    assert map_event(event, TODAY)["on_sale_date"] == "2016-07-20"
+
+
+def test_price_ranges_in_another_currency_are_not_mixed_in(shared_data: Path) -> None:
+    event = _mexico_city_event(shared_data)
+    event["priceRanges"].append({"type": "vip", "currency": "USD", "min": 5000.0, "max": 9000.0})
+    record = map_event(event, TODAY)
+    assert (record["price_min"], record["price_max"], record["currency"]) == (
+        "136.0",
+        "136.0",
+        "MXN",
+    )
