@@ -57,8 +57,11 @@ format: install
 bench: install
 	$(BIN)/encore bench all
 
+# Every eval case against the demo warehouse (build it first: `make demo`, or
+# `encore demo --no-ui --scale small`); gates on evals/thresholds.yaml and writes the report
+EVAL_REPORT ?= .encore/eval-report.md
 eval: install
-	$(BIN)/encore eval
+	$(BIN)/encore eval --report $(EVAL_REPORT)
 
 # Re-resolve the pinned dependency set after changing pyproject.toml
 lock:

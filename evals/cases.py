@@ -145,6 +145,19 @@ def giskard_cases() -> list[Case]:
     return cases
 
 
+def one_per_template(cases: list[Case]) -> list[Case]:
+    """The first case of each template (an expanded case's id is `template[values]`), which keeps
+    every category, every kind of question and every prompt injection in about half the turns."""
+    seen: set[str] = set()
+    picked = []
+    for case in cases:
+        template = case.id.split("[", 1)[0]
+        if template not in seen:
+            seen.add(template)
+            picked.append(case)
+    return picked
+
+
 def load_cases(
     con: duckdb.DuckDBPyConnection, directory: Path = CASES_DIR, *, injections: bool = True
 ) -> list[Case]:

@@ -30,6 +30,9 @@ def eval_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
     gate: Annotated[bool, typer.Option(help="exit 1 when a threshold is missed")] = True,
+    quick: Annotated[
+        bool, typer.Option(help="one case per template (the CI gate's sample), about half")
+    ] = False,
 ) -> None:
     """Run the eval suite on the warehouse in ENCORE_DATA_DIR; print scores and failures."""
     from evals.report import gate as check_gate
@@ -54,6 +57,7 @@ def eval_command(
                 model=model,
                 select=(lambda c: c.category in wanted) if wanted else None,
                 on_case=advance,
+                quick=quick,
             )
         )
     summary = run.summary()

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from strands.models import Model
 
 from core.settings import Settings
 from evals import scorers
-from evals.cases import Case, Turn, load_cases
+from evals.cases import Case, Turn, load_cases, one_per_template
 from tools.warehouse import reading
 
 ASPECTS = ("execution", "tool_selection", "key_facts", "refusal", "chart")
@@ -92,7 +93,7 @@ class _Services:
     for a few hundred cases is a few hundred servers.
     """
 
-    def __init__(self, settings: Settings, model: str) -> None:
+    def __init__(self, settings: Settings, model: str | Model) -> None:
         from agent.build import mcp_client, open_memory
         from agent.config import AgentSettings
 
@@ -171,13 +172,17 @@ async def _run_turn(settings: Settings, service: Any, turn: Turn) -> TurnScore:
 async def run_eval(
     settings: Settings,
     *,
-    model: str = "offline",
+    model: str | Model = "offline",
     select: Callable[[Case], bool] | None = None,
     on_case: Callable[[CaseScore], None] | None = None,
+    quick: bool = False,
 ) -> EvalRun:
-    """Run the (selected) cases against the warehouse in `settings`."""
+    """Run the (selected) cases against the warehouse in `settings`; `quick`: one case per
+    template (`one_per_template`)."""
     with reading(settings) as con:
         cases = load_cases(con)
+    if quick:
+        cases = one_per_template(cases)
     if select:
         cases = [c for c in cases if select(c)]
     services = _Services(settings, model)
@@ -190,4 +195,5 @@ async def run_eval(
         results.append(score)
         if on_case:
             on_case(score)
-    return EvalRun(model, results, time.perf_counter() - started)
+    name = model if isinstance(model, str) else type(model).__name__
+    return EvalRun(name, results, time.perf_counter() - started)
