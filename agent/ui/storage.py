@@ -3,7 +3,7 @@
 Chainlit's SQLAlchemy data layer persists an element (a dataframe, a plotly figure, a CSV) only
 through a storage client; without one, history keeps the text and drops the rest. This client
 writes each element under `<data_dir>/ui/elements/<user id>/<element id>/<name>` and hands the
-page a same-origin URL, served by a route that checks the signed-in user owns the file.
+page a same-origin URL, served by a route that checks the signed-in user owns the element's thread.
 """
 
 from __future__ import annotations
@@ -81,9 +81,26 @@ def _mime_file(path: Path) -> Path:
     return path.with_name(path.name + _MIME_SUFFIX)
 
 
-def owner_of(object_key: str) -> str:
-    """The data-layer user id an object key belongs to (Chainlit names keys `<user id>/...`)."""
-    return object_key.split("/", 1)[0]
+_OWNER_SQL: Final = (
+    'SELECT t."userIdentifier" AS owner FROM elements e JOIN threads t ON t."id" = e."threadId" '
+    'WHERE e."objectKey" = :key'
+)
+
+
+async def owner_of(object_key: str) -> str | None:
+    """The identifier of the user whose thread holds the element stored under `object_key`.
+
+    Asked of the history rather than read from the key: Chainlit names keys `<user id>/...` from
+    the thread's user at upload time, which is `unknown` when an answer beats the thread's save.
+    """
+    from chainlit.data import get_data_layer
+
+    layer = get_data_layer()  # type: ignore[no-untyped-call]
+    execute = getattr(layer, "execute_sql", None)
+    if execute is None:
+        return None
+    rows = await execute(_OWNER_SQL, {"key": object_key})
+    return str(rows[0]["owner"]) if isinstance(rows, list) and rows else None
 
 
 def install(storage: LocalStorageClient, root_path: str = "") -> None:
@@ -103,8 +120,7 @@ def install(storage: LocalStorageClient, root_path: str = "") -> None:
         return
 
     async def element_file(object_key: str, user: Any = Depends(get_current_user)) -> Any:  # noqa: B008
-        user_id = getattr(user, "id", None)
-        if user is None or user_id is None or owner_of(object_key) != str(user_id):
+        if user is None or await owner_of(object_key) != user.identifier:
             raise HTTPException(status_code=404, detail="Not found")
         try:
             file = storage.path_of(object_key)

@@ -2,8 +2,9 @@
 
 The UI is started the way a user starts it, `encore ui --host 127.0.0.1 --port P`, and drives the
 real agent: the offline planner and `python -m mcp_servers all` over a copy of the small
-warehouse whose models (venue ranking, sales forecast, recommender) are trained first. To look at
-the page alone, `ENCORE_UI_TEST_AGENT=scripted` swaps in `scripted_service.py`.
+warehouse whose models (venue ranking, sales forecast, recommender) are trained first. No test
+needs a scripted reply; to tell a page fault from an agent fault, `ENCORE_UI_TEST_AGENT=scripted`
+swaps in `scripted_service.py` (the demo conversations then fail: they expect real answers).
 """
 
 from __future__ import annotations

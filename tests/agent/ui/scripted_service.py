@@ -1,7 +1,9 @@
-"""A scripted stand-in for AgentService (ENCORE_UI_AGENT=tests.agent.ui.scripted_service:create).
+"""A scripted stand-in for AgentService, for looking at the page alone.
 
-Used by the browser tests only while checking the page itself; it answers from the warehouse
-with one real query so tables and charts are real data.
+No test needs it: the browser tests drive the real agent. `ENCORE_UI_TEST_AGENT=scripted` swaps
+it in to tell a page fault from an agent fault: the login, trend, SQL, refusal, upload, resume
+and element tests pass on it too; the demo conversations expect the real agent's answers. It
+answers every question with one real query (tickets by year), so tables and charts are real data.
 """
 
 from __future__ import annotations
@@ -72,11 +74,13 @@ class ScriptedService:
             yield TextDelta(answer)
             yield TurnDone(TurnResult(answer=answer, session=self.session))
             return
-        yield ToolStarted("t1", "run_sql", {"sql": _SQL})
+        yield ToolStarted(
+            "t1", "semantic_query", {"measures": ["tickets_sold"], "dimensions": ["year"]}
+        )
         with reading(self.settings) as con:
             rows = con.execute(_SQL).fetchall()
         table = Table.from_rows(["year", "tickets"], rows)
-        yield ToolFinished("t1", "run_sql", {"rows": len(rows)}, 12.0)
+        yield ToolFinished("t1", "semantic_query", {"rows": len(rows), "sql": _SQL}, 12.0)
         chart = {
             "data": [{"type": "bar", "x": [r[0] for r in rows], "y": [r[1] for r in rows]}],
             "layout": {"title": {"text": "Tickets by year"}},

@@ -20,7 +20,7 @@ from agent.ui.auth import (
 )
 from agent.ui.config import allowed_role, history_db
 from agent.ui.history import create_tables, data_layer, element_storage
-from agent.ui.storage import LocalStorageClient, owner_of
+from agent.ui.storage import LocalStorageClient
 from core.errors import QueryRefusedError, ValidationError
 from core.settings import Settings
 from tools.results import Table
@@ -119,7 +119,6 @@ def test_element_store_keeps_files_privately_and_serves_them_back(settings: Sett
     path = storage.path_of(key)
     assert path.read_text() == '{"data": []}' and stat.S_IMODE(path.stat().st_mode) == 0o600
     assert storage.mime_of(key) == "application/json"
-    assert owner_of(key) == "user-1"
     for escape in ("../../users.json", "/etc/passwd", "user-1/../../auth_secret"):
         with pytest.raises(ValueError, match="outside"):
             storage.path_of(escape)
