@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Callable
@@ -216,6 +217,7 @@ class Gazetteer:
         self._names: dict[str, dict[str, str]] = {}
         self._phrases: dict[str, tuple[str, str]] | None = None
         self._longest = 1
+        self._extracted: dict[tuple[str, date], Entities] = {}
 
     def names(self, kind: str) -> dict[str, str]:
         """Lower-cased name → name as published, for one kind (cached)."""
@@ -240,7 +242,18 @@ class Gazetteer:
         return {n: n for n in defaults}
 
     def extract(self, text: str, today: date) -> Entities:
-        """All entities in `text`."""
+        """All entities in `text` (remembered: each step of a turn asks about the same message)."""
+        key = (text, today)
+        if key not in self._extracted:
+            if len(self._extracted) >= 512:
+                self._extracted.clear()
+            found = self._extract(text, today)
+            if self._phrases is None:
+                return found  # the vocabulary did not answer: try again next time
+            self._extracted[key] = found
+        return copy.deepcopy(self._extracted[key])
+
+    def _extract(self, text: str, today: date) -> Entities:
         found = Entities()
         lowered = text.lower()
         taken = [False] * len(lowered)

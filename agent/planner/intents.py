@@ -56,8 +56,11 @@ def _model() -> Pipeline:
     return train()
 
 
+@functools.lru_cache(maxsize=512)
 def classify(text: str) -> tuple[str, float]:
-    """The most likely intent of `text` and its margin over the runner-up (0 when unsure)."""
+    """The most likely intent of `text` and its margin over the runner-up (0 when unsure).
+
+    Cached: the planner is asked once per step of a turn, each time about the same message."""
     model = _model()
     scores = model.decision_function([text])[0]
     labels = list(model.classes_)
