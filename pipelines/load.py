@@ -115,24 +115,26 @@ def _resolve_and_upsert(
     return upsert(con, spec.table, "_canonical", spec.id_column, fields)
 
 
-def _load_listings(con: duckdb.DuckDBPyConnection, source: str, run: Run) -> tuple[int, int]:
+def _load_listings(
+    con: duckdb.DuckDBPyConnection, source: str, run: Run, rows: str = "_clean"
+) -> tuple[int, int]:
     """Resolve (or found) each listing's artist and venue, then its concert.
 
     Source keys are the names as listed (artist; venue|city; artist|venue|city|date), so a
-    listing seen again maps to the same entities.
+    listing seen again maps to the same entities. `rows` holds the listings' fields and `_line`.
     """
     venue_key = "venue || '|' || city"
     stages = {
-        "artists": """SELECT artist AS artist_id, artist AS name, NULL::VARCHAR AS genre,
+        "artists": f"""SELECT artist AS artist_id, artist AS name, NULL::VARCHAR AS genre,
                 NULL::VARCHAR AS country, NULL::SMALLINT AS popularity, NULL::BIGINT AS followers,
                 NULL::SMALLINT AS formed_year, NULL::VARCHAR AS spotify_id, min(_line) AS _line
-            FROM _clean GROUP BY artist""",
+            FROM {rows} GROUP BY artist""",
         "venues": f"""SELECT {venue_key} AS venue_id, any_value(venue) AS name,
                 any_value(city) AS city, any_value(state) AS state, any_value(country) AS country,
                 avg(latitude) AS latitude, avg(longitude) AS longitude, NULL::INTEGER AS capacity,
                 NULL::VARCHAR AS venue_type, NULL::VARCHAR AS ticketmaster_id,
                 NULL::VARCHAR AS timezone, min(_line) AS _line
-            FROM _clean GROUP BY {venue_key}""",
+            FROM {rows} GROUP BY {venue_key}""",
     }
     for entity, sql in stages.items():
         con.execute(f"CREATE OR REPLACE TEMP TABLE _listed_{entity} AS {sql}")
@@ -146,7 +148,7 @@ def _load_listings(con: duckdb.DuckDBPyConnection, source: str, run: Run) -> tup
                NULL::DATE AS on_sale_date, NULL::DECIMAL(10, 2) AS price_min,
                NULL::DECIMAL(10, 2) AS price_max, NULL::VARCHAR AS currency,
                NULL::TIMESTAMP AS starts_at, _line
-        FROM _clean c
+        FROM {rows} c
         JOIN entity_map a ON a.entity_type = 'artist' AND a.source = $source
              AND a.source_key = c.artist
         JOIN entity_map v ON v.entity_type = 'venue' AND v.source = $source
@@ -161,8 +163,45 @@ def _load_listings(con: duckdb.DuckDBPyConnection, source: str, run: Run) -> tup
 def _load_box_scores(con: duckdb.DuckDBPyConnection, source: str, run: Run) -> tuple[int, int]:
     """Attach box scores to their concerts (by id, or by artist, venue, city and date +-1 day).
 
-    A box score whose concert cannot be found is quarantined: it says so and names the concert.
+    A box score naming a concert we do not know, with its artist, venue, city, country and date,
+    founds that concert as a listing does (artist and venue resolved or founded too). One that
+    cannot be found or founded (an unknown id, no country) is quarantined, naming the concert.
     """
+    _match_box_scores(con)
+    founding = con.execute(
+        "CREATE OR REPLACE TEMP TABLE _founding AS SELECT artist, venue, city, state, country, "
+        "event_date, NULL::VARCHAR AS tour_name, NULL::DOUBLE AS latitude, "
+        "NULL::DOUBLE AS longitude, _line FROM _results WHERE _concert IS NULL "
+        "AND concert_id IS NULL AND country IS NOT NULL"
+    ).fetchone()
+    if founding and founding[0]:
+        _load_listings(con, source, run, "_founding")
+        _match_box_scores(con)
+    con.execute(
+        "INSERT INTO quarantine (run_id, entity, source, input_uri, line_number, record, reasons) "
+        "SELECT ?, 'concert_results', ?, NULL, _line, to_json(r) , "
+        "['record: unknown_concert (no concert of ' || artist || ' at ' || venue || ', ' || city "
+        "|| ' on ' || event_date || ')'] FROM _results r WHERE _concert IS NULL",
+        [run.run_id, source],
+    )
+    unknown = con.execute("SELECT count(*) FROM _results WHERE _concert IS NULL").fetchone()
+    moved = int(unknown[0]) if unknown else 0
+    run.accepted -= moved
+    run.quarantined += moved
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _results_rows AS SELECT _concert AS concert_id, "
+        # a report without a shows column means one show, as the schema's default says
+        "coalesce(shows, 1) AS shows, tickets_sold, capacity, gross AS gross_revenue, "
+        "? AS source FROM _results WHERE _concert IS NOT NULL "
+        "QUALIFY row_number() OVER (PARTITION BY _concert ORDER BY _line) = 1",
+        [source],
+    )
+    columns = ["concert_id", "shows", "tickets_sold", "capacity", "gross_revenue", "source"]
+    return upsert(con, "concert_results", "_results_rows", "concert_id", columns)
+
+
+def _match_box_scores(con: duckdb.DuckDBPyConnection) -> None:
+    """`_results`: the box scores with `_concert`, the concert each one reports (or NULL)."""
     same = " AND ".join(
         f"{match_key(a)} = {match_key(b)}"
         for a, b in (("ar.name", "r.artist"), ("ve.name", "r.venue"), ("ve.city", "r.city"))
@@ -176,23 +215,3 @@ def _load_box_scores(con: duckdb.DuckDBPyConnection, source: str, run: Run) -> t
             ORDER BY abs(k.event_date - r.event_date), k.concert_id LIMIT 1)) AS _concert
         FROM _clean r"""
     )
-    con.execute(
-        "INSERT INTO quarantine (run_id, entity, source, input_uri, line_number, record, reasons) "
-        "SELECT ?, 'concert_results', ?, NULL, _line, to_json(r) , "
-        "['record: unknown_concert (no concert of ' || artist || ' at ' || venue || ', ' || city "
-        "|| ' on ' || event_date || ')'] FROM _results r WHERE _concert IS NULL",
-        [run.run_id, source],
-    )
-    unknown = con.execute("SELECT count(*) FROM _results WHERE _concert IS NULL").fetchone()
-    moved = int(unknown[0]) if unknown else 0
-    run.accepted -= moved
-    run.quarantined += moved
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _results_rows AS SELECT _concert AS concert_id, shows, "
-        "tickets_sold, capacity, gross AS gross_revenue, ? AS source FROM _results "
-        "WHERE _concert IS NOT NULL "
-        "QUALIFY row_number() OVER (PARTITION BY _concert ORDER BY _line) = 1",
-        [source],
-    )
-    columns = ["concert_id", "shows", "tickets_sold", "capacity", "gross_revenue", "source"]
-    return upsert(con, "concert_results", "_results_rows", "concert_id", columns)

@@ -345,3 +345,35 @@ def test_real_tour_dates_from_wikipedia_become_artists_venues_and_concerts(
     # the same file again maps to the same entities: nothing new
     [again] = ingest_files(settings, [path], source="wikipedia", force=True)
     assert again.run is not None and again.run.inserted == 0
+
+
+def test_box_scores_of_unknown_concerts_found_them(settings: Settings, tmp_path: Path) -> None:
+    rows = [
+        ["Artist", "Venue", "City", "Country", "Date", "Tickets Sold", "Capacity", "Gross"],
+        ["Velvet Wolves", "Mohawk", "Austin", "US", "2025-03-14", "850", "900", "$21,250.00"],
+        ["Velvet Wolves", "Stubb's", "Austin", "US", "2025-03-15", "2000", "2100", "50000"],
+        ["Nobody Famous", "Nowhere Hall", "Austin", "", "2025-01-01", "10", "100", "100"],
+    ]
+    path = _csv(tmp_path / "boxscores.csv", rows)
+    [outcome] = ingest_files(settings, [path])
+    assert outcome.status == "succeeded" and outcome.run is not None, outcome.message
+    assert (outcome.run.accepted, outcome.run.quarantined) == (2, 1)  # no country: not founded
+    assert query_warehouse(settings, "SELECT name FROM artists") == [("Velvet Wolves",)]
+    assert query_warehouse(settings, "SELECT name, city, country FROM venues ORDER BY 1") == [
+        ("Mohawk", "Austin", "US"), ("Stubb's", "Austin", "US"),
+    ]  # fmt: skip
+    performance = query_warehouse(
+        settings,
+        "SELECT c.event_date::VARCHAR, c.status, p.tickets_sold, p.capacity, p.results_source "
+        "FROM concerts c JOIN concert_performance p USING (concert_id) ORDER BY 1",
+    )
+    assert performance == [
+        ("2025-03-14", "completed", 850, 900, "box_score"),
+        ("2025-03-15", "completed", 2000, 2100, "box_score"),
+    ]
+    [(reasons,)] = query_warehouse(settings, "SELECT reasons FROM quarantine")
+    assert reasons[0].startswith("record: unknown_concert (no concert of Nobody Famous")
+    # the same report again (forced) finds what it founded: nothing new
+    [again] = ingest_files(settings, [path], force=True)
+    assert again.run is not None and (again.run.inserted, again.run.updated) == (0, 0)
+    assert query_warehouse(settings, "SELECT count(*) FROM concerts") == [(2,)]
