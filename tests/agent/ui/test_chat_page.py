@@ -254,7 +254,6 @@ _KNOWN_FAULTS = {
     0: _VOCABULARY_BUG,
     1: _VOCABULARY_BUG + "; and the planner asks venue_ranking for capacity_band 'medium' "
     "(agent/planner/entities.py) where the tool knows small, mid, large",
-    4: _VOCABULARY_BUG,
 }
 
 
