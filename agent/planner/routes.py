@@ -67,6 +67,12 @@ def build_plan(
             "Ask me a question about the data instead."
         )
         return plan
+    if intent == "refuse_instructions":
+        plan.notes.append(
+            "I can't take on another role or set my instructions aside. I answer questions about "
+            "concerts, artists, venues and ticket sales from Encore's data."
+        )
+        return plan
     if intent == "refuse_private":
         plan.notes.append(
             "I can't share personal details such as emails, addresses or phone numbers: they "

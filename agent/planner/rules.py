@@ -47,6 +47,13 @@ _COUNT_CONCERTS = re.compile(
     r"^\s*(how many|number of|count)\b.*\b(concerts?|shows?|gigs?)\b", re.I
 )
 _PEOPLE = re.compile(r"\b(fans?|customers?|buyers?|users?|people)\b", re.I)
+# a message that tries to replace the assistant's instructions (role-play jailbreaks): no tools
+_OVERRIDE = re.compile(
+    r"ignore (all |any )?(the |your |my )?(previous |prior |above |earlier )?(instructions|rules)|"
+    r"you are (about to|going to) (immerse|act|pretend|play)|\bdeveloper mode\b|\bjailbr[eo]ak|"
+    r"do anything now|stay in character|pretend (to be|you are)|from now on,? you (are|will)",
+    re.I,
+)
 OPERATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "model_metrics": ("model_metrics", {}),
     "run_status": ("run_status", {}),
@@ -67,6 +74,8 @@ _SCOPED = (
 def override(intent: str, text: str, ents: Entities, state: DialogueState) -> str:
     """Rules that beat the classifier where a keyword is decisive."""
     lowered = text.lower()
+    if _OVERRIDE.search(text) or len(text.split()) > 150:
+        return "refuse_instructions"
     if _SQL_ORDER.search(text):
         return "run_sql"
     if _PRIVATE.search(text) and _PEOPLE.search(text):
