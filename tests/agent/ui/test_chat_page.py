@@ -8,6 +8,7 @@ the resume use the thread the trend question opened.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -212,8 +213,8 @@ def test_stored_elements_are_served_only_to_their_owner(
 
 
 # What each demo turn must show besides its text: a table grid, a chart, words in the answer
-# (lower case; one of each tuple). Conversation 5 runs offline, so it must say the source
-# cannot be reached and still answer from our own data.
+# (lower case, whole words; one of each tuple). Conversation 5 runs offline, so it must say the
+# source cannot be reached and still answer from our own data.
 EXPECTED: list[list[dict[str, Any]]] = [
     [
         {"words": ("{artist}",)},  # the profile's venues come as a table in the text
@@ -280,7 +281,9 @@ def test_demo_conversation(page: Any, ui_app: App, index: int, shots: Path) -> N
         answer, seconds = ask(page, text)
         said = answer.inner_text().strip()
         words = [w.format(**fill).lower() for w in expected.get("words", ())]
-        understood = not words or any(w in said.lower() for w in words)
+        understood = not words or any(
+            re.search(rf"\b{re.escape(w)}\b", said.lower()) for w in words
+        )
         if not understood:
             problems.append(f"{text!r}: the answer names none of {words}: {said[:200]!r}")
         # elements arrive with the final message and plotly draws lazily: wait for those expected
