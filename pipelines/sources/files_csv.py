@@ -189,12 +189,16 @@ def _quick_layout(path: Path, dialect: _Dialect) -> _Layout | None:
     first, last = b"", b"\n"
     with open_binary(path) as binary:
         while chunk := binary.read(_CHUNK):
-            if b"\r" in chunk or b"\n\n" in chunk or (last == b"\n" and chunk[:1] == b"\n"):
-                return None  # carriage returns and blank lines take the full scan
+            if b"\r" in chunk:
+                return None  # carriage returns take the full scan
+            bytes_ = np.frombuffer(chunk, dtype=np.uint8)
+            ends = bytes_ == 10
+            if (last == b"\n" and ends[0]) or np.any(ends[1:] & ends[:-1]):
+                return None  # so do blank lines
             if not first:
                 first = chunk
-            lines += chunk.count(b"\n")
-            quotes += chunk.count(quote) if quote else 0
+            lines += int(np.count_nonzero(ends))
+            quotes += int(np.count_nonzero(bytes_ == quote[0])) if quote else 0
             last = chunk[-1:]
     if not first or quotes % 2:
         return None  # empty, or a quote left open somewhere
