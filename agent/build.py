@@ -130,8 +130,8 @@ def vocabulary_reader(client: MCPClient) -> Any:
     @lru_cache(maxsize=16)
     def vocabulary(kind: str) -> list[str]:
         result = client.read_resource_sync(f"encore://vocabulary/{kind}")
-        text = getattr(result.contents[0], "text", "[]") if result.contents else "[]"
-        return list(json.loads(text))
+        text = getattr(result.contents[0], "text", "{}") if result.contents else "{}"
+        return list(json.loads(text).get("names", []))  # a tools.query.catalog.Vocabulary
 
     return vocabulary
 

@@ -24,6 +24,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from core.errors import ConfigError
 from core.settings import Settings
+from core.warehouse import release_readers, share_readers
 from tools.context import ToolContext
 from tools.ingestion import run_status
 from tools.query import semantic_query
@@ -143,11 +144,16 @@ def bench_mcp(settings: Settings, repeats: int = 20) -> dict[str, Any]:
         raise ConfigError(
             f"no warehouse at {settings.warehouse_file}; run `encore demo --no-ui` first"
         )
-    runs = {
-        "in_process": asyncio.run(_in_process(settings, repeats)),
-        "stdio": asyncio.run(_stdio(settings, repeats)),
-        "http": asyncio.run(_http(settings, repeats)),
-    }
+    share_readers()  # as the servers do, so in-process is the same work minus MCP
+    try:
+        runs = {
+            "in_process": asyncio.run(_in_process(settings, repeats)),
+            "stdio": asyncio.run(_stdio(settings, repeats)),
+            "http": asyncio.run(_http(settings, repeats)),
+        }
+    finally:
+        share_readers(False)
+        release_readers(settings)
     result: dict[str, Any] = {"repeats": repeats, "transports": {}}
     base = _summary([s for samples in runs["in_process"].values() for s in samples])
     for transport, per_tool in runs.items():

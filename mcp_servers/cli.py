@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import typer
 
 from core.settings import Settings
+from core.warehouse import share_readers
 from mcp_servers import ServerName, build_server
 
 app = typer.Typer()
@@ -34,6 +35,7 @@ def mcp_command(
     """Serve Encore's tools over MCP (stdio by default; HTTP at http://HOST:PORT/mcp)."""
     # stdout belongs to the protocol on stdio: logs go to stderr only
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, force=True)
+    share_readers()  # a server answers call after call: keep the warehouse open between them
     mcp = build_server(server, Settings(), user=user, role=role, host=host, port=port)
     if transport == "http":
         typer.echo(f"Encore MCP server {server!r} at http://{host}:{port}/mcp", err=True)

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import duckdb
-
 from core.errors import EncoreError
 from core.settings import Settings
-from core.warehouse import connect_reader, connect_writer
+from core.warehouse import connect_reader, connect_writer, reading
 from pipelines.ingest import FileOutcome, ingest_files
 from pipelines.quality import QualityReport, assess
 
@@ -146,14 +144,11 @@ def _spotify(settings: Settings) -> StepResult:
     def body() -> StepResult:
         from pipelines.api_refresh import refresh_spotify
 
-        con = duckdb.connect(str(settings.warehouse_file), read_only=True)
-        try:
+        with reading(settings) as con:
             ids = [r[0] for r in con.execute(
                 "SELECT spotify_id FROM artists WHERE spotify_id IS NOT NULL "
                 "ORDER BY popularity DESC NULLS LAST LIMIT 500"
             ).fetchall()]  # fmt: skip
-        finally:
-            con.close()
         if not ids:
             return StepResult("spotify", "skipped", "no artists with a Spotify id yet")
         outcomes = refresh_spotify(settings, ids)

@@ -36,14 +36,11 @@ def shared_data() -> Path:
 
 
 def query_warehouse(settings: Settings, sql: str) -> list[tuple[object, ...]]:
-    """Rows of a query on the settings' warehouse, through a read-only connection."""
-    import duckdb
+    """Rows of a query on the settings' warehouse, through the tools' read-only connection."""
+    from core.warehouse import reading
 
-    con = duckdb.connect(str(settings.warehouse_file), read_only=True)
-    try:
+    with reading(settings) as con:
         return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture

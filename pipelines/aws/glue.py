@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import duckdb
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from core.errors import ConfigError
 from core.settings import Settings
+from core.warehouse import reading
 from pipelines.aws.base import SyncReport, aws_call, client, error_code, require
 from pipelines.catalog import catalog
 
@@ -244,11 +244,8 @@ def sync_catalog(settings: Settings, *, glue: Any = None) -> SyncReport:
         raise ConfigError(
             f"no warehouse at {settings.warehouse_file}; ingest data first (encore ingest)"
         )
-    con = duckdb.connect(str(settings.warehouse_file), read_only=True)
-    try:
+    with reading(settings) as con:
         entries = catalog(con)
-    finally:
-        con.close()
     datasets, skipped = curated_datasets(entries)
     report = SyncReport("catalog", skipped=skipped)
     if not datasets:

@@ -27,13 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-import duckdb
 import sqlglot
 
 from core.errors import ConfigError, WarehouseError
 from core.schemas import ENTITY_SCHEMAS
 from core.settings import Settings
-from core.warehouse import CONTRACT_TABLES
+from core.warehouse import CONTRACT_TABLES, reading
 from pipelines.aws.base import SyncReport, aws_call, client, require
 from pipelines.catalog import catalog
 
@@ -394,11 +393,8 @@ def load_warehouse(
         raise ConfigError("set ENCORE_REDSHIFT_WORKGROUP or ENCORE_REDSHIFT_CLUSTER_ID first")
     if not settings.warehouse_file.exists():
         raise ConfigError(f"no warehouse at {settings.warehouse_file}; ingest data first")
-    con = duckdb.connect(str(settings.warehouse_file), read_only=True)
-    try:
+    with reading(settings) as con:
         entries = catalog(con)
-    finally:
-        con.close()
     found, skipped = plans(entries, settings.redshift_schema, dialect)
     report = SyncReport("warehouse", skipped=skipped)
     if not found:

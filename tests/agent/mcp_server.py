@@ -70,7 +70,8 @@ def build(settings: Settings, port: int = 8000) -> FastMCP:
                   "cities": "DISTINCT city FROM venues", "venues": "name FROM venues",
                   "states": "DISTINCT state FROM venues",
                   "venue_types": "DISTINCT venue_type FROM venues"}[kind]  # fmt: skip
-        return json.dumps([r[0] for r in run(f"SELECT {column} ORDER BY 1").rows])
+        names = [r[0] for r in run(f"SELECT {column} ORDER BY 1").rows]
+        return json.dumps({"kind": kind, "names": names})  # the real server's Vocabulary shape
 
     return server
 

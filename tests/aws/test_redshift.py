@@ -32,6 +32,7 @@ from pipelines.aws.redshift import (
 )
 from pipelines.catalog import catalog
 from pipelines.ingest import ingest_files
+from tests.conftest import query_warehouse
 
 from .conftest import aws_client, write_csv
 
@@ -126,10 +127,8 @@ def test_load_warehouse_merges_each_curated_object_once_in_postgres(
 
         first = load()
         assert len(first.updated) == 2 and len(lake.copied) == 2  # artists, fans
-        duck = duckdb.connect(str(settings.warehouse_file), read_only=True)
         fans_columns = "fan_id, city, state, country, age_band, signup_date, favorite_genre"
-        expected = duck.execute(f"SELECT {fans_columns} FROM fans ORDER BY fan_id").fetchall()
-        duck.close()
+        expected = query_warehouse(settings, f"SELECT {fans_columns} FROM fans ORDER BY fan_id")
         fans_sql = f"SELECT {fans_columns} FROM {schema}.fans ORDER BY fan_id"
         assert _rows(pg, fans_sql) == expected
         artists = _rows(pg, f"SELECT artist_id, name, popularity FROM {schema}.artists ORDER BY 1")

@@ -6,13 +6,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from core.errors import WarehouseError
 from core.settings import Settings
+from core.warehouse import connect_writer, reading, release_readers, share_readers
 from tests.conftest import copy_warehouse
-from tools.warehouse import reading
 
 
 def _hold_writer(settings: Settings, seconds: float) -> subprocess.Popen[str]:
@@ -61,3 +62,55 @@ def test_a_missing_warehouse_is_not_waited_for(settings: Settings) -> None:
     with pytest.raises(WarehouseError, match="encore demo"), reading(settings):
         pass
     assert time.monotonic() - started < 5
+
+
+@pytest.fixture
+def shared_readers() -> Iterator[None]:
+    """`reading()` as the MCP servers run it: one open database shared between calls."""
+    share_readers()
+    try:
+        yield
+    finally:
+        share_readers(False)
+
+
+def test_shared_reader_steps_aside_for_a_writer_in_the_same_process(
+    small_warehouse: Settings, tmp_path, shared_readers: None
+) -> None:
+    settings = copy_warehouse(small_warehouse, tmp_path)
+    with reading(settings) as first, reading(settings) as second:
+        assert first.execute("SELECT count(*) FROM artists").fetchone() == (250,)
+        assert second.execute("SELECT count(*) FROM venues").fetchone() == (120,)
+    writer = connect_writer(settings, wait_s=5)  # the idle shared reader is closed for it
+    writer.execute(
+        "UPDATE artists SET popularity = 0 WHERE artist_id = (SELECT min(artist_id) FROM artists)"
+    )
+    writer.close()
+    with reading(settings) as con:  # reopened: the change is visible
+        assert con.execute("SELECT count(*) FROM artists WHERE popularity = 0").fetchone()[0] >= 1
+    release_readers(settings)
+
+
+def test_shared_reader_closes_when_idle_so_other_processes_can_write(
+    small_warehouse: Settings, tmp_path, shared_readers: None
+) -> None:
+    settings = copy_warehouse(small_warehouse, tmp_path)
+    with reading(settings) as con:
+        con.execute("SELECT count(*) FROM artists").fetchone()
+    code = textwrap.dedent(
+        f"""
+        import time, duckdb
+        start = time.monotonic()
+        while True:
+            try:
+                duckdb.connect({str(settings.warehouse_file)!r}).close()
+                break
+            except duckdb.Error:
+                time.sleep(0.05)
+        print(round(time.monotonic() - start, 2))
+        """
+    )
+    waited = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert float(waited.stdout) < 10  # the idle reader let go (after ~2 s), not never

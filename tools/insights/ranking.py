@@ -40,6 +40,11 @@ class VenueRanking(BaseModel):
     model_version: str
 
 
+_BAND_WORDS = {"medium": "mid", "mid-sized": "mid", "mid-size": "mid", "midsize": "mid",
+               "extra large": "xl", "extra-large": "xl"}  # fmt: skip
+"""How people (and LLMs) name the capacity bands."""
+
+
 def _match(kind: str, text: str | None, choices: list[str]) -> str | None:
     """The vocabulary value a user means (None when not given); an error with close names else."""
     if text is None or not text.strip():
@@ -71,7 +76,11 @@ def venue_ranking(
         "city": _match("city", city, sorted(set(scores["city"].dropna()))),
         "state": _match("state", state, sorted(set(scores["state"].dropna()))),
         "genre": _match("genre", genre, genres),
-        "capacity_band": _match("capacity_band", capacity_band, list(CAPACITY_BANDS)),
+        "capacity_band": _match(
+            "capacity_band",
+            _BAND_WORDS.get((capacity_band or "").strip().lower(), capacity_band),
+            list(CAPACITY_BANDS),
+        ),
         "venue_type": _match("venue_type", venue_type, sorted(set(scores["venue_type"].dropna()))),
     }
     ranked = filter_scores(scores, **filters).head(limit)
