@@ -56,7 +56,7 @@ if UI.header_auth:
         role = headers.get(UI.header_role) or "analyst"
         if not name:
             return None
-        return cl.User(identifier=name, metadata={"role": role if role in ROLES else "viewer"})
+        return cl.User(identifier=name, metadata={"role": role if role in ROLES else "partner"})
 
 
 if os.environ.get("OAUTH_COGNITO_CLIENT_ID"):

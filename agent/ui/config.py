@@ -10,8 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.settings import Settings
 
-ROLES: Final = ("viewer", "analyst", "admin")
-"""Least to most privileged; a user may pick a role up to their own in chat settings."""
+ROLES: Final = ("partner", "analyst", "admin")
+"""The query policy's roles (tools/query/policy.yaml), least to most privileged; a user may
+pick a role up to their own in chat settings."""
 
 
 def allowed_role(wanted: str, granted: str) -> str:

@@ -18,7 +18,7 @@ from agent.ui.auth import (
     ensure_demo_user,
     hash_password,
 )
-from agent.ui.config import allowed_role, history_db
+from agent.ui.config import ROLES, allowed_role, history_db
 from agent.ui.history import create_tables, data_layer, element_storage
 from agent.ui.storage import LocalStorageClient
 from core.errors import QueryRefusedError, ValidationError
@@ -36,11 +36,11 @@ def test_password_hash_is_salted_and_checked() -> None:
 
 def test_users_file_is_private_and_authenticates(settings: Settings) -> None:
     store = UserStore(settings)
-    store.add("ana", "long-enough-pw", role="viewer")
+    store.add("ana", "long-enough-pw", role="partner")
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     assert "long-enough-pw" not in store.path.read_text()
     user = store.authenticate("ana", "long-enough-pw")
-    assert user is not None and user.role == "viewer"
+    assert user is not None and user.role == "partner"
     assert store.authenticate("ana", "nope") is None
     assert store.authenticate("bob", "long-enough-pw") is None
     with pytest.raises(ValidationError, match="role"):
@@ -58,9 +58,9 @@ def test_demo_user_and_secret_are_created_once(settings: Settings) -> None:
 
 
 def test_roles_never_go_above_the_granted_one() -> None:
-    assert allowed_role("viewer", "analyst") == "viewer"
+    assert allowed_role("partner", "analyst") == "partner"
     assert allowed_role("admin", "analyst") == "analyst"
-    assert allowed_role("nonsense", "viewer") == "viewer"
+    assert allowed_role("nonsense", "partner") == "partner"
 
 
 def test_history_tables_work_with_chainlits_data_layer(settings: Settings) -> None:
@@ -135,3 +135,9 @@ def test_history_keeps_elements(settings: Settings) -> None:
     layer = data_layer(settings)
     assert isinstance(layer.storage_provider, LocalStorageClient)
     assert layer.storage_provider.root == (settings.data_dir / "ui" / "elements").resolve()
+
+
+def test_ui_roles_are_the_query_policys_roles() -> None:
+    from tools.query.policy import load_policy
+
+    assert set(ROLES) == set(load_policy().roles)
