@@ -32,15 +32,6 @@ def test_the_sample_covers_every_category(sample_run: EvalRun) -> None:
     assert sample_run.summary()["errors"] == 0
 
 
-# agent/build.py `vocabulary_reader` does `list(json.loads(text))` on encore://vocabulary/{kind},
-# which the real server answers with {"kind": ..., "names": [...]}: the planner's gazetteers get
-# ["kind", "names"] and no artist, venue or city is recognised. With the reader fixed this test
-# passes (all cases but latency, which is ~950-1050 ms p95 on a loaded 2-core box); strict, so
-# the fix makes this marker fail and come off.
-@pytest.mark.xfail(
-    strict=True,
-    reason="agent/build.py vocabulary_reader drops the names of the vocabulary resource",
-)
 def test_offline_planner_meets_the_thresholds(sample_run: EvalRun, tmp_path: Path) -> None:
     write_report(sample_run, tmp_path / "eval.md")
     failures = gate(sample_run.summary())
