@@ -246,15 +246,9 @@ EXPECTED: list[list[dict[str, Any]]] = [
 
 # Known faults outside the UI that keep a demo conversation from showing what it should.
 # Strict: once fixed these xpass and fail, so the mark is removed and the test guards again.
-_VOCABULARY_BUG = (
-    "agent/build.py vocabulary_reader reads encore://vocabulary/{kind} as a JSON list, but the "
-    'warehouse server publishes {"kind": ..., "names": [...]}: the planner knows no artist, '
-    "venue or city names"
-)
 _KNOWN_FAULTS = {
-    0: _VOCABULARY_BUG,
-    1: _VOCABULARY_BUG + "; and the planner asks venue_ranking for capacity_band 'medium' "
-    "(agent/planner/entities.py) where the tool knows small, mid, large",
+    1: "the planner keeps 'New York' and 'indie' for 'a mid-sized indie band?' and the small "
+    "warehouse has no such venue: it answers 'No matches' instead of relaxing a filter",
 }
 
 
