@@ -24,10 +24,10 @@ import pandas as pd
 from scipy import stats
 
 from core.settings import Settings
+from core.warehouse import reading, writing
 from models.features import NUMERIC, concert_features, concert_targets, training_targets
 from models.registry import ModelRegistry
 from pipelines.monitoring.local import LocalMonitor
-from tools.warehouse import reading, writing
 
 PSI_ALERT: Final = 0.25
 MAPE_DEGRADATION: Final = 1.5

@@ -27,8 +27,8 @@ import pandas as pd
 
 from core.errors import ValidationError
 from core.settings import Settings
+from core.warehouse import reading
 from models.registry import ModelNotTrainedError, ModelRegistry, ModelVersion, warehouse_snapshot
-from tools.warehouse import reading
 
 CapacityBand = Literal["small", "mid", "large", "xl"]
 CAPACITY_BANDS: Final[dict[str, tuple[int, int]]] = {

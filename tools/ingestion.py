@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field
 
 from core.errors import ValidationError
 from core.settings import Settings
+from core.warehouse import reading
 from pipelines.ingest import FileOutcome, ingest_files
 from tools.context import ToolContext
 from tools.results import Table
-from tools.warehouse import reading
 
 _WRITER_ROLES: Final = frozenset({"admin", "analyst"})
 _FORMATS: Final = frozenset({".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".xml"})

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from core.settings import Settings
-from tools.warehouse import reading
+from core.warehouse import reading
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from core.settings import Settings
+from core.warehouse import reading
 from models.forecast.train import holdout_evaluation, training_frame
-from tools.warehouse import reading
 
 
 def bench_forecast(settings: Settings, *, seed: int = 42) -> dict[str, Any]:

@@ -15,12 +15,12 @@ import pandas as pd
 
 from core.errors import ValidationError
 from core.settings import Settings
+from core.warehouse import reading
 from models.features import concert_features, concert_targets
 from models.forecast.model import SalesForecaster
 from models.forecast.train import load_or_train
 from models.monitoring import record_predictions
 from models.registry import ModelVersion
-from tools.warehouse import reading
 
 
 def reference_date(con: duckdb.DuckDBPyConnection) -> date:

@@ -18,12 +18,12 @@ import pandas as pd
 
 from core.errors import EncoreError
 from core.settings import Settings
+from core.warehouse import reading
 from models.evaluation import interval_coverage, regression_metrics, time_split
 from models.features import concert_features, training_targets
 from models.forecast import LOW_CONFIDENCE, TOLERANCE
 from models.forecast.model import SalesForecaster
 from models.registry import ModelRegistry, ModelVersion, warehouse_snapshot
-from tools.warehouse import reading
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What the recommenders learn from: the catalogue and fans' purchases, read in one short visit.
 
-Everything is pulled into pandas at once through one `tools.warehouse.reading` connection,
+Everything is pulled into pandas at once through one `core.warehouse.reading` connection,
 closed before any computing starts, so training never holds the warehouse file.
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from core.settings import Settings
-from tools.warehouse import reading
+from core.warehouse import reading
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -127,7 +127,7 @@ def _register(settings: Settings, model: HybridModel, result: dict[str, Any]) ->
 
 
 def _require_quick(settings: Settings) -> None:
-    from tools.warehouse import reading
+    from core.warehouse import reading
 
     with reading(settings) as con:
         row = con.execute("SELECT count(*) FROM ticket_sales").fetchone()

@@ -17,11 +17,11 @@ import scipy.sparse as sp
 
 from core.errors import ValidationError
 from core.settings import Settings
+from core.warehouse import reading
 from models.recommend.content import haversine_km
 from models.recommend.hybrid import DEFAULT_RADIUS_KM, HybridModel
 from models.recommend.names import resolve_artist, resolve_genres, resolve_place
 from models.recommend.refresh import load_model
-from tools.warehouse import reading
 
 Record = dict[str, Any]
 

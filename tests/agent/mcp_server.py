@@ -15,8 +15,8 @@ from mcp.server.fastmcp import FastMCP
 
 from core.errors import QueryRefusedError
 from core.settings import Settings
+from core.warehouse import reading
 from tools.results import QueryResult, Table
-from tools.warehouse import reading
 
 _DIMENSIONS = {"genre": "a.genre", "state": "v.state", "city": "v.city", "artist": "a.name"}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from core.settings import Settings
+from core.warehouse import reading, writing
 from models.features import FEATURES, concert_features, training_targets
 from tests.conftest import copy_warehouse
-from tools.warehouse import reading, writing
 
 
 def _features(settings: Settings) -> pd.DataFrame:

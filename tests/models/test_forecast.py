@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from core.settings import Settings
+from core.warehouse import reading
 from models.forecast import LOW_CONFIDENCE, TOLERANCE
 from models.forecast.bench import bench_forecast
 from models.forecast.predict import predict_concert_ids, predict_pairs
 from models.forecast.train import train
 from models.registry import ModelRegistry
 from tests.conftest import copy_warehouse
-from tools.warehouse import reading
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.settings import Settings
+from core.warehouse import writing
 from models.ranking import capacity_band, load_ranking, train_ranking
 from tests.conftest import copy_warehouse
-from tools.warehouse import writing
 
 
 def test_capacity_band_edges() -> None:

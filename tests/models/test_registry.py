@@ -8,8 +8,8 @@ import pytest
 
 from core.errors import ValidationError
 from core.settings import Settings
+from core.warehouse import reading
 from models.registry import ModelNotTrainedError, ModelRegistry, warehouse_snapshot
-from tools.warehouse import reading
 
 
 def _register(registry: ModelRegistry, mae: float, payload: object = None) -> str:

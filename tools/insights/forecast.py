@@ -9,11 +9,11 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from core.errors import ValidationError
+from core.warehouse import reading
 from models.forecast import LOW_CONFIDENCE, SELL_OUT_AT, TOLERANCE
 from tools.context import ToolContext
 from tools.entities import resolve
 from tools.results import Table
-from tools.warehouse import reading
 
 _MAX_BATCH = 500
 

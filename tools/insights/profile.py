@@ -7,10 +7,10 @@ from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
+from core.warehouse import reading
 from tools.context import ToolContext
 from tools.entities import resolve
 from tools.results import QueryResult, Table
-from tools.warehouse import reading
 
 _HISTORY_SQL: Final = """
 SELECT p.event_date, v.name AS venue, v.city, v.state, p.tickets_sold,

@@ -7,11 +7,11 @@ from typing import Literal
 from pydantic import BaseModel
 
 from core.errors import ValidationError
+from core.warehouse import reading
 from tools.context import ToolContext
 from tools.query.policy import load_policy
 from tools.query.runner import warehouse_schema
 from tools.query.semantic_model import load_model
-from tools.warehouse import reading
 
 VocabularyKind = Literal["artists", "venues", "cities", "states", "genres", "venue_types"]
 

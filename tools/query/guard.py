@@ -6,7 +6,7 @@ SELECT / WITH / UNION → tables on the role's allow-list (no table functions, n
 catalogs) → functions on the allow-list → columns resolved and on the allow-list → aggregates only
 for aggregate-only roles → masked columns and row filters applied by rewriting table references
 into views → a row limit. The re-rendered SQL then runs on the locked-down read-only connection
-(`tools.warehouse.reading`) under a timer that interrupts it (`run_sql`).
+(`core.warehouse.reading`) under a timer that interrupts it (`run_sql`).
 """
 
 from __future__ import annotations

@@ -12,12 +12,12 @@ import duckdb
 
 from core.errors import EncoreError, QueryRefusedError, WarehouseError
 from core.settings import Settings
+from core.warehouse import reading
 from tools.context import ToolContext
 from tools.query import audit
 from tools.query.guard import Checked, Schema, check
 from tools.query.policy import Policy, load_policy
 from tools.results import QueryResult, Table
-from tools.warehouse import reading
 
 log = logging.getLogger(__name__)
 

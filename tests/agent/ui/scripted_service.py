@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.settings import Settings
+from core.warehouse import reading
 from tools.results import Table
-from tools.warehouse import reading
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ValidationError
+from core.warehouse import reading
 from models.registry import ModelRegistry
 from tools.context import ToolContext
 from tools.insights.forecast import (
@@ -14,7 +15,6 @@ from tools.insights.forecast import (
 )
 from tools.insights.metrics import model_metrics
 from tools.insights.ranking import venue_ranking
-from tools.warehouse import reading
 
 
 def test_venue_ranking_scores_add_up_and_filters_apply(ctx: ToolContext) -> None:

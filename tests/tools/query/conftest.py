@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from core.settings import Settings
+from core.warehouse import reading
 from tools.query.guard import Schema
 from tools.query.policy import Policy, load_policy
 from tools.query.runner import warehouse_schema
-from tools.warehouse import reading
 
 
 @pytest.fixture(scope="session")

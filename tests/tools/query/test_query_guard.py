@@ -10,12 +10,12 @@ import pytest
 
 from core.errors import EncoreError, QueryRefusedError
 from core.settings import Settings
+from core.warehouse import reading
 from tools.context import ToolContext
 from tools.query.audit import audit_log
 from tools.query.guard import Schema, check
 from tools.query.policy import Policy
 from tools.query.runner import QueryTimeoutError, execute_with_timeout, run_sql
-from tools.warehouse import reading
 
 LEGIT = [
     q.strip()
@@ -219,6 +219,7 @@ def test_runaway_query_is_stopped_and_connection_stays_usable(query_settings: Se
     runaway = (
         "SELECT COUNT(*) FROM ticket_sales a CROSS JOIN ticket_sales b CROSS JOIN ticket_sales c"
     )
+
     def timers() -> int:  # the shared reader's idle closer is not a timer
         return sum(t.name != "encore-idle-readers" for t in threading.enumerate())
 

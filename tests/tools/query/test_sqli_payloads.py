@@ -14,10 +14,10 @@ from pathlib import Path
 
 from core.errors import EncoreError, QueryRefusedError
 from core.settings import Settings
+from core.warehouse import reading
 from tools.query.guard import Schema, check
 from tools.query.policy import Policy
 from tools.query.runner import execute_with_timeout
-from tools.warehouse import reading
 
 
 def _payloads(folder: Path) -> list[str]:
