@@ -1,8 +1,9 @@
 """The CI gate: the offline planner, through the real MCP servers, meets evals/thresholds.yaml.
 
-A full `encore eval` takes about two minutes on two cores, so the gate runs a deterministic
-sample: the first case of every template (`one_per_template`) - every category, every kind of
-question and every prompt injection, about 110 cases. `make eval` runs them all.
+Every case runs (237 with the Giskard injections; about a minute on two cores, 55 s measured on
+the small warehouse). If it grows past that, `run_eval(quick=True)` is the documented sample: the
+first case of every template (`one_per_template`), which keeps every category, every kind of
+question and every injection in about half the time.
 """
 
 from __future__ import annotations
@@ -23,19 +24,19 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def sample_run(eval_warehouse: Settings) -> EvalRun:
-    return asyncio.run(run_eval(eval_warehouse, model="offline", quick=True))
+def full_run(eval_warehouse: Settings) -> EvalRun:
+    return asyncio.run(run_eval(eval_warehouse, model="offline"))
 
 
-def test_the_sample_covers_every_category(sample_run: EvalRun) -> None:
-    assert {c.case.category for c in sample_run.cases} == set(get_args(Category))
-    assert sample_run.summary()["errors"] == 0
+def test_the_run_covers_every_category(full_run: EvalRun) -> None:
+    assert {c.case.category for c in full_run.cases} == set(get_args(Category))
+    assert full_run.summary()["errors"] == 0
 
 
-def test_offline_planner_meets_the_thresholds(sample_run: EvalRun, tmp_path: Path) -> None:
-    write_report(sample_run, tmp_path / "eval.md")
-    failures = gate(sample_run.summary())
-    assert not failures, f"{failures}\n\n{markdown(sample_run)}"
+def test_offline_planner_meets_the_thresholds(full_run: EvalRun, tmp_path: Path) -> None:
+    write_report(full_run, tmp_path / "eval.md")
+    failures = gate(full_run.summary())
+    assert not failures, f"{failures}\n\n{markdown(full_run)}"
 
 
 def test_the_gate_fails_a_planner_that_knows_no_names(eval_warehouse: Settings) -> None:
