@@ -12,9 +12,9 @@ import numpy as np
 from strands.models import Model
 
 from core.settings import Settings
+from core.warehouse import reading
 from evals import scorers
 from evals.cases import Case, Turn, load_cases, one_per_template
-from tools.warehouse import reading
 
 ASPECTS = ("execution", "tool_selection", "key_facts", "refusal", "chart")
 

@@ -18,6 +18,7 @@ from agent.memory.local import LocalMemory
 from agent.memory.tools import memory_tools
 from agent.planner import OfflinePlanner
 from core.settings import Settings
+from core.warehouse import reading
 from tools.charts.build import make_chart
 from tools.context import ToolContext
 from tools.insights.forecast import predict_concerts, predict_ticket_sales
@@ -26,7 +27,6 @@ from tools.insights.ranking import venue_ranking
 from tools.insights.recommend import recommend_concerts
 from tools.query.runner import run_sql
 from tools.query.semantic import semantic_query
-from tools.warehouse import reading
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 TODAY = date(2026, 11, 1)
