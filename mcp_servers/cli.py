@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
+import threading
 from typing import Annotated, Literal
 
 import typer
@@ -36,7 +38,9 @@ def mcp_command(
     # stdout belongs to the protocol on stdio: logs go to stderr only
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, force=True)
     share_readers()  # a server answers call after call: keep the warehouse open between them
-    mcp = build_server(server, Settings(), user=user, role=role, host=host, port=port)
+    settings = Settings()
+    mcp = build_server(server, settings, user=user, role=role, host=host, port=port)
+    threading.Thread(target=warm_up, args=(settings,), name="warm-up", daemon=True).start()
     if transport == "http":
         typer.echo(f"Encore MCP server {server!r} at http://{host}:{port}/mcp", err=True)
         mcp.run("streamable-http")
@@ -70,6 +74,21 @@ def bench_mcp_command(
             f"{figures['ratio_p50_to_in_process']:.2f}x",
         )
     console.print(table)
+
+
+def warm_up(settings: Settings) -> None:
+    """Import scikit-learn and plotly and load the recommender while the client connects, so
+    the first forecast or chart does not wait seconds for them."""
+    for module in ("models.forecast.predict", "tools.charts.build", "tools.insights.recommend"):
+        importlib.import_module(module)
+    try:
+        from models.recommend import load_model
+        from models.registry import ModelRegistry
+
+        if ModelRegistry(settings).current("recommender") is not None:  # never train here
+            load_model(settings)
+    except Exception:  # a broken model is reported by the first call that needs it
+        logging.getLogger(__name__).info("recommender not loaded ahead", exc_info=True)
 
 
 def main() -> None:
