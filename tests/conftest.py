@@ -136,11 +136,31 @@ def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings
 
 
-def copy_warehouse(source: Settings, tmp_path: Path) -> Settings:
-    """A private, writable copy of a warehouse (e.g. of `small_warehouse`)."""
+def copy_warehouse(source: Settings, tmp_path: Path, *, models: bool = False) -> Settings:
+    """A private, writable copy of a warehouse (e.g. of `small_warehouse`), and of its trained
+    models with `models=True`."""
     import shutil
 
     settings = Settings(data_dir=tmp_path / "encore-copy")
     settings.data_dir.mkdir(parents=True)
     shutil.copy2(source.warehouse_file, settings.warehouse_file)
+    if models:
+        shutil.copytree(source.models_dir, settings.models_dir)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def trained_warehouse(
+    small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    """The small warehouse with the models `encore demo` trains (venue ranking, sales forecast,
+    recommender), trained once per session; tests take `copy_warehouse(..., models=True)`."""
+    from models.forecast.train import train as train_forecast
+    from models.ranking import train_ranking
+    from models.recommend import train as train_recommender
+
+    settings = copy_warehouse(small_warehouse, tmp_path_factory.mktemp("trained"))
+    train_ranking(settings)
+    train_forecast(settings)
+    train_recommender(settings)
     return settings

@@ -13,18 +13,9 @@ from tests.conftest import copy_warehouse
 
 
 @pytest.fixture(scope="session")
-def trained(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A copy of the small warehouse with the models venue ranking, predictions and
-    recommendations load."""
-    from models.forecast.train import train as train_forecast
-    from models.ranking import train_ranking
-    from models.recommend import train as train_recommender
-
-    settings = copy_warehouse(small_warehouse, Path(tmp_path_factory.mktemp("demo")))
-    train_ranking(settings)
-    train_forecast(settings)
-    train_recommender(settings)
-    return settings
+def trained(trained_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A copy of the trained small warehouse (venue ranking, predictions, recommendations)."""
+    return copy_warehouse(trained_warehouse, Path(tmp_path_factory.mktemp("demo")), models=True)
 
 
 @pytest.fixture(scope="session")

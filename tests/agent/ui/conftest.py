@@ -90,25 +90,10 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, limit_s: 
     pytest.fail(f"the UI did not answer within {limit_s:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-def train_models(settings: Settings) -> None:
-    """Train the models the agent's tools load (what `encore demo` does after building)."""
-    from models.forecast.train import train as train_forecast
-    from models.ranking import train_ranking
-    from models.recommend import train as train_recommender
-
-    train_ranking(settings)
-    train_forecast(settings)
-    train_recommender(settings)
-
-
 @pytest.fixture(scope="session")
-def ui_warehouse(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A writable copy of the small warehouse (uploads land in it) with its models trained."""
-    settings = copy_warehouse(small_warehouse, tmp_path_factory.mktemp("ui"))
-    started = time.monotonic()
-    train_models(settings)
-    print(f"\nmodels trained in {time.monotonic() - started:.1f} s")
-    return settings
+def ui_warehouse(trained_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A writable copy of the trained small warehouse (uploads land in it)."""
+    return copy_warehouse(trained_warehouse, tmp_path_factory.mktemp("ui"), models=True)
 
 
 @pytest.fixture(scope="session")

@@ -244,23 +244,7 @@ EXPECTED: list[list[dict[str, Any]]] = [
 ]
 
 
-# Known faults outside the UI that keep a demo conversation from showing what it should.
-# Strict: once fixed these xpass and fail, so the mark is removed and the test guards again.
-_KNOWN_FAULTS = {
-    1: "the planner keeps 'New York' and 'indie' for 'a mid-sized indie band?' and the small "
-    "warehouse has no such venue: it answers 'No matches' instead of relaxing a filter",
-}
-
-
-@pytest.mark.parametrize(
-    "index",
-    [
-        pytest.param(i, marks=pytest.mark.xfail(reason=_KNOWN_FAULTS[i], strict=True))
-        if i in _KNOWN_FAULTS
-        else i
-        for i in range(5)
-    ],
-)
+@pytest.mark.parametrize("index", range(5))
 def test_demo_conversation(page: Any, ui_app: App, index: int, shots: Path) -> None:
     from agent.ui.demo import demo_names
 
