@@ -131,7 +131,7 @@ def bench_semantic_command(
         f"{result['baseline_p95_ms']} ms; ratio {result['ratio_p50']}x"
     )
     console.print(
-        f"plain DuckDB opened per query (as tools must): p50 {result['fresh_connection_p50_ms']}"
+        f"plain DuckDB opened per query: p50 {result['fresh_connection_p50_ms']}"
         f" ms, ratio {result['ratio_p50_to_fresh_connection']}x; compile + guard alone: p50 "
         f"{result['compile_and_guard_p50_ms']} ms, p95 {result['compile_and_guard_p95_ms']} ms"
     )
