@@ -63,5 +63,9 @@ class MonitoringError(EncoreError):
     """Metrics or alerts could not be recorded or read."""
 
 
+class AwsError(EncoreError):
+    """An AWS API call failed; `detail` holds the action, the AWS error code and the input."""
+
+
 class QueryRefusedError(EncoreError):
     """A query was refused by the guard; the message says why and what to change."""

@@ -25,10 +25,10 @@ import tarfile
 from pathlib import Path
 from typing import Any, Final
 
+from core.aws import SyncReport, aws_call, client, error_code, require
 from core.errors import ConfigError
 from core.settings import Settings
 from models.registry import ModelRegistry, ModelVersion
-from pipelines.aws.base import SyncReport, aws_call, client, error_code, require
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from core.aws import SyncReport
 from core.errors import EncoreError
 from core.settings import Settings
-from pipelines.aws.base import SyncReport
 
 app = typer.Typer(
     help="AWS adapters: Glue, Lake Formation, Redshift, SageMaker.", no_args_is_help=True

@@ -19,10 +19,10 @@ from typing import Any, Final
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from core.aws import SyncReport, aws_call, client, error_code, require
 from core.errors import ConfigError
 from core.settings import Settings
 from core.warehouse import reading
-from pipelines.aws.base import SyncReport, aws_call, client, error_code, require
 from pipelines.catalog import catalog
 
 log = logging.getLogger(__name__)

@@ -29,11 +29,11 @@ from typing import Any, Final, Protocol
 
 import sqlglot
 
+from core.aws import SyncReport, aws_call, client, require
 from core.errors import ConfigError, WarehouseError
 from core.schemas import ENTITY_SCHEMAS
 from core.settings import Settings
 from core.warehouse import CONTRACT_TABLES, reading
-from pipelines.aws.base import SyncReport, aws_call, client, require
 from pipelines.catalog import catalog
 
 log = logging.getLogger(__name__)

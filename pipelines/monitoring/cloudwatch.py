@@ -13,12 +13,13 @@ import logging
 import math
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, Self, cast
 
+from core.aws import aws_call
 from core.errors import ConfigError
 from pipelines.monitoring.base import (
     Alert,
@@ -55,27 +56,10 @@ _MAX_DIMENSIONS: Final = 30
 ALERTS_METRIC: Final = "AlertsRaised"
 
 
-@contextmanager
-def _aws(action: str, **detail: Any) -> Iterator[None]:
-    """Translate botocore errors into Encore errors that say what failed and what to check."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-    try:
-        yield
-    except NoCredentialsError as exc:
-        raise ConfigError(
-            f"cannot {action}: no AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID, "
-            "or use the local monitor (ENCORE_PROFILE=local)",
-            **detail,
-        ) from exc
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        raise MonitoringError(
-            f"cannot {action}: {code}: {error.get('Message', exc)}", code=code, **detail
-        ) from exc
-    except BotoCoreError as exc:
-        raise MonitoringError(f"cannot {action}: {exc}", code=type(exc).__name__, **detail) from exc
+def _aws(action: str, **detail: Any) -> AbstractContextManager[None]:
+    """botocore errors as MonitoringErrors saying what failed and what to check."""
+    hint = ", or use the local monitor (ENCORE_PROFILE=local)"
+    return aws_call(action, error=MonitoringError, hint=hint, **detail)
 
 
 def _client(service: str, region: str, endpoint_url: str | None) -> Any:

@@ -199,7 +199,7 @@ def test_principals_are_required_and_must_name_policy_roles(s3_settings: Setting
 def test_grants_before_the_catalog_say_to_sync_it_first(
     lf_settings: Settings, lakeformation: FilterStore
 ) -> None:
-    from pipelines.aws.base import AwsError
+    from core.errors import AwsError
 
     settings = lf_settings.model_copy(update={"glue_database": "never_synced"})
     with pytest.raises(AwsError, match=r"run `encore aws sync --catalog` first"):

@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from core.aws import SyncReport, aws_call, client
 from core.errors import ConfigError
 from core.settings import Settings
-from pipelines.aws.base import SyncReport, aws_call, client
 from tools.query.policy import Policy, load_policy
 
 log = logging.getLogger(__name__)

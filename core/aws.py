@@ -1,4 +1,5 @@
-"""What the AWS sync steps share: a report of what changed, clients, and error translation."""
+"""What the AWS adapters share: clients, botocore errors translated into Encore errors, and the
+report of what a sync step changed."""
 
 from __future__ import annotations
 
@@ -7,12 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import ConfigError, EncoreError
+from core.errors import AwsError, ConfigError, EncoreError
 from core.settings import Settings
-
-
-class AwsError(EncoreError):
-    """An AWS API call failed; `detail` holds the action, the AWS error code and the input."""
 
 
 @dataclass
@@ -66,24 +63,28 @@ def require(settings: Settings, *names: str) -> None:
 
 
 @contextmanager
-def aws_call(action: str, **detail: Any) -> Iterator[None]:
-    """Translate botocore errors into an AwsError (or ConfigError) saying what failed."""
+def aws_call(
+    action: str, *, error: type[EncoreError] = AwsError, hint: str = "", **detail: Any
+) -> Iterator[None]:
+    """Translate botocore errors into `error` (a ConfigError for missing credentials) saying
+    what failed; `hint` ends the credentials message (e.g. how to stay local)."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     try:
         yield
     except NoCredentialsError as exc:
         raise ConfigError(
-            f"cannot {action}: no AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID", **detail
+            f"cannot {action}: no AWS credentials; set AWS_PROFILE or AWS_ACCESS_KEY_ID{hint}",
+            **detail,
         ) from exc
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        raise AwsError(
-            f"cannot {action}: {code}: {error.get('Message', exc)}", code=code, **detail
+        failure = exc.response.get("Error", {})
+        code = str(failure.get("Code", "Unknown"))
+        raise error(
+            f"cannot {action}: {code}: {failure.get('Message', exc)}", code=code, **detail
         ) from exc
     except BotoCoreError as exc:
-        raise AwsError(f"cannot {action}: {exc}", code=type(exc).__name__, **detail) from exc
+        raise error(f"cannot {action}: {exc}", code=type(exc).__name__, **detail) from exc
 
 
 def error_code(exc: BaseException) -> str:
