@@ -81,7 +81,9 @@ def compose(intent: str, calls: list[Call], notes: list[str], state_artist: str 
             + CAPABILITIES
         )
     parts: list[str] = list(notes)
-    for call in calls:
+    for i, call in enumerate(calls):
+        if _superseded(call, calls[i + 1 :]):
+            continue
         if call.error is not None:
             parts.append(explain_error(call))
             continue
@@ -90,6 +92,15 @@ def compose(intent: str, calls: list[Call], notes: list[str], state_artist: str 
     if intent == "popularity_vs_history":
         parts.append(_popularity_now_and_then(calls))
     return "\n\n".join(p for p in parts if p)
+
+
+def _superseded(call: Call, later: list[Call]) -> bool:
+    """An empty ranking asked again with fewer filters (plans.relax_when_empty) says nothing."""
+    return (
+        call.name == "venue_ranking"
+        and not records(call.result)
+        and any(c.name == "venue_ranking" for c in later)
+    )
 
 
 def _popularity_now_and_then(calls: list[Call]) -> str:

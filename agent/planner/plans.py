@@ -90,6 +90,31 @@ class Plan:
         return None
 
 
+_NARROWEST_FIRST = ("genre", "venue_type", "capacity_band")
+"""The venue-ranking filters dropped, in this order, when together they match no venue."""
+
+
+def relax_when_empty(plan: Plan) -> Step:
+    """Rank again without the narrowest filter when the ranking before found nothing, and say
+    which filter was dropped ("No matches" helps nobody choosing a venue)."""
+
+    def step(done: list[Call]) -> Call | None:
+        if not done or done[-1].name != "venue_ranking" or records(done[-1].result):
+            return None
+        args = dict(done[-1].input)
+        for key in _NARROWEST_FIRST:
+            if args.get(key):
+                dropped = args.pop(key)
+                plan.notes.append(
+                    f"No venue matched {key.replace('_', ' ')} '{dropped}' together with the "
+                    "other filters, so these are the best without it."
+                )
+                return Call("venue_ranking", args)
+        return None
+
+    return step
+
+
 def _const(name: str, **args: Any) -> Step:
     clean = {k: v for k, v in args.items() if v not in (None, [], "")}
     return lambda _done: Call(name, clean)

@@ -20,6 +20,7 @@ from agent.planner.plans import (
     ids_of,
     is_refinement,
     refine,
+    relax_when_empty,
     state_artist,
     venue_map,
 )
@@ -98,6 +99,7 @@ def build_plan(
         plan.intent = "refine"
         last = state.last_call
         plan.steps.append(lambda _d: refine(last, ents, text, today))
+        plan.steps += [relax_when_empty(plan) for _ in range(3)]  # one filter at a time
         return plan
     artist = state_artist(ents, state)
     if intent == "artist_profile":
@@ -132,6 +134,7 @@ def build_plan(
                 limit=ents.limit or 10,
             )
         )
+        plan.steps += [relax_when_empty(plan) for _ in range(3)]  # one filter at a time
     elif intent == "venue_for_artist":
         plan.steps.append(
             _const(

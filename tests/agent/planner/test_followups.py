@@ -120,3 +120,16 @@ def test_top_n_by_measure_and_forget_that(trained: Settings, vocab: Any, tmp_pat
     assert calls[-1]["name"] == "recommend_concerts" and calls[-1]["input"]["genres"] == ["jazz"]
     _, calls = run(agent, "Forget that")
     assert named(calls) == [("forget_memory", {"what": "genres"})]
+
+
+def test_a_ranking_that_matches_nothing_is_asked_again_with_fewer_filters(
+    trained: Settings, vocab: Any, tmp_path: Path
+) -> None:
+    agent = agent_for(trained, vocab, tmp_path)
+    # no large New York venue of the small warehouse has hosted k-pop: the planner drops the
+    # narrowest filter (the genre first), says so, and still ranks venues
+    answer, calls = run(agent, "What are the best large venues in New York for k-pop concerts?")
+    rankings = [c["input"] for c in calls if c["name"] == "venue_ranking"]
+    assert rankings[0].get("genre") == "k-pop" and rankings[0].get("capacity_band") == "large"
+    assert len(rankings) > 1 and "genre" not in rankings[-1]
+    assert "No venue matched genre 'k-pop'" in answer and "No matches" not in answer
