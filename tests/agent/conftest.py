@@ -16,11 +16,11 @@ from agent.service import AgentService
 from core.settings import Settings
 from tests.agent.scripted import ScriptedModel
 
-MCP_COMMAND = [sys.executable, "-m", "tests.agent.mcp_server"]
+MCP_COMMAND = [sys.executable, "-m", "mcp_servers", "all"]
 
 
 def agent_settings(**overrides: Any) -> AgentSettings:
-    """Agent settings for tests: the stand-in MCP server, no traces."""
+    """Agent settings for tests: the real MCP server, no traces."""
     return AgentSettings(mcp_command=MCP_COMMAND, traces="none", **overrides)
 
 

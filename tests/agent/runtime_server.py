@@ -1,4 +1,4 @@
-"""The AgentCore runtime for tests: the real app and MCP stand-in, a scripted model per session.
+"""The AgentCore runtime for tests: the real app and MCP servers, a scripted model per session.
 
 `python -m tests.agent.runtime_server PORT`. The model answers "turns=N" (the user messages it
 sees), or for a question about sales calls semantic_query first.

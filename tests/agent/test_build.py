@@ -33,8 +33,12 @@ def test_tools_come_from_a_streamable_http_server(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = os.environ | {"ENCORE_WAREHOUSE_PATH": str(small_warehouse.warehouse_file)}
-    proc = subprocess.Popen([*MCP_COMMAND, "--http", str(port)], env=env, stderr=subprocess.DEVNULL)
+    env = os.environ | {
+        "ENCORE_DATA_DIR": str(tmp_path / "server"),
+        "ENCORE_WAREHOUSE_PATH": str(small_warehouse.warehouse_file),
+    }
+    http = ["--transport", "http", "--port", str(port)]
+    proc = subprocess.Popen([*MCP_COMMAND, *http], env=env, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/mcp"
     try:
         deadline = time.monotonic() + 60
