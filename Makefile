@@ -23,12 +23,14 @@ $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Debian packages the tests drive for real: Chromium (UI tests, PNG charts) and PostgreSQL
-# (semantic-query parity). Installed only when missing; needs root or sudo.
-APT_PACKAGES := chromium fonts-liberation postgresql
+# Debian packages the tests drive for real: Chromium (UI tests, PNG charts), PostgreSQL
+# (semantic-query parity) and a Java runtime (the Spark ETL on a local Spark). Installed only
+# when missing; needs root or sudo.
+APT_PACKAGES := chromium fonts-liberation postgresql openjdk-17-jre-headless
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-deps:
-	@if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| ! command -v java >/dev/null; then \
 		echo "installing $(APT_PACKAGES) with apt-get"; \
 		$(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null 2>&1 || \
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $(APT_PACKAGES); }; \
@@ -65,7 +67,7 @@ eval: install
 
 # Re-resolve the pinned dependency set after changing pyproject.toml
 lock:
-	$(UV) pip compile pyproject.toml --extra dev --extra aws --extra bench --extra openai --extra anthropic --extra ollama --python-version 3.11 --quiet -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --extra aws --extra bench --extra spark --extra openai --extra anthropic --extra ollama --python-version 3.11 --quiet -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
