@@ -3,7 +3,7 @@ report of what a sync step changed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +85,22 @@ def aws_call(
         ) from exc
     except BotoCoreError as exc:
         raise error(f"cannot {action}: {exc}", code=type(exc).__name__, **detail) from exc
+
+
+def describe_or_none(
+    action: str, call: Any, missing: Iterable[str], **kwargs: Any
+) -> dict[str, Any] | None:
+    """The reply of a describe/get call, or None when AWS answers with one of the `missing`
+    error codes (each service spells "not found" its own way); other errors as in aws_call."""
+    from botocore.exceptions import ClientError
+
+    with aws_call(action):
+        try:
+            return dict(call(**kwargs))
+        except ClientError as exc:
+            if error_code(exc) in set(missing):
+                return None
+            raise
 
 
 def error_code(exc: BaseException) -> str:

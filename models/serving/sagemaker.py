@@ -25,7 +25,7 @@ import tarfile
 from pathlib import Path
 from typing import Any, Final
 
-from core.aws import SyncReport, aws_call, client, error_code, require
+from core.aws import SyncReport, aws_call, client, describe_or_none, require
 from core.errors import ConfigError
 from core.settings import Settings
 from models.registry import ModelRegistry, ModelVersion
@@ -121,15 +121,13 @@ class SageMakerPublisher:
             self._ensure_model(sagemaker_name(group, meta.version), meta, artifact, report)
 
     def _ensure_group(self, group: str, model: str, report: SyncReport) -> None:
-        from botocore.exceptions import ClientError
-
-        with aws_call(f"read SageMaker model package group {group}", group=group):
-            try:
-                self.sagemaker.describe_model_package_group(ModelPackageGroupName=group)
-                return
-            except ClientError as exc:
-                if error_code(exc) not in _NOT_FOUND:
-                    raise
+        if describe_or_none(
+            f"read SageMaker model package group {group}",
+            self.sagemaker.describe_model_package_group,
+            _NOT_FOUND,
+            ModelPackageGroupName=group,
+        ):
+            return
         with aws_call(f"create SageMaker model package group {group}", group=group):
             self.sagemaker.create_model_package_group(
                 ModelPackageGroupName=group,
@@ -170,16 +168,11 @@ class SageMakerPublisher:
         return uri
 
     def _stored_hash(self, key: str) -> str | None:
-        from botocore.exceptions import ClientError
-
-        with aws_call(f"read s3://{self.bucket}/{key}", key=key):
-            try:
-                head = self.s3.head_object(Bucket=self.bucket, Key=key)
-            except ClientError as exc:
-                if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-                    return None
-                raise
-        return head.get("Metadata", {}).get("sha256")  # type: ignore[no-any-return]
+        head = describe_or_none(
+            f"read s3://{self.bucket}/{key}", self.s3.head_object, ("404", "NoSuchKey", "NotFound"),
+            Bucket=self.bucket, Key=key,
+        )  # fmt: skip
+        return head.get("Metadata", {}).get("sha256") if head else None
 
     def _put(self, key: str, body: bytes, content_type: str, *, sha256: str | None = None) -> str:
         extra = {"Metadata": {"sha256": sha256}} if sha256 else {}
@@ -192,16 +185,12 @@ class SageMakerPublisher:
     def _ensure_model(
         self, name: str, meta: ModelVersion, artifact: str, report: SyncReport
     ) -> None:
-        from botocore.exceptions import ClientError
-
-        with aws_call(f"read SageMaker model {name}", model=name):
-            try:
-                self.sagemaker.describe_model(ModelName=name)
-                report.skipped.append(f"model {name}: exists")
-                return
-            except ClientError as exc:
-                if error_code(exc) not in _NOT_FOUND:
-                    raise
+        if describe_or_none(
+            f"read SageMaker model {name}", self.sagemaker.describe_model, _NOT_FOUND,
+            ModelName=name,
+        ):  # fmt: skip
+            report.skipped.append(f"model {name}: exists")
+            return
         with aws_call(f"create SageMaker model {name}", model=name):
             self.sagemaker.create_model(
                 ModelName=name,

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.aws import aws_call
 from core.errors import ConfigError, SourceError, ValidationError
 from pipelines.stream.base import (
     CheckpointStore,
@@ -44,20 +45,9 @@ _THROTTLED = {"ProvisionedThroughputExceededException", "LimitExceededException"
 
 @contextmanager
 def _aws(operation: str, **detail: Any) -> Iterator[None]:
-    """Translate botocore errors into `SourceError`, keeping the AWS error code in `detail`."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
+    """botocore errors as `SourceError` (the AWS error code kept in `detail["code"]`)."""
+    with aws_call(f"call Kinesis {operation}", error=SourceError, operation=operation, **detail):
         yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "ClientError")
-        raise SourceError(
-            f"Kinesis {operation} failed ({code}): {exc}", operation=operation, code=code, **detail
-        ) from exc
-    except BotoCoreError as exc:
-        raise SourceError(
-            f"Kinesis {operation} failed: {exc}", operation=operation, code=None, **detail
-        ) from exc
 
 
 def _client(endpoint_url: str | None, region: str) -> Any:
