@@ -121,10 +121,6 @@ async def run_turn(service: Service, text: str) -> None:
 async def _attach_result(message: cl.Message, result: Any) -> None:
     if not message.content and result.answer:
         message.content = result.answer
-    for call in result.tool_calls:
-        sql = call.input.get("sql") if isinstance(call.input, dict) else None
-        if sql and call.name == "run_sql":
-            continue  # already shown as the step's input
     elements: list[Any] = []
     for index, table in enumerate(result.tables):
         elements.append(

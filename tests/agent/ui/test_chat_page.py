@@ -212,6 +212,22 @@ def test_stored_elements_are_served_only_to_their_owner(
         context.close()
 
 
+def test_another_website_cannot_read_the_ui_with_the_users_cookies(
+    page: Any, ui_app: App
+) -> None:
+    """A page on another origin that the user visits must not be allowed (CORS) to read the
+    UI's answers with the user's session: the UI names no foreign origin as allowed."""
+    foreign = "http://attacker.example"
+    reply = page.request.get(ui_app.url + "/project/settings", headers={"Origin": foreign})
+    assert reply.headers.get("access-control-allow-origin") not in (foreign, "*")
+    preflight = page.request.fetch(
+        ui_app.url + "/project/settings",
+        method="OPTIONS",
+        headers={"Origin": foreign, "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.headers.get("access-control-allow-origin") not in (foreign, "*")
+
+
 # What each demo turn must show besides its text: a table grid, a chart, words in the answer
 # (lower case, whole words; one of each tuple). Conversation 5 runs offline, so it must say the
 # source cannot be reached and still answer from our own data.
