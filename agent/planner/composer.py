@@ -19,11 +19,27 @@ CAPABILITIES: Final = (
 _MONEY: Final = ("gross", "revenue", "price", "budget", "price_min", "price_max")
 
 
-def fmt(value: Any, column: str = "") -> str:
-    """A number as people read it: 12,345 tickets; $1.2M; 87%."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _money(value: float, unit: float, cents: bool) -> str:
+    if unit >= 1e6:
+        return f"${value / 1e6:,.1f}M"
+    if unit >= 1e4:
+        return f"${value / 1e3:,.1f}K" if abs(value) < 1e5 else f"${value / 1e3:,.0f}K"
+    return f"${value:,.2f}" if cents else f"${value:,.0f}"
+
+
+def fmt(value: Any, column: str = "", unit: float | None = None) -> str:
+    """A number as people read it: 12,345 tickets; $1.2M; 87%. In a table, money takes its
+    unit from `unit` (the column's smallest amount), so one column never mixes $7,989.87 with
+    $11K; alone, from the value itself."""
+    if not _is_number(value):
         return "" if value is None else str(value)
     if any(k in column for k in _MONEY):
+        if unit is not None:
+            return _money(value, unit, cents=unit < 1e3)
         if abs(value) >= 1e6:
             return f"${value / 1e6:.1f}M"
         if abs(value) >= 1e4:
@@ -37,9 +53,15 @@ def fmt(value: Any, column: str = "") -> str:
 def markdown(table: dict[str, Any], limit: int = 10) -> str:
     """The first rows of a table in markdown."""
     cols: list[str] = table["columns"]
+    shown = table["rows"][:limit]
+    units = [
+        min((abs(r[i]) for r in shown if i < len(r) and _is_number(r[i]) and r[i]), default=None)
+        for i in range(len(cols))
+    ]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in table["rows"][:limit]:
-        lines.append("| " + " | ".join(fmt(v, c) for c, v in zip(cols, row, strict=False)) + " |")
+    for row in shown:
+        cells = (fmt(v, c, u) for c, v, u in zip(cols, row, units, strict=False))
+        lines.append("| " + " | ".join(cells) + " |")
     if len(table["rows"]) > limit:
         lines.append(f"\n…and {len(table['rows']) - limit} more rows.")
     return "\n".join(lines)

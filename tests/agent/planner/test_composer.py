@@ -1,0 +1,34 @@
+"""How answers print numbers: one money unit per table column, people's units for single values."""
+
+from __future__ import annotations
+
+from agent.planner.composer import fmt, markdown
+
+
+def _column(table: str, index: int) -> list[str]:
+    rows = [line for line in table.splitlines()[2:] if line.startswith("|")]
+    return [row.strip("|").split("|")[index].strip() for row in rows]
+
+
+def test_a_money_column_uses_one_unit_for_every_row() -> None:
+    table = {
+        "columns": ["venue", "gross_revenue"],
+        "rows": [["Hall", 7989.87], ["Arena", 11234.0], ["Stadium", 1534567.0]],
+    }
+    assert _column(markdown(table), 1) == ["$7,990", "$11,234", "$1,534,567"]
+
+
+def test_large_amounts_read_in_thousands_and_prices_keep_their_cents() -> None:
+    grosses = {"columns": ["venue", "gross"], "rows": [["A", 17989.87], ["B", 211234.0]]}
+    prices = {"columns": ["venue", "price_min"], "rows": [["A", 45.5], ["B", 60.0]]}
+    assert _column(markdown(grosses), 1) == ["$18.0K", "$211K"]
+    assert _column(markdown(prices), 1) == ["$45.50", "$60.00"]
+
+
+def test_single_values_read_as_people_say_them() -> None:
+    assert (fmt(1234567.0, "gross"), fmt(15000, "revenue"), fmt(45.5, "price")) == (
+        "$1.2M",
+        "$15K",
+        "$45.50",
+    )
+    assert (fmt(0.87, "sell_through"), fmt(12345, "tickets"), fmt(None)) == ("87%", "12,345", "")
