@@ -1,14 +1,19 @@
 """Memory in one SQLite file under `settings.memory_dir`, safe to share between processes.
 
-Each call opens a short connection (WAL mode, busy timeout) so the CLI, the UI and the AgentCore
-server can use the same store at once without holding a lock between calls.
+A `LocalMemory` keeps one connection open (WAL journal, busy timeout) and serialises its calls
+with a lock: Strands runs tools on worker threads and the AgentCore server on a thread pool, so
+calls arrive from several threads. Other processes (the CLI, the UI, the AgentCore server) use
+the same file at once: WAL lets readers run beside the one writer, and every write is a short
+transaction, so no process holds the lock between calls.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,34 +48,62 @@ class LocalMemory:
         self.path = directory / "memory.sqlite3"
         self.max_age = dt.timedelta(days=max_age_days)
         self.max_events = max_events
+        self._lock = threading.Lock()
+        self._con: sqlite3.Connection | None = None
+        self._pid = os.getpid()
         with self._connect() as con:
             con.executescript(_SCHEMA)
 
+    def _open(self) -> sqlite3.Connection:
+        con = sqlite3.connect(
+            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA busy_timeout=10000")
+        # In WAL mode NORMAL never corrupts the file; a power cut may lose the last turns only.
+        con.execute("PRAGMA synchronous=NORMAL")
+        return con
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA busy_timeout=10000")
-            yield con
-        finally:
-            con.close()
+        """The store's connection, for this thread alone until the block ends."""
+        with self._lock:
+            if self._con is None or self._pid != os.getpid():
+                # a forked child never touches its parent's connection (SQLite forbids it)
+                self._con, self._pid = self._open(), os.getpid()
+            con = self._con
+            try:
+                yield con
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")  # leave no lock held for the next call or process
+                raise
+
+    def close(self) -> None:
+        """Close the connection (the next call opens a new one)."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
     def add_event(
         self, user: str, session: str, role: Literal["user", "assistant"], text: str
     ) -> None:
         with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
             con.execute(
                 "INSERT INTO events (user_id, session_id, role, text, at) VALUES (?, ?, ?, ?, ?)",
                 (user, session, role, text, _now().isoformat()),
             )
-            # count retention per session, applied as we write so the table never grows unbounded
+            # count retention per session, applied as we write so the table never grows unbounded:
+            # everything at or below the id of the first event past the newest `max_events`
             con.execute(
-                "DELETE FROM events WHERE user_id = ? AND session_id = ? AND id NOT IN "
+                "DELETE FROM events WHERE user_id = ? AND session_id = ? AND id <= "
                 "(SELECT id FROM events WHERE user_id = ? AND session_id = ? "
-                "ORDER BY id DESC LIMIT ?)",
+                "ORDER BY id DESC LIMIT 1 OFFSET ?)",
                 (user, session, user, session, self.max_events),
             )
+            con.execute("COMMIT")
 
     def events(self, user: str, session: str, limit: int = 20) -> list[MemoryEvent]:
         with self._connect() as con:
@@ -114,8 +147,10 @@ class LocalMemory:
     def forget(self, user: str, kind: PreferenceKind | None = None) -> Preferences:
         with self._connect() as con:
             if kind is None:
+                con.execute("BEGIN IMMEDIATE")
                 con.execute("DELETE FROM preferences WHERE user_id = ?", (user,))
                 con.execute("DELETE FROM events WHERE user_id = ?", (user,))
+                con.execute("COMMIT")
                 return Preferences()
             kind = check_kind(kind)
             con.execute("BEGIN IMMEDIATE")

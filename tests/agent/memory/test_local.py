@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,38 @@ def test_several_processes_share_one_store(tmp_path: Path) -> None:
 )  # fmt: skip
 def test_preferences_are_taken_from_what_users_say(text: str, expected: list[object]) -> None:
     assert extract_preferences(text) == expected
+
+
+def test_turns_from_many_threads_are_all_kept(tmp_path: Path) -> None:
+    """Strands runs tools on worker threads; one store serves them all without losing a write."""
+    memory = LocalMemory(tmp_path, max_events=1000)
+
+    def turn(i: int) -> None:
+        memory.add_event(f"u{i % 4}", "s", "user", f"q{i}")
+        memory.set_preference(f"u{i % 4}", "artists", [f"a{i}"])
+        memory.events(f"u{i % 4}", "s")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(turn, range(200)))
+    for user in ("u0", "u1", "u2", "u3"):
+        assert len(memory.events(user, "s", limit=100)) == 50
+        assert len(memory.preferences(user).artists) == 50
+
+
+def test_storing_an_event_is_fast(tmp_path: Path) -> None:
+    """One kept connection: 300 events take a fraction of a second (a connection per event
+    took 6-18 ms each, i.e. 2-5 s)."""
+    memory = LocalMemory(tmp_path, max_events=100)
+    started = time.perf_counter()
+    for i in range(300):
+        memory.add_event("a", "s", "user", f"m{i}")
+    assert time.perf_counter() - started < 1.5
+    assert len(memory.events("a", "s", limit=1000)) == 100  # count retention still applies
+
+
+def test_a_closed_store_reopens_and_keeps_its_data(tmp_path: Path) -> None:
+    memory = LocalMemory(tmp_path)
+    memory.add_event("a", "s", "user", "hello")
+    memory.close()
+    assert [e.text for e in memory.events("a", "s")] == ["hello"]
+    assert memory.forget("a").is_empty() and memory.events("a", "s") == []
