@@ -1,5 +1,5 @@
-"""CLI commands of the agent (mounted by agent/cli.py): `ask`, `chat`, `serve agentcore`, and
-`bench agent` on `bench_app`."""
+"""CLI commands of the agent (mounted by agent/cli.py): `ask`, `chat`, `serve agentcore`,
+`serve api`, and `bench agent` on `bench_app`."""
 
 from __future__ import annotations
 
@@ -170,6 +170,23 @@ def serve_agentcore(
     from agent.runtime import serve
 
     serve(port=port, host=host)
+
+
+@serve_app.command("api")
+def serve_api(
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8080,
+    host: Annotated[str, typer.Option(help="address to bind (0.0.0.0 in containers)")] = (
+        "127.0.0.1"
+    ),
+) -> None:
+    """Serve the insights as a REST API with bearer-token auth (OpenAPI at /docs)."""
+    from agent.rest.app import serve
+
+    try:
+        serve(host=host, port=port)
+    except EncoreError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
 
 
 @bench_app.command("agent")

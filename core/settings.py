@@ -102,6 +102,22 @@ class Settings(BaseSettings):
         None, description="default: agentcore on the aws profile, local otherwise"
     )
 
+    # REST API auth (agent/rest): a local HS256 issuer by default, Cognito's RS256 tokens at scale
+    auth: Literal["local", "cognito"] = Field(
+        "local", description="local: tokens from POST /v1/token; cognito: user pool tokens"
+    )
+    cognito_user_pool_id: str | None = Field(None, description="e.g. us-east-1_AbC123")
+    cognito_app_client_id: str | None = Field(
+        None, description="app client whose tokens are accepted; unset: any client of the pool"
+    )
+    cognito_jwks_url: str | None = Field(
+        None, description="JWKS override (tests, moto); default <issuer>/.well-known/jwks.json"
+    )
+    cognito_group_roles: dict[str, str] = Field(
+        default_factory=dict,
+        description="Cognito group -> query-policy role, JSON; a group named like a role is it",
+    )
+
     @field_validator("data_dir", "warehouse_path", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:

@@ -1,0 +1,8 @@
+"""The REST API (`encore serve api`): the insight tools over HTTP with bearer-token auth.
+
+Auth by `ENCORE_AUTH`: `local` (default) issues HS256 tokens for the UI's local users at
+POST /v1/token, signed with a secret kept in `<data_dir>/api/jwt_secret` (0600); `cognito`
+accepts a user pool's RS256 tokens (ENCORE_COGNITO_USER_POOL_ID, optional _APP_CLIENT_ID,
+_JWKS_URL, _GROUP_ROLES) and takes the role from `cognito:groups`. Limits: ENCORE_API_*
+(agent/rest/config.py). Modules: `app` (routes), `auth`, `limits`, `errors`, `config`.
+"""

@@ -1,0 +1,316 @@
+"""The REST API over the insight tools (requirement 3.4): FastAPI, versioned under /v1.
+
+    POST /v1/token                            name+password -> bearer token (local auth only)
+    GET  /v1/me                               who the token says you are
+    GET  /v1/venues/rankings                  venue_ranking
+    GET  /v1/predictions/ticket-sales         predict_ticket_sales (one pair)
+    POST /v1/predictions/ticket-sales         predict_ticket_sales_batch
+    GET  /v1/recommendations/concerts         recommend_concerts (fan id or stated tastes)
+    GET  /v1/recommendations/similar-artists  similar_artists
+    GET  /v1/recommendations/venues           venues_for_artist
+    GET  /v1/artists/history                  artist_profile
+    POST /v1/query                            semantic_query (the guard, as the token's role)
+    GET  /v1/query/catalog                    semantic_catalog
+    GET  /health                              liveness, no token
+
+An entrypoint beside the AgentCore runtime: it calls `tools/` directly, never the agent. The
+endpoints are plain `def`s, so FastAPI runs the blocking tools (DuckDB, scikit-learn) on its
+thread pool and the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date as Date  # noqa: N812 - `date` is a query parameter's name
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from agent.rest import errors
+from agent.rest.auth import (
+    CognitoVerifier,
+    ForbiddenError,
+    LocalIssuer,
+    UnauthorizedError,
+    build_authenticator,
+)
+from agent.rest.config import ApiSettings
+from agent.rest.limits import AccessLogMiddleware, BodyLimitMiddleware, RateLimiter, retry_after
+from core.settings import Settings
+from tools.context import ToolContext
+from tools.insights import forecast, profile, ranking, recommend
+from tools.query import semantic_catalog, semantic_query
+from tools.query.catalog import SemanticCatalog
+from tools.query.policy import load_policy
+from tools.query.semantic_model import SemanticQuery
+from tools.results import QueryResult
+
+log = logging.getLogger(__name__)
+
+CapacityBand = Literal["small", "mid", "large", "xl"]
+VenueType = Literal["arena", "stadium", "theater", "club", "amphitheater", "outdoor"]
+Limit = Annotated[int, Query(ge=1, le=100, description="how many items at most")]
+ArtistName = Annotated[str, Query(min_length=1, max_length=200, description="name or artist id")]
+Place = Annotated[str | None, Query(max_length=100)]
+
+
+class TokenResponse(BaseModel):
+    """A bearer token for the other endpoints (OAuth2 password-grant shape)."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, not a secret
+    expires_in: int = Field(description="seconds until the token expires")
+    role: str = Field(description="the query-policy role the token carries")
+
+
+class Me(BaseModel):
+    user: str
+    role: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    auth: Literal["local", "cognito"]
+
+
+class PredictionItem(BaseModel):
+    """One artist–venue–date pair to forecast."""
+
+    artist: str = Field(min_length=1, max_length=200)
+    venue: str = Field(min_length=1, max_length=200)
+    date: Date
+    price: float | None = Field(None, ge=0, description="average ticket price in dollars")
+
+
+class PredictionBatch(BaseModel):
+    items: list[PredictionItem] = Field(min_length=1, max_length=500)
+
+
+def _version() -> str:
+    try:
+        return version("encore")
+    except PackageNotFoundError:
+        return "dev"
+
+
+_bearer = HTTPBearer(auto_error=False, description="a token from POST /v1/token or Cognito")
+
+
+@dataclass(frozen=True)
+class _Runtime:
+    """What the endpoints share, kept on `app.state.runtime`."""
+
+    settings: Settings
+    api: ApiSettings
+    authenticator: LocalIssuer | CognitoVerifier
+    limiter: RateLimiter
+    logins: RateLimiter
+
+
+def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ToolContext:
+    """The tool context of the authenticated, rate-limited caller."""
+    runtime: _Runtime = request.app.state.runtime
+    if credentials is None:
+        raise UnauthorizedError("send Authorization: Bearer <token> (POST /v1/token gives one)")
+    principal = runtime.authenticator.verify(credentials.credentials)
+    request.state.user = principal.user
+    wait = runtime.limiter.acquire(principal.user)
+    if wait:
+        raise HTTPException(
+            429,
+            f"rate limit of {runtime.api.rate_per_s:g} requests/s (bursts of "
+            f"{runtime.api.rate_burst}) reached; retry in {wait:.1f} s",
+            headers={"Retry-After": retry_after(wait)},
+        )
+    return ToolContext(settings=runtime.settings, user=principal.user, role=principal.role)
+
+
+Caller = Annotated[ToolContext, Depends(caller)]
+
+
+def create_app(settings: Settings | None = None, api: ApiSettings | None = None) -> FastAPI:
+    """The API app: auth from `settings.auth`, limits from `api` (ENCORE_API_*)."""
+    settings = settings or Settings()
+    api = api or ApiSettings()
+    authenticator = build_authenticator(settings, api)
+    logins = RateLimiter(api.login_per_min / 60, max(1, int(api.login_per_min)))
+    runtime = _Runtime(
+        settings, api, authenticator, RateLimiter(api.rate_per_s, api.rate_burst), logins
+    )
+    policy = load_policy()
+    app = FastAPI(
+        title="Encore API",
+        version=_version(),
+        description="Concert insights: venue rankings, ticket-sales forecasts with confidence, "
+        "recommendations, artist history and governed semantic queries.",
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)  # added last: outermost, sees every response
+    v1 = APIRouter(prefix="/v1", responses=errors.ERROR_RESPONSES)
+
+    @app.get("/health", tags=["meta"])
+    def health() -> Health:
+        """Liveness; needs no token."""
+        return Health(version=app.version, auth=settings.auth)
+
+    if isinstance(authenticator, LocalIssuer):
+        issuer = authenticator
+
+        @v1.post("/token", tags=["auth"])
+        def token(
+            request: Request,
+            username: Annotated[str, Form(min_length=1, max_length=200)],
+            password: Annotated[str, Form(min_length=1, max_length=1024)],
+        ) -> TokenResponse:
+            """Exchange a local user's name and password for a short-lived bearer token."""
+            client = request.client.host if request.client else "-"
+            wait = logins.acquire(f"{client}|{username}")
+            if wait:  # slows password guessing; scrypt makes each guess cost ~50 ms as well
+                raise HTTPException(
+                    429, "too many sign-in attempts", headers={"Retry-After": retry_after(wait)}
+                )
+            request.state.user = username
+            access_token, principal = issuer.login(username, password)
+            log.info("token issued to %s (%s)", principal.user, principal.role)
+            return TokenResponse(
+                access_token=access_token, expires_in=issuer.ttl_s, role=principal.role
+            )
+
+    @v1.get("/me", tags=["auth"])
+    def me(ctx: Caller) -> Me:
+        """The user and role the bearer token carries."""
+        return Me(user=ctx.user, role=ctx.role)
+
+    @v1.get("/venues/rankings", tags=["insights"])
+    def venue_rankings(
+        ctx: Caller,
+        city: Place = None,
+        state: Annotated[str | None, Query(max_length=50, description='e.g. "CA"')] = None,
+        genre: Annotated[str | None, Query(max_length=50)] = None,
+        capacity_band: Annotated[
+            CapacityBand | None, Query(description="small <2k, mid 2k-8k, large 8k-20k, xl 20k+")
+        ] = None,
+        venue_type: VenueType | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 10,
+    ) -> ranking.VenueRanking:
+        """Venues by popularity score (0-100) with the factors behind it, filtered."""
+        return ranking.venue_ranking(
+            ctx, city=city, state=state, genre=genre, capacity_band=capacity_band,
+            venue_type=venue_type, limit=limit,
+        )  # fmt: skip
+
+    @v1.get("/predictions/ticket-sales", tags=["insights"])
+    def predict_ticket_sales(
+        ctx: Caller,
+        artist: ArtistName,
+        venue: Annotated[str, Query(min_length=1, max_length=200, description="name or id")],
+        date: Annotated[Date, Query(description="event date, YYYY-MM-DD")],
+        price: Annotated[float | None, Query(ge=0, description="average ticket price")] = None,
+    ) -> forecast.SalesPrediction:
+        """Tickets and gross for an artist at a venue on a date: estimate, 80% interval,
+        confidence (chance of landing within ±20%) and low_confidence when below 0.70."""
+        return forecast.predict_ticket_sales(
+            ctx, artist=artist, venue=venue, date=date.isoformat(), price=price
+        )
+
+    @v1.post("/predictions/ticket-sales", tags=["insights"])
+    def predict_ticket_sales_batch(ctx: Caller, body: PredictionBatch) -> forecast.SalesPredictions:
+        """Forecasts for up to 500 artist–venue–date pairs at once."""
+        items: list[forecast.PredictionRequest | dict[str, Any]] = [
+            forecast.PredictionRequest(
+                artist=i.artist, venue=i.venue, date=i.date.isoformat(), price=i.price
+            )
+            for i in body.items
+        ]
+        return forecast.predict_ticket_sales_batch(ctx, items=items)
+
+    @v1.get("/recommendations/concerts", tags=["recommendations"])
+    def recommend_concerts(
+        ctx: Caller,
+        fan_id: Annotated[str | None, Query(max_length=50, description="e.g. F000123")] = None,
+        genres: Annotated[list[str] | None, Query(max_length=20)] = None,
+        artists: Annotated[list[str] | None, Query(max_length=20)] = None,
+        city: Place = None,
+        state: Annotated[str | None, Query(max_length=50)] = None,
+        budget: Annotated[float | None, Query(ge=0, description="max lowest price")] = None,
+        date_from: Date | None = None,
+        date_to: Date | None = None,
+        limit: Limit = 10,
+    ) -> recommend.ConcertRecommendations:
+        """Upcoming concerts for a fan (by purchase history) and/or stated tastes and place."""
+        if fan_id is not None:
+            grant = policy.role(ctx.role).grant("fans")
+            if grant is None or not grant.allows("fan_id"):
+                # a fan's recommendations reveal what they bought: only for roles the query
+                # policy lets see fans by id
+                raise ForbiddenError(
+                    f"role {ctx.role} may not look up fans by id; ask by genres, artists, "
+                    "city or state instead"
+                )
+        return recommend.recommend_concerts(
+            ctx, fan_id=fan_id, genres=genres, artists=artists, city=city, state=state,
+            budget=budget, date_from=_iso(date_from), date_to=_iso(date_to), limit=limit,
+        )  # fmt: skip
+
+    @v1.get("/recommendations/similar-artists", tags=["recommendations"])
+    def similar_artists(
+        ctx: Caller, artist: ArtistName, limit: Limit = 10
+    ) -> recommend.SimilarArtists:
+        """Artists like one: shared ticket buyers, genre, popularity, shared venues."""
+        return recommend.similar_artists(ctx, artist=artist, limit=limit)
+
+    @v1.get("/recommendations/venues", tags=["recommendations"])
+    def venues_for_artist(
+        ctx: Caller,
+        artist: ArtistName,
+        city: Place = None,
+        state: Annotated[str | None, Query(max_length=50)] = None,
+        limit: Limit = 10,
+    ) -> recommend.VenuesForArtist:
+        """Venues that fit an artist's draw and markets, optionally in one city or state."""
+        return recommend.venues_for_artist(ctx, artist=artist, city=city, state=state, limit=limit)
+
+    @v1.get("/artists/history", tags=["insights"])
+    def artist_history(ctx: Caller, artist: ArtistName) -> profile.ArtistProfile:
+        """An artist's performance history, summary, top venues, genre standing and upcoming."""
+        return profile.artist_profile(ctx, artist=artist)
+
+    @v1.post("/query", tags=["query"])
+    def query(ctx: Caller, body: SemanticQuery) -> QueryResult:
+        """Measures by dimensions, checked by the query guard for the token's role; the SQL
+        that ran comes back with the rows. GET /v1/query/catalog lists the names."""
+        return semantic_query(
+            ctx, measures=body.measures, dimensions=body.dimensions, filters=body.filters,
+            time_range=body.time_range, order_by=body.order_by, limit=body.limit,
+        )  # fmt: skip
+
+    @v1.get("/query/catalog", tags=["query"])
+    def query_catalog(ctx: Caller) -> SemanticCatalog:
+        """The measures and dimensions POST /v1/query understands."""
+        return semantic_catalog(ctx)
+
+    app.include_router(v1)
+    return app
+
+
+def _iso(day: Date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def serve(host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve the API with uvicorn (loopback by default; containers pass host=0.0.0.0)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # uvicorn's own access log is off: ours names the user
+    uvicorn.run(create_app(), host=host, port=port, access_log=False, log_level="info")
