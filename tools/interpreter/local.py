@@ -13,8 +13,9 @@ Layers, each of which holds on its own against some attacks:
    which also stops a root fork bomb; a wall-clock timeout that kills the whole process group.
    Filesystem: in a private mount namespace /etc, /home, the data directory, the warehouse
    file and the host's credential folders are covered by empty read-only mounts, and the temp
-   folder shows only this run's work dir, so native readers that the audit hook cannot see
-   (pyarrow, duckdb) find nothing there either.
+   folder shows only this run's work dir (plus, read-only, the Python install when the project
+   itself lives in the temp folder), so native readers that the audit hook cannot see (pyarrow,
+   duckdb) find nothing there either.
 4. Audit hook (`sys.addaudithook`, see bootstrap.py): refuses sockets, subprocesses, fork/exec,
    ctypes, and opening or listing files outside the work directory and the Python install.
 5. Output: stdout/stderr are capped in the child and again when read; result tables are capped
@@ -29,6 +30,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,7 +53,7 @@ _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
-_MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
 # The host's configuration and the credentials a root host keeps in its home; hidden from the
 # child along with the data directory and warehouse that the caller names.
 DEFAULT_HIDDEN = (
@@ -77,6 +79,12 @@ def _read_roots() -> list[str]:
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *_import_paths(), *_SHARED_DATA}
     roots.add(str(Path(sys.executable).resolve().parent.parent))
     return sorted(roots)
+
+
+def _python_roots(python: str) -> list[str]:
+    """The install holding `python` (its `bin/..`), as named and with links resolved."""
+    named = Path(os.path.abspath(python))  # noqa: PTH100  # a venv is known by its link's path
+    return sorted({str(named.parent.parent), str(named.resolve().parent.parent)})
 
 
 class _PidsCgroup:
@@ -126,25 +134,57 @@ class _PidsCgroup:
             self.path.rmdir()
 
 
-def _private_tmp(libc: ctypes.CDLL, work: str) -> bool:
+def _kept_in_tmp(work: str, roots: list[str]) -> tuple[str, ...]:
+    """The read roots inside the temp folder that holds `work` (a project cloned into /tmp:
+    its venv, its Python), outermost only: `_private_tmp` binds them back read-only."""
+    parent = os.path.dirname(work).rstrip("/") + "/"  # noqa: PTH120
+    inside = sorted({r.rstrip("/") for r in roots if r.startswith(parent) and os.path.isdir(r)})  # noqa: PTH112
+    kept: list[str] = []
+    for root in inside:
+        if not any(root.startswith(k + "/") for k in kept):
+            kept.append(root)
+    return tuple(kept)
+
+
+def _bind_back(libc: ctypes.CDLL, fd: int, target: str, flags: int) -> bool:
+    """Bind the directory open as `fd` onto `target` (created inside the fresh tmpfs)."""
+    os.makedirs(target, exist_ok=True)  # noqa: PTH103
+    source = f"/proc/self/fd/{fd}".encode()
+    if libc.mount(source, os.fsencode(target), None, _MS_BIND | _MS_REC, None) != 0:
+        return False
+    if not flags:
+        return True
+    remount: int = libc.mount(None, os.fsencode(target), None, _MS_REMOUNT | _MS_BIND | flags, None)
+    return remount == 0
+
+
+def _private_tmp(libc: ctypes.CDLL, work: str, keep: tuple[str, ...] = ()) -> bool:
     """Cover the temp folder holding the work dir with an empty tmpfs, then bind the work dir
-    back: other requests' extracts and the host's temp files are out of sight."""
+    back, and the `keep` directories read-only: other requests' extracts and the host's temp
+    files are out of sight, the Python install is not."""
     parent = os.path.dirname(work)  # noqa: PTH120
-    fd = os.open(work, os.O_PATH | os.O_DIRECTORY)
+    fds = [os.open(path, os.O_PATH | os.O_DIRECTORY) for path in (work, *keep)]
     try:
         if libc.mount(
             b"tmpfs", os.fsencode(parent), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0755"
         ):
             return False
-        os.mkdir(work)  # noqa: PTH102  # the mount point inside the fresh tmpfs
-        source = f"/proc/self/fd/{fd}".encode()
-        bound: int = libc.mount(source, os.fsencode(work), None, _MS_BIND, None)
-        return bound == 0
+        read_only = _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+        return all(
+            _bind_back(libc, fd, path, 0 if path == work else read_only)
+            for fd, path in zip(fds, (work, *keep), strict=True)
+        )
     finally:
-        os.close(fd)
+        for fd in fds:
+            os.close(fd)
 
 
-def _hide(libc: ctypes.CDLL, hidden: tuple[str, ...], work: str | None = None) -> bool:
+def _hide(
+    libc: ctypes.CDLL,
+    hidden: tuple[str, ...],
+    work: str | None = None,
+    keep: tuple[str, ...] = (),
+) -> bool:
     """In a private mount namespace, cover each hidden directory with an empty read-only tmpfs
     and each hidden file with /dev/null. Native readers (pyarrow, duckdb) bypass the audit
     hook, so the warehouse and data directory must not be there to read at all."""
@@ -152,7 +192,7 @@ def _hide(libc: ctypes.CDLL, hidden: tuple[str, ...], work: str | None = None) -
         return False
     if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
         return False
-    if work is not None and not _private_tmp(libc, work):
+    if work is not None and not _private_tmp(libc, work, keep):
         return False
     flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
     for path in hidden:
@@ -174,6 +214,7 @@ def _preexec(
     status_fd: int,
     hidden: tuple[str, ...] = (),
     work: str | None = None,
+    keep: tuple[str, ...] = (),
 ) -> None:
     """Runs in the forked child before exec: namespaces, cgroup, rlimits. Must not raise late."""
     flags = []
@@ -183,7 +224,7 @@ def _preexec(
     libc = ctypes.CDLL(None, use_errno=True)
     # The mount namespace comes first: it needs the host's root; the user namespace drops it
     # and locks these mounts so the child cannot lift them.
-    if hidden and _hide(libc, hidden, work):
+    if hidden and _hide(libc, hidden, work, keep):
         flags.append("hidden-paths")
     if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0 or libc.unshare(_CLONE_NEWNET) == 0:
         flags.append("net-namespace")
@@ -270,15 +311,21 @@ class LocalSandbox:
         }
         config_file = work / "_config.json"
         config_file.write_text(json.dumps(config, default=str), encoding="utf-8")
+        # a copy in the work dir: the project (and so bootstrap.py) may be out of the child's
+        # sight, e.g. a clone in the temp folder
+        bootstrap = work / "_bootstrap.py"
+        shutil.copyfile(BOOTSTRAP, bootstrap)
         cgroup = _PidsCgroup(limits.processes)
-        hidden = _hideable(self.hidden, [str(work), *_read_roots()])
+        roots = [*_read_roots(), *_python_roots(self.python)]
+        hidden = _hideable(self.hidden, [str(work), *roots])
+        keep = _kept_in_tmp(str(work), roots)
         status_r, status_w = os.pipe()
         started = time.perf_counter()
         timed_out = False
         try:
             with (work / "_stdout").open("wb") as out, (work / "_stderr").open("wb") as err:
                 proc = subprocess.Popen(  # noqa: S603  # fixed argv; the code travels in a file
-                    [self.python, "-I", "-S", "-B", str(BOOTSTRAP), str(config_file)],
+                    [self.python, "-I", "-S", "-B", str(bootstrap), str(config_file)],
                     cwd=work,
                     env=_environment(work),
                     stdin=subprocess.DEVNULL,
@@ -286,7 +333,7 @@ class LocalSandbox:
                     stderr=err,
                     start_new_session=True,
                     pass_fds=(status_w,),
-                    preexec_fn=lambda: _preexec(limits, cgroup, status_w, hidden, str(work)),
+                    preexec_fn=lambda: _preexec(limits, cgroup, status_w, hidden, str(work), keep),
                 )
                 os.close(status_w)
                 status_w = -1
