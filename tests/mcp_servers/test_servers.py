@@ -30,6 +30,7 @@ EXPECTED = {
     "web": {"fetch_page", "lookup_source"},
     "pipelines": {
         "ingest_file", "start_pipeline_run", "refresh_source", "run_status", "quality_report",
+        "pipeline_health",
     },
     "analysis": {"run_analysis", "list_analysis_templates"},
 }  # fmt: skip
