@@ -22,6 +22,7 @@ from pipelines import commands as pipelines_cli
 from pipelines.aws import commands as aws_cli
 from pipelines.generate import ScaleName
 from pipelines.sinks.warehouse import last_build
+from tools.dashboard import cli as dashboard_cli
 from tools.interpreter import cli as interpreter_cli
 from tools.query import cli as query_cli
 
@@ -38,6 +39,7 @@ for sub in (
     models_cli.app,
     query_cli.app,
     interpreter_cli.app,
+    dashboard_cli.app,
     agent_cli.app,
     mcp_cli.app,
     evals_cli.app,
