@@ -16,7 +16,7 @@ from chainlit.config import config
 from chainlit.input_widget import Select, TextInput
 from chainlit.types import ThreadDict
 
-from agent.ui import chat, demo, history, offline, render, storage
+from agent.ui import chat, dashboard, demo, history, offline, render, storage
 from agent.ui.auth import UserStore
 from agent.ui.config import ROLES, UiSettings, allowed_role
 from core.settings import Settings
@@ -33,6 +33,7 @@ MODELS = [
 ELEMENTS = history.element_storage(SETTINGS, config.run.root_path)
 offline.install()
 storage.install(ELEMENTS, config.run.root_path)
+dashboard.install(SETTINGS, config.run.root_path)
 
 
 @cl.data_layer
