@@ -1,18 +1,27 @@
 """Build the Strands agent: MCP tools, memory tools, system prompt, conversation window, model.
 
-One MCP client (one `python -m mcp_servers all` subprocess, or one HTTP session) is shared by every
-agent of the process with the same data, role and user, so a new chat session starts in
-milliseconds; `close_mcp_clients()` (also run at exit) stops them.
+Each (data, role, user) has one MCP client: a `python -m mcp_servers all` subprocess (~230 MB)
+whose tools are bound to that role and user, or one HTTP session. A pool keeps at most
+`max_live` of them running, least recently used first out, and stops those idle for `idle_s`;
+a stopped client starts again, with its own role and user, on the next call an agent makes
+through it. So a new chat session starts in milliseconds while the server stays bounded however
+many users come and go. `configure_mcp_pool()` sets the bounds; `close_mcp_clients()` (also run
+at exit) stops every client.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import json
 import logging
 import os
 import sys
 import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,8 +46,8 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 _ROOT = Path(__file__).resolve().parents[1]
-_clients: dict[tuple[str, ...], MCPClient] = {}
-_lock = threading.Lock()
+DEFAULT_MAX_LIVE = 8
+DEFAULT_IDLE_S = 600.0
 
 
 def _server_env(settings: Settings, *, user: str, role: str) -> dict[str, str]:
@@ -56,6 +65,230 @@ def _server_env(settings: Settings, *, user: str, role: str) -> dict[str, str]:
     return env
 
 
+class PooledMCPClient(MCPClient):
+    """An MCP client of the pool: every call first makes sure it runs (starting it again after
+    the pool stopped it) and marks it busy, so the pool never stops it in the middle of a call.
+
+    It also keeps what agents built on it share: its tool list, vocabulary reader and offline
+    planner, which live as long as the client object (not its subprocess).
+    """
+
+    def __init__(self, key: tuple[str, ...], describe: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.key = key
+        self.describe = describe  # what to check when it does not start
+        self.busy = 0
+        self.last_used = time.monotonic()
+        self.starts = 0
+        self.start_lock = threading.Lock()
+        self.tools: tuple[AgentTool, ...] | None = None
+        self.vocabulary: Callable[[str], list[str]] | None = None
+        self.models: dict[str, Model] = {}
+
+    def list_tools_sync(self, *args: Any, **kwargs: Any) -> Any:
+        with _POOL.using(self):
+            return super().list_tools_sync(*args, **kwargs)
+
+    def read_resource_sync(self, *args: Any, **kwargs: Any) -> Any:
+        with _POOL.using(self):
+            return super().read_resource_sync(*args, **kwargs)
+
+    def call_tool_sync(self, *args: Any, **kwargs: Any) -> Any:
+        with _POOL.using(self):
+            return super().call_tool_sync(*args, **kwargs)
+
+    async def call_tool_async(self, *args: Any, **kwargs: Any) -> Any:
+        # a restart blocks for a second or two: off the event loop, which serves other users
+        await asyncio.to_thread(_POOL.acquire, self)
+        try:
+            return await super().call_tool_async(*args, **kwargs)
+        finally:
+            _POOL.release(self)
+
+    def running(self) -> bool:
+        return self._is_session_active()
+
+
+class _Using:
+    def __init__(self, pool: _ClientPool, client: PooledMCPClient) -> None:
+        self.pool, self.client = pool, client
+
+    def __enter__(self) -> None:
+        self.pool.acquire(self.client)
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.release(self.client)
+
+
+class _ClientPool:
+    """At most `max_live` running clients (busy ones are never stopped, so the bound can be
+    passed while more calls than that run at once); idle ones stop after `idle_s`."""
+
+    def __init__(self, max_live: int = DEFAULT_MAX_LIVE, idle_s: float = DEFAULT_IDLE_S) -> None:
+        self.max_live = max_live
+        self.idle_s = idle_s
+        self._lock = threading.Lock()
+        # one client object per key while any agent holds it, running or not: a second object
+        # for the same key would start a second subprocess
+        self._known: weakref.WeakValueDictionary[tuple[str, ...], PooledMCPClient] = (
+            weakref.WeakValueDictionary()
+        )
+        self._live: OrderedDict[tuple[str, ...], PooledMCPClient] = OrderedDict()  # LRU first
+        self._wake = threading.Event()
+        self._reaper: threading.Thread | None = None
+
+    def live(self) -> list[PooledMCPClient]:
+        """The running clients, least recently used first."""
+        with self._lock:
+            return list(self._live.values())
+
+    def client(self, key: tuple[str, ...], make: Callable[[], PooledMCPClient]) -> PooledMCPClient:
+        """The client object for `key` (not started)."""
+        with self._lock:
+            client = self._known.get(key)
+            if client is None:
+                client = self._known[key] = make()
+            return client
+
+    def using(self, client: PooledMCPClient) -> _Using:
+        return _Using(self, client)
+
+    def acquire(self, client: PooledMCPClient) -> None:
+        """Mark `client` busy, starting it (and making room) if the pool had stopped it."""
+        with self._lock:
+            client.busy += 1
+            client.last_used = time.monotonic()
+            if client.key in self._live and self._live[client.key] is client:
+                self._live.move_to_end(client.key)
+                return
+        try:
+            with client.start_lock:
+                if not client.running():
+                    self._start(client)
+        except BaseException:
+            self.release(client)
+            raise
+        with self._lock:
+            self._live[client.key] = client
+            self._live.move_to_end(client.key)
+            victims = self._pick(lambda c: len(self._live) > self.max_live)
+        self._stop(victims, "the pool is full")
+        self._ensure_reaper()
+
+    def release(self, client: PooledMCPClient) -> None:
+        with self._lock:
+            client.busy -= 1
+            client.last_used = time.monotonic()
+            victims = self._pick(lambda c: len(self._live) > self.max_live)
+        self._stop(victims, "the pool is full")
+
+    def _start(self, client: PooledMCPClient) -> None:
+        try:
+            MCPClient.start(client)
+        except Exception as exc:
+            raise ConfigError(
+                f"the MCP tool server did not start ({exc}); check that {client.describe}",
+                key=list(client.key),
+            ) from exc
+        client.starts += 1
+        log.info("MCP client started (%d running): %s", len(self._live) + 1, client.key[2:4])
+
+    def _pick(self, over: Callable[[PooledMCPClient], bool]) -> list[PooledMCPClient]:
+        """Remove and return idle running clients, least recently used first, while `over`."""
+        victims = []
+        for key, client in list(self._live.items()):
+            if client.busy == 0 and over(client):
+                del self._live[key]
+                victims.append(client)
+        return victims
+
+    def _stop(self, victims: list[PooledMCPClient], why: str) -> None:
+        for client in victims:
+            with client.start_lock:
+                with self._lock:  # someone may have wanted it again since it was picked
+                    if client.busy or self._live.get(client.key) is client:
+                        continue
+                if not client.running():
+                    continue
+                log.info("stopping the MCP client of %s: %s", client.key[2:4], why)
+                try:
+                    client.stop(None, None, None)
+                except Exception as exc:  # stopping: report, keep the pool going
+                    log.warning("MCP client did not stop cleanly: %s", exc)
+
+    def _ensure_reaper(self) -> None:
+        with self._lock:
+            if self._reaper is not None and self._reaper.is_alive():
+                return
+            self._wake.clear()
+            self._reaper = threading.Thread(
+                target=self._reap, name="encore-mcp-pool-reaper", daemon=True
+            )
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        """Stop clients idle longer than `idle_s`, until the pool is empty."""
+        while True:
+            self._wake.wait(min(max(self.idle_s / 4, 0.05), 30.0))
+            self._wake.clear()
+            now = time.monotonic()
+
+            def stale(client: PooledMCPClient, now: float = now) -> bool:
+                return now - client.last_used >= self.idle_s
+
+            with self._lock:
+                victims = self._pick(stale)
+                empty = not self._live
+                if empty and not victims:
+                    self._reaper = None
+                    return
+            self._stop(victims, f"idle for {self.idle_s:g} s")
+
+    def configure(self, *, max_live: int | None, idle_s: float | None) -> None:
+        with self._lock:
+            if max_live is not None:
+                if max_live < 1:
+                    raise ConfigError(f"the MCP pool needs room for 1 client; got {max_live}")
+                self.max_live = max_live
+            if idle_s is not None:
+                if idle_s <= 0:
+                    raise ConfigError(f"the MCP idle timeout is positive; got {idle_s}")
+                self.idle_s = idle_s
+            victims = self._pick(lambda c: len(self._live) > self.max_live)
+        self._wake.set()
+        self._stop(victims, "the pool was made smaller")
+
+    def close(self) -> None:
+        """Stop every running client (they start again if used)."""
+        with self._lock:
+            victims = self._pick(lambda c: True)
+            busy = list(self._live.values())
+            self._live.clear()
+            known = list(self._known.values())
+        self._stop(victims, "closing")
+        for client in busy:  # shutting down: stop them even mid-call
+            try:
+                client.stop(None, None, None)
+            except Exception as exc:
+                log.warning("MCP client did not stop cleanly: %s", exc)
+        for client in known:
+            client.tools, client.vocabulary, client.models = None, None, {}
+
+
+_POOL = _ClientPool()
+
+
+def configure_mcp_pool(*, max_live: int | None = None, idle_s: float | None = None) -> None:
+    """Bound the MCP clients this process runs: at most `max_live` at once (default 8, each a
+    ~230 MB subprocess) and none idle for longer than `idle_s` seconds (default 600)."""
+    _POOL.configure(max_live=max_live, idle_s=idle_s)
+
+
+def live_mcp_clients() -> list[PooledMCPClient]:
+    """The MCP clients running now, least recently used first."""
+    return _POOL.live()
+
+
 def mcp_client(
     settings: Settings,
     *,
@@ -64,8 +297,8 @@ def mcp_client(
     url: str | None = None,
     command: list[str] | None = None,
     timeout_s: int = 60,
-) -> MCPClient:
-    """The started MCP client for this data, role and user (shared within the process).
+) -> PooledMCPClient:
+    """The started MCP client for this data, role and user (one per process; pooled).
 
     `url`: a streamable-HTTP server; else `command` (default `python -m mcp_servers all`) runs
     as a stdio subprocess.
@@ -73,59 +306,50 @@ def mcp_client(
     command = command or [sys.executable, "-m", "mcp_servers", "all"]
     key: tuple[str, ...] = (str(settings.data_dir.resolve()), str(settings.warehouse_file))
     key += (role, user, *([url] if url else command))
-    with _lock:
-        client = _clients.get(key)
-        if client is not None:
-            return client
+
+    def make() -> PooledMCPClient:
         if url:
-            client = MCPClient(url=url, startup_timeout=timeout_s)
-        else:
-            params = StdioServerParameters(
-                command=command[0],
-                args=command[1:],
-                env=_server_env(settings, user=user, role=role),
-                cwd=_ROOT,
-            )
-            client = MCPClient(lambda: stdio_client(params), startup_timeout=timeout_s)
-        try:
-            client.start()
-        except Exception as exc:
-            where = f"ENCORE_MCP_URL={url} is reachable" if url else f"`{' '.join(command)}` runs"
-            raise ConfigError(
-                f"the MCP tool server did not start ({exc}); check that {where}",
-                command=command,
-            ) from exc
-        _clients[key] = client
+            where = f"ENCORE_MCP_URL={url} is reachable"
+            return PooledMCPClient(key, where, url=url, startup_timeout=timeout_s)
+        params = StdioServerParameters(
+            command=command[0],
+            args=command[1:],
+            env=_server_env(settings, user=user, role=role),
+            cwd=_ROOT,
+        )
+        where = f"`{' '.join(command)}` runs"
+        return PooledMCPClient(
+            key, where, transport_callable=lambda: stdio_client(params), startup_timeout=timeout_s
+        )
+
+    client = _POOL.client(key, make)
+    with _POOL.using(client):
         return client
 
 
 def close_mcp_clients() -> None:
-    """Stop every shared MCP client (and its subprocess)."""
+    """Stop every MCP client (and its subprocess); a later call starts them again."""
+    _POOL.close()
     with _lock:
-        clients = list(_clients.values())
-        _clients.clear()
-        _models.clear()
-    vocabulary_reader.cache_clear()
-    _tools_of.cache_clear()
-    for client in clients:
-        try:
-            client.stop(None, None, None)
-        except Exception as exc:  # shutting down: report, keep closing the others
-            log.warning("MCP client did not stop cleanly: %s", exc)
+        _memories.clear()
 
 
 atexit.register(close_mcp_clients)
 
 
-@lru_cache(maxsize=64)
 def _tools_of(client: MCPClient) -> tuple[AgentTool, ...]:
-    return tuple(client.list_tools_sync())
+    if not isinstance(client, PooledMCPClient):
+        return tuple(client.list_tools_sync())
+    if client.tools is None:
+        client.tools = tuple(client.list_tools_sync())
+    return client.tools
 
 
-@lru_cache(maxsize=64)
-def vocabulary_reader(client: MCPClient) -> Any:
+def vocabulary_reader(client: MCPClient) -> Callable[[str], list[str]]:
     """`vocabulary(kind)` reading the MCP resource encore://vocabulary/{kind}, cached per client
     so new sessions do not read the vocabularies again."""
+    if isinstance(client, PooledMCPClient) and client.vocabulary is not None:
+        return client.vocabulary
 
     @lru_cache(maxsize=16)
     def vocabulary(kind: str) -> list[str]:
@@ -133,10 +357,13 @@ def vocabulary_reader(client: MCPClient) -> Any:
         text = getattr(result.contents[0], "text", "{}") if result.contents else "{}"
         return list(json.loads(text).get("names", []))  # a tools.query.catalog.Vocabulary
 
+    if isinstance(client, PooledMCPClient):
+        client.vocabulary = vocabulary
     return vocabulary
 
 
-_models: dict[tuple[int, str], Model] = {}
+_lock = threading.Lock()
+_memories: dict[tuple[str, float, int], LocalMemory] = {}
 
 
 def _shared_model(
@@ -144,15 +371,16 @@ def _shared_model(
 ) -> Model:
     """The offline planner keeps no conversation state of its own (it reads it from the
     messages), so one instance with its gazetteers serves every session on the same client."""
-    if spec != "offline":
+    if spec != "offline" or not isinstance(client, PooledMCPClient):
         return build_model(
             spec, agent_settings, vocabulary=vocabulary_reader(client), region=settings.aws_region
         )
-    key = (id(client), spec)
     with _lock:
-        if key not in _models:
-            _models[key] = build_model(spec, agent_settings, vocabulary=vocabulary_reader(client))
-        return _models[key]
+        if spec not in client.models:
+            client.models[spec] = build_model(
+                spec, agent_settings, vocabulary=vocabulary_reader(client)
+            )
+        return client.models[spec]
 
 
 def open_memory(settings: Settings, agent_settings: AgentSettings) -> FailSoftMemory:
@@ -163,11 +391,21 @@ def open_memory(settings: Settings, agent_settings: AgentSettings) -> FailSoftMe
 
         inner = AgentCoreMemory(agent_settings.memory_id, region=settings.aws_region)
     else:
-        inner = LocalMemory(
-            settings.memory_dir,
-            max_age_days=agent_settings.memory_max_age_days,
-            max_events=agent_settings.memory_max_events,
+        # one store (one SQLite connection) per file and limits, shared by every session
+        key = (
+            str(settings.memory_dir.resolve()),
+            agent_settings.memory_max_age_days,
+            agent_settings.memory_max_events,
         )
+        with _lock:
+            local = _memories.get(key)
+            if local is None:
+                local = _memories[key] = LocalMemory(
+                    settings.memory_dir,
+                    max_age_days=agent_settings.memory_max_age_days,
+                    max_events=agent_settings.memory_max_events,
+                )
+        inner = local
     return FailSoftMemory(inner)
 
 

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from agent.build import build_agent, mcp_client
+from agent.build import (
+    DEFAULT_IDLE_S,
+    DEFAULT_MAX_LIVE,
+    build_agent,
+    configure_mcp_pool,
+    live_mcp_clients,
+    mcp_client,
+)
 from agent.memory.local import LocalMemory
+from agent.service import AgentService
 from core.errors import ConfigError
 from core.settings import Settings
 from tests.agent.conftest import MCP_COMMAND, agent_settings
@@ -70,3 +80,84 @@ def test_an_unreachable_server_is_a_config_error(small_warehouse: Settings) -> N
         mcp_client(
             small_warehouse, user="x", role="analyst", url="http://127.0.0.1:9/mcp", timeout_s=5
         )
+
+
+def _mcp_servers_running() -> int:
+    """Child processes of this test run that are `python -m mcp_servers` (not zombies)."""
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[1]) == os.getpid() and b"mcp_servers" in cmdline:
+            count += 1
+    return count
+
+
+@pytest.fixture
+def small_pool() -> Iterator[None]:
+    configure_mcp_pool(max_live=2, idle_s=DEFAULT_IDLE_S)
+    yield
+    configure_mcp_pool(max_live=DEFAULT_MAX_LIVE, idle_s=DEFAULT_IDLE_S)
+
+
+ROWS = "SELECT name FROM artists ORDER BY name LIMIT 3"
+
+
+def _turn(service: AgentService) -> Any:
+    """One turn that reads artist rows through run_sql: analysts may, partners may not."""
+    return asyncio.run(service.ask("list some artists"))
+
+
+def test_many_users_keep_at_most_n_servers_and_each_its_own_role(
+    small_warehouse: Settings, memory: LocalMemory, small_pool: None
+) -> None:
+    people = [("pia", "partner"), ("ana", "analyst"), ("bo", "analyst"), ("cy", "analyst")]
+    services = {}
+    for user, role in people:
+        model = ScriptedModel([("run_sql", {"sql": ROWS}), "done"] * 2)
+        services[user] = service = AgentService.create(
+            small_warehouse,
+            user=user,
+            role=role,
+            model=model,
+            memory=memory,
+            agent_settings=agent_settings(),
+        )
+        result = _turn(service)
+        call = result.tool_calls[0]
+        assert (call.error is None) == (role == "analyst"), call
+        assert len(live_mcp_clients()) <= 2
+        assert _mcp_servers_running() <= 2
+    assert {c.key[3] for c in live_mcp_clients()} == {"bo", "cy"}  # the others were stopped
+
+    again = _turn(services["pia"])  # her server starts again, still as a partner
+    assert again.tool_calls[0].error is not None and "aggregate" in again.tool_calls[0].error
+    assert _turn(services["ana"]).tool_calls[0].output["row_count"] == 3
+    assert {c.key[3] for c in live_mcp_clients()} == {"pia", "ana"}
+    assert _mcp_servers_running() <= 2
+
+
+def test_an_idle_server_stops_and_starts_again_on_use(
+    small_warehouse: Settings, memory: LocalMemory, small_pool: None
+) -> None:
+    model = ScriptedModel([("run_sql", {"sql": ROWS}), "done"] * 2)
+    service = AgentService.create(
+        small_warehouse,
+        user="idle",
+        role="analyst",
+        model=model,
+        memory=memory,
+        agent_settings=agent_settings(),
+    )
+    client = mcp_client(small_warehouse, user="idle", role="analyst", command=MCP_COMMAND)
+    assert _turn(service).tool_calls[0].output["row_count"] == 3
+    configure_mcp_pool(idle_s=0.3)
+    deadline = time.monotonic() + 10
+    while client.running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not client.running() and client not in live_mcp_clients()
+    assert _turn(service).tool_calls[0].output["row_count"] == 3
+    assert client.starts == 2
