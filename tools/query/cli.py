@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from core.errors import EncoreError
 from core.settings import Settings
 from tools.context import ToolContext
 from tools.results import QueryResult
+
+if TYPE_CHECKING:
+    from tools.query.router import EngineChoice
 
 app = typer.Typer()
 bench_app = typer.Typer()
@@ -44,7 +47,10 @@ def _print(result: QueryResult, as_json: bool) -> None:
                         for v in row))  # fmt: skip
     console.print(table)
     more = " (truncated)" if result.truncated else ""
-    console.print(f"[dim]{result.row_count} rows{more}\n{result.sql}[/dim]")
+    engine = getattr(result, "engine", "warehouse")
+    reason = getattr(result, "reason", "")
+    console.print(f"[dim]{result.row_count} rows{more} from the {engine}"
+                  f"{f' ({reason})' if reason else ''}\n{result.sql}[/dim]")  # fmt: skip
 
 
 @app.command("query")
@@ -65,6 +71,9 @@ def query_command(
     role: Annotated[str, typer.Option(help="governance role: admin, analyst, partner")] = "analyst",
     user: Annotated[str, typer.Option(help="user recorded in the audit")] = "local",
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    engine: Annotated[
+        str, typer.Option(help="SQL only: auto (by the tables), warehouse or lake")
+    ] = "auto",
 ) -> None:
     """Query the warehouse: guarded SQL, or measures by dimensions through the semantic layer.
 
@@ -83,8 +92,11 @@ def query_command(
     try:
         if sql and (measures or dimensions):
             raise typer.BadParameter("give either SQL or --measures/--dimensions, not both")
+        if engine not in ("auto", "warehouse", "lake"):
+            raise typer.BadParameter(f"--engine is auto, warehouse or lake; got {engine}")
+        result: QueryResult
         if sql:
-            result = run_sql(ctx, sql, max_rows=limit)
+            result = run_sql(ctx, sql, max_rows=limit, engine=cast("EngineChoice", engine))
         elif measures:
             time_range = None
             if start or end:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
@@ -17,6 +19,7 @@ from tools.context import ToolContext
 from tools.query import audit
 from tools.query.guard import Checked, Schema, check
 from tools.query.policy import Policy, load_policy
+from tools.query.router import EngineChoice, EngineName, RoutedResult, choose
 from tools.results import QueryResult, Table
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,43 @@ def execute_with_timeout(
     return Fetched(columns, rows)
 
 
+class Engine(Protocol):
+    """Where a checked query runs: its tables' schema, and running the guard's SQL."""
+
+    name: EngineName
+
+    def schema(self) -> Schema:
+        """The tables and columns the guard checks queries against."""
+
+    def run(self, checked: Checked, timeout_s: float) -> Fetched:
+        """Run the checked SQL, fetching at most `checked.fetch` rows, stopped after the limit."""
+
+
+EngineOpener = Callable[[ToolContext], AbstractContextManager[Engine]]
+
+
+class WarehouseEngine:
+    """The warehouse: the locked-down read-only DuckDB connection."""
+
+    name: EngineName = "warehouse"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+        self.con = con
+        self.settings = settings
+
+    def schema(self) -> Schema:
+        return warehouse_schema(self.con, self.settings)
+
+    def run(self, checked: Checked, timeout_s: float) -> Fetched:
+        return execute_with_timeout(self.con, checked.sql, timeout_s, checked.fetch)
+
+
+@contextmanager
+def open_warehouse(ctx: ToolContext) -> Iterator[Engine]:
+    with reading(ctx.settings) as con:
+        yield WarehouseEngine(con, ctx.settings)
+
+
 def guarded_query(
     ctx: ToolContext,
     sql: str,
@@ -89,19 +129,21 @@ def guarded_query(
     max_rows: int | None = None,
     policy: Policy | None = None,
     aggregated: bool = False,
+    engine: EngineOpener = open_warehouse,
 ) -> QueryResult:
-    """Check `sql` for the caller's role, run it read-only with a timeout, audit, return rows."""
+    """Check `sql` for the caller's role, run it read-only with a timeout, audit, return rows.
+
+    The same guard, limits and audit serve every engine; `engine` says where the query runs.
+    """
     policy = policy or load_policy()
     started = time.perf_counter()
     checked: Checked | None = None
     try:
         role = policy.role(ctx.role)
-        with reading(ctx.settings) as con:
-            checked = check(sql, role, policy, warehouse_schema(con, ctx.settings),
+        with engine(ctx) as runner:
+            checked = check(sql, role, policy, runner.schema(),
                             max_rows=max_rows, aggregated=aggregated)  # fmt: skip
-            fetched = execute_with_timeout(
-                con, checked.sql, ctx.settings.query_timeout_s, checked.fetch
-            )
+            fetched = runner.run(checked, ctx.settings.query_timeout_s)
     except EncoreError as exc:
         decision: audit.Decision = (
             "timeout"
@@ -133,13 +175,34 @@ def guarded_query(
     )
 
 
-def run_sql(ctx: ToolContext, sql: str, max_rows: int | None = None) -> QueryResult:
-    """Run one read-only SELECT on the warehouse, checked against the caller's role.
+def run_sql(
+    ctx: ToolContext, sql: str, max_rows: int | None = None, engine: EngineChoice = "auto"
+) -> RoutedResult:
+    """Run one read-only SELECT, checked against the caller's role, on the engine holding its data.
 
-    The query must be a single SELECT (WITH and UNION are fine) over the warehouse tables
-    (artists, venues, concerts, ticket_sales, fans, concert_results, concert_performance).
-    The guard refuses anything else with a reason: writes, several statements, table
-    functions, files, settings, system catalogs, columns the role may not read. Results are
-    capped at the role's row limit (`truncated` says when); the SQL that ran is returned.
+    Warehouse tables: artists, venues, concerts, ticket_sales, fans, concert_results,
+    concert_performance (the current, merged state). Lake relations: curated_<entity> (e.g.
+    curated_artists, curated_ticket_sales: every load's records with its load day `dt`,
+    for history) and raw_files (objects as received: source, dt, name, bytes, tier, content).
+    `engine` auto picks the engine from the tables (one query reads one engine's tables);
+    the result's `engine` and `reason` say which answered and why. The query must be a single
+    SELECT (WITH and UNION are fine). The guard refuses anything else with a reason: writes,
+    several statements, table functions, files, settings, system catalogs, columns the role
+    may not read. Results are capped at the role's row limit (`truncated` says when); the SQL
+    that ran is returned.
     """
-    return guarded_query(ctx, sql, max_rows=max_rows)
+    try:
+        route = choose(sql, engine)
+    except QueryRefusedError as exc:
+        audit.record(ctx, sql=sql, decision="refused", reason=exc.message)
+        raise
+    if route.engine == "lake":
+        from tools.query.lake_engine import lake_policy, open_lake_engine
+
+        policy = lake_policy(load_policy())
+        result = guarded_query(
+            ctx, sql, kind="lake-sql", max_rows=max_rows, policy=policy, engine=open_lake_engine
+        )
+    else:
+        result = guarded_query(ctx, sql, max_rows=max_rows)
+    return RoutedResult(**result.model_dump(), engine=route.engine, reason=route.reason)
