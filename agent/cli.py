@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
@@ -20,7 +21,9 @@ from models.recommend import cli as recommend_cli
 from models.registry import ModelRegistry
 from pipelines import commands as pipelines_cli
 from pipelines.aws import commands as aws_cli
+from pipelines.commands.schedule import add_refreshers
 from pipelines.generate import ScaleName
+from pipelines.schedule import Refresher
 from pipelines.sinks.warehouse import last_build
 from tools.dashboard import cli as dashboard_cli
 from tools.interpreter import cli as interpreter_cli
@@ -51,6 +54,48 @@ app.add_typer(
     aws_cli.app,
     name="aws",
     help="Publish to AWS: Glue catalog, Lake Formation grants, Redshift, SageMaker.",
+)
+
+
+# `encore pipeline schedule` retrains the models after new data (requirement 3.3). Pipelines may
+# not import models (DESIGN.md §2), so the root, which mounts both, hands the trainers down.
+_PERFORMANCE_DATA = frozenset(
+    {"artists", "venues", "concerts", "concert_listings", "ticket_sales", "concert_results"}
+)
+_MODEL_DATA = {  # what each model reads; the recommender first, as 3.3 is about it
+    "recommender": (_PERFORMANCE_DATA - {"concert_results"}) | {"fans"},
+    "venue_ranking": _PERFORMANCE_DATA,
+    "sales_forecast": _PERFORMANCE_DATA,
+}
+
+
+def _retrain(name: str) -> Callable[[Settings], object]:
+    def run(settings: Settings) -> object:  # imported when used: the CLI starts without sklearn
+        if name == "recommender":
+            from models.recommend import train
+
+            return train(settings)
+        if name == "venue_ranking":
+            from models.ranking import train_ranking
+
+            return train_ranking(settings)
+        from models.forecast.train import train as train_forecast
+
+        return train_forecast(settings)
+
+    return run
+
+
+def _trained_at(name: str) -> Callable[[Settings], datetime | None]:
+    def at(settings: Settings) -> datetime | None:
+        champion = ModelRegistry(settings).current(name)
+        return champion.trained_at if champion else None
+
+    return at
+
+
+add_refreshers(
+    *(Refresher(n, _retrain(n), data, _trained_at(n)) for n, data in _MODEL_DATA.items())
 )
 
 bench_app = typer.Typer(

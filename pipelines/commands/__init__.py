@@ -3,7 +3,7 @@
 The root CLI (agent/cli.py) mounts `app`'s commands and `bench_app`.
 """
 
-from pipelines.commands import bench, data, flows, lake  # noqa: F401 - importing registers the commands
+from pipelines.commands import bench, data, flows, lake, schedule  # noqa: F401 - importing registers the commands
 from pipelines.commands.common import app, bench_app, console, print_counts
 from pipelines.commands.data import build_dataset
 

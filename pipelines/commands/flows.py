@@ -162,12 +162,16 @@ def pipeline_status_command(
     limit: Annotated[int, typer.Option(help="how many runs to show")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="print the runs as JSON")] = False,
 ) -> None:
-    """The latest pipeline runs: status, counts, duration and errors."""
+    """The latest pipeline runs (scheduled runs and model refreshes among them): status, counts,
+    duration and errors, then the latest model refreshes and how long after new data each came."""
+    from pipelines.commands.schedule import print_refreshes
     from pipelines.ledger import RunLedger
+    from pipelines.schedule import recent_refreshes
 
     con = connect_reader(Settings())
     try:
         runs = RunLedger(con).recent(limit)
+        refreshes = recent_refreshes(con)
     finally:
         con.close()
     if as_json:
@@ -204,6 +208,7 @@ def pipeline_status_command(
             (r["error"] or "")[:60],
         )
     console.print(table)
+    print_refreshes(refreshes)
 
 
 @stream_app.command("produce")
