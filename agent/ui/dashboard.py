@@ -73,7 +73,7 @@ class PageCache:
         from tools.dashboard import Filters, collect, render_html
 
         filters = Filters.last(days, source, since=since, until=until)
-        data = collect(self.settings, filters, drift=True)
+        data = collect(self.settings, filters, drift="background")
         return render_html(data, plotlyjs_url=root + PLOTLY_ROUTE, form_action=root + ROUTE)
 
 

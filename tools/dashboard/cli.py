@@ -38,7 +38,7 @@ def dashboard_command(
         str | None, typer.Option(help="first day (YYYY-MM-DD), instead of --days")
     ] = None,
     until: Annotated[str | None, typer.Option(help="last day (YYYY-MM-DD), default today")] = None,
-    drift: Annotated[bool, typer.Option(help="measure the forecaster's drift (about 1 s)")] = True,
+    drift: Annotated[bool, typer.Option(help="measure the forecaster's drift (seconds)")] = True,
     open_page: Annotated[bool, typer.Option("--open", help="open the page in a browser")] = False,
     aws: Annotated[
         bool, typer.Option("--aws", help="also publish the CloudWatch dashboard of the metrics")
@@ -57,7 +57,7 @@ def dashboard_command(
     first, last = _day(since, "--since"), _day(until, "--until")
     filters = Filters.last(days, source, since=first, until=last, now=datetime.now())
     with console.status("reading the run ledger, alerts, quality checks and models ...") as status:
-        data = collect(settings, filters, drift=drift)
+        data = collect(settings, filters, drift="measure" if drift else "off")
         status.update("drawing the dashboard ...")
         path = write_dashboard(data, out)
     health = summarize(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -139,6 +140,7 @@ class Freshness:
 
 
 DriftStatus = Literal["stable", "drifted", "alert", "unknown"]
+DriftMode = Literal["off", "measure", "background"]
 
 
 @dataclass(frozen=True)
@@ -180,11 +182,12 @@ class DashboardData:
         return self.runs_ever == 0
 
 
-def collect(settings: Settings, filters: Filters, *, drift: bool = False) -> DashboardData:
+def collect(settings: Settings, filters: Filters, *, drift: DriftMode = "off") -> DashboardData:
     """Read the dashboard's data; a missing warehouse gives `problem`, never an exception.
 
-    `drift=True` also measures the sales forecaster's drift live (about a second), when a
-    champion exists; otherwise drift status comes from the models' open alerts.
+    Drift status comes from the models' open alerts; `drift="measure"` also measures the sales
+    forecaster's drift (seconds) when a champion exists, and `"background"` starts measuring and
+    shows the result on a later call (for servers).
     """
     data = DashboardData(filters, datetime.now(), str(settings.warehouse_file))
     if not settings.warehouse_file.exists():
@@ -298,7 +301,9 @@ def _freshness(
     return rows
 
 
-def _models(settings: Settings, alerts: Sequence[AlertRow], *, drift: bool) -> list[ModelHealth]:
+def _models(
+    settings: Settings, alerts: Sequence[AlertRow], *, drift: DriftMode
+) -> list[ModelHealth]:
     registry = ModelRegistry(settings)
     found = []
     for name in registry.models():
@@ -309,8 +314,10 @@ def _models(settings: Settings, alerts: Sequence[AlertRow], *, drift: bool) -> l
         value = latest.metrics.get(metric) if latest and metric else None
         status: DriftStatus
         status, detail = _drift_from_alerts(name, alerts)
-        if drift and name == "sales_forecast" and champion is not None:
-            status, detail = _live_drift(settings, champion.version, (status, detail))
+        if drift != "off" and name == "sales_forecast" and champion is not None:
+            status, detail = _live_drift(
+                settings, champion.version, (status, detail), wait=drift == "measure"
+            )
         found.append(
             ModelHealth(
                 name,
@@ -339,37 +346,70 @@ def _drift_from_alerts(
     return "unknown", "no open alert; run `encore drift` to measure"
 
 
-# Drift changes only when the data or the model does, and measuring it takes seconds: a long-lived
-# server (the chat UI) measures once per warehouse file version and champion.
+# Drift changes only when the data or the model does, and measuring it takes seconds (seven when
+# scikit-learn is not loaded yet): a long-lived server (the chat UI) measures once per warehouse
+# file version and champion, in the background so no page waits for it.
 _DRIFT_CACHE: dict[tuple[str, int, str], tuple[DriftStatus, str]] = {}
+_DRIFT_MEASURING: set[tuple[str, int, str]] = set()
+_DRIFT_LOCK = threading.Lock()
 
 
 def _live_drift(
-    settings: Settings, champion: str, fallback: tuple[Literal["alert", "unknown"], str]
+    settings: Settings,
+    champion: str,
+    fallback: tuple[Literal["alert", "unknown"], str],
+    *,
+    wait: bool,
 ) -> tuple[DriftStatus, str]:
     path = settings.warehouse_file.resolve()
     key = (str(path), path.stat().st_mtime_ns, champion)
-    if key not in _DRIFT_CACHE:
-        measured = _measure_drift(settings)
-        if measured is None:
+    with _DRIFT_LOCK:
+        measured = _DRIFT_CACHE.get(key)
+    if measured is None and wait:
+        measured = _remember(key, _measure_drift(settings))
+    elif measured is None:
+        _measure_in_background(settings, key)
+        if fallback[0] == "alert":
             return fallback
-        _DRIFT_CACHE.clear()  # only the newest version of the data is ever asked about again
-        _DRIFT_CACHE[key] = measured
-    status, detail = _DRIFT_CACHE[key]
+        return "unknown", "being measured now; reload in a few seconds"
+    status, detail = measured
     if fallback[0] == "alert" and status != "drifted":
         # an open alert (e.g. live error well over holdout) is not cleared by a calm PSI
         return "alert", f"{fallback[1]}; now {detail}"
     return status, detail
 
 
-def _measure_drift(settings: Settings) -> tuple[DriftStatus, str] | None:
+def _remember(
+    key: tuple[str, int, str], measured: tuple[DriftStatus, str]
+) -> tuple[DriftStatus, str]:
+    with _DRIFT_LOCK:
+        for old in [k for k in _DRIFT_CACHE if k[0] == key[0]]:
+            del _DRIFT_CACHE[old]  # only a warehouse's newest data is asked about again
+        _DRIFT_CACHE[key] = measured
+        _DRIFT_MEASURING.discard(key)
+    return measured
+
+
+def _measure_in_background(settings: Settings, key: tuple[str, int, str]) -> None:
+    with _DRIFT_LOCK:
+        if key in _DRIFT_MEASURING:
+            return
+        _DRIFT_MEASURING.add(key)
+    threading.Thread(
+        target=lambda: _remember(key, _measure_drift(settings)),
+        name="encore-dashboard-drift",
+        daemon=True,
+    ).start()
+
+
+def _measure_drift(settings: Settings) -> tuple[DriftStatus, str]:
     from models.monitoring import PSI_ALERT, drift_report
 
     try:
         report: dict[str, Any] = drift_report(settings, alert=False)
-    except EncoreError as exc:
+    except (EncoreError, duckdb.Error) as exc:
         log.warning("drift not measured: %s", exc)
-        return None
+        return "unknown", f"drift could not be measured: {exc}"
     prediction = report.get("prediction")
     if not prediction:
         return "unknown", str(report.get("message", "drift not measured"))

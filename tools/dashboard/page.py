@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import html
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
@@ -194,6 +195,8 @@ def _failed_runs(health: PipelineHealth) -> str:
 
 
 def _filters_form(data: DashboardData, action: str) -> str:
+    # the window's end is exclusive: a range "until" a day ends at the next midnight
+    last_day = (data.filters.end - timedelta(microseconds=1)).date()
     options = ['<option value="">every source</option>'] + [
         f'<option value="{_e(s)}"{" selected" if s == data.filters.source else ""}>{_e(s)}</option>'
         for s in data.sources
@@ -201,7 +204,7 @@ def _filters_form(data: DashboardData, action: str) -> str:
     return (
         f'<form method="get" action="{_e(action)}">'
         f'<label>from<input type="date" name="since" value="{data.filters.start:%Y-%m-%d}"></label>'
-        f'<label>to<input type="date" name="until" value="{data.filters.end:%Y-%m-%d}"></label>'
+        f'<label>to<input type="date" name="until" value="{last_day:%Y-%m-%d}"></label>'
         f'<label>source<select name="source">{"".join(options)}</select></label>'
         '<button type="submit">Apply</button></form>'
     )

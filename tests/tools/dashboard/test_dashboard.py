@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -146,10 +147,32 @@ def test_model_health_from_the_registry_and_model_alerts(
     )
     with writing(settings) as con:
         LocalMonitor(con).alert("warning", "model:venue_ranking", "rankings drifted")
-    [model] = summarize(collect(settings, Filters.last(30, "crm"), drift=True)).models
-    assert (model.name, model.champion) == ("venue_ranking", version.version)
-    assert (model.holdout_metric, model.holdout_value) == ("venues", 87.0)
-    assert model.drift == "alert" and "rankings drifted" in model.drift_detail
+    # a forecaster that cannot be loaded: drift is reported as not measured, never an error
+    forecast = registry.register(
+        "sales_forecast", {"not": "a forecaster"}, metrics={"mape": 0.25}, params={},
+        data_snapshot={},
+    )  # fmt: skip
+    registry.promote("sales_forecast", forecast.version, primary_metric="mape",
+                     higher_is_better=False)  # fmt: skip
+    models = {m.name: m for m in summarize(collect(settings, Filters.last(30, "crm"))).models}
+    ranking = models["venue_ranking"]
+    assert (ranking.champion, ranking.holdout_metric, ranking.holdout_value) == (
+        version.version, "venues", 87.0,
+    )  # fmt: skip
+    assert ranking.drift == "alert" and "rankings drifted" in ranking.drift_detail
+    assert models["sales_forecast"].holdout_value == 0.25
+
+    # a server asks for drift in the background: the first page does not wait for it
+    first = {m.name: m for m in collect(settings, Filters.last(30), drift="background").models}
+    assert first["sales_forecast"].drift_detail.startswith("being measured")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        later = {m.name: m for m in collect(settings, Filters.last(30), drift="background").models}
+        if not later["sales_forecast"].drift_detail.startswith("being measured"):
+            break
+        time.sleep(0.2)
+    assert later["sales_forecast"].drift == "unknown"
+    assert "not a SalesForecaster" in later["sales_forecast"].drift_detail
 
 
 def test_encore_dashboard_writes_the_page_and_prints_its_path(
