@@ -8,6 +8,7 @@ is registered to refresh.
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -78,6 +79,8 @@ def pipeline_schedule_command(
         trigger = build_trigger(every, cron)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="--cron" if cron else "--every") from exc
+    # APScheduler warns of every firing dropped while a run is going; the summary counts them
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     settings = Settings()
     refreshers = registered_refreshers() if refresh else ()
     scheduler = PipelineScheduler(settings, landing=landing, stream=stream, use_apis=apis,
@@ -137,7 +140,13 @@ def _show(tick: Tick) -> None:
     )
     if tick.error:
         console.print(f"  [red]{escape(tick.error)}[/]")
+    if tick.quality_failures:
+        console.print(f"  [yellow]data quality: {tick.quality_failures} check(s) over their limit "
+                      "(`encore quality report`)[/]")  # fmt: skip
     for r in tick.refreshes:
+        if r.status == "skipped":
+            console.print(f"  [yellow]not refreshed[/] {r.name}: {escape(r.detail)}")
+            continue
         verdict = "[green]refreshed[/]" if r.status == "done" else "[red]refresh failed[/]"
         console.print(f"  {verdict} {r.name} in {r.seconds:.1f} s, {r.lag_s / 60:.1f} min after "
                       f"new data ({escape(r.detail)})")  # fmt: skip

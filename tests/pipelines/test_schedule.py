@@ -165,20 +165,26 @@ def test_a_failing_run_is_alerted_and_the_schedule_goes_on(settings: Settings) -
     def broken(_: Settings) -> None:
         raise RuntimeError("model store unreachable")
 
+    def not_yet(_: Settings) -> None:
+        raise ConfigError("no ticket sales yet; load sales first")
+
     seen: list[Tick] = []
+    refreshers = [Refresher("broken", broken), Refresher("not_yet", not_yet)]
     scheduler = PipelineScheduler(settings, use_apis=False, on_tick=seen.append,
-                                  refreshers=[Refresher("broken", broken)])  # fmt: skip
+                                  refreshers=refreshers)  # fmt: skip
     ticks = scheduler.serve(IntervalTrigger(seconds=0.2), max_runs=2)
 
     assert [t.status for t in ticks] == ["failed", "failed"] and seen == ticks
     assert "files:" in (ticks[0].error or "") and "bad-artists.csv" in (ticks[0].error or "")
-    # the refresh failed both times: its data is still new to it, so it is tried again
+    # a failed refresh is tried again at the next run; one that cannot be built from this data
+    # yet waits for the next load of its data
     refreshes = [[(r.name, r.status) for r in t.refreshes] for t in ticks]
-    assert refreshes == [[("broken", "failed")]] * 2
+    assert refreshes == [[("broken", "failed"), ("not_yet", "skipped")], [("broken", "failed")]]
     alerts = query_warehouse(settings, "SELECT source, severity, run_id FROM alerts "
                                        "WHERE severity = 'critical'")  # fmt: skip
     sources = [a[0] for a in alerts]
     assert sources.count("schedule") == 2 and sources.count("refresh:broken") == 2
+    assert "refresh:not_yet" not in sources
     assert {a[2] for a in alerts if a[0] == "schedule"} == {t.run_id for t in ticks}
     assert query_warehouse(settings, "SELECT count(*) FROM artists")[0][0] == 2  # good file kept
 
