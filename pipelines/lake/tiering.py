@@ -233,34 +233,44 @@ def apply(
     changed = [p for p in steps if p.action != "hot (read)"]
     if dry_run:
         return TierReport(run_id=None, dry_run=True, partitions=steps)
-    if not changed:  # a rerun with nothing to do leaves no trace in the ledger
-        return TierReport(run_id=None, dry_run=False, partitions=steps)
-    # the run is visible as running while files move; the writer is not held meanwhile, so
-    # loads and queries in other processes go on
-    con = connect_writer(settings)
+    run = None
+    if changed:
+        # the run is visible as running while files move; the writer is not held meanwhile,
+        # so loads and queries in other processes go on
+        con = connect_writer(settings)
+        try:
+            run = RunLedger(con).start("lake-tier", "lake", None, [_entry(p) for p in changed])
+        finally:
+            con.close()
+    error: BaseException | None = None
     try:
-        ledger = RunLedger(con)
-        run = ledger.start("lake-tier", "lake", None, [_entry(p) for p in changed])
+        for step in changed:
+            assert run is not None
+            if step.action == "cold":
+                _move_to_cold(settings.lake_dir, step, run.run_id)
+            else:
+                _expire(settings.lake_dir, step)
+            log.info("lake tier: %s %s %s (%s)", step.dataset, step.partition, step.action,
+                     step.why)  # fmt: skip
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
-        con.close()
-    lake = settings.lake_dir
-    for step in changed:
-        if step.action == "cold":
-            _move_to_cold(lake, step, run.run_id)
-        else:
-            _expire(lake, step)
-        log.info("lake tier: %s %s %s (%s)", step.dataset, step.partition, step.action, step.why)
-    con = connect_writer(settings)
-    try:
-        with transaction(con):
-            sync_raw_entries(con, lake)
-            run.inputs = [_entry(p) for p in changed]
-            run.records_in = sum(p.files for p in changed)
-            run.accepted = sum(p.files for p in changed if p.action == "cold")
-            RunLedger(con).finish(run, "succeeded")
-    finally:
-        con.close()
-    return TierReport(run_id=run.run_id, dry_run=False, partitions=steps)
+        con = connect_writer(settings)
+        try:
+            with transaction(con):
+                # also after a failure or with nothing to move: the catalog describes the disk
+                sync_raw_entries(con, settings.lake_dir)
+                if run is not None:
+                    run.inputs = [_entry(p) for p in changed]
+                    run.records_in = sum(p.files for p in changed)
+                    run.accepted = sum(p.files for p in changed if p.action == "cold")
+                    RunLedger(con).finish(
+                        run, "failed" if error else "succeeded", str(error) if error else None
+                    )
+        finally:
+            con.close()
+    return TierReport(run_id=run.run_id if run else None, dry_run=False, partitions=steps)
 
 
 def _entry(step: PartitionPlan) -> dict[str, object]:
@@ -293,9 +303,11 @@ def sync_raw_entries(con: duckdb.DuckDBPyConnection, lake: Path) -> None:
     for dataset in known:
         source = dataset.removeprefix("raw/")
         if "/" not in source:
+            # only when it differs: a rerun with nothing to do changes nothing
             con.execute(
-                "UPDATE data_catalog SET partitions = ?, updated_at = now() WHERE dataset = ?",
-                [hot.get(source, []), dataset],
+                "UPDATE data_catalog SET partitions = ?, updated_at = now() "
+                "WHERE dataset = ? AND list_sort(partitions) IS DISTINCT FROM ?",
+                [hot.get(source, []), dataset, sorted(hot.get(source, []))],
             )
         elif source.endswith("/cold") and source.removesuffix("/cold") not in cold:
             con.execute("DELETE FROM data_catalog WHERE dataset = ?", [dataset])
@@ -309,7 +321,10 @@ def sync_raw_entries(con: duckdb.DuckDBPyConnection, lake: Path) -> None:
                VALUES (?, 'raw', ?, 'parquet', ?, ?, ?, now())
                ON CONFLICT (dataset) DO UPDATE SET location = excluded.location,
                    schema = excluded.schema, partitions = excluded.partitions,
-                   row_count = excluded.row_count, updated_at = excluded.updated_at""",
+                   row_count = excluded.row_count, updated_at = excluded.updated_at
+               WHERE data_catalog.partitions IS DISTINCT FROM excluded.partitions
+                  OR data_catalog.row_count IS DISTINCT FROM excluded.row_count
+                  OR data_catalog.location IS DISTINCT FROM excluded.location""",
             [cold_dataset(source), str(lake / COLD / "raw" / f"source={source}"),
              json.dumps({"name": "VARCHAR", "bytes": "BIGINT", "sha256": "VARCHAR",
                          "content": "BLOB"}),

@@ -137,7 +137,9 @@ def test_old_partitions_go_cold_read_ones_stay_hot_and_nothing_is_lost(lake: Set
 
     # a second run has nothing to do and leaves everything as it was
     after = _files(lake)
+    catalog_after = query_warehouse(lake, "SELECT * FROM data_catalog ORDER BY dataset")
     again = apply(lake, POLICY)
+    assert query_warehouse(lake, "SELECT * FROM data_catalog ORDER BY dataset") == catalog_after
     assert again.run_id is None and again.count("cold") == 0
     assert _files(lake) == after
     assert query_warehouse(
@@ -179,6 +181,11 @@ def test_a_crash_after_packing_loses_nothing_on_rerun(
     apply(lake, POLICY)
     assert _raw(lake) == raw_before  # no object twice, none lost
     assert plan(lake, POLICY) == []
+    runs = query_warehouse(
+        lake,
+        "SELECT status, error FROM pipeline_runs WHERE pipeline = 'lake-tier' ORDER BY started_at",
+    )
+    assert runs == [("failed", "power cut"), ("succeeded", None)]
 
 
 def _crash(*_: object, **__: object) -> None:

@@ -22,12 +22,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from sqlglot import exp
 
@@ -80,6 +82,15 @@ class LakeRelation:
         return f"curated/{self.name.removeprefix(CURATED_PREFIX)}", f"dt={values[0]}"
 
 
+_LOCAL = pafs.LocalFileSystem()
+
+
+@lru_cache(maxsize=65_536)
+def _file_schema(path: Path) -> pa.Schema:
+    """A Parquet file's schema; lake files are written once under a new name, never changed."""
+    return pq.read_schema(path)
+
+
 class LakeFiles:
     """The lake folder's files as Arrow sources, one per relation (built from a listing)."""
 
@@ -103,14 +114,25 @@ class LakeFiles:
             found.append(LakeRelation(RAW_FILES, ("source", "dt")))
         return found
 
+    def partitions(self, relation: LakeRelation) -> set[Partition]:
+        """Every catalog partition behind a relation, from the file listing."""
+        if relation.name != RAW_FILES:
+            files = self.curated.get(relation.name, [])
+            return {relation.partition((f.parent.name.removeprefix("dt="),)) for f in files}
+        return {
+            relation.partition((f.parent.parent.name.split("=", 1)[1], f.parent.name[3:]))
+            for f in self.hot_raw + self.cold_raw
+        }
+
     def curated_dataset(self, name: str) -> ds.Dataset:
         files = self.curated[name]
         # loads may add columns over time: one schema for all files, missing values null
-        schema = pa.unify_schemas([pq.read_schema(f) for f in files])
+        schema = pa.unify_schemas([_file_schema(f) for f in files])
         return ds.dataset(
             [str(f) for f in files], schema=schema.append(pa.field("dt", pa.date32())),
             format="parquet", partition_base_dir=str(files[0].parent.parent),
             partitioning=ds.partitioning(pa.schema([("dt", pa.date32())]), flavor="hive"),
+            filesystem=_LOCAL,
         )  # fmt: skip
 
     def hot_raw_table(self, *, content: bool) -> pa.Table:
@@ -140,7 +162,7 @@ class LakeFiles:
     def cold_raw_dataset(self) -> ds.Dataset:
         part = pa.schema([("source", pa.string()), ("dt", pa.date32())])
         return ds.dataset(
-            [str(f) for f in self.cold_raw], format="parquet",
+            [str(f) for f in self.cold_raw], format="parquet", filesystem=_LOCAL,
             partition_base_dir=str(self.lake / COLD / "raw"),
             partitioning=ds.partitioning(part, flavor="hive"),
         )  # fmt: skip
@@ -262,10 +284,14 @@ class LocalLakeEngine:
             relation = self.relations.get(table.name.lower())
             if relation is None:
                 continue
+            conjuncts = _partition_filter(table, relation.partition_columns)
+            if not conjuncts:  # every partition: known from the listing, no scan needed
+                read.update(self.files.partitions(relation))
+                continue
             alias = table.alias_or_name
             query = exp.select(*(exp.column(c, table=alias) for c in relation.partition_columns))
             query = query.from_(exp.table_(relation.name, alias=alias)).distinct()
-            for conjunct in _partition_filter(table, relation.partition_columns):
+            for conjunct in conjuncts:
                 query = query.where(conjunct)
             fetched = execute_with_timeout(self.con, query.sql(DIALECT), timeout_s, 1_000_000)
             read.update(relation.partition(row) for row in fetched.rows)
