@@ -30,6 +30,7 @@ from pipelines.schedule import (
     Tick,
     build_trigger,
     exclusive,
+    parse_every,
 )
 
 _refreshers: list[Refresher] = []
@@ -92,6 +93,9 @@ def pipeline_schedule_command(
     else:
         console.print(f"Scheduling the pipeline ({_describe(every, cron)}); after new data it "
                       f"refreshes {names}. Ctrl-C stops after the current run.")  # fmt: skip
+        if every and parse_every(every).total_seconds() >= FRESHNESS_BUDGET_S:
+            console.print("[yellow]runs this far apart leave new data waiting longer than the "
+                          "30 minutes of requirement 3.3[/]")  # fmt: skip
         stop = threading.Event()
         with _stopping_on_signals(stop):
             ticks = scheduler.serve(trigger, max_runs=max_runs, stop=stop, run_now=cron is None)
