@@ -62,6 +62,11 @@ def test_intervals_are_read_with_their_unit(text: str, seconds: int) -> None:
     assert parse_every(text).total_seconds() == seconds
 
 
+def test_the_default_is_every_15_minutes_and_cron_lines_are_read() -> None:
+    assert build_trigger().interval.total_seconds() == 900  # half of requirement 3.3's budget
+    assert "minute='*/15'" in str(build_trigger(cron="*/15 * * * *"))
+
+
 @pytest.mark.parametrize(("every", "cron", "message"), [
     ("15", None, "write e.g. 30s, 15m or 2h"),
     ("0s", None, "under one second"),
