@@ -110,6 +110,7 @@ class _Runtime:
     authenticator: LocalIssuer | CognitoVerifier
     limiter: RateLimiter
     logins: RateLimiter
+    rejected: RateLimiter
 
 
 def caller(
@@ -120,7 +121,19 @@ def caller(
     runtime: _Runtime = request.app.state.runtime
     if credentials is None:
         raise UnauthorizedError("send Authorization: Bearer <token> (POST /v1/token gives one)")
-    principal = runtime.authenticator.verify(credentials.credentials)
+    # rejected tokens are limited per address: each one with an unknown key id would otherwise
+    # make the Cognito verifier fetch the JWKS again
+    address = request.client.host if request.client else "-"
+    wait = runtime.rejected.wait(address)
+    if wait:
+        raise HTTPException(
+            429, "too many rejected tokens", headers={"Retry-After": retry_after(wait)}
+        )
+    try:
+        principal = runtime.authenticator.verify(credentials.credentials)
+    except UnauthorizedError:
+        runtime.rejected.acquire(address)
+        raise
     request.state.user = principal.user
     wait = runtime.limiter.acquire(principal.user)
     if wait:
@@ -141,9 +154,18 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
     settings = settings or Settings()
     api = api or ApiSettings()
     authenticator = build_authenticator(settings, api)
-    logins = RateLimiter(api.login_per_min / 60, max(1, int(api.login_per_min)))
+
+    def per_minute() -> RateLimiter:
+        return RateLimiter(api.login_per_min / 60, max(1, int(api.login_per_min)))
+
+    logins = per_minute()
     runtime = _Runtime(
-        settings, api, authenticator, RateLimiter(api.rate_per_s, api.rate_burst), logins
+        settings,
+        api,
+        authenticator,
+        RateLimiter(api.rate_per_s, api.rate_burst),
+        logins,
+        rejected=per_minute(),
     )
     policy = load_policy()
     app = FastAPI(

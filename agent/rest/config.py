@@ -19,7 +19,10 @@ class ApiSettings(BaseSettings):
     rate_per_s: float = Field(5.0, gt=0, description="requests per second a user may sustain")
     rate_burst: int = Field(20, ge=1, description="requests a user may send at once")
     login_per_min: float = Field(
-        10.0, gt=0, description="password attempts per minute per client address and user name"
+        10.0,
+        gt=0,
+        description="password attempts per minute per address and name; rejected tokens per "
+        "minute per address",
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest request body accepted")
     jwks_cache_s: int = Field(3600, ge=60, description="how long Cognito's signing keys are kept")

@@ -28,6 +28,13 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
         self._lock = threading.Lock()  # sync endpoints run on a thread pool
 
+    def wait(self, key: str) -> float:
+        """Seconds until `key` has a token again (0: it has one now); spends nothing."""
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, time.monotonic()))
+            tokens = min(self.burst, tokens + (time.monotonic() - last) * self.rate)
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
     def acquire(self, key: str) -> float:
         """0 when a request may go ahead (a token is spent), else seconds until one is free."""
         now = time.monotonic()
