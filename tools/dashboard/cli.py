@@ -67,8 +67,8 @@ def dashboard_command(
         f"{health.quality_checks} quality checks failing, {len(health.open_alerts)} open alerts "
         f"[dim]({filters.describe()}; {time.perf_counter() - started:.1f} s)[/]"
     )
-    if data.problem or data.empty:
-        console.print(f"[yellow]{health.message}[/]")
+    tone = "green" if health.message.startswith("Healthy") else "yellow"
+    console.print(f"[{tone}]{health.message}[/]")
     if aws:
         _publish(settings, name)
     typer.echo(str(path))
