@@ -12,7 +12,8 @@ stream consumer between ticks counts too, and a tick that loads nothing retrains
 Each refresh is a ledger run (pipeline `refresh`, source = its name) with metrics `duration_s` and
 `freshness_lag_s` (from the oldest new data to the end of the refresh); a lag over 30 minutes
 raises a warning. A failed tick or refresh is logged, recorded and alerted through
-`pipelines.monitoring`, and the schedule goes on.
+`pipelines.monitoring`, and the schedule goes on; a refresher that cannot build from the data yet
+(`ConfigError`, e.g. no ticket sales) is recorded as skipped and waits for the next load.
 
 APScheduler fires the ticks: at most one at a time (`max_instances=1`, plus a lock for direct
 calls), missed firings coalesced into one, and a file lock keeps a second scheduler off the same
