@@ -22,6 +22,7 @@ data directory.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -31,17 +32,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Literal
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from core.errors import ConfigError, EncoreError
+from core.schemas import ENTITY_SCHEMAS
 from core.settings import Settings
-from core.warehouse import connect_writer
-from pipelines.ingest import LOAD_ORDER
-from pipelines.ledger import Run, RunLedger, RunStatus
-from pipelines.monitoring import DEFAULT_RULES, AlertRule, open_monitor, record_run
-from pipelines.orchestrate import StepResult, run_pipeline
+
+# The root CLI imports this module at start (for `Refresher`) and `encore --help` must stay fast,
+# so DuckDB, the ledger, monitoring and the pipeline load on the first run, not here.
+if TYPE_CHECKING:
+    import duckdb
+
+    from pipelines.ledger import Run, RunStatus
+    from pipelines.monitoring import AlertRule
+    from pipelines.orchestrate import StepResult
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +54,7 @@ FRESHNESS_BUDGET_S: Final = 1800.0
 DEFAULT_EVERY: Final = "15m"
 """Half the freshness budget: new data waits at most 15 minutes, leaving 15 for the refresh."""
 
-REFRESH_RULES: Final[tuple[AlertRule, ...]] = (
-    *DEFAULT_RULES,
-    AlertRule(
-        metric="freshness_lag_s",
-        op=">",
-        threshold=FRESHNESS_BUDGET_S,
-        severity="warning",
-        message="refreshed {value:.0f} s after new data arrived, over the {threshold:.0f} s of "
-        "requirement 3.3; schedule runs more often",
-    ),
-)
-ALL_ENTITIES: Final = frozenset(LOAD_ORDER)
+ALL_ENTITIES: Final = frozenset(ENTITY_SCHEMAS)
 _LEDGER_STATUS: Final[dict[str, RunStatus]] = {
     "done": "succeeded",
     "skipped": "skipped",
@@ -74,6 +67,25 @@ _UNIT_SECONDS: Final = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86
 
 def _never(_: Settings) -> datetime | None:
     return None
+
+
+@functools.cache
+def refresh_rules() -> tuple[AlertRule, ...]:
+    """The rules scheduled runs and refreshes are checked against: the pipelines' own, plus
+    requirement 3.3's freshness budget."""
+    from pipelines.monitoring import DEFAULT_RULES, AlertRule
+
+    return (
+        *DEFAULT_RULES,
+        AlertRule(
+            metric="freshness_lag_s",
+            op=">",
+            threshold=FRESHNESS_BUDGET_S,
+            severity="warning",
+            message="refreshed {value:.0f} s after new data arrived, over the {threshold:.0f} s "
+            "of requirement 3.3; schedule runs more often",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -341,6 +353,8 @@ class PipelineScheduler:
         return tick
 
     def _run(self, tick: Tick) -> None:
+        from pipelines.orchestrate import run_pipeline
+
         started = time.perf_counter()
         run: Run | None = None
         try:
@@ -365,6 +379,9 @@ class PipelineScheduler:
         self._finish_run(run, tick)
 
     def _start_run(self) -> Run:
+        from core.warehouse import connect_writer
+        from pipelines.ledger import RunLedger
+
         inputs = [{"landing": str(self.landing or self.settings.data_dir / "landing"),
                    "stream": self.stream, "apis": self.use_apis}]  # fmt: skip
         con = connect_writer(self.settings)
@@ -389,6 +406,8 @@ class PipelineScheduler:
                       metrics, source="schedule", dimensions={"pipeline": "schedule"})  # fmt: skip
 
     def _refresh(self) -> list[RefreshResult]:
+        from core.warehouse import connect_writer
+
         con = connect_writer(self.settings)
         try:
             stale = pending_refreshes(self.settings, con, self.refreshers)
@@ -397,6 +416,9 @@ class PipelineScheduler:
         return [self._refresh_one(p) for p in stale]
 
     def _refresh_one(self, pending: Pending) -> RefreshResult:
+        from core.warehouse import connect_writer
+        from pipelines.ledger import RunLedger
+
         name = pending.refresher.name
         inputs = [{"new_data_since": pending.since.isoformat(), "loads": pending.loads}]
         con = connect_writer(self.settings)
@@ -445,6 +467,10 @@ class PipelineScheduler:
         source: str,
         dimensions: dict[str, str],
     ) -> None:
+        from core.warehouse import connect_writer
+        from pipelines.ledger import RunLedger
+        from pipelines.monitoring import open_monitor, record_run
+
         try:
             con = connect_writer(self.settings)
         except EncoreError as exc:
@@ -453,7 +479,7 @@ class PipelineScheduler:
         try:
             RunLedger(con).finish(run, status, error=error)
             record_run(open_monitor(self.settings, con), metrics, run_id=run.run_id,
-                       source=source, dimensions=dimensions, rules=REFRESH_RULES)  # fmt: skip
+                       source=source, dimensions=dimensions, rules=refresh_rules())  # fmt: skip
         except EncoreError as exc:
             log.error("cannot record run %s (%s): %s", run.run_id, status, exc)
         finally:
