@@ -7,6 +7,7 @@ registry. One read-only connection per `collect`; nothing is written.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import threading
@@ -395,6 +396,10 @@ def _measure_in_background(settings: Settings, key: tuple[str, int, str]) -> Non
         if key in _DRIFT_MEASURING:
             return
         _DRIFT_MEASURING.add(key)
+    # Imported here first: plotly, drawing in this thread, looks numpy and pandas up in
+    # sys.modules, and would find them half-initialised while the measuring thread imports them.
+    importlib.import_module("numpy")
+    importlib.import_module("pandas")
     threading.Thread(
         target=lambda: _remember(key, _measure_drift(settings)),
         name="encore-dashboard-drift",
