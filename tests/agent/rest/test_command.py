@@ -1,0 +1,53 @@
+"""`encore serve api` as a user starts it: a subprocess on a loopback port, logging to stderr."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from core.settings import Settings
+from tests.agent.rest.conftest import client, login
+from tests.conftest import _free_port
+
+SERVE = "from agent.commands import app; app()"
+
+
+def test_serve_api_answers_and_logs_each_request_with_its_user(
+    api_warehouse: Settings, tmp_path: Path
+) -> None:
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "ENCORE_DATA_DIR": str(api_warehouse.data_dir), "NO_PROXY": "127.0.0.1"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SERVE, "serve", "api", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                with client(url) as http:
+                    health = http.get("/health")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        assert health.json()["auth"] == "local"
+        with client(url, login(url, "pat")) as http:
+            assert http.get("/v1/me").json() == {"user": "pat", "role": "partner"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    text = log.read_text()
+    assert "GET /v1/me 200" in text and "user=pat" in text
+    assert "Traceback" not in text
