@@ -18,13 +18,11 @@ from evals import cli as evals_cli
 from mcp_servers import cli as mcp_cli
 from models import commands as models_cli
 from models.recommend import cli as recommend_cli
-from models.registry import ModelRegistry
 from pipelines import commands as pipelines_cli
 from pipelines.aws import commands as aws_cli
 from pipelines.commands.schedule import add_refreshers
 from pipelines.generate import ScaleName
 from pipelines.schedule import Refresher
-from pipelines.sinks.warehouse import last_build
 from tools.dashboard import cli as dashboard_cli
 from tools.interpreter import cli as interpreter_cli
 from tools.query import cli as query_cli
@@ -88,6 +86,8 @@ def _retrain(name: str) -> Callable[[Settings], object]:
 
 def _trained_at(name: str) -> Callable[[Settings], datetime | None]:
     def at(settings: Settings) -> datetime | None:
+        from models.registry import ModelRegistry  # joblib and numpy: only when asked
+
         champion = ModelRegistry(settings).current(name)
         return champion.trained_at if champion else None
 
@@ -144,6 +144,10 @@ def demo_command(
 
     Each step is skipped when its result already exists, so a second run starts in seconds.
     """
+    # heavy libraries load here, not at import: `encore --help` stays fast (tests/test_cli.py)
+    from models.registry import ModelRegistry
+    from pipelines.sinks.warehouse import last_build
+
     settings = Settings()
     build = last_build(settings)
     params = (build or {}).get("parameters", {})

@@ -8,12 +8,13 @@ A domain module is a name, instructions and registrations; the tools live in `to
 from __future__ import annotations
 
 import importlib
-from typing import Final, Literal, get_args
-
-from mcp.server.fastmcp import FastMCP
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from core.settings import Settings
 from tools.context import ToolContext
+
+if TYPE_CHECKING:
+    from mcp.server.fastmcp import FastMCP
 
 ServerName = Literal["warehouse", "insights", "charts", "web", "pipelines", "analysis", "all"]
 DOMAINS: Final = ("warehouse", "insights", "charts", "web", "pipelines", "analysis")
@@ -33,6 +34,8 @@ def build_server(
         raise ValueError(
             f"unknown MCP server {name!r}; choose one of {', '.join(get_args(ServerName))}"
         )
+    from mcp.server.fastmcp import FastMCP  # here: `encore --help` imports this package
+
     domains = DOMAINS if name == "all" else (name,)
     modules = [importlib.import_module(f"mcp_servers.{domain}") for domain in domains]
     server = FastMCP(

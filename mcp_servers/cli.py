@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 import typer
 
 from core.settings import Settings
-from core.warehouse import share_readers
 from mcp_servers import ServerName, build_server
 
 app = typer.Typer()
@@ -37,6 +36,8 @@ def mcp_command(
     """Serve Encore's tools over MCP (stdio by default; HTTP at http://HOST:PORT/mcp)."""
     # stdout belongs to the protocol on stdio: logs go to stderr only
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, force=True)
+    from core.warehouse import share_readers  # DuckDB: only when a server starts
+
     share_readers()  # a server answers call after call: keep the warehouse open between them
     settings = Settings()
     mcp = build_server(server, settings, user=user, role=role, host=host, port=port)

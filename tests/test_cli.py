@@ -85,3 +85,44 @@ def test_bench_recsys_prints_the_promised_json(tmp_path: Path, shared_data: Path
     assert [m["name"] for m in models][:2] == ["most-popular", "EASE"]
     keys = {"name", "precision@10", "recall@10", "ndcg@10", "map@10", "coverage@10", "train_s"}
     assert all(keys <= set(m) for m in models)
+
+
+# What `encore --help` (and every `encore <group> --help`) must not wait for: each takes from
+# 0.2 s to several seconds to import, and a command imports them when it runs.
+HEAVY = (
+    "pandas",
+    "sklearn",
+    "scipy",
+    "plotly",
+    "mcp.server.fastmcp",
+    "strands",
+    "chainlit",
+    "sqlglot",
+    "joblib",
+)
+
+
+def test_the_cli_starts_without_heavy_libraries() -> None:
+    code = (
+        "import json, sys\n"
+        "import agent.cli\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert json.loads(done.stdout) == []
+
+
+def test_group_help_still_works(tmp_path: Path) -> None:
+    for group in ("recommend", "bench", "aws"):
+        result = run(tmp_path, group, "--help")
+        assert result.returncode == 0, result.stderr
+        assert "Usage" in result.stdout
+
+
+def test_chart_kinds_in_the_help_are_the_ones_drawn() -> None:
+    from tools.charts.build import KINDS
+    from tools.interpreter.cli import CHART_KINDS
+
+    assert " | ".join(KINDS) == CHART_KINDS

@@ -12,13 +12,26 @@ bench.py     hybrid vs CF-only vs content-only vs popularity; cli.py the Typer a
 
 from __future__ import annotations
 
-from models.recommend.refresh import load_model, train
-from models.recommend.service import (
-    recommend_batch,
-    recommend_concerts,
-    similar_artists,
-    venues_for_artist,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models.recommend.refresh import load_model, train
+    from models.recommend.service import (
+        recommend_batch,
+        recommend_concerts,
+        similar_artists,
+        venues_for_artist,
+    )
+
+_EXPORTS = {
+    "load_model": "models.recommend.refresh",
+    "train": "models.recommend.refresh",
+    "recommend_batch": "models.recommend.service",
+    "recommend_concerts": "models.recommend.service",
+    "similar_artists": "models.recommend.service",
+    "venues_for_artist": "models.recommend.service",
+}
 
 __all__ = [
     "load_model",
@@ -28,3 +41,18 @@ __all__ = [
     "train",
     "venues_for_artist",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import what `name` needs on first use, so importing the package (as `encore --help`
+    does for its cli.py) costs no pandas and scipy."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

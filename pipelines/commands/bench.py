@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from pipelines.commands.common import bench_app, console
-from pipelines.generate import SCALES, ScaleName, generate
+from pipelines.generate import SCALES, ScaleName
 
 
 @bench_app.command("generate")
@@ -74,6 +74,7 @@ def bench_dedup_command(
     import tempfile
 
     from pipelines.dedup_bench import bench_dedup
+    from pipelines.generate import generate
     from pipelines.generate.dirty import make_dirty
     from pipelines.sinks.files import FileSink
 

@@ -7,19 +7,20 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from core.errors import ConfigError
 from core.settings import Settings
-from core.warehouse import connect_reader
 from pipelines.commands.common import app, console, print_counts, progress_bar
-from pipelines.generate import SCALES, Chunk, ScaleName, generate
-from pipelines.integrity import IntegrityReport, check_warehouse
+from pipelines.generate import SCALES, ScaleName
 from pipelines.sinks.files import FileFormat
-from pipelines.sinks.warehouse import last_build, rebuild
+
+if TYPE_CHECKING:  # imported where used: `encore --help` need not load pandas for them
+    from pipelines.generate import Chunk
+    from pipelines.integrity import IntegrityReport
 
 
 @app.command("generate")
@@ -53,6 +54,8 @@ def generate_command(
     Artists, venues in real cities, fans, concerts over three past years and the next one, ticket
     sales and box-score results: referentially intact and deterministic by seed.
     """
+    from pipelines.sinks.warehouse import last_build
+
     settings = Settings()
     day = _parse_date(as_of)
     if dirty and out is None:
@@ -84,6 +87,9 @@ def build_dataset(
     dirty: bool = False,
 ) -> tuple[dict[str, int], float]:
     """Generate a dataset into the warehouse (or files under `out`) with a progress bar."""
+    from pipelines.generate import generate
+    from pipelines.sinks.warehouse import rebuild
+
     spec = SCALES[scale]
     started = time.perf_counter()
     with progress_bar() as progress:
@@ -134,6 +140,9 @@ def check_command(
 
     Exits 1 when an error-level rule is broken (warnings are reported but do not fail).
     """
+    from core.warehouse import connect_reader
+    from pipelines.integrity import check_warehouse
+
     settings = Settings()
     con = connect_reader(settings)
     try:
