@@ -71,7 +71,8 @@ def _tier_local(settings: Settings, policy: object, *, dry_run: bool, as_json: b
     for p in report.partitions:
         table.add_row(p.dataset, p.partition, p.tier, p.action, p.why, str(p.files),
                       _bytes(p.bytes_before), _bytes(p.bytes_after))  # fmt: skip
-    console.print(table)
+    if report.partitions:
+        console.print(table)
     cold = [p for p in report.partitions if p.action == "cold"]
     before = sum(p.bytes_before for p in cold)
     after = sum(p.bytes_after or 0 for p in cold)

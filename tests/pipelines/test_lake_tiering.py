@@ -8,6 +8,7 @@ import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from typer.testing import CliRunner
@@ -117,7 +118,7 @@ def test_old_partitions_go_cold_read_ones_stay_hot_and_nothing_is_lost(lake: Set
 
     # the catalog follows the files; the run is in the ledger
     catalog = {
-        d: (loc, sorted(p))
+        d: (loc, sorted(cast(list[str], p)))
         for d, loc, p in query_warehouse(
             lake, "SELECT dataset, location, partitions FROM data_catalog WHERE zone = 'raw'"
         )
@@ -130,7 +131,7 @@ def test_old_partitions_go_cold_read_ones_stay_hot_and_nothing_is_lost(lake: Set
         lake, "SELECT status, inputs, records_in FROM pipeline_runs WHERE pipeline = 'lake-tier'"
     )
     assert status == "succeeded" and files == 2
-    assert {(i["dataset"], i["action"]) for i in json.loads(inputs)} == {
+    assert {(i["dataset"], i["action"]) for i in json.loads(str(inputs))} == {
         ("raw/crm", "cold"),
         ("raw/files", "cold"),
     }
@@ -161,7 +162,7 @@ def test_expiry_removes_old_raw_but_never_curated(lake: Settings) -> None:
         ["files", day(60).isoformat()],
     ]
     assert _curated_rows(lake) == curated
-    assert sum(n for _, n in curated) == sum(len(artists_on(a)) for a in DAYS_AGO)
+    assert sum(cast(int, n) for _, n in curated) == sum(len(artists_on(a)) for a in DAYS_AGO)
     assert query_warehouse(
         lake, "SELECT partitions FROM data_catalog WHERE dataset = 'raw/crm/cold'"
     ) == [([f"dt={day(60)}"],)]

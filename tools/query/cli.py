@@ -50,7 +50,7 @@ def _print(result: QueryResult, as_json: bool) -> None:
     engine = getattr(result, "engine", "warehouse")
     reason = getattr(result, "reason", "")
     console.print(f"[dim]{result.row_count} rows{more} from the {engine}"
-                  f"{f' ({reason})' if reason else ''}\n{result.sql}[/dim]")  # fmt: skip
+                  f"{f': {reason}' if reason else ''}\n{result.sql}[/dim]")  # fmt: skip
 
 
 @app.command("query")

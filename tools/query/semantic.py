@@ -17,6 +17,7 @@ from core.entities import match_name
 from core.errors import ValidationError
 from tools.context import ToolContext
 from tools.query.catalog import vocabulary
+from tools.query.router import RoutedResult
 from tools.query.runner import guarded_query
 from tools.query.semantic_model import (
     Dimension,
@@ -29,7 +30,6 @@ from tools.query.semantic_model import (
     load_model,
     references,
 )
-from tools.results import QueryResult
 
 Dialect = Literal["duckdb", "postgres", "redshift"]
 
@@ -294,7 +294,7 @@ def semantic_query(
     time_range: TimeRange | None = None,
     order_by: list[OrderBy] | None = None,
     limit: int = 100,
-) -> QueryResult:
+) -> RoutedResult:
     """Answer "measures by dimensions" questions without writing SQL; the SQL comes back too.
 
     Measures: tickets_sold, gross_revenue, concerts, avg_ticket_price, sell_through, capacity,
@@ -315,4 +315,7 @@ def semantic_query(
         limit=limit,
     )
     sql = compile_semantic(_resolve_filters(ctx, query, model), "duckdb", model)
-    return guarded_query(ctx, sql, kind="semantic", max_rows=limit, aggregated=True)
+    result = guarded_query(ctx, sql, kind="semantic", max_rows=limit, aggregated=True)
+    return RoutedResult.model_construct(
+        **dict(result), engine="warehouse", reason="semantic measures are defined on the warehouse"
+    )

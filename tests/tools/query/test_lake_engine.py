@@ -181,3 +181,27 @@ def test_encore_query_engine_option(lake: Settings, monkeypatch: pytest.MonkeyPa
 
 def test_lake_relations_skip_empty_zones(tmp_path: Path) -> None:
     assert lake_relations(tmp_path) == []
+
+
+async def test_the_mcp_run_sql_tool_says_which_engine_answered(lake: Settings) -> None:
+    from mcp.shared.memory import create_connected_server_and_client_session
+
+    from mcp_servers import build_server
+
+    server = build_server("warehouse", lake, role="admin")
+    async with create_connected_server_and_client_session(server._mcp_server) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        lake_rows = await client.call_tool(
+            "run_sql", {"sql": "SELECT count(*) AS n FROM curated_venues"}
+        )
+        forced = await client.call_tool(
+            "run_sql", {"sql": "SELECT count(*) AS n FROM venues", "engine": "lake"}
+        )
+    assert tools["run_sql"].inputSchema["properties"]["engine"]["enum"] == [
+        "auto", "warehouse", "lake"
+    ]  # fmt: skip
+    assert not lake_rows.isError, lake_rows.content
+    assert lake_rows.structuredContent is not None
+    assert lake_rows.structuredContent["engine"] == "lake"
+    assert lake_rows.structuredContent["rows"] == [[1]]
+    assert forced.isError and "table venues is not available" in forced.content[0].text  # type: ignore[union-attr]
