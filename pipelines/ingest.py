@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -148,13 +148,14 @@ def _ingest_one(
             path, None, "failed",
             message=f"cannot tell which entity {path.name} holds; pass --entity",
         )  # fmt: skip
+    started = time.perf_counter()
     digest = sha256_of(path)
     earlier = ledger.succeeded_with(digest, entity)
     if earlier and not force:
         return FileOutcome(path, entity, "skipped", message=f"same content loaded by run {earlier}")
     inputs = [{"uri": str(path.resolve()), "sha256": digest, "bytes": path.stat().st_size}]
     run = ledger.start("ingest", source, entity, inputs)
-    started = time.perf_counter()
+    run.timings["hash"] = time.perf_counter() - started
     exhausted = False
     # the raw copy lands while DuckDB parses (both mostly outside the GIL); the load waits for it
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encore-land")
@@ -239,7 +240,8 @@ def _transform_and_load(
 ) -> list[tuple[int | None, list[str]]]:
     schema = ENTITY_SCHEMAS[entity]
     _drop_scratch(con)
-    parsed = read_file(con, raw, table="_raw")
+    with _step(run, "read"):
+        parsed = read_file(con, raw, table="_raw")
     mapping = map_columns(parsed.columns, entity)
     if not mapping:
         raise SourceError(
@@ -255,10 +257,67 @@ def _transform_and_load(
     checked = validation_sql(schema, mapped, list(mapping.values()), keep=["_line"])
     fields = list(schema.model_fields)
     key = fields[0]
+    with _step(run, "validate"):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _validated AS "
+            + foreign_key_sql(entity, source, f"({checked})")
+        )
+    with _step(run, "duplicate keys"):
+        _flag_duplicate_keys(con, entity, key)
+
+    run.records_in = parsed.rows + len(parsed.rejects)
+    with _step(run, "raw landing (wait)"):
+        _landed(run, landing)
+    con.execute("BEGIN TRANSACTION")
+    with _step(run, "quarantine"):
+        _quarantine(con, parsed, entity, source, run)
+    if run.quarantine_rate > max_quarantine_rate:
+        # a file mostly of bad rows is more likely the wrong file than bad data: keep the
+        # evidence, load nothing
+        message = (
+            f"{run.quarantine_rate:.0%} of the rows failed validation, over the "
+            f"{max_quarantine_rate:.0%} limit; nothing was loaded (see the quarantine)"
+        )
+        RunLedger(con).finish(run, "failed", error=message)
+        con.execute("COMMIT")
+        raise QualityGateError(message, run_id=run.run_id)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _validated AS "
-        + foreign_key_sql(entity, source, f"({checked})")
+        "CREATE OR REPLACE TEMP VIEW _clean AS SELECT * EXCLUDE (_reasons) "
+        "FROM _validated WHERE len(_reasons) = 0"
     )
+    with _step(run, "load"):
+        run.inserted, run.updated = load_records(con, entity, source, run, fields)
+    if entity in {"concerts", "ticket_sales", "concert_results", "venues"}:
+        with _step(run, "concert_performance"):
+            refresh_concert_performance(con)
+    with _step(run, "catalog"):
+        _catalog_lake(con, lake, parsed, entity, source, run)
+        refresh_warehouse_entries(con, str(raw))
+    with _step(run, "quality"):
+        assess(con, run.run_id)
+    with _step(run, "commit"):
+        RunLedger(con).finish(run, "succeeded")
+        con.execute("COMMIT")
+    with _step(run, "curated parquet"):
+        _curate(con, lake, entity, run)
+    samples = con.execute(
+        "SELECT _line, _reasons FROM _validated WHERE len(_reasons) > 0 ORDER BY _line LIMIT 5"
+    ).fetchall()
+    return [(line, list(reasons)) for line, reasons in samples]
+
+
+@contextlib.contextmanager
+def _step(run: Run, name: str) -> Iterator[None]:
+    """Add the time spent in the block to `run.timings[name]`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        run.timings[name] = run.timings.get(name, 0.0) + time.perf_counter() - started
+
+
+def _flag_duplicate_keys(con: duckdb.DuckDBPyConnection, entity: str, key: str) -> None:
+    """Quarantine all but one row of each key of `_validated` (listings have no key)."""
     repeated = (
         None
         if entity == "concert_listings"
@@ -271,9 +330,12 @@ def _transform_and_load(
         con.execute("CREATE TEMP TABLE _validated AS " + duplicate_key_sql(key, "_undeduplicated"))
         con.execute("DROP TABLE _undeduplicated")
 
-    run.records_in = parsed.rows + len(parsed.rejects)
-    _landed(run, landing)
-    con.execute("BEGIN TRANSACTION")
+
+def _quarantine(
+    con: duckdb.DuckDBPyConnection, parsed: ParsedFile, entity: str, source: str, run: Run
+) -> None:
+    """Store the rejected and invalid rows with their reasons; count accepted and quarantined."""
+    raw = parsed.path
     # the whole row as it was read, for the quarantine (built for bad rows only: it is costly)
     record = ", ".join(f"{quote_ident(c)} := r.{quote_ident(c)}" for c in parsed.columns)
     con.execute(
@@ -296,33 +358,6 @@ def _transform_and_load(
     run.accepted, run.quarantined = (
         (int(counts[0]), int(counts[1] + len(parsed.rejects))) if counts else (0, 0)
     )
-    if run.quarantine_rate > max_quarantine_rate:
-        # a file mostly of bad rows is more likely the wrong file than bad data: keep the
-        # evidence, load nothing
-        message = (
-            f"{run.quarantine_rate:.0%} of the rows failed validation, over the "
-            f"{max_quarantine_rate:.0%} limit; nothing was loaded (see the quarantine)"
-        )
-        RunLedger(con).finish(run, "failed", error=message)
-        con.execute("COMMIT")
-        raise QualityGateError(message, run_id=run.run_id)
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW _clean AS SELECT * EXCLUDE (_reasons) "
-        "FROM _validated WHERE len(_reasons) = 0"
-    )
-    run.inserted, run.updated = load_records(con, entity, source, run, fields)
-    if entity in {"concerts", "ticket_sales", "concert_results", "venues"}:
-        refresh_concert_performance(con)
-    _catalog_lake(con, lake, parsed, entity, source, run)
-    refresh_warehouse_entries(con, str(raw))
-    assess(con, run.run_id)
-    RunLedger(con).finish(run, "succeeded")
-    con.execute("COMMIT")
-    _curate(con, lake, entity, run)
-    samples = con.execute(
-        "SELECT _line, _reasons FROM _validated WHERE len(_reasons) > 0 ORDER BY _line LIMIT 5"
-    ).fetchall()
-    return [(line, list(reasons)) for line, reasons in samples]
 
 
 def _catalog_lake(

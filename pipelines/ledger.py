@@ -33,6 +33,8 @@ class Run:
     inserted: int = 0
     updated: int = 0
     attempts: int = 1
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds spent in each step of the run, in the order the steps ran (not persisted)."""
 
     @property
     def quarantine_rate(self) -> float:

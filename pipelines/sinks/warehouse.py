@@ -157,22 +157,79 @@ def upsert(
 
     Known values are never erased: a NULL in the incoming row keeps what the table has. Rows equal
     to what is stored change nothing, so loading the same input twice is a no-op.
+
+    The cost follows the batch, not the table: only stored rows inside the batch's key range are
+    read (zone maps skip the rest, so appending new, increasing ids reads none), and hash tables
+    are built from the batch, never from every stored key.
     """
-    others = [c for c in columns if c != key]
     names = ", ".join(f'"{c}"' for c in columns)
-    inserted = con.execute(
+    k = f'"{key}"'
+    low, high = _key_range(con, rows, k)
+    if low is None or not _any_between(con, table, k, low, high):  # all new: a plain append
+        return _changed(con, f"INSERT INTO {table} ({names}) SELECT {names} FROM {rows}"), 0
+    stored, changed = "_upsert_stored", "_upsert_changed"
+    # the stored rows this batch names (a semi-join: the batch is the build side)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {stored} AS SELECT t.rowid AS _rowid, t.* FROM {table} t "
+        f"WHERE t.{k} BETWEEN $low AND $high AND t.{k} IN (SELECT {k} FROM {rows})",
+        {"low": low, "high": high},
+    )
+    added = _changed(
+        con,
         f"INSERT INTO {table} ({names}) SELECT {names} FROM {rows} r "
-        f'WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t."{key}" = r."{key}")'
+        f"WHERE NOT EXISTS (SELECT 1 FROM {stored} s WHERE s.{k} = r.{k})",
+    )
+    others = [c for c in columns if c != key]
+    merged = {c: f'coalesce(r."{c}", s."{c}")' for c in others}
+    differs = " OR ".join(f'{merged[c]} IS DISTINCT FROM s."{c}"' for c in others) or "false"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {changed} AS SELECT s._rowid, s.{k}"
+        + "".join(f', {merged[c]} AS "{c}"' for c in others)
+        + f" FROM {stored} s JOIN {rows} r ON r.{k} = s.{k} WHERE {differs}"
+    )
+    if table in LOGICAL_KEYS:  # no index: rewriting a row costs far less than updating it
+        updated = _changed(
+            con, f"DELETE FROM {table} WHERE rowid IN (SELECT _rowid FROM {changed})"
+        )
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {changed}")
+    else:  # a key index: rows referenced by foreign keys must stay where they are
+        assignments = ", ".join(f'"{c}" = n."{c}"' for c in others)
+        updated = (
+            _changed(
+                con,
+                f"UPDATE {table} t SET {assignments} FROM {changed} n WHERE t.{k} = n.{k}",
+            )
+            if others
+            else 0
+        )
+    con.execute(f"DROP TABLE {stored}")
+    con.execute(f"DROP TABLE {changed}")
+    return added, updated
+
+
+def _key_range(con: duckdb.DuckDBPyConnection, rows: str, key: str) -> tuple[Any, Any]:
+    """The smallest and largest key of `rows` (None, None when it has none)."""
+    row = con.execute(f"SELECT min({key}), max({key}) FROM {rows}").fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def _any_between(con: duckdb.DuckDBPyConnection, table: str, key: str, low: Any, high: Any) -> bool:
+    """Whether `table` holds a key in [low, high]; zone maps answer most of it unread."""
+    row = con.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {key} BETWEEN $low AND $high)",
+        {"low": low, "high": high},
     ).fetchone()
-    added = int(inserted[0]) if inserted else 0
-    total = con.execute(f"SELECT count(*) FROM {rows}").fetchone()
-    if not others or (total and added == total[0]):  # every row was new: nothing to update
-        return added, 0
-    merged = {c: f'coalesce(r."{c}", t."{c}")' for c in others}
-    changed = " OR ".join(f'{merged[c]} IS DISTINCT FROM t."{c}"' for c in others)
-    assignments = ", ".join(f'"{c}" = {merged[c]}' for c in others)
-    updated = con.execute(
-        f"UPDATE {table} t SET {assignments} FROM {rows} r "
-        f'WHERE t."{key}" = r."{key}" AND ({changed})'
-    ).fetchone()
-    return added, (int(updated[0]) if updated else 0)
+    return bool(row and row[0])
+
+
+def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _changed(
+    con: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, Any] | None = None
+) -> int:
+    """Run an INSERT or UPDATE; the number of rows it wrote."""
+    row = con.execute(sql, parameters).fetchone()
+    return int(row[0]) if row else 0

@@ -13,7 +13,7 @@ from core.settings import Settings
 from core.warehouse import connect_reader, connect_writer
 from pipelines.generate import SCALES, generate
 from pipelines.integrity import check_warehouse
-from pipelines.sinks.warehouse import last_build, rebuild
+from pipelines.sinks.warehouse import last_build, rebuild, upsert
 from tests.pipelines.conftest import AS_OF
 
 
@@ -155,3 +155,60 @@ def test_unenforced_fact_keys_are_still_checked(settings: Settings) -> None:
     assert not report.ok
     assert broken[("orphans", "concert_id must exist in concerts.concert_id")] == 2
     assert broken[("duplicates", "sale_id is unique")] == 2
+
+
+_SALE_COLUMNS = ["sale_id", "concert_id", "fan_id", "sold_at", "channel", "price_tier",
+                 "quantity", "unit_price", "amount"]  # fmt: skip
+
+
+def _sales_batch(con: duckdb.DuckDBPyConnection, rows: list[tuple[object, ...]]) -> str:
+    con.execute("CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM ticket_sales LIMIT 0")
+    con.executemany(f"INSERT INTO batch VALUES ({', '.join('?' * len(_SALE_COLUMNS))})", rows)
+    return "batch"
+
+
+def test_a_merge_into_ticket_sales_adds_changes_and_keeps(settings: Settings) -> None:
+    _build(settings, _small(1))
+    con = connect_writer(settings)
+    before = con.execute("SELECT count(*) FROM ticket_sales").fetchone()
+    first, last = con.execute(
+        "SELECT arg_min(ticket_sales, sale_id), arg_max(ticket_sales, sale_id) FROM ticket_sales"
+    ).fetchone()  # type: ignore[misc]
+    # the first stored sale moves channel and loses its fan in the source (a NULL keeps it);
+    # the last one comes again unchanged; one sale is new
+    moved = {**first, "channel": "partner" if first["channel"] != "partner" else "web"}
+    batch = [
+        tuple({**moved, "fan_id": None}[c] for c in _SALE_COLUMNS),
+        tuple(last[c] for c in _SALE_COLUMNS),
+        tuple({**last, "sale_id": "ZZ-new"}[c] for c in _SALE_COLUMNS),
+    ]
+    rows = _sales_batch(con, batch)
+    assert upsert(con, "ticket_sales", rows, "sale_id", _SALE_COLUMNS) == (1, 1)
+    stored = con.execute(
+        "SELECT channel, fan_id FROM ticket_sales WHERE sale_id = ?", [first["sale_id"]]
+    ).fetchall()
+    assert stored == [(moved["channel"], first["fan_id"])]
+    assert con.execute("SELECT count(*) FROM ticket_sales").fetchone() == (before[0] + 1,)  # type: ignore[index]
+    # the same batch again changes nothing
+    assert upsert(con, "ticket_sales", rows, "sale_id", _SALE_COLUMNS) == (0, 0)
+    assert con.execute("SELECT count(*) FROM ticket_sales").fetchone() == (before[0] + 1,)  # type: ignore[index]
+
+
+def test_a_merge_into_a_keyed_table_updates_in_place(settings: Settings) -> None:
+    _build(settings, _small(1))
+    con = connect_writer(settings)
+    artist_id, followers = con.execute(
+        "SELECT artist_id, followers FROM artists WHERE artist_id IN "
+        "(SELECT artist_id FROM concerts) LIMIT 1"
+    ).fetchone()  # type: ignore[misc]
+    con.execute(
+        "CREATE TEMP TABLE batch AS SELECT artist_id, 'Renamed' AS name, NULL::BIGINT AS followers "
+        "FROM artists WHERE artist_id = ? UNION ALL SELECT 'A-new', 'New Act', 5",
+        [artist_id],
+    )
+    columns = ["artist_id", "name", "followers"]
+    assert upsert(con, "artists", "batch", "artist_id", columns) == (1, 1)
+    assert con.execute(
+        "SELECT name, followers FROM artists WHERE artist_id = ?", [artist_id]
+    ).fetchall() == [("Renamed", followers)]
+    assert upsert(con, "artists", "batch", "artist_id", columns) == (0, 0)
