@@ -135,19 +135,21 @@ class LakeFiles:
             filesystem=_LOCAL,
         )  # fmt: skip
 
-    def hot_raw_table(self, *, content: bool) -> pa.Table:
-        """Hot raw objects; their content is read only when the query asks for it."""
+    def hot_raw_table(self, content: set[Partition] | None = None) -> pa.Table:
+        """Hot raw objects, with the content of those in the `content` partitions only (the
+        partitions a query reads): files are read only when a query asks for their text."""
         rows: dict[str, list[object]] = {n: [] for n in _HOT_RAW.names}
         for path in self.hot_raw:
             day = _DAY.match(path.parent.name)
             text = None
-            if content:
+            source = path.parent.parent.name.split("=", 1)[1]
+            if content and (f"raw/{source}", path.parent.name) in content:
                 try:
                     text = path.read_bytes().decode()
                 except UnicodeDecodeError:
                     text = None
             values = (
-                path.parent.parent.name.split("=", 1)[1],
+                source,
                 day[1] if day else None,
                 path.name,
                 path.stat().st_size,
@@ -189,7 +191,7 @@ def connect_lake(settings: Settings, files: LakeFiles) -> duckdb.DuckDBPyConnect
         con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "_{name}"')
     parts = []
     if files.hot_raw:
-        con.register("_raw_hot", files.hot_raw_table(content=False))
+        con.register("_raw_hot", files.hot_raw_table())
         parts.append(_RAW_FILES_SQL["hot"])
     if files.cold_raw:
         con.register("_raw_cold", files.cold_raw_dataset())
@@ -269,12 +271,13 @@ class LocalLakeEngine:
         return _schema(self.con, set(self.relations))
 
     def run(self, checked: Checked, timeout_s: float) -> Fetched:
+        read = self._partitions_read(checked, timeout_s)
         if self.files.hot_raw and any(
             c.name.lower() == "content" for c in checked.expression.find_all(exp.Column)
         ):
-            self.con.register("_raw_hot", self.files.hot_raw_table(content=True))
+            self.con.register("_raw_hot", self.files.hot_raw_table(read))
         fetched = execute_with_timeout(self.con, checked.sql, timeout_s, checked.fetch)
-        record_reads(self.ctx.settings, self.ctx.user, self._partitions_read(checked, timeout_s))
+        record_reads(self.ctx.settings, self.ctx.user, read)
         return fetched
 
     def _partitions_read(self, checked: Checked, timeout_s: float) -> set[Partition]:

@@ -73,6 +73,11 @@ def test_raw_payloads_read_back_exactly(lake: Settings) -> None:
     ).rows
     [path] = (lake.lake_dir / "raw" / "source=files").rglob("*.csv")
     assert (name, content) == (path.name, path.read_bytes().decode())
+    # content searched with no partition filter: every partition's files are read
+    found = run_sql(
+        _ctx(lake), "SELECT source, dt FROM raw_files WHERE content LIKE '%Band 2-0%'"
+    ).rows
+    assert found == [["crm", day(2).isoformat()]]
 
 
 def test_the_engine_can_be_chosen_and_mixed_queries_are_refused(lake: Settings) -> None:
