@@ -161,3 +161,37 @@ def test_an_idle_server_stops_and_starts_again_on_use(
     assert not client.running() and client not in live_mcp_clients()
     assert _turn(service).tool_calls[0].output["row_count"] == 3
     assert client.starts == 2
+
+
+def test_concurrent_turns_of_many_users_all_answer_and_leave_n_servers(
+    small_warehouse: Settings, memory: LocalMemory, small_pool: None
+) -> None:
+    """Chainlit runs every user's turn on one event loop: restarts happen off it, busy servers
+    are never stopped under a call, and once the turns end the pool is back to its bound."""
+    users = [f"u{i}" for i in range(5)]
+
+    def service(user: str) -> AgentService:
+        model = ScriptedModel([("run_sql", {"sql": ROWS}), "done"] * 2)
+        return AgentService.create(
+            small_warehouse,
+            user=user,
+            role="analyst",
+            model=model,
+            memory=memory,
+            agent_settings=agent_settings(),
+        )
+
+    services = [service(user) for user in users]
+
+    async def turns() -> list[Any]:
+        first = await asyncio.gather(*(s.ask("list some artists") for s in services))
+        again = await asyncio.gather(*(s.ask("and again") for s in services))
+        return [*first, *again]
+
+    results = asyncio.run(turns())
+    assert [r.tool_calls[0].output["row_count"] for r in results] == [3] * 10
+    assert len(live_mcp_clients()) <= 2
+    deadline = time.monotonic() + 15
+    while _mcp_servers_running() > 2 and time.monotonic() < deadline:
+        time.sleep(0.2)  # a stopped server's process exits right after its client stops
+    assert _mcp_servers_running() <= 2
