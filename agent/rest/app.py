@@ -154,18 +154,14 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
     settings = settings or Settings()
     api = api or ApiSettings()
     authenticator = build_authenticator(settings, api)
-
-    def per_minute() -> RateLimiter:
-        return RateLimiter(api.login_per_min / 60, max(1, int(api.login_per_min)))
-
-    logins = per_minute()
+    per_minute = (api.login_per_min / 60, max(1, int(api.login_per_min)))
     runtime = _Runtime(
-        settings,
-        api,
-        authenticator,
-        RateLimiter(api.rate_per_s, api.rate_burst),
-        logins,
-        rejected=per_minute(),
+        settings=settings,
+        api=api,
+        authenticator=authenticator,
+        limiter=RateLimiter(api.rate_per_s, api.rate_burst),
+        logins=RateLimiter(*per_minute),
+        rejected=RateLimiter(*per_minute),
     )
     policy = load_policy()
     app = FastAPI(
@@ -196,7 +192,7 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
         ) -> TokenResponse:
             """Exchange a local user's name and password for a short-lived bearer token."""
             client = request.client.host if request.client else "-"
-            wait = logins.acquire(f"{client}|{username}")
+            wait = runtime.logins.acquire(f"{client}|{username}")
             if wait:  # slows password guessing; scrypt makes each guess cost ~50 ms as well
                 raise HTTPException(
                     429, "too many sign-in attempts", headers={"Retry-After": retry_after(wait)}

@@ -77,13 +77,16 @@ def ensure_api_secret(settings: Settings) -> str:
     path = api_dir(settings) / "jwt_secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:  # O_EXCL: two servers starting together agree on one secret
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = path.with_name(f".jwt_secret.{os.getpid()}.{uuid.uuid4().hex}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        try:  # a hard link appears whole or not at all: servers starting together agree
+            os.link(draft, path)
         except FileExistsError:
             pass
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(secrets.token_urlsafe(48) + "\n")
+        finally:
+            draft.unlink()
     secret = path.read_text(encoding="utf-8").strip()
     if len(secret) < 32:
         raise ConfigError(f"the API secret in {path} is too short; delete it to make a new one")
