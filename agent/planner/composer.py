@@ -166,6 +166,29 @@ def _generic(call: Call, _artist: str | None) -> str:
     return str(call.result)
 
 
+def _health(call: Call, _artist: str | None) -> str:
+    """The pipeline-health summary in a few lines, worst news first."""
+    r = call.result if isinstance(call.result, dict) else {}
+    lines = [f"**{r.get('message', 'Pipeline health')}** ({r.get('window', '')})"]
+    if r.get("runs"):
+        lines.append(
+            f"- {fmt(r['runs'])} runs, {fmt(r.get('failed_runs', 0))} failed; "
+            f"{fmt(r.get('records_in', 0))} records in, {fmt(r.get('accepted', 0))} accepted, "
+            f"{fmt(r.get('quarantined', 0))} quarantined ({r.get('quarantine_rate', 0):.1%})."
+        )
+    lines += [f"- failed run {e}" for e in (r.get("recent_errors") or [])[:3]]
+    failing = r.get("quality_failing") or []
+    if failing:
+        lines.append(f"- quality checks over threshold: {', '.join(failing[:6])}")
+    elif r.get("quality_checks"):
+        lines.append(f"- all {fmt(r['quality_checks'])} quality checks pass")
+    alerts = r.get("open_alerts") or []
+    if alerts:
+        lines.append(f"- {len(alerts)} open alert{'s' * (len(alerts) != 1)}")
+    lines.append("\nThe full dashboard: `encore dashboard`, or /dashboard in the chat UI.")
+    return "\n".join(lines)
+
+
 def _profile(call: Call, _artist: str | None) -> str:
     r = call.result if isinstance(call.result, dict) else {}
     a, s, g = r.get("artist") or {}, r.get("summary") or {}, r.get("genre_standing") or {}
@@ -313,6 +336,7 @@ def _memory(call: Call, _artist: str | None) -> str:
 
 
 _WRITERS = {
+    "pipeline_health": _health,
     "artist_profile": _profile,
     "semantic_query": _query,
     "run_sql": _generic,

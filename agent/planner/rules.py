@@ -58,6 +58,7 @@ OPERATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "model_metrics": ("model_metrics", {}),
     "run_status": ("run_status", {}),
     "quality_report": ("quality_report", {}),
+    "pipeline_health": ("pipeline_health", {}),
     "start_pipeline_run": ("start_pipeline_run", {"confirm": False}),
 }
 _SCOPED = (
@@ -90,6 +91,13 @@ def override(intent: str, text: str, ents: Entities, state: DialogueState) -> st
         return "start_pipeline_run"
     if re.search(r"\bquality report\b|\bdata quality\b", lowered):
         return "quality_report"
+    if re.search(
+        r"\bpipelines?'? health\b|\bhealth of the (data|pipelines?)\b|\bdashboard\b|"
+        r"\bis (the|our) data (ok|okay|healthy|fresh|up to date)\b|\bhow fresh is\b|"
+        r"\bdid (the|any) (pipelines?|loads?|runs?|ingestions?) fail",
+        lowered,
+    ):
+        return "pipeline_health"
     if intent != "run_sql" and _WRITE.search(text):
         return "refuse_write"
     named = ents.artists or ents.venues or ents.cities or ents.states or ents.genres

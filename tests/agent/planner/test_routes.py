@@ -37,6 +37,7 @@ TOOLS = [
     "model_metrics",
     "run_status",
     "quality_report",
+    "pipeline_health",
     "start_pipeline_run",
 ]
 CANNED = {"columns": ["x", "y"], "rows": [["a", 1], ["b", 2]], "items": [{"concert_id": "C1"}]}
@@ -70,6 +71,8 @@ def plan_of(text: str, tools: list[str] = TOOLS) -> tuple[list[tuple[str, dict[s
         ("How accurate are your prediction models?", ["model_metrics"]),
         ("What is the status of the latest pipeline runs?", ["run_status"]),
         ("Run the data pipelines now", ["start_pipeline_run"]),
+        ("Is the data OK? Did any loads fail this week?", ["pipeline_health"]),
+        ("How fresh is the venue data?", ["pipeline_health"]),
         ("Which upcoming concerts at Satin Club are likely to sell out?",
          ["upcoming_concerts", "predict_concerts"]),
         ("I live in Chicago and love jazz. What should I see?",
