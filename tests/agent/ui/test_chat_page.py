@@ -72,6 +72,10 @@ def test_encore_ui_prints_the_address_and_the_demo_login(ui_app: App, page: Any)
     assert page.locator("#chat-input").count() == 1  # that login signed the page in
 
 
+def test_header_links_to_the_pipeline_dashboard(page: Any) -> None:
+    assert page.locator('a[href="/dashboard"]').count() == 1
+
+
 def test_wrong_password_is_refused(ui_app: App, browser: Any) -> None:
     tab = browser.new_page()
     tab.goto(ui_app.url)
