@@ -330,5 +330,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080) -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # `encore` configures the root at WARNING without -v; the request log is a server's point
+    logging.getLogger("agent.rest").setLevel(logging.INFO)
     # uvicorn's own access log is off: ours names the user
     uvicorn.run(create_app(), host=host, port=port, access_log=False, log_level="info")

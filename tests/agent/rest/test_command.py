@@ -14,7 +14,7 @@ from core.settings import Settings
 from tests.agent.rest.conftest import client, login
 from tests.conftest import _free_port
 
-SERVE = "from agent.commands import app; app()"
+SERVE = "from agent.cli import main; main()"  # the `encore` entry point, root logging and all
 
 
 def test_serve_api_answers_and_logs_each_request_with_its_user(
