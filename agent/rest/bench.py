@@ -2,7 +2,8 @@
 
 Serves the app with uvicorn on a free loopback port in a thread, signs a token in-process (no
 user is created), and times GET /v1/venues/rankings and POST /v1/query over HTTP next to
-venue_ranking and semantic_query called directly. Prints JSON: p50/p95 in ms per path.
+venue_ranking and semantic_query called directly, plus GET /v1/me (token check and HTTP, no
+tool). Prints JSON: p50/p95 in ms per path.
 """
 
 from __future__ import annotations
@@ -36,14 +37,17 @@ def _figures(samples: list[float]) -> dict[str, float]:
     }
 
 
-def _time(call: Callable[[], object], rounds: int) -> dict[str, float]:
-    call()  # warm: models loaded, caches filled
-    samples = []
+def _time(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, dict[str, float]]:
+    """p50/p95 of each call; the calls take turns every round so load changes hit all alike."""
+    for call in calls.values():
+        call()  # warm: models loaded, caches filled
+    samples: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return _figures(samples)
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            samples[name].append((time.perf_counter() - started) * 1000)
+    return {name: _figures(values) for name, values in samples.items()}
 
 
 def bench_api(settings: Settings, rounds: int = 200) -> dict[str, Any]:
@@ -71,13 +75,14 @@ def bench_api(settings: Settings, rounds: int = 200) -> dict[str, Any]:
             def query_http() -> None:
                 http.post("/v1/query", json=QUERY).raise_for_status()
 
-            return {
-                "rounds": rounds,
-                "rankings_http": _time(ranking_http, rounds),
-                "rankings_in_process": _time(lambda: venue_ranking(ctx, limit=10), rounds),
-                "query_http": _time(query_http, rounds),
-                "query_in_process": _time(lambda: semantic_query(ctx, **QUERY), rounds),
+            calls: dict[str, Callable[[], object]] = {
+                "me_http": lambda: http.get("/v1/me").raise_for_status(),  # auth + HTTP only
+                "rankings_http": ranking_http,
+                "rankings_in_process": lambda: venue_ranking(ctx, limit=10),
+                "query_http": query_http,
+                "query_in_process": lambda: semantic_query(ctx, **QUERY),
             }
+            return {"rounds": rounds, **_time(calls, rounds)}
     finally:
         server.should_exit = True
         thread.join(timeout=10)
