@@ -19,6 +19,8 @@ import os
 import re
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,12 @@ log = logging.getLogger(__name__)
 Status = Literal["candidate", "champion", "rejected", "retired"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _VERSION = re.compile(r"^v(\d{4,})$")
+# Unpickled artifacts kept by file identity: a version's file is written once, so (path, mtime,
+# size) names its content. Serving loads the champion on every call (a ranking or forecast
+# request), and unpickling was most of such a call's time. Callers treat artifacts as read-only.
+_LOADED: OrderedDict[tuple[str, int, int], object] = OrderedDict()
+_LOADED_MAX = 6
+_loaded_lock = threading.Lock()
 
 
 class ModelNotTrainedError(EncoreError):
@@ -261,8 +269,23 @@ class ModelRegistry:
                 )
         else:
             meta = self._meta(name, version)
-        artifact = joblib.load(self._model_dir(name) / meta.version / "model.joblib")
-        return artifact, meta
+        return _load_artifact(self._model_dir(name) / meta.version / "model.joblib"), meta
+
+
+def _load_artifact(path: Path) -> object:
+    """The unpickled artifact at `path`, from memory when its file has not changed."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    with _loaded_lock:
+        if key in _LOADED:
+            _LOADED.move_to_end(key)
+            return _LOADED[key]
+    artifact = joblib.load(path)
+    with _loaded_lock:
+        _LOADED[key] = artifact
+        while len(_LOADED) > _LOADED_MAX:
+            _LOADED.popitem(last=False)
+    return artifact
 
 
 def warehouse_snapshot(con: Any) -> dict[str, Any]:

@@ -127,3 +127,17 @@ def test_changed_evaluation_protocol_is_not_compared(settings: Settings) -> None
         "rejected",
         "champion",
     ]
+
+
+def test_serving_reuses_the_unpickled_champion_until_a_new_one_is_promoted(
+    settings: Settings,
+) -> None:
+    registry = ModelRegistry(settings)
+    first = _register(registry, 10.0, payload={"weights": [1, 2, 3]})
+    registry.promote("sales_forecast", first, primary_metric="mae", higher_is_better=False)
+    artifact, _ = registry.load("sales_forecast")
+    assert ModelRegistry(settings).load("sales_forecast")[0] is artifact  # not unpickled again
+    better = _register(registry, 5.0, payload={"weights": [4, 5, 6]})
+    registry.promote("sales_forecast", better, primary_metric="mae", higher_is_better=False)
+    assert registry.load("sales_forecast")[0] == {"weights": [4, 5, 6]}
+    assert registry.load("sales_forecast", first)[0] is artifact
