@@ -33,7 +33,6 @@ from pydantic import BaseModel, Field
 from agent.rest import errors
 from agent.rest.auth import (
     CognitoVerifier,
-    ForbiddenError,
     LocalIssuer,
     UnauthorizedError,
     build_authenticator,
@@ -45,7 +44,6 @@ from tools.context import ToolContext
 from tools.insights import forecast, profile, ranking, recommend
 from tools.query import semantic_catalog, semantic_query
 from tools.query.catalog import SemanticCatalog
-from tools.query.policy import load_policy
 from tools.query.semantic_model import SemanticQuery
 from tools.results import QueryResult
 
@@ -163,7 +161,6 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
         logins=RateLimiter(*per_minute),
         rejected=RateLimiter(*per_minute),
     )
-    policy = load_policy()
     app = FastAPI(
         title="Encore API",
         version=_version(),
@@ -265,16 +262,8 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
         date_to: Date | None = None,
         limit: Limit = 10,
     ) -> recommend.ConcertRecommendations:
-        """Upcoming concerts for a fan (by purchase history) and/or stated tastes and place."""
-        if fan_id is not None:
-            grant = policy.role(ctx.role).grant("fans")
-            if grant is None or not grant.allows("fan_id"):
-                # a fan's recommendations reveal what they bought: only for roles the query
-                # policy lets see fans by id
-                raise ForbiddenError(
-                    f"role {ctx.role} may not look up fans by id; ask by genres, artists, "
-                    "city or state instead"
-                )
+        """Upcoming concerts for a fan (by purchase history) and/or stated tastes and place.
+        By fan id only for roles the query policy lets see fans by id (403 otherwise)."""
         return recommend.recommend_concerts(
             ctx, fan_id=fan_id, genres=genres, artists=artists, city=city, state=state,
             budget=budget, date_from=_iso(date_from), date_to=_iso(date_to), limit=limit,

@@ -11,10 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from core.errors import ValidationError
+from core.errors import QueryRefusedError, ValidationError
 from models.recommend import service
 from models.recommend.hybrid import DEFAULT_RADIUS_KM
 from tools.context import ToolContext
+from tools.query.policy import load_policy
 from tools.results import Table
 
 
@@ -104,7 +105,18 @@ def recommend_concerts(
     """Upcoming concerts a fan would like: by fan id (their purchase history) and/or stated
     genres, favourite artists, city/state and budget (max lowest ticket price). Only concerts
     within reach are suggested: same state, or within 150 km of the city. One date per artist.
+    Recommendations by fan id are for roles that may see fans by id (not partners).
     """
+    if fan_id is not None:
+        grant = load_policy().role(ctx.role).grant("fans")
+        if grant is None or not grant.allows("fan_id"):
+            # a fan's recommendations reveal what they bought: the query policy decides who may
+            # look a fan up by id, whichever entrypoint asks (MCP, agent, REST)
+            raise QueryRefusedError(
+                f"role {ctx.role} may not look up fans by id; ask by genres, artists, city or "
+                "state instead",
+                role=ctx.role,
+            )
     items = service.recommend_concerts(
         ctx.settings,
         fan_id=fan_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import ValidationError
+from core.errors import QueryRefusedError, ValidationError
 from core.settings import Settings
 from tests.conftest import SMALL_AS_OF, query_warehouse
 from tools.context import ToolContext
@@ -34,6 +34,15 @@ def test_recommend_concerts_returns_items_with_reasons_and_a_table(ctx: ToolCont
     assert [r["artist"] for r in result.table.records()] == [i.artist for i in result.items]
     assert all(item.reason for item in result.items)
     assert "150 km" in result.reach
+
+
+def test_a_partner_may_not_look_a_fan_up_by_id_but_may_ask_by_taste(ctx: ToolContext) -> None:
+    """A fan's recommendations reveal what they bought; the policy hides fan ids from partners,
+    so the tool refuses whichever entrypoint (MCP, agent, REST) asks."""
+    partner = ToolContext(ctx.settings, user="p", role="partner")
+    with pytest.raises(QueryRefusedError, match="may not look up fans by id"):
+        recommend_concerts(partner, fan_id=_fans(ctx.settings, 1)[0], date_from=SMALL_AS_OF)
+    assert recommend_concerts(partner, genres=["pop"], date_from=SMALL_AS_OF).items
 
 
 def test_stated_preferences_with_a_date_window(ctx: ToolContext) -> None:
