@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from pipelines.catalog import record_dataset, refresh_warehouse_entries
 from pipelines.lake import Lake, LakeObject, open_lake
 from pipelines.lake.base import curated_key, raw_key, sha256_of
 from pipelines.ledger import Run, RunLedger
-from pipelines.load import duplicate_key_sql, foreign_key_sql, load_records
+from pipelines.load import duplicate_key_sql, foreign_key_sql, linked_parents, load_records
 from pipelines.marts import refresh_concert_performance
 from pipelines.monitoring import open_monitor, record_run
 from pipelines.quality import assess
@@ -53,6 +55,19 @@ LOAD_ORDER: Final = (
     "concert_results",
 )
 """Parents before children, so a directory of files loads in one pass."""
+
+WRITES: Final[dict[str, tuple[str, ...]]] = {
+    "artists": ("artists",),
+    "venues": ("venues", "concert_performance"),
+    "fans": ("fans",),
+    "concert_listings": ("artists", "venues", "concerts", "concert_performance"),
+    "concerts": ("concerts", "concert_performance"),
+    "ticket_sales": ("ticket_sales", "concert_performance"),
+    "concert_results": (
+        "concert_results", "artists", "venues", "concerts", "concert_performance",
+    ),
+}  # fmt: skip
+"""The warehouse tables a file of each entity can change (the quality checks that run after)."""
 
 MAX_ATTEMPTS: Final = 3
 _TRANSIENT: Final = (
@@ -105,17 +120,23 @@ def ingest_files(
     lake = lake or open_lake(settings)
     files = expand_inputs(paths)
     con = connect_writer(settings)
+    # The validated rows live in an in-memory database of this call's own (not this connection's
+    # temp schema), so that a second connection can write them as Parquet during the load.
+    scratch = f"encore_scratch_{uuid.uuid4().hex[:12]}"
     try:
+        con.execute(f"ATTACH ':memory:' AS {scratch}")
         planned = [(f, entity or _sniff_entity(con, f)) for f in files]
         planned.sort(key=lambda item: LOAD_ORDER.index(item[1]) if item[1] in LOAD_ORDER else 99)
         outcomes = []
         for path, file_entity in planned:
-            outcome = _ingest_one(settings, con, lake, path, file_entity, source, force)
+            outcome = _ingest_one(settings, con, lake, path, file_entity, source, force, scratch)
             outcomes.append(outcome)
             if on_file:
                 on_file(outcome)
         return outcomes
     finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"DETACH {scratch}")
         con.close()
 
 
@@ -141,6 +162,7 @@ def _ingest_one(
     entity: str,
     source: str,
     force: bool,
+    scratch: str,
 ) -> FileOutcome:
     ledger = RunLedger(con)
     if entity not in ENTITY_SCHEMAS:
@@ -168,8 +190,9 @@ def _ingest_one(
             run.attempts = attempt
             try:
                 samples = _transform_and_load(
-                    con, lake, path, entity, source, run, settings.max_quarantine_rate, landing
-                )
+                    con, lake, path, entity, source, run, settings.max_quarantine_rate, landing,
+                    scratch,
+                )  # fmt: skip
                 break
             except _TRANSIENT as exc:  # engine trouble that may pass: retry from a clean state
                 _rollback(con)
@@ -237,9 +260,11 @@ def _transform_and_load(
     run: Run,
     max_quarantine_rate: float,
     landing: Future[LakeObject],
+    scratch: str,
 ) -> list[tuple[int | None, list[str]]]:
     schema = ENTITY_SCHEMAS[entity]
-    _drop_scratch(con)
+    validated = f"{scratch}._validated"
+    _drop_scratch(con, scratch)
     with _step(run, "read"):
         parsed = read_file(con, raw, table="_raw")
     mapping = map_columns(parsed.columns, entity)
@@ -258,52 +283,77 @@ def _transform_and_load(
     fields = list(schema.model_fields)
     key = fields[0]
     with _step(run, "validate"):
+        linked = linked_parents(con, entity, source)
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _validated AS "
-            + foreign_key_sql(entity, source, f"({checked})")
+            f"CREATE TABLE {validated} AS "
+            + foreign_key_sql(entity, source, f"({checked})", linked=linked)
         )
     with _step(run, "duplicate keys"):
-        _flag_duplicate_keys(con, entity, key)
+        _flag_duplicate_keys(con, entity, key, validated)
 
     run.records_in = parsed.rows + len(parsed.rejects)
     with _step(run, "raw landing (wait)"):
         _landed(run, landing)
-    con.execute("BEGIN TRANSACTION")
-    with _step(run, "quarantine"):
-        _quarantine(con, parsed, entity, source, run)
-    if run.quarantine_rate > max_quarantine_rate:
-        # a file mostly of bad rows is more likely the wrong file than bad data: keep the
-        # evidence, load nothing
-        message = (
-            f"{run.quarantine_rate:.0%} of the rows failed validation, over the "
-            f"{max_quarantine_rate:.0%} limit; nothing was loaded (see the quarantine)"
-        )
-        RunLedger(con).finish(run, "failed", error=message)
-        con.execute("COMMIT")
-        raise QualityGateError(message, run_id=run.run_id)
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW _clean AS SELECT * EXCLUDE (_reasons) "
-        "FROM _validated WHERE len(_reasons) = 0"
-    )
-    with _step(run, "load"):
-        run.inserted, run.updated = load_records(con, entity, source, run, fields)
-    if entity in {"concerts", "ticket_sales", "concert_results", "venues"}:
-        with _step(run, "concert_performance"):
-            refresh_concert_performance(con)
-    with _step(run, "catalog"):
-        _catalog_lake(con, lake, parsed, entity, source, run)
-        refresh_warehouse_entries(con, str(raw))
-    with _step(run, "quality"):
-        assess(con, run.run_id)
-    with _step(run, "commit"):
-        RunLedger(con).finish(run, "succeeded")
-        con.execute("COMMIT")
-    with _step(run, "curated parquet"):
-        _curate(con, lake, entity, run)
+    accepted = f"SELECT * EXCLUDE (_reasons) FROM {validated} WHERE len(_reasons) = 0"
+    with _curating(con, accepted) as parquet:
+        con.execute("BEGIN TRANSACTION")
+        with _step(run, "quarantine"):
+            _quarantine(con, parsed, entity, source, run, validated)
+        if run.quarantine_rate > max_quarantine_rate:
+            # a file mostly of bad rows is more likely the wrong file than bad data: keep the
+            # evidence, load nothing
+            message = (
+                f"{run.quarantine_rate:.0%} of the rows failed validation, over the "
+                f"{max_quarantine_rate:.0%} limit; nothing was loaded (see the quarantine)"
+            )
+            RunLedger(con).finish(run, "failed", error=message)
+            con.execute("COMMIT")
+            raise QualityGateError(message, run_id=run.run_id)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _clean AS {accepted}")
+        with _step(run, "load"):
+            run.inserted, run.updated = load_records(con, entity, source, run, fields)
+        if "concert_performance" in WRITES[entity]:
+            with _step(run, "concert_performance"):
+                refresh_concert_performance(con)
+        with _step(run, "catalog"):
+            _catalog_lake(con, lake, parsed, entity, source, run)
+            refresh_warehouse_entries(con, str(raw))
+        with _step(run, "quality"):
+            assess(con, run.run_id, tables=(*WRITES[entity], "pipeline_runs"))
+        with _step(run, "curated parquet (wait)"):
+            local = parquet.result()  # a failed write fails the run before anything commits
+        with _step(run, "commit"):
+            RunLedger(con).finish(run, "succeeded")
+            con.execute("COMMIT")
+        with _step(run, "curated put"):
+            lake.put("curated", curated_key(entity, date.today(), run.run_id), local)
     samples = con.execute(
-        "SELECT _line, _reasons FROM _validated WHERE len(_reasons) > 0 ORDER BY _line LIMIT 5"
+        f"SELECT _line, _reasons FROM {validated} WHERE len(_reasons) > 0 ORDER BY _line LIMIT 5"
     ).fetchall()
     return [(line, list(reasons)) for line, reasons in samples]
+
+
+@contextlib.contextmanager
+def _curating(con: duckdb.DuckDBPyConnection, accepted: str) -> Iterator[Future[Path]]:
+    """Write `accepted` to a local Parquet file in a thread, on a connection of its own.
+
+    The curated copy is written while this connection loads the warehouse (DuckDB works outside
+    the GIL); the file is removed on leaving the block, so put it in the lake before that.
+    """
+    with tempfile.TemporaryDirectory(prefix="encore-curate-") as tmp:
+        local = Path(tmp) / "part.parquet"
+        cursor = con.cursor()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encore-curate")
+        try:
+            yield pool.submit(_write_parquet, cursor, accepted, local)
+        finally:
+            pool.shutdown(wait=True)  # never leave the thread reading dropped tables
+            cursor.close()
+
+
+def _write_parquet(cursor: duckdb.DuckDBPyConnection, query: str, local: Path) -> Path:
+    cursor.execute(f"COPY ({query}) TO '{local}' (FORMAT parquet, COMPRESSION zstd)")
+    return local
 
 
 @contextlib.contextmanager
@@ -316,23 +366,29 @@ def _step(run: Run, name: str) -> Iterator[None]:
         run.timings[name] = run.timings.get(name, 0.0) + time.perf_counter() - started
 
 
-def _flag_duplicate_keys(con: duckdb.DuckDBPyConnection, entity: str, key: str) -> None:
-    """Quarantine all but one row of each key of `_validated` (listings have no key)."""
-    repeated = (
-        None
-        if entity == "concert_listings"
-        else con.execute(  # listings have no key
-            f"SELECT count(*) FROM (SELECT {key} FROM _validated GROUP BY 1 HAVING count(*) > 1)"
-        ).fetchone()
-    )
-    if repeated and repeated[0]:  # rare: rank the rows only when a key repeats
-        con.execute("ALTER TABLE _validated RENAME TO _undeduplicated")
-        con.execute("CREATE TEMP TABLE _validated AS " + duplicate_key_sql(key, "_undeduplicated"))
-        con.execute("DROP TABLE _undeduplicated")
+def _flag_duplicate_keys(
+    con: duckdb.DuckDBPyConnection, entity: str, key: str, validated: str
+) -> None:
+    """Quarantine all but one row of each key of `validated` (listings have no key)."""
+    if entity == "concert_listings":
+        return
+    repeated = con.execute(f"SELECT count({key}) - count(DISTINCT {key}) FROM {validated}")
+    if (repeated.fetchone() or (0,))[0]:  # rare: rank the rows only when a key repeats
+        database = validated.rsplit(".", 1)[0]
+        con.execute(f"ALTER TABLE {validated} RENAME TO _undeduplicated")
+        con.execute(
+            f"CREATE TABLE {validated} AS " + duplicate_key_sql(key, f"{database}._undeduplicated")
+        )
+        con.execute(f"DROP TABLE {database}._undeduplicated")
 
 
 def _quarantine(
-    con: duckdb.DuckDBPyConnection, parsed: ParsedFile, entity: str, source: str, run: Run
+    con: duckdb.DuckDBPyConnection,
+    parsed: ParsedFile,
+    entity: str,
+    source: str,
+    run: Run,
+    validated: str,
 ) -> None:
     """Store the rejected and invalid rows with their reasons; count accepted and quarantined."""
     raw = parsed.path
@@ -341,7 +397,7 @@ def _quarantine(
     con.execute(
         "INSERT INTO quarantine (run_id, entity, source, input_uri, line_number, record, reasons) "
         f"SELECT ?, ?, ?, ?, v._line, to_json(struct_pack({record})), v._reasons "
-        "FROM _validated v JOIN _raw r USING (_line) WHERE len(v._reasons) > 0",
+        f"FROM {validated} v JOIN _raw r USING (_line) WHERE len(v._reasons) > 0",
         [run.run_id, entity, source, str(raw)],
     )
     for reject in parsed.rejects:
@@ -353,7 +409,7 @@ def _quarantine(
         )
     counts = con.execute(
         "SELECT count(*) FILTER (WHERE len(_reasons) = 0), "
-        "count(*) FILTER (WHERE len(_reasons) > 0) FROM _validated"
+        f"count(*) FILTER (WHERE len(_reasons) > 0) FROM {validated}"
     ).fetchone()
     run.accepted, run.quarantined = (
         (int(counts[0]), int(counts[1] + len(parsed.rejects))) if counts else (0, 0)
@@ -382,19 +438,8 @@ def _catalog_lake(
     )  # fmt: skip
 
 
-def _curate(con: duckdb.DuckDBPyConnection, lake: Lake, entity: str, run: Run) -> None:
-    """Write the accepted rows as Parquet to the lake's curated zone."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="encore-curate-") as tmp:
-        local = Path(tmp) / "part.parquet"
-        con.execute(f"COPY (SELECT * FROM _clean) TO '{local}' (FORMAT parquet, COMPRESSION zstd)")
-        lake.put("curated", curated_key(entity, date.today(), run.run_id), local)
-
-
 _SCRATCH: Final = (
     "_raw",
-    "_validated",
     "_clean_resolved",
     "_canonical",
     "_results",
@@ -402,11 +447,13 @@ _SCRATCH: Final = (
 )
 
 
-def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the previous file's working tables (they live in this connection's temp schema)."""
+def _drop_scratch(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
+    """Drop the previous file's working tables (in this connection's temp schema and `scratch`)."""
     con.execute("DROP VIEW IF EXISTS _clean")
     for table in _SCRATCH:
         con.execute(f"DROP TABLE IF EXISTS {table}")
+    for table in ("_validated", "_undeduplicated"):
+        con.execute(f"DROP TABLE IF EXISTS {scratch}.{table}")
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -7,6 +7,7 @@ key. Every function works inside the caller's transaction on its temp tables.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Final
 
 import duckdb
@@ -38,11 +39,29 @@ def duplicate_key_sql(key: str, rows: str) -> str:
     """
 
 
-def foreign_key_sql(entity: str, source: str, checked: str) -> str:
+def linked_parents(con: duckdb.DuckDBPyConnection, entity: str, source: str) -> set[str]:
+    """The parents of `entity` that `source` has links to in `entity_map`."""
+    parents = [p for p in _FOREIGN_KEYS.get(entity, {}).values() if p in RESOLUTIONS]
+    if not parents:
+        return set()
+    types = {RESOLUTIONS[p].entity_type: p for p in parents}
+    rows = con.execute(
+        "SELECT DISTINCT entity_type FROM entity_map WHERE source = ? AND entity_type IN "
+        f"({', '.join('?' * len(types))})",
+        [source, *types],
+    ).fetchall()
+    return {types[t] for (t,) in rows}
+
+
+def foreign_key_sql(
+    entity: str, source: str, checked: str, *, linked: Collection[str] | None = None
+) -> str:
     """SELECT the rows of `checked` with foreign keys made canonical and orphans flagged.
 
     A source key maps through `entity_map` (this source's links), else is taken as canonical
     when that id exists (the primary source's ids are canonical); otherwise it is an orphan.
+    `linked` names the parents the source has links to (see `linked_parents`; default: all):
+    the others skip the `entity_map` join.
     """
     refs = _FOREIGN_KEYS.get(entity, {})
     if not refs:
@@ -52,7 +71,7 @@ def foreign_key_sql(entity: str, source: str, checked: str) -> str:
     for i, (column, parent) in enumerate(refs.items()):
         id_column = _PARENT_KEYS[parent]
         parent_ref = f"p{i}.{id_column}"
-        if parent in RESOLUTIONS:
+        if parent in RESOLUTIONS and (linked is None or parent in linked):
             joins.append(
                 f"LEFT JOIN entity_map m{i} ON m{i}.entity_type = "
                 f"'{RESOLUTIONS[parent].entity_type}' AND m{i}.source = {quoted_source} "

@@ -72,7 +72,7 @@ def test_the_raw_file_and_curated_rows_land_in_the_lake(settings: Settings, tmp_
     assert len(raw) == 1 and raw[0].read_bytes() == (tmp_path / "artists.csv").read_bytes()
     curated = list((settings.lake_dir / "curated" / "artists").glob("dt=*/*.parquet"))
     assert len(curated) == 1
-    assert duckdb.execute(f"SELECT count(*) FROM '{curated[0]}'").fetchone() == (3,)
+    assert duckdb.execute(f"SELECT count(*) FROM '{curated[0]}'").fetchall() == [(3,)]
 
 
 def test_the_same_input_twice_changes_nothing(settings: Settings, tmp_path: Path) -> None:
