@@ -213,6 +213,7 @@ def _outcomes(
             "on_sale_date": on_sale.dt.date.to_numpy(),
             "price_min": price_min,
             "price_max": price_max,
+            "currency": "USD",  # the prices above are US dollars
             # hidden outcome, used by the sales generator
             "a_idx": frame["a_idx"].to_numpy(),
             "v_idx": frame["v_idx"].to_numpy(),

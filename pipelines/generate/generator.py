@@ -58,6 +58,7 @@ CONTRACT_COLUMNS: Final[dict[str, list[str]]] = {
         "on_sale_date",
         "price_min",
         "price_max",
+        "currency",
     ],
 }
 

@@ -170,6 +170,12 @@ def test_amounts_are_exact_and_prices_rise_by_tier(small_db: duckdb.DuckDBPyConn
     assert prices["general"] < prices["vip"]
 
 
+def test_concert_prices_are_in_us_dollars(small_db: duckdb.DuckDBPyConnection) -> None:
+    assert _query(small_db, "SELECT currency, count(*) > 0 FROM concerts GROUP BY 1") == [
+        ("USD", True)
+    ]
+
+
 def test_fans_buy_mostly_their_favourite_genres(small_db: duckdb.DuckDBPyConnection) -> None:
     ((match_rate, local_rate),) = _query(
         small_db,
