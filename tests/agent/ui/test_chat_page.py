@@ -216,9 +216,7 @@ def test_stored_elements_are_served_only_to_their_owner(
         context.close()
 
 
-def test_another_website_cannot_read_the_ui_with_the_users_cookies(
-    page: Any, ui_app: App
-) -> None:
+def test_another_website_cannot_read_the_ui_with_the_users_cookies(page: Any, ui_app: App) -> None:
     """A page on another origin that the user visits must not be allowed (CORS) to read the
     UI's answers with the user's session: the UI names no foreign origin as allowed."""
     foreign = "http://attacker.example"

@@ -82,7 +82,9 @@ def test_connection_failures_become_source_errors(tmp_path: Path) -> None:
         def put_records(self, **call: Any) -> dict[str, Any]:
             raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
 
-    with pytest.raises(SourceError, match="cannot call Kinesis PutRecords: Could not connect") as caught:
+    with pytest.raises(
+        SourceError, match="cannot call Kinesis PutRecords: Could not connect"
+    ) as caught:
         _fake_stream(tmp_path, Unreachable()).produce([("k", {})])
     assert isinstance(caught.value.__cause__, EndpointConnectionError)
 
