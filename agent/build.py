@@ -136,6 +136,7 @@ class _ClientPool:
         self._live: OrderedDict[tuple[str, ...], PooledMCPClient] = OrderedDict()  # LRU first
         self._wake = threading.Event()
         self._reaper: threading.Thread | None = None
+        self.explicit = False  # set by configure_mcp_pool: then the environment's bounds yield
 
     def live(self) -> list[PooledMCPClient]:
         """The running clients, least recently used first."""
@@ -282,6 +283,13 @@ def configure_mcp_pool(*, max_live: int | None = None, idle_s: float | None = No
     """Bound the MCP clients this process runs: at most `max_live` at once (default 8, each a
     ~230 MB subprocess) and none idle for longer than `idle_s` seconds (default 600)."""
     _POOL.configure(max_live=max_live, idle_s=idle_s)
+    _POOL.explicit = True
+
+
+def _pool_bounds_from(agent_settings: AgentSettings) -> None:
+    """ENCORE_MCP_MAX_LIVE / ENCORE_MCP_IDLE_S bound the pool, unless code has set bounds."""
+    if not _POOL.explicit:
+        _POOL.configure(max_live=agent_settings.mcp_max_live, idle_s=agent_settings.mcp_idle_s)
 
 
 def live_mcp_clients() -> list[PooledMCPClient]:
@@ -428,6 +436,7 @@ def build_agent(
     """
     agent_settings = agent_settings or AgentSettings()
     memory = memory or open_memory(settings, agent_settings)
+    _pool_bounds_from(agent_settings)
     client = mcp or mcp_client(
         settings,
         user=user,

@@ -195,3 +195,22 @@ def test_concurrent_turns_of_many_users_all_answer_and_leave_n_servers(
     while _mcp_servers_running() > 2 and time.monotonic() < deadline:
         time.sleep(0.2)  # a stopped server's process exits right after its client stops
     assert _mcp_servers_running() <= 2
+
+
+def test_the_pool_bounds_come_from_the_environment_unless_code_set_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agent import build
+    from agent.config import AgentSettings
+
+    monkeypatch.setenv("ENCORE_MCP_MAX_LIVE", "3")
+    monkeypatch.setenv("ENCORE_MCP_IDLE_S", "42")
+    monkeypatch.setattr(build._POOL, "explicit", False)
+    try:
+        build._pool_bounds_from(AgentSettings())
+        assert (build._POOL.max_live, build._POOL.idle_s) == (3, 42.0)
+        configure_mcp_pool(max_live=5)  # code wins over the environment from then on
+        build._pool_bounds_from(AgentSettings())
+        assert build._POOL.max_live == 5
+    finally:
+        configure_mcp_pool(max_live=DEFAULT_MAX_LIVE, idle_s=DEFAULT_IDLE_S)
