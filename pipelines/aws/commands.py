@@ -1,4 +1,5 @@
-"""`encore aws sync`: push the embedded state to its AWS counterparts, step by step.
+"""`encore aws sync`: push the embedded state to its AWS counterparts, step by step; and
+`encore aws etl deploy|run`: the Spark ETL as a scheduled Glue job (pipelines/aws/glue_etl.py).
 
 The steps live with what they publish; they are imported only when they run, so this module
 stays light (and the pipelines package does not load tools or models on import).
@@ -20,6 +21,10 @@ from core.settings import Settings
 app = typer.Typer(
     help="AWS adapters: Glue, Lake Formation, Redshift, SageMaker.", no_args_is_help=True
 )
+etl_app = typer.Typer(
+    help="The Spark ETL as a scheduled Glue job: deploy it, run it.", no_args_is_help=True
+)
+app.add_typer(etl_app, name="etl")
 console = Console()
 
 
@@ -110,3 +115,59 @@ def sync_command(
     if failed:
         console.print(f"[red]failed steps: {', '.join(failed)}[/red]")
         raise typer.Exit(1)
+
+
+JOB_NAME = "encore-etl"
+
+
+@etl_app.command("deploy")
+def etl_deploy_command(
+    role: Annotated[str, typer.Option(help="IAM role ARN the Glue job runs as")],
+    name: Annotated[str, typer.Option(help="Glue job name")] = JOB_NAME,
+    schedule: Annotated[
+        str, typer.Option(help="Glue cron expression; 'none' for no trigger")
+    ] = "cron(15 * * * ? *)",
+    source: Annotated[str, typer.Option(help="raw source partition the job reads")] = "files",
+) -> None:
+    """Upload the ETL's code to the lake bucket, create or update the Glue job and its schedule."""
+    from core.aws import client
+    from pipelines.aws.glue_etl import deploy, etl_job
+
+    settings = Settings()
+    try:
+        job = etl_job(settings, role=role, name=name, source=source,
+                      schedule=None if schedule.lower() == "none" else schedule)  # fmt: skip
+        report = deploy(job, glue=client("glue", settings), s3=client("s3", settings))
+    except EncoreError as exc:
+        console.print(f"[red]failed[/red]   {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+    print_report(report)
+
+
+@etl_app.command("run")
+def etl_run_command(
+    dt: Annotated[str, typer.Option(help="raw partition day: YYYY-MM-DD, today, yesterday")] = (
+        "today"
+    ),
+    name: Annotated[str, typer.Option(help="Glue job name")] = JOB_NAME,
+    source: Annotated[str | None, typer.Option(help="raw source (default: the job's)")] = None,
+    wait: Annotated[bool, typer.Option(help="poll the run until it ends")] = True,
+    timeout: Annotated[float, typer.Option(help="seconds to wait before stopping it")] = 3600.0,
+    poll: Annotated[float, typer.Option(help="seconds between polls")] = 15.0,
+) -> None:
+    """Start a run of the Glue ETL job for one raw partition and follow it."""
+    from core.aws import client
+    from pipelines.aws.glue_etl import start_run, wait_for_run
+
+    settings = Settings()
+    glue = client("glue", settings)
+    arguments = {"--dt": dt, **({"--source": source} if source else {})}
+    try:
+        run_id = start_run(glue, name, arguments)
+        console.print(f"started {escape(name)} run {escape(run_id)}")
+        if wait:
+            run = wait_for_run(glue, name, run_id, timeout_s=timeout, poll_s=poll)
+            console.print(f"[green]succeeded[/green] in {run.get('ExecutionTime', '?')} s")
+    except EncoreError as exc:
+        console.print(f"[red]failed[/red]   {escape(str(exc))}")
+        raise typer.Exit(1) from exc
