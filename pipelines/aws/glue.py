@@ -119,6 +119,23 @@ def _partition_input(dataset: CuratedDataset, partition: str) -> dict[str, Any]:
     }
 
 
+def merged_columns(
+    current: list[dict[str, Any]], wanted: list[dict[str, str]]
+) -> tuple[list[dict[str, str]], list[str]]:
+    """The table's columns after a sync, and the names newly added.
+
+    The dataset's columns (in its file order, with its types) come first; columns the table
+    has but the newest files lack (e.g. dropped by a later schema) are kept after them, so the
+    older partitions that hold them stay readable. A table created before a migration added
+    columns (0003: concerts.currency, starts_at; venues.timezone) gains them here.
+    """
+    names = {c["Name"] for c in wanted}
+    known = {str(c.get("Name")) for c in current}
+    kept = [{"Name": str(c["Name"]), "Type": str(c["Type"])} for c in current
+            if c.get("Name") not in names]  # fmt: skip
+    return [*wanted, *kept], [c["Name"] for c in wanted if c["Name"] not in known]
+
+
 def _contains(actual: Any, desired: Any) -> bool:
     """Whether `actual` (as Glue returns it) holds everything `desired` (what we send) says."""
     if isinstance(desired, dict):
@@ -182,12 +199,17 @@ class GlueCatalog:
             report.created.append(name)
             return
         current = found["Table"]
+        columns, added = merged_columns(
+            current.get("StorageDescriptor", {}).get("Columns", []),
+            wanted["StorageDescriptor"]["Columns"],
+        )
+        wanted["StorageDescriptor"]["Columns"] = columns
         if _contains(current, wanted):
             report.skipped.append(f"{name}: up to date")
             return
         with aws_call(f"update Glue {name}", table=dataset.table):
             self.client.update_table(DatabaseName=self.database, TableInput=wanted, **self._catalog)
-        report.updated.append(name)
+        report.updated.append(f"{name} (columns {', '.join(added)} added)" if added else name)
 
     def partitions(self, table: str) -> set[str]:
         """The dt values registered for `table`."""

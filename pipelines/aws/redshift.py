@@ -5,6 +5,8 @@ For each contract table with curated Parquet on the S3 lake:
     CREATE SCHEMA / CREATE TABLE IF NOT EXISTS   DDL of the DuckDB schema, transpiled by sqlglot,
                                                  one statement at a time (each idempotent)
     CREATE TABLE IF NOT EXISTS encore_loads      the objects already merged
+    ALTER TABLE ... ADD COLUMN                   columns a migration added since the table was
+                                                 created (information_schema says which)
     then per Parquet object not merged yet, oldest first, in one transaction:
     CREATE TEMPORARY TABLE stage_<t>             the curated file's columns, in file order
     COPY stage_<t> FROM 's3://...' FORMAT AS PARQUET
@@ -25,7 +27,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 import sqlglot
 
@@ -101,6 +103,27 @@ class LoadPlan:
                 "table_name VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL)",
                 self.dialect,
             ),
+        ]
+
+    def columns_query(self) -> str:
+        """The query of the columns the table has in the database (it may predate a migration)."""
+        return transpile(
+            "SELECT column_name FROM information_schema.columns "
+            f"WHERE table_schema = '{_ident(self.schema)}' AND table_name = '{_ident(self.table)}'",
+            self.dialect,
+        )
+
+    def add_columns(self, existing: set[str]) -> list[str]:
+        """ALTER TABLE ... ADD COLUMN for each warehouse column the database table lacks.
+
+        A table created before a migration added columns (0003: concerts.currency, starts_at,
+        venues.timezone) would otherwise make every merge naming them fail.
+        """
+        present = {c.lower() for c in existing}
+        return [
+            transpile(f"ALTER TABLE {self.target} ADD COLUMN {_ident(c)} {t}", self.dialect)
+            for c, t in self.target_columns.items()
+            if c.lower() not in present
         ]
 
     def loaded(self) -> str:
@@ -194,7 +217,26 @@ class Executor(Protocol):
         """The rows of one query."""
 
 
-class DataApiExecutor:
+@runtime_checkable
+class TableColumns(Protocol):
+    """An executor that can list a table's columns (both below; test doubles need not)."""
+
+    def table_columns(self, plan: LoadPlan) -> set[str]:
+        """The column names `plan`'s table has in the database."""
+
+
+class _ListsColumns:
+    """`table_columns` through the executor's own `query`."""
+
+    def query(self, sql: str, *, label: str) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def table_columns(self, plan: LoadPlan) -> set[str]:
+        rows = self.query(plan.columns_query(), label=f"columns of {plan.target}")
+        return {str(row[0]) for row in rows}
+
+
+class DataApiExecutor(_ListsColumns):
     """The Redshift Data API: submit, then poll describe_statement until done or timed out."""
 
     def __init__(
@@ -312,7 +354,7 @@ def _failure(described: Mapping[str, Any]) -> str:
     return str(described.get("Error", "no error message"))
 
 
-class DbApiExecutor:
+class DbApiExecutor(_ListsColumns):
     """Any DB-API connection (redshift_connector, psycopg): one transaction per `run`.
 
     `errors` is the driver's error base (e.g. `psycopg.Error`): those become WarehouseErrors.
@@ -325,37 +367,47 @@ class DbApiExecutor:
         self.errors = errors
 
     def run(self, statements: Sequence[str], *, label: str) -> None:
+        self._execute(statements, label=label, kind="statement")
+
+    def query(self, sql: str, *, label: str) -> list[tuple[Any, ...]]:
+        return self._execute([sql], label=label, kind="query", fetch=True)
+
+    def _execute(
+        self, statements: Sequence[str], *, label: str, kind: str, fetch: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Run `statements` in one transaction (rolled back on failure), rows of the last."""
         cursor = self.connection.cursor()
         current = ""
         try:
             for current in statements:
                 cursor.execute(current)
-            self.connection.commit()
-        except self.errors as exc:
-            self.connection.rollback()
-            raise WarehouseError(
-                f"Redshift statement {label!r} failed: {exc}", statement=label, sql=current
-            ) from exc
-        finally:
-            cursor.close()
-
-    def query(self, sql: str, *, label: str) -> list[tuple[Any, ...]]:
-        cursor = self.connection.cursor()
-        try:
-            cursor.execute(sql)
-            rows = [tuple(row) for row in cursor.fetchall()]
+            rows = [tuple(row) for row in cursor.fetchall()] if fetch else []
             self.connection.commit()
             return rows
         except self.errors as exc:
             self.connection.rollback()
             raise WarehouseError(
-                f"Redshift query {label!r} failed: {exc}", statement=label, sql=sql
+                f"Redshift {kind} {label!r} failed: {exc}", statement=label, sql=current
             ) from exc
         finally:
             cursor.close()
 
 
 # -- the load -------------------------------------------------------------------------------
+
+
+def add_missing_columns(executor: Executor, plan: LoadPlan, report: SyncReport) -> None:
+    """Give a table created before a migration the columns it added (ALTER TABLE ADD COLUMN)."""
+    if not isinstance(executor, TableColumns):
+        log.warning("cannot check the columns of %s: the executor cannot list them", plan.target)
+        return
+    existing = executor.table_columns(plan)
+    if not existing:  # nothing visible (e.g. no privilege on information_schema): cannot tell
+        log.warning("no columns of %s visible in information_schema; not altering", plan.target)
+        return
+    for alter in plan.add_columns(existing):
+        executor.run([alter], label=alter[:120])
+        report.updated.append(f"{plan.target}: column {alter.split(' ADD COLUMN ', 1)[-1]} added")
 
 
 def curated_objects(s3: Any, bucket: str, table: str) -> list[str]:
@@ -414,6 +466,7 @@ def load_warehouse(
     for plan in found:
         for ddl in plan.ddl():  # each idempotent: no transaction needed
             executor.run([ddl], label=ddl[:120])
+        add_missing_columns(executor, plan, report)
         done = {row[0] for row in executor.query(plan.loaded(), label=f"loaded {plan.target}")}
         objects = curated_objects(s3, bucket, plan.table)
         for uri in objects:
