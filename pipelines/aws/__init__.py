@@ -1,8 +1,12 @@
-"""AWS adapters beside the embedded defaults, driven by `encore aws sync` (DESIGN §3).
+"""AWS adapters beside the embedded defaults, driven by `encore aws sync` and `encore aws etl`
+(DESIGN §3).
 
     glue.py       the curated lake datasets (data_catalog) as Glue databases, tables, partitions
     redshift.py   curated Parquet into Redshift: COPY into staging, then merge
-    commands.py   the `encore aws sync` Typer app
+    spark.py      the DuckDB transforms (aliases, normalisers, validation) transpiled to Spark SQL
+    glue_job.py   the Glue job's entrypoint: one raw partition -> curated Parquet + quarantine
+    glue_etl.py   deploys that job (script, code zip, scheduled trigger), runs and follows it
+    commands.py   the `encore aws sync` and `encore aws etl` Typer apps
 
 Lake Formation grants live beside the query policy (tools/query/lakeformation.py) and SageMaker
 publishing beside the model registry (models/serving/sagemaker.py). boto3 is imported only when
