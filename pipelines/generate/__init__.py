@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from core.lazy import lazy_exports
 from pipelines.generate.scales import SCALES, Scale, ScaleName
 
 if TYPE_CHECKING:
@@ -15,16 +15,5 @@ _EXPORTS = {"Chunk": "pipelines.generate.generator", "generate": "pipelines.gene
 __all__ = ["SCALES", "Chunk", "Scale", "ScaleName", "generate"]
 
 
-def __getattr__(name: str) -> Any:
-    """Import the generator on first use, so importing the package (as `encore --help` does
-    for the scale names) costs no pandas and pyarrow."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+# imported on first use: importing the package (as `encore --help` does) costs no pandas and pyarrow
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

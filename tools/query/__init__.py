@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tools.query.audit import audit_log
@@ -30,16 +31,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import what `name` needs on first use, so importing the package (as `encore --help`
-    does for its cli.py) costs no sqlglot and DuckDB."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+# imported on first use: importing the package (as `encore --help` does) costs no sqlglot and DuckDB
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
