@@ -116,14 +116,20 @@ def _table_key(table: exp.Table) -> str:
 
 def _check_tables(tree: exp.Expr, role: Role, schema: Schema) -> list[str]:
     ctes = _cte_names(tree)
-    available = ", ".join(_visible_tables(role, schema))
+    visible = _visible_tables(role, schema)
+    # the hint names what can be queried; an engine with nothing is an empty lake
+    available = (
+        f"query these tables: {', '.join(visible)}"
+        if visible
+        else "there are no tables here yet (the lake fills as files are ingested)"
+    )
     used: set[str] = set()
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
             name = table.this.sql(DIALECT).split("(")[0]
             raise refuse(
                 f"table functions such as {name}() are not allowed (no files, settings or "
-                f"nested queries); query the warehouse tables: {available}"
+                f"nested queries); {available}"
             )
         key = _table_key(table)
         if not table.db and key in ctes:
@@ -132,15 +138,11 @@ def _check_tables(tree: exp.Expr, role: Role, schema: Schema) -> list[str]:
             used.add(key)
             continue
         if table.catalog or (table.db and table.db.lower() != "main"):
-            raise refuse(
-                f"table {key} is not available to role {role.name}; "
-                f"query the warehouse tables: {available}"
-            )
+            raise refuse(f"table {key} is not available to role {role.name}; {available}")
         name = table.name.lower()
         if name not in schema.get("main", {}) or role.grant(name) is None:
             raise refuse(
-                f"table {name} is not available to role {role.name}; "
-                f"query the warehouse tables: {available}",
+                f"table {name} is not available to role {role.name}; {available}",
                 table=name,
             )
         used.add(name)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from core.errors import QueryRefusedError
 from core.settings import Settings
-from tests.conftest import query_warehouse
+from tests.conftest import copy_warehouse, query_warehouse
 from tests.pipelines.lake_helpers import (
     DAYS_AGO,
     artists_on,
@@ -65,6 +65,17 @@ def test_lake_questions_go_to_the_lake_and_warehouse_ones_to_the_warehouse(
         for s in ("crm", "files")
     }
     assert raw.rows == [[s, len(f), sum(p.stat().st_size for p in f)] for s, f in on_disk.items()]
+
+
+def test_an_empty_lake_says_so_instead_of_listing_nothing(
+    small_warehouse: Settings, tmp_path: Path
+) -> None:
+    """A warehouse built by the generator has no lake yet: the refusal says why."""
+    generated = copy_warehouse(small_warehouse, tmp_path)
+    with pytest.raises(QueryRefusedError, match=r"no tables here yet .*files are ingested"):
+        run_sql(_ctx(generated), "SELECT count(*) FROM curated_ticket_sales")
+    with pytest.raises(QueryRefusedError, match=r"query these tables: .*ticket_sales"):
+        run_sql(_ctx(generated), "SELECT count(*) FROM no_such_table")
 
 
 def test_raw_payloads_read_back_exactly(lake: Settings) -> None:
