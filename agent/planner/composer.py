@@ -83,6 +83,8 @@ def explain_error(call: Call) -> str:
         return f"I {'won' if refused else 'can'}'t run that query: {reason}"
     if "refus" in lowered or "only select" in lowered or "not allowed" in lowered:
         return f"I won't run that query: {text}"
+    if "may not" in lowered:  # the query policy keeps this from the caller's role
+        return f"That isn't available to your role: {text}"
     if "unreachable" in lowered or "cannot be reached" in lowered or "network" in lowered:
         return f"The source can't be reached right now ({text})."
     if "unknown" in lowered or "did you mean" in lowered or "not found" in lowered:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agent.planner.composer import fmt, markdown
+from agent.planner.composer import explain_error, fmt, markdown
+from agent.planner.state import Call
 
 
 def _column(table: str, index: int) -> list[str]:
@@ -32,3 +33,9 @@ def test_single_values_read_as_people_say_them() -> None:
         "$45.50",
     )
     assert (fmt(0.87, "sell_through"), fmt(12345, "tickets"), fmt(None)) == ("87%", "12,345", "")
+
+
+def test_a_role_refusal_reads_as_one_not_as_a_failed_step() -> None:
+    refused = "role partner may not look up fans by id; ask by genres instead"
+    call = Call(name="recommend_concerts", input={"fan_id": "F1"}, error=refused)
+    assert explain_error(call).startswith("That isn't available to your role: role partner")
