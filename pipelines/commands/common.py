@@ -11,7 +11,10 @@ from rich.table import Table
 
 app = typer.Typer()
 bench_app = typer.Typer()
-pipeline_app = typer.Typer(help="Pipeline runs: status and history.", no_args_is_help=True)
+pipeline_app = typer.Typer(
+    help="Pipeline runs: run every source now or on a schedule, status, lineage.",
+    no_args_is_help=True,
+)
 app.add_typer(pipeline_app, name="pipeline")
 stream_app = typer.Typer(help="The stream: produce records, consume them into the warehouse.",
                          no_args_is_help=True)  # fmt: skip
