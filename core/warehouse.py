@@ -47,7 +47,8 @@ CONTRACT_TABLES: Final = (
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
-_READER_LOCKDOWN: Final = {
+# what a read-only connection may not do (files, extensions); the lake engine uses it too
+READER_LOCKDOWN: Final = {
     "enable_external_access": False,
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
@@ -155,7 +156,7 @@ def connect_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
             str(path),
             read_only=True,
             config={
-                **_READER_LOCKDOWN,
+                **READER_LOCKDOWN,
                 "memory_limit": settings.query_memory_limit,
                 "threads": settings.query_threads,
             },

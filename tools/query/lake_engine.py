@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from sqlglot import exp
 
 from core.settings import Settings
+from core.warehouse import READER_LOCKDOWN
 from pipelines.lake.access import Partition, record_reads
 from pipelines.lake.tiering import COLD
 from tools.context import ToolContext
@@ -50,12 +51,6 @@ log = logging.getLogger(__name__)
 
 _ENTITY = re.compile(r"^[a-z][a-z0-9_]*$")
 _DAY = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
-_LOCKDOWN: Final = {
-    "enable_external_access": False,
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "allow_community_extensions": False,
-}
 _HOT_RAW = pa.schema(
     [("source", pa.string()), ("dt", pa.date32()), ("name", pa.string()),
      ("bytes", pa.int64()), ("content", pa.string())]
@@ -180,7 +175,7 @@ def connect_lake(settings: Settings, files: LakeFiles) -> duckdb.DuckDBPyConnect
     con = duckdb.connect(
         ":memory:",
         config={
-            **_LOCKDOWN,
+            **READER_LOCKDOWN,  # the warehouse reader's lock-down, the same settings
             "memory_limit": settings.query_memory_limit,
             "threads": settings.query_threads,
         },
