@@ -2,6 +2,9 @@
 
 A run is written as `running` and committed at once, so it is visible while it works and stays
 visible if the process dies; it is finished inside the run's own load transaction.
+
+Times are naive UTC, like every TIMESTAMP in the operations tables (metrics, alerts): a ledger
+written on a host in New York reads the same as one written in UTC.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import duckdb
@@ -41,9 +44,19 @@ class Run:
         return self.quarantined / self.records_in if self.records_in else 0.0
 
 
+def utc_now() -> datetime:
+    """The current time as the ledger stores it: naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def as_ledger_time(moment: datetime) -> datetime:
+    """An aware time as naive UTC, to compare with ledger columns (naive times pass unchanged)."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def new_run_id() -> str:
-    """Sortable by time, unique across processes: `20261126T153012-1a2b3c4d`."""
-    return f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    """Sortable by time (UTC), unique across processes: `20261126T153012-1a2b3c4d`."""
+    return f"{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
 class RunLedger:
@@ -56,7 +69,7 @@ class RunLedger:
         self, pipeline: str, source: str, entity: str | None, inputs: list[dict[str, Any]]
     ) -> Run:
         """Record a run as running (committed immediately, outside any load transaction)."""
-        run = Run(new_run_id(), pipeline, source, entity, datetime.now(), inputs)
+        run = Run(new_run_id(), pipeline, source, entity, utc_now(), inputs)
         self.con.execute(
             "INSERT INTO pipeline_runs "
             "(run_id, pipeline, source, entity, inputs, started_at, status) "
@@ -74,7 +87,7 @@ class RunLedger:
                WHERE run_id = ?""",
             [
                 status,
-                datetime.now(),
+                utc_now(),
                 error,
                 run.attempts,
                 run.records_in,

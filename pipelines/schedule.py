@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -105,7 +105,8 @@ class Refresher:
 
 @dataclass(frozen=True)
 class Pending:
-    """A refresher with unrefreshed data: since when (ledger time) and how many loads."""
+    """A refresher with unrefreshed data: since when (ledger time, naive UTC) and how many
+    loads."""
 
     refresher: Refresher
     since: datetime
@@ -129,7 +130,7 @@ class Tick:
     """One scheduled run: the pipeline's steps and the refreshes after it."""
 
     number: int
-    started_at: datetime
+    started_at: datetime  # aware, UTC
     status: Literal["succeeded", "failed", "skipped"] = "succeeded"
     seconds: float = 0.0
     run_id: str | None = None
@@ -215,16 +216,13 @@ def _watermark(
         "WHERE pipeline = 'refresh' AND source = ? AND status IN ('succeeded', 'skipped')",
         [refresher.name],
     ).fetchone()
+    from pipelines.ledger import as_ledger_time
+
     marks = [row[0]] if row and row[0] else []
     built = refresher.last_built(settings)
     if built is not None:
-        marks.append(_ledger_time(built))
+        marks.append(as_ledger_time(built))
     return max(marks, default=datetime.min)
-
-
-def _ledger_time(moment: datetime) -> datetime:
-    # the ledger stores naive local times (datetime.now()); compare like with like
-    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
 
 
 @contextmanager
@@ -282,7 +280,7 @@ class PipelineScheduler:
         """Run the pipeline once, refresh what its new data made stale, record it all."""
         with self._count:
             self._started += 1
-            tick = Tick(self._started, datetime.now())
+            tick = Tick(self._started, datetime.now(UTC))
         if not self._running.acquire(blocking=False):
             tick.status, tick.error = "skipped", "the previous run is still going"
             self.overlaps += 1
@@ -335,7 +333,7 @@ class PipelineScheduler:
             log.info("a scheduled run was skipped: the previous one is still going")
 
         scheduler.add_listener(overlapped, EVENT_JOB_MAX_INSTANCES)
-        extra = {"next_run_time": datetime.now().astimezone()} if run_now else {}
+        extra = {"next_run_time": datetime.now(UTC)} if run_now else {}
         scheduler.add_job(job, trigger, id="encore-pipeline", name="encore pipeline", **extra)
         with exclusive(self.settings):
             scheduler.start()
@@ -417,7 +415,7 @@ class PipelineScheduler:
 
     def _refresh_one(self, pending: Pending) -> RefreshResult:
         from core.warehouse import connect_writer
-        from pipelines.ledger import RunLedger
+        from pipelines.ledger import RunLedger, utc_now
 
         name = pending.refresher.name
         inputs = [{"new_data_since": pending.since.isoformat(), "loads": pending.loads}]
@@ -442,7 +440,7 @@ class PipelineScheduler:
             log.exception("refreshing %s failed", name)
             status, detail = "failed", f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - started
-        lag_s = (datetime.now() - pending.since).total_seconds()
+        lag_s = (utc_now() - pending.since).total_seconds()
         metrics = {"duration_s": seconds, "run_failed": float(status == "failed")}
         if status == "done":  # the lag of requirement 3.3 exists only once the model is rebuilt
             metrics["freshness_lag_s"] = lag_s

@@ -137,8 +137,9 @@ def _show(tick: Tick) -> None:
     colour = {"succeeded": "green", "skipped": "yellow"}.get(tick.status, "red")
     steps = ", ".join(f"{s.name} {s.status}" for s in tick.steps)
     _, accepted, quarantined = tick.records
+    local = tick.started_at.astimezone()  # a live line: the clock of whoever watches it
     console.print(
-        f"[dim]{tick.started_at:%H:%M:%S}[/] run {tick.number} [{colour}]{tick.status}[/] in "
+        f"[dim]{local:%H:%M:%S}[/] run {tick.number} [{colour}]{tick.status}[/] in "
         f"{tick.seconds:.1f} s: {accepted:,} accepted, {quarantined:,} quarantined"
         + (f" ({steps})" if steps else "")
     )
@@ -174,7 +175,7 @@ def print_refreshes(rows: list[dict[str, Any]]) -> None:
     if not rows:
         console.print("no model refreshes yet; `encore pipeline schedule` runs them after new data")
         return
-    table = Table("model", "started", "status", "seconds", "after new data", "error",
+    table = Table("model", "started (UTC)", "status", "seconds", "after new data", "error",
                   title="Model refreshes (requirement 3.3: within 30 min of new data)")  # fmt: skip
     for r in rows:
         colour = {"succeeded": "green", "running": "cyan"}.get(r["status"], "red")
