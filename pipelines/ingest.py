@@ -35,9 +35,9 @@ from pipelines.lake import Lake, LakeObject, open_lake
 from pipelines.lake.base import curated_key, raw_key, sha256_of
 from pipelines.ledger import Run, RunLedger
 from pipelines.load import duplicate_key_sql, foreign_key_sql, linked_parents, load_records
-from pipelines.marts import refresh_concert_performance
+from pipelines.marts import before_load, refresh_concert_performance
 from pipelines.monitoring import open_monitor, record_run
-from pipelines.quality import assess
+from pipelines.quality import Loaded, assess
 from pipelines.sources.files import ParsedFile, detect_format, read_file
 from pipelines.transforms.aliases import infer_entity, map_columns
 from pipelines.transforms.normalize import FIELD_NORMALISERS
@@ -310,16 +310,23 @@ def _transform_and_load(
             con.execute("COMMIT")
             raise QualityGateError(message, run_id=run.run_id)
         con.execute(f"CREATE OR REPLACE TEMP VIEW _clean AS {accepted}")
+        with _step(run, "concert_performance"):  # the sales the batch replaces, for its delta
+            batch = before_load(con, entity)
         with _step(run, "load"):
             run.inserted, run.updated = load_records(con, entity, source, run, fields)
         if "concert_performance" in WRITES[entity]:
             with _step(run, "concert_performance"):
-                refresh_concert_performance(con)
+                refresh_concert_performance(con, batch)
         with _step(run, "catalog"):
             _catalog_lake(con, lake, parsed, entity, source, run)
             refresh_warehouse_entries(con, str(raw))
         with _step(run, "quality"):
-            assess(con, run.run_id, tables=(*WRITES[entity], "pipeline_runs"))
+            assess(
+                con,
+                run.run_id,
+                tables=(*WRITES[entity], "pipeline_runs"),
+                loaded=Loaded(entity, source),
+            )
         with _step(run, "curated parquet (wait)"):
             local = parquet.result()  # a failed write fails the run before anything commits
         with _step(run, "commit"):

@@ -15,9 +15,19 @@ from typing import Any, Final, Literal
 
 import duckdb
 
+from pipelines.marts import CHANGED
 from pipelines.transforms.normalize import match_key
+from pipelines.transforms.resolve import RESOLUTIONS
 
 Severity = Literal["info", "warning", "error"]
+
+
+ROWS: Final = "{rows}"
+"""Stands in a check's SQL for the rows it judges: the whole table, or the rows a load wrote."""
+KEYS: Final = {
+    "artists": "artist_id", "venues": "venue_id", "concerts": "concert_id", "fans": "fan_id",
+    "ticket_sales": "sale_id", "concert_performance": "concert_id",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -30,14 +40,19 @@ class Check:
         "completeness", "validity", "uniqueness", "integrity", "freshness", "outliers"
     ]
     severity: Severity
-    flagged_sql: str  # SELECT key, detail ...
-    population_sql: str  # SELECT count(*) ...
+    flagged_sql: str  # SELECT key, detail ... FROM {rows} ...
+    population_sql: str  # SELECT count(*) FROM {rows}
     threshold: float  # largest acceptable share of flagged rows
     tables: tuple[str, ...] = ()  # what it reads besides `entity` (a change there can change it)
+    judged: str | None = None  # the table whose rows it judges, when not `entity`
 
     @property
     def reads(self) -> frozenset[str]:
         return frozenset((self.entity, *self.tables))
+
+    @property
+    def judged_table(self) -> str:
+        return self.judged or self.entity
 
 
 @dataclass(frozen=True)
@@ -84,8 +99,21 @@ class QualityReport:
 def _missing(entity: str, key: str, column: str, threshold: float) -> Check:
     return Check(
         entity, f"{column} present", "completeness", "warning",
-        f"SELECT {key}, '{column} is unknown' FROM {entity} WHERE {column} IS NULL",
-        f"SELECT count(*) FROM {entity}", threshold,
+        f"SELECT {key}, '{column} is unknown' FROM {ROWS} WHERE {column} IS NULL",
+        f"SELECT count(*) FROM {ROWS}", threshold,
+    )  # fmt: skip
+
+
+def _unique(entity: str, key: str, what: str, *columns: str) -> Check:
+    """Every record after the first (by key) of the ones sharing `columns`' match keys."""
+    same = ", ".join(match_key(c) for c in columns)
+    return Check(
+        entity, f"one record per {entity.removesuffix('s')}", "uniqueness", "warning",
+        f"SELECT {key}, 'same {what} as ' || first_key FROM (SELECT {key}, first({key}) OVER w "
+        f"AS first_key, row_number() OVER w AS nth FROM {entity} "
+        f"WINDOW w AS (PARTITION BY {same} ORDER BY {key})) "
+        f"WHERE nth > 1 AND {key} IN (SELECT {key} FROM {ROWS})",
+        f"SELECT count(*) FROM {ROWS}", 0.01,
     )  # fmt: skip
 
 
@@ -95,46 +123,35 @@ CHECKS: Final[tuple[Check, ...]] = (
     _missing("venues", "venue_id", "capacity", 0.2),
     _missing("venues", "venue_id", "latitude", 0.2),
     _missing("concerts", "concert_id", "price_min", 0.3),
-    Check(
-        "artists", "one record per artist", "uniqueness", "warning",
-        f"SELECT artist_id, 'same name as ' || first(artist_id) OVER w FROM artists "
-        f"WINDOW w AS (PARTITION BY {match_key('name')} ORDER BY artist_id) "
-        f"QUALIFY row_number() OVER w > 1",
-        "SELECT count(*) FROM artists", 0.01,
-    ),
-    Check(
-        "venues", "one record per venue", "uniqueness", "warning",
-        f"SELECT venue_id, 'same name and city as ' || first(venue_id) OVER w FROM venues "
-        f"WINDOW w AS (PARTITION BY {match_key('name')}, {match_key('city')} ORDER BY venue_id) "
-        f"QUALIFY row_number() OVER w > 1",
-        "SELECT count(*) FROM venues", 0.01,
-    ),
+    _unique("artists", "artist_id", "name", "name"),
+    _unique("venues", "venue_id", "name and city", "name", "city"),
     Check(
         "ticket_sales", "sale belongs to a known concert", "integrity", "error",
-        "SELECT sale_id, 'no concert ' || concert_id FROM ticket_sales s "
+        f"SELECT sale_id, 'no concert ' || concert_id FROM {ROWS} s "
         "WHERE NOT EXISTS (SELECT 1 FROM concerts c WHERE c.concert_id = s.concert_id)",
-        "SELECT count(*) FROM ticket_sales", 0.0, ("concerts",),
+        f"SELECT count(*) FROM {ROWS}", 0.0, ("concerts",),
     ),
     Check(
         "concerts", "sold no more than capacity", "validity", "error",
-        "SELECT concert_id, 'sold ' || tickets_sold || ' of ' || capacity FROM concert_performance "
+        f"SELECT concert_id, 'sold ' || tickets_sold || ' of ' || capacity FROM {ROWS} "
         "WHERE tickets_sold > capacity",
-        "SELECT count(*) FROM concert_performance", 0.0, ("concert_performance",),
+        f"SELECT count(*) FROM {ROWS}", 0.0, ("concert_performance",),
+        judged="concert_performance",
     ),
     Check(
         "ticket_sales", "unit price within the concert's range", "outliers", "warning",
         "SELECT s.sale_id, 'paid ' || s.unit_price || ', range ' || c.price_min || '-' "
         "|| c.price_max "
-        "FROM ticket_sales s JOIN concerts c USING (concert_id) "
+        f"FROM {ROWS} s JOIN concerts c USING (concert_id) "
         "WHERE s.unit_price > 3 * c.price_max OR s.unit_price < c.price_min / 3",
-        "SELECT count(*) FROM ticket_sales", 0.01, ("concerts",),
+        f"SELECT count(*) FROM {ROWS}", 0.01, ("concerts",),
     ),
-    Check(
+    Check(  # peers: every venue of the type, whichever rows are judged
         "venues", "capacity typical for the venue type", "outliers", "info",
-        "SELECT venue_id, venue_type || ' with capacity ' || capacity FROM venues v "
+        f"SELECT venue_id, venue_type || ' with capacity ' || capacity FROM {ROWS} v "
         "JOIN (SELECT venue_type, median(capacity) AS m FROM venues GROUP BY 1) USING (venue_type) "
         "WHERE capacity > 10 * m OR capacity < m / 10",
-        "SELECT count(*) FROM venues", 0.05,
+        f"SELECT count(*) FROM {ROWS}", 0.05,
     ),
     Check(
         "pipeline_runs", "loaded within the last 7 days", "freshness", "warning",
@@ -146,29 +163,48 @@ CHECKS: Final[tuple[Check, ...]] = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What one load wrote: its records (`rows`, a relation) of `entity` from `source`."""
+
+    entity: str
+    source: str
+    rows: str = "_clean"
+
+
 def assess(
     con: duckdb.DuckDBPyConnection,
     run_id: str | None = None,
     *,
     record_flags: bool = True,
     tables: Collection[str] | None = None,
+    loaded: Loaded | None = None,
 ) -> QualityReport:
     """Run the checks; with `record_flags`, write the flagged records to `quality_flags`.
 
-    `tables` limits the run to the checks reading one of them (a load re-checks only what it
-    could have changed); by default every check runs.
+    `tables` limits the run to the checks reading one of them; by default every check runs over
+    every row. With `loaded` (a load's report), only the checks judging a table in `tables` (the
+    ones the load wrote) run, over the records the load wrote there: each result counts those
+    records and the ones failing, judged against the whole warehouse, so the run's flags name
+    its own bad records and its cost follows the batch. Where the load's keys in a table cannot
+    be named (the artists and venues a listing or box score founds), that table is judged whole.
     """
     results = []
+    judged: dict[str, str] = {}  # table -> the relation of its rows the load wrote
     for check in CHECKS:
-        if tables is not None and not check.reads & set(tables):
+        if tables is not None and not _selected(check, tables, loaded is not None):
             continue
-        rows = _scalar(con, check.population_sql)
-        flagged = _scalar(con, f"SELECT count(*) FROM ({check.flagged_sql})")
+        table = check.judged_table
+        if table not in judged:
+            judged[table] = _judged_rows(con, table, loaded) if loaded else table
+        flagged_sql = check.flagged_sql.replace(ROWS, judged[table])
+        rows = _scalar(con, check.population_sql.replace(ROWS, judged[table]))
+        flagged = _scalar(con, f"SELECT count(*) FROM ({flagged_sql})")
         if record_flags and flagged and run_id:
             con.execute(
                 "INSERT INTO quality_flags "
                 "(run_id, entity, record_key, check_name, severity, detail) "
-                f"SELECT ?, ?, CAST(f.k AS VARCHAR), ?, ?, f.d FROM ({check.flagged_sql}) f(k, d) "
+                f"SELECT ?, ?, CAST(f.k AS VARCHAR), ?, ?, f.d FROM ({flagged_sql}) f(k, d) "
                 "LIMIT 10000",
                 [run_id, check.entity, check.name, check.severity],
             )
@@ -183,9 +219,60 @@ def assess(
                 check.threshold,
             )
         )
+    for table, relation in judged.items():
+        if relation != table:
+            con.execute(f"DROP TABLE IF EXISTS {relation}")
     if run_id:
         results.append(_validity_of_run(con, run_id))
     return QualityReport(run_id, datetime.now(), results)
+
+
+def _selected(check: Check, tables: Collection[str], batch: bool) -> bool:
+    if batch:  # a load judges the rows it wrote
+        return check.judged_table in tables
+    return bool(check.reads & set(tables))  # a report re-checks all a change could affect
+
+
+def _judged_rows(con: duckdb.DuckDBPyConnection, table: str, loaded: Loaded) -> str:
+    """A temp table of the rows of `table` that `loaded` wrote (`table` itself when their keys
+    cannot be named). Only the keys' range is read: zone maps skip the rest of a large table."""
+    keys = _written_keys(con, table, loaded)
+    key = KEYS.get(table)
+    if keys is None or key is None:
+        return table
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _judged_keys AS SELECT DISTINCT k FROM ({keys}) t(k)"
+    )
+    low, high = con.execute("SELECT min(k), max(k) FROM _judged_keys").fetchone() or (None, None)
+    relation = f"_judged_{table}"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM {table} "
+        f"WHERE {key} BETWEEN $low AND $high AND {key} IN (SELECT k FROM _judged_keys)",
+        {"low": low, "high": high},
+    )
+    con.execute("DROP TABLE _judged_keys")
+    return relation
+
+
+def _written_keys(con: duckdb.DuckDBPyConnection, table: str, loaded: Loaded) -> str | None:
+    """SQL of the keys of `table` the load wrote; None when they cannot be named."""
+    if table == "concert_performance":
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [CHANGED]
+        ).fetchone()
+        return f"SELECT concert_id FROM {CHANGED}" if exists and exists[0] else None
+    if table != loaded.entity or table not in KEYS:
+        return None
+    key = KEYS[table]
+    if table not in RESOLUTIONS:
+        return f"SELECT {key} FROM {loaded.rows}"
+    # a record's source key -> the entity it was resolved to (every record has a link by now)
+    source = "'" + loaded.source.replace("'", "''") + "'"
+    return (
+        f"SELECT coalesce(m.canonical_id, b.{key}) FROM {loaded.rows} b LEFT JOIN entity_map m "
+        f"ON m.entity_type = '{RESOLUTIONS[table].entity_type}' AND m.source = {source} "
+        f"AND m.source_key = b.{key}"
+    )
 
 
 def _validity_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> CheckResult:
