@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from agent.rest import errors
@@ -161,11 +162,14 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
         logins=RateLimiter(*per_minute),
         rejected=RateLimiter(*per_minute),
     )
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's files served from the installed package
+    # (FastAPI's own pages load them from a CDN and stay blank offline); no online validator
+    app = FastAPIOffline(
         title="Encore API",
         version=_version(),
         description="Concert insights: venue rankings, ticket-sales forecasts with confidence, "
         "recommendations, artist history and governed semantic queries.",
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.runtime = runtime
     errors.install(app)
