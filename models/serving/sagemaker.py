@@ -2,12 +2,15 @@
 
 For each model with a promoted version in the local registry (models/registry.py):
 
-    s3://<lake bucket>/models/<name>/<version>/model.tar.gz   model.joblib + meta.json
+    s3://<lake bucket>/models/<name>/<version>/model.tar.gz   model.joblib + meta.json, and the
+                                                               handler's code/ for served models
     s3://<lake bucket>/models/<name>/<version>/metrics.json   the version's metrics
     model package group <prefix>-<name>                        created when missing
     model package (Approved)                                   image, artifact, metrics, and
                                                                encore_version in its metadata
     Model <prefix>-<name>-<version>                            when an execution role is set
+                                                               (endpoint.py puts it behind an
+                                                               endpoint)
 
 Publishing is idempotent per version: a version whose package exists (found by its
 encore_version metadata) is skipped, and so is an artifact already uploaded with the same hash.
@@ -22,6 +25,7 @@ import json
 import logging
 import re
 import tarfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,6 +33,7 @@ from core.aws import SyncReport, aws_call, client, describe_or_none, require
 from core.errors import ConfigError
 from core.settings import Settings
 from models.registry import ModelRegistry, ModelVersion
+from models.serving.bundle import SERVED_MODELS, SERVING_ENV, serving_code
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +49,9 @@ def sagemaker_name(*parts: str) -> str:
     return name
 
 
-def package_artifact(version_dir: Path) -> bytes:
-    """model.tar.gz as SageMaker containers expect it: the joblib file and its meta.json.
+def package_artifact(version_dir: Path, code: Mapping[str, bytes] | None = None) -> bytes:
+    """model.tar.gz as SageMaker containers expect it: the joblib file, its meta.json and, for a
+    served model, the code/ folder of its handler (models/serving/bundle.py).
 
     Times and owners are zeroed so the same version always packs to the same bytes.
     """
@@ -54,13 +60,14 @@ def package_artifact(version_dir: Path) -> bytes:
         gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped,
         tarfile.open(fileobj=zipped, mode="w") as tar,
     ):
-        for name in ("model.joblib", "meta.json"):
-            info = tar.gettarinfo(str(version_dir / name), arcname=name)
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            with (version_dir / name).open("rb") as fh:
-                tar.addfile(info, fh)
+        members = {
+            name: (version_dir / name).read_bytes() for name in ("model.joblib", "meta.json")
+        }
+        for name, body in {**members, **(code or {})}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(body))
     return buffer.getvalue()
 
 
@@ -84,8 +91,13 @@ class SageMakerPublisher:
         self.group_prefix = group_prefix
         self.execution_role = execution_role
 
-    def publish(self, registry: ModelRegistry, meta: ModelVersion, report: SyncReport) -> None:
-        """Upload the version's artifact and register it (each step only when missing)."""
+    def publish(
+        self, registry: ModelRegistry, meta: ModelVersion, report: SyncReport
+    ) -> str | None:
+        """Upload the version's artifact and register it (each step only when missing).
+
+        Returns the name of the version's SageMaker Model (None without an execution role).
+        """
         group = sagemaker_name(self.group_prefix, meta.name)
         label = f"{meta.name} {meta.version}"
         self._ensure_group(group, meta.name, report)
@@ -117,8 +129,11 @@ class SageMakerPublisher:
                     CustomerMetadataProperties=_metadata(meta),
                 )["ModelPackageArn"]
             report.created.append(f"model package {label} ({arn})")
-        if self.execution_role:
-            self._ensure_model(sagemaker_name(group, meta.version), meta, artifact, report)
+        if not self.execution_role:
+            return None
+        model = sagemaker_name(group, meta.version)
+        self._ensure_model(model, meta, artifact, report)
+        return model
 
     def _ensure_group(self, group: str, model: str, report: SyncReport) -> None:
         if describe_or_none(
@@ -156,7 +171,7 @@ class SageMakerPublisher:
                     return None
 
     def _upload_artifact(self, version_dir: Path, meta: ModelVersion, report: SyncReport) -> str:
-        body = package_artifact(version_dir)
+        body = package_artifact(version_dir, serving_code(meta.name))
         digest = hashlib.sha256(body).hexdigest()
         key = f"models/{meta.name}/{meta.version}/model.tar.gz"
         uri = f"s3://{self.bucket}/{key}"
@@ -198,7 +213,11 @@ class SageMakerPublisher:
                 PrimaryContainer={
                     "Image": self.image_uri,
                     "ModelDataUrl": artifact,
-                    "Environment": {"ENCORE_MODEL": meta.name, "ENCORE_VERSION": meta.version},
+                    "Environment": {
+                        "ENCORE_MODEL": meta.name,
+                        "ENCORE_VERSION": meta.version,
+                        **(SERVING_ENV if meta.name in SERVED_MODELS else {}),
+                    },
                 },
             )
         report.created.append(f"model {name}")
