@@ -18,6 +18,7 @@ from evals import cli as evals_cli
 from mcp_servers import cli as mcp_cli
 from models import commands as models_cli
 from models.recommend import cli as recommend_cli
+from models.serving import commands as serving_cli
 from pipelines import commands as pipelines_cli
 from pipelines.aws import commands as aws_cli
 from pipelines.commands.schedule import add_refreshers
@@ -53,6 +54,7 @@ app.add_typer(
     name="aws",
     help="Publish to AWS: Glue catalog, Lake Formation grants, Redshift, SageMaker.",
 )
+aws_cli.app.add_typer(serving_cli.endpoint_app, name="endpoint")
 
 
 # `encore pipeline schedule` retrains the models after new data (requirement 3.3). Pipelines may

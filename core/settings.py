@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     sagemaker_execution_role: str | None = Field(
         None, description="IAM role ARN of SageMaker Models; unset: packages only, no Model"
     )
+    sagemaker_endpoint: str | None = Field(
+        None, description="endpoint serving forecasts; default <model group prefix>-sales-forecast"
+    )
+    predictor: Literal["local", "sagemaker"] | None = Field(
+        None, description="where forecasts are computed; default sagemaker on the aws profile"
+    )
 
     # API connectors (pipelines/sources); base URLs are settings so tests can point them at loopback
     ticketmaster_api_key: SecretStr | None = None

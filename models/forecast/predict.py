@@ -17,10 +17,10 @@ from core.errors import ValidationError
 from core.settings import Settings
 from core.warehouse import reading
 from models.features import concert_features, concert_targets
-from models.forecast.model import SalesForecaster
 from models.forecast.train import load_or_train
 from models.monitoring import record_predictions
 from models.registry import ModelVersion
+from models.serving.predictor import Predictor
 
 
 def reference_date(con: duckdb.DuckDBPyConnection) -> date:
@@ -36,7 +36,7 @@ def predict_pairs(
     settings: Settings,
     items: Sequence[dict[str, Any]],
     *,
-    model: tuple[SalesForecaster, ModelVersion] | None = None,
+    model: tuple[Predictor, ModelVersion] | None = None,
 ) -> tuple[pd.DataFrame, ModelVersion]:
     """Predictions for items {artist_id, venue_id, date, price?}, in the order given."""
     forecaster, meta = model or load_or_train(settings)
@@ -58,10 +58,13 @@ def predict_pairs(
 
 
 def predict_concert_ids(
-    settings: Settings, concert_ids: Sequence[str]
+    settings: Settings,
+    concert_ids: Sequence[str],
+    *,
+    model: tuple[Predictor, ModelVersion] | None = None,
 ) -> tuple[pd.DataFrame, ModelVersion]:
     """Predictions for existing concerts by id (scheduled ones, typically), keyed by concert_id."""
-    forecaster, meta = load_or_train(settings)
+    forecaster, meta = model or load_or_train(settings)
     wanted = list(dict.fromkeys(concert_ids))
     with reading(settings) as con:
         targets = concert_targets(con, wanted, reference_date(con))

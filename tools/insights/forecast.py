@@ -167,8 +167,9 @@ def predict_ticket_sales_batch(
     if any(r["price"] is not None and r["price"] < 0 for r in resolved):
         raise ValidationError("price must be zero or more", field="price")
     from models.forecast.predict import predict_pairs  # scikit-learn loads on first use
+    from models.serving.predictor import forecaster
 
-    frame, meta = predict_pairs(ctx.settings, resolved)
+    frame, meta = predict_pairs(ctx.settings, resolved, model=forecaster(ctx.settings))
     predictions = [
         _prediction(
             frame.iloc[i],
@@ -204,8 +205,10 @@ def predict_concerts(ctx: ToolContext, *, concert_ids: list[str]) -> SalesPredic
             f"send 1 to {_MAX_BATCH} concert ids; got {len(concert_ids)}", field="concert_ids"
         )
     from models.forecast.predict import predict_concert_ids
+    from models.serving.predictor import forecaster
 
-    frame, meta = predict_concert_ids(ctx.settings, [c.strip() for c in concert_ids])
+    ids = [c.strip() for c in concert_ids]
+    frame, meta = predict_concert_ids(ctx.settings, ids, model=forecaster(ctx.settings))
     with reading(ctx.settings) as con:
         capacities = dict(
             con.execute(
