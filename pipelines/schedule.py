@@ -15,6 +15,11 @@ raises a warning. A failed tick or refresh is logged, recorded and alerted throu
 `pipelines.monitoring`, and the schedule goes on; a refresher that cannot build from the data yet
 (`ConfigError`, e.g. no ticket sales) is recorded as skipped and waits for the next load.
 
+Alerts follow the inputs, not the ticks: an input (a landing file, the stream, an API, a
+refresher) that starts failing raises one critical alert, which stays open while it keeps failing
+(its count and last-seen time go up, one alert instead of one per tick) and is resolved by the
+first tick in which that input no longer fails.
+
 APScheduler fires the ticks: at most one at a time (`max_instances=1`, plus a lock for direct
 calls), missed firings coalesced into one, and a file lock keeps a second scheduler off the same
 data directory.
@@ -44,7 +49,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from pipelines.ledger import Run, RunStatus
-    from pipelines.monitoring import AlertRule
+    from pipelines.monitoring import AlertRule, Monitor
     from pipelines.orchestrate import StepResult
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,9 @@ _LEDGER_STATUS: Final[dict[str, RunStatus]] = {
     "skipped": "skipped",
     "failed": "failed",
 }
+
+INPUT_ALERT_PREFIX: Final = "schedule input "
+"""Fingerprint prefix of the scheduler's per-input alerts (`schedule input files:bad.csv`)."""
 
 _EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$", re.IGNORECASE)
 _UNIT_SECONDS: Final = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -86,6 +94,13 @@ def refresh_rules() -> tuple[AlertRule, ...]:
             "of requirement 3.3; schedule runs more often",
         ),
     )
+
+
+@functools.cache
+def tick_rules() -> tuple[AlertRule, ...]:
+    """The rules a tick's own metrics are checked against: a failed tick is alerted per failing
+    input instead (`input_alerts`), so `run_failed` is left out here."""
+    return tuple(rule for rule in refresh_rules() if rule.metric != "run_failed")
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,8 @@ class Tick:
     refreshes: list[RefreshResult] = field(default_factory=list)
     quality_failures: int = 0
     error: str | None = None
+    crash: str | None = None
+    """What broke the tick itself (not one of its inputs), e.g. a warehouse it could not open."""
 
     @property
     def records(self) -> tuple[int, int, int]:
@@ -370,7 +387,8 @@ class PipelineScheduler:
         # firing tries again (this is the loop's edge, like an entrypoint).
         except Exception as exc:
             log.exception("scheduled run %d failed", tick.number)
-            errors = [f"{type(exc).__name__}: {exc}"]
+            tick.crash = f"{type(exc).__name__}: {exc}"
+            errors = [tick.crash]
         if errors:
             tick.status, tick.error = "failed", "; ".join(errors)
         tick.seconds = time.perf_counter() - started
@@ -401,7 +419,9 @@ class PipelineScheduler:
             "models_refreshed": sum(r.status == "done" for r in tick.refreshes),
         }
         self._record(run, "succeeded" if tick.status != "failed" else "failed", tick.error,
-                      metrics, source="schedule", dimensions={"pipeline": "schedule"})  # fmt: skip
+                     metrics, source="schedule", dimensions={"pipeline": "schedule"},
+                     rules=tick_rules(),
+                     then=lambda monitor: input_alerts(monitor, tick))  # fmt: skip
 
     def _refresh(self) -> list[RefreshResult]:
         from core.warehouse import connect_writer
@@ -464,6 +484,8 @@ class PipelineScheduler:
         *,
         source: str,
         dimensions: dict[str, str],
+        rules: tuple[AlertRule, ...] | None = None,
+        then: Callable[[Monitor], object] | None = None,
     ) -> None:
         from core.warehouse import connect_writer
         from pipelines.ledger import RunLedger
@@ -476,12 +498,59 @@ class PipelineScheduler:
             return
         try:
             RunLedger(con).finish(run, status, error=error)
-            record_run(open_monitor(self.settings, con), metrics, run_id=run.run_id,
-                       source=source, dimensions=dimensions, rules=refresh_rules())  # fmt: skip
+            monitor = open_monitor(self.settings, con)
+            record_run(monitor, metrics, run_id=run.run_id, source=source,
+                       dimensions=dimensions, rules=rules or refresh_rules())  # fmt: skip
+            if then is not None:
+                then(monitor)
         except EncoreError as exc:
             log.error("cannot record run %s (%s): %s", run.run_id, status, exc)
         finally:
             con.close()
+
+
+def failing_inputs(tick: Tick) -> dict[str, str]:
+    """The inputs that failed in a tick, by name (`files:<file>`, `stream`, `ticketmaster`, ...,
+    `pipeline` when the tick itself broke), each with what went wrong. Refreshes are left out:
+    each is a run of its own, alerted by its rules under `refresh:<name>`."""
+    failing: dict[str, str] = {}
+    for step in tick.steps:
+        if step.status != "failed":
+            continue
+        files = [o for o in step.outcomes if o.status == "failed"]
+        for outcome in files:
+            failing[f"{step.name}:{outcome.path.name}"] = outcome.message or "failed"
+        if not files:
+            failing[step.name] = step.detail or "failed"
+    if tick.crash:
+        failing["pipeline"] = tick.crash
+    return failing
+
+
+def input_alerts(monitor: Monitor, tick: Tick) -> tuple[list[str], list[str]]:
+    """Alert each failing input once (a repeat updates its open alert) and resolve the open alerts
+    of inputs that no longer fail; returns (alerted, resolved) alert ids.
+
+    Nothing is resolved by a tick that broke before its steps ran: it saw none of the inputs.
+    """
+    failing = failing_inputs(tick)
+    alerted = []
+    for name, detail in failing.items():
+        alerted.append(
+            monitor.alert("critical", "schedule", f"input {name} failed: {detail}",
+                          run_id=tick.run_id, details={"input": name, "tick": tick.number},
+                          fingerprint=INPUT_ALERT_PREFIX + name)
+        )  # fmt: skip
+    recovered = [
+        alert.fingerprint
+        for alert in monitor.open_alerts("schedule")
+        if alert.fingerprint
+        and alert.fingerprint.startswith(INPUT_ALERT_PREFIX)
+        and alert.fingerprint.removeprefix(INPUT_ALERT_PREFIX) not in failing
+        and (tick.steps or alert.fingerprint == INPUT_ALERT_PREFIX + "pipeline")
+    ]
+    resolved = monitor.resolve(*recovered, run_id=tick.run_id) if recovered else []
+    return alerted, resolved
 
 
 def recent_refreshes(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from pipelines.monitoring.base import (
     Severity,
     Unit,
     evaluate_rules,
+    fingerprint_for,
     record_run,
     unit_for,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Severity",
     "Unit",
     "evaluate_rules",
+    "fingerprint_for",
     "open_monitor",
     "record_run",
     "unit_for",

@@ -3,6 +3,12 @@
 A `Monitor` records metrics and raises alerts; `LocalMonitor` (warehouse tables) is the default,
 `CloudWatchMonitor` the AWS adapter, `FanOutMonitor` sends to several. `AlertRule`s are evaluated
 over one run's metrics here, and the same rules become CloudWatch alarms at scale.
+
+An alert raised with a fingerprint (what it is about) stays one open alert while its problem
+lasts: a repeat adds to its `occurrences` and `last_seen_at`, and `resolve` closes it once the
+problem is gone. Rule alerts are fingerprinted by source, metric and dimensions, like a CloudWatch
+alarm: open while runs breach the rule, resolved by the first run of the same pipeline that does
+not.
 """
 
 from __future__ import annotations
@@ -86,6 +92,22 @@ class Alert:
     run_id: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     acknowledged: bool = False
+    fingerprint: str | None = None
+    """What the alert is about; None: a one-off alert, never merged or resolved."""
+    occurrences: int = 1
+    last_seen_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Not resolved yet (whether or not someone acknowledged it)."""
+        return self.resolved_at is None
+
+
+def fingerprint_for(source: str, metric: str, dimensions: Mapping[str, str] | None = None) -> str:
+    """A rule alert's fingerprint: `ingest:crm quarantine_rate entity=venues pipeline=ingest`."""
+    dims = "".join(f" {name}={value}" for name, value in sorted((dimensions or {}).items()))
+    return f"{source} {metric}{dims}"
 
 
 def log_alert(alert: Alert) -> None:
@@ -126,12 +148,25 @@ class Monitor(Protocol):
         run_id: str | None = None,
         details: Mapping[str, Any] | None = None,
         alert_id: str | None = None,
+        fingerprint: str | None = None,
     ) -> str:
-        """Raise an alert and return its id (`alert_id` lets a fan-out share one id)."""
+        """Raise an alert and return its id (`alert_id` lets a fan-out share one id).
+
+        With a `fingerprint` that an open alert already has, that alert is updated (occurrences,
+        last seen, severity, message, run) and its id returned instead.
+        """
+        ...
+
+    def resolve(self, *fingerprints: str, run_id: str | None = None) -> list[str]:
+        """Close the open alerts with these fingerprints; return the ids closed."""
         ...
 
     def recent_alerts(self, limit: int = 50, *, unacknowledged_only: bool = False) -> list[Alert]:
         """The newest alerts first."""
+        ...
+
+    def open_alerts(self, source: str | None = None) -> list[Alert]:
+        """The alerts not resolved yet (of one source, if given), oldest first."""
         ...
 
     def acknowledge(self, alert_id: str) -> None:
@@ -241,12 +276,16 @@ def evaluate_rules(
     *,
     run_id: str | None,
     source: str,
+    dimensions: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Raise an alert for each metric that breaks a rule; return the alert ids.
 
     Per metric only the most severe breached rule fires, so a 30 % quarantine rate raises one
     critical alert rather than a warning and a critical one. Metrics a run did not emit are skipped.
+    Each alert's fingerprint is its source, metric and `dimensions`: a repeat updates the open
+    alert, and a metric back within every rule resolves it.
     """
+    rules = tuple(rules)
     worst: dict[str, tuple[AlertRule, float]] = {}
     for rule in rules:
         value = metrics.get(rule.metric)
@@ -255,6 +294,16 @@ def evaluate_rules(
         current = worst.get(rule.metric)
         if current is None or SEVERITY_RANK[rule.severity] > SEVERITY_RANK[current[0].severity]:
             worst[rule.metric] = (rule, float(value))
+    healthy = {
+        rule.metric
+        for rule in rules
+        if rule.metric not in worst and metrics.get(rule.metric) is not None
+        and not math.isnan(float(metrics[rule.metric]))
+    }  # fmt: skip
+    if healthy:
+        monitor.resolve(
+            *(fingerprint_for(source, m, dimensions) for m in sorted(healthy)), run_id=run_id
+        )
     raised = []
     for rule, value in worst.values():
         details = {
@@ -265,8 +314,11 @@ def evaluate_rules(
             "value": value,
         }
         raised.append(
-            monitor.alert(rule.severity, source, rule.render(value), run_id=run_id, details=details)
-        )
+            monitor.alert(
+                rule.severity, source, rule.render(value), run_id=run_id, details=details,
+                fingerprint=fingerprint_for(source, rule.metric, dimensions),
+            )
+        )  # fmt: skip
     return raised
 
 
@@ -285,4 +337,6 @@ def record_run(
             name, float(value), unit=unit_for(name), run_id=run_id, dimensions=dimensions
         )
     monitor.flush()
-    return evaluate_rules(monitor, metrics, rules, run_id=run_id, source=source)
+    return evaluate_rules(
+        monitor, metrics, rules, run_id=run_id, source=source, dimensions=dimensions
+    )

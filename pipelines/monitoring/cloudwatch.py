@@ -2,7 +2,8 @@
 
 Metrics are buffered and sent with `put_metric_data` in batches (on `flush`, when a batch fills,
 or when a `with` block ends). Each alert is one JSON event in the log group, in a stream per UTC
-day; acknowledgements are events too, so `recent_alerts` rebuilds state from the log alone.
+day; repeats, resolutions and acknowledgements are events too, so `recent_alerts` rebuilds state
+from the log alone (a repeat of an open fingerprint, or of an id, folds into the first alert).
 boto3 is imported only when this module builds its own clients.
 """
 
@@ -185,8 +186,16 @@ class CloudWatchMonitor:
         run_id: str | None = None,
         details: Mapping[str, Any] | None = None,
         alert_id: str | None = None,
+        fingerprint: str | None = None,
     ) -> str:
-        """Write the alert to CloudWatch Logs (and count it as a metric if its severity is set)."""
+        """Write the alert to CloudWatch Logs (and count it as a metric if its severity is set).
+
+        A repeat of an open fingerprint is written too and folded into the open alert when the
+        log is read; its id is returned. `AlertsRaised` counts every occurrence.
+        """
+        if fingerprint is not None and alert_id is None:
+            alert_id = next((a.alert_id for a in self.open_alerts()
+                             if a.fingerprint == fingerprint), None)  # fmt: skip
         alert = Alert(
             alert_id=alert_id or uuid.uuid4().hex,
             raised_at=utc_now(),
@@ -195,6 +204,7 @@ class CloudWatchMonitor:
             message=message,
             run_id=run_id,
             details=dict(details or {}),
+            fingerprint=fingerprint,
         )
         self._put_event(
             {
@@ -206,6 +216,7 @@ class CloudWatchMonitor:
                 "message": message,
                 "run_id": run_id,
                 "details": dict(alert.details),
+                "fingerprint": fingerprint,
             },
             alert.raised_at,
         )
@@ -233,6 +244,25 @@ class CloudWatchMonitor:
         found.sort(key=lambda a: (a.raised_at, a.alert_id), reverse=True)
         return found[:limit]
 
+    def open_alerts(self, source: str | None = None) -> list[Alert]:
+        """The alerts of the last `lookback` not resolved yet (of one source), oldest first."""
+        found = [a for a in self._alerts().values()
+                 if a.is_open and (source is None or a.source == source)]  # fmt: skip
+        return sorted(found, key=lambda a: (a.raised_at, a.alert_id))
+
+    def resolve(self, *fingerprints: str, run_id: str | None = None) -> list[str]:
+        """Append a resolution event for the open alerts with these fingerprints."""
+        wanted = set(fingerprints)
+        closed = [a for a in self.open_alerts() if a.fingerprint in wanted]
+        if closed:
+            now = utc_now()
+            self._put_event(
+                {"event": "resolved", "fingerprints": sorted({str(a.fingerprint) for a in closed}),
+                 "run_id": run_id, "at": now.isoformat()},
+                now,
+            )  # fmt: skip
+        return [a.alert_id for a in closed]
+
     def acknowledge(self, alert_id: str) -> None:
         """Append an acknowledgement event for a known alert."""
         if alert_id not in self._alerts():
@@ -246,13 +276,32 @@ class CloudWatchMonitor:
 
     def _alerts(self) -> dict[str, Alert]:
         alerts: dict[str, Alert] = {}
+        open_ids: dict[str, str] = {}  # fingerprint -> id of its open alert
         acknowledged: set[str] = set()
-        for event in self._events():
+        for event in sorted(self._events(), key=_event_time):
             if event.get("event") == "acknowledged":
                 acknowledged.add(str(event.get("alert_id")))
+            elif event.get("event") == "resolved":
+                at = _event_time(event)
+                for fingerprint in event.get("fingerprints") or []:
+                    if (alert_id := open_ids.pop(str(fingerprint), None)) is not None:
+                        alerts[alert_id] = replace(alerts[alert_id], resolved_at=at)
             elif event.get("event") == "alert":
                 alert = _alert_from_event(event)
+                first = alert.alert_id if alert.alert_id in alerts else None
+                if first is None and alert.fingerprint:
+                    first = open_ids.get(alert.fingerprint)
+                if first is not None:  # a repeat: fold it into the alert it repeats
+                    seen = alerts[first]
+                    alerts[first] = replace(
+                        seen, occurrences=seen.occurrences + 1, last_seen_at=alert.raised_at,
+                        severity=alert.severity, message=alert.message, run_id=alert.run_id,
+                        details=alert.details,
+                    )  # fmt: skip
+                    continue
                 alerts[alert.alert_id] = alert
+                if alert.fingerprint:
+                    open_ids[alert.fingerprint] = alert.alert_id
         return {
             alert_id: replace(alert, acknowledged=alert_id in acknowledged)
             for alert_id, alert in alerts.items()
@@ -371,8 +420,17 @@ class CloudWatchMonitor:
         return names
 
 
+def _event_time(event: Mapping[str, Any]) -> datetime:
+    """When an event happened (alerts carry `raised_at`, the others `at`), aware UTC."""
+    stamp = event.get("raised_at") or event.get("at")
+    if not stamp:
+        return datetime.min.replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(str(stamp))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _alert_from_event(event: Mapping[str, Any]) -> Alert:
-    raised = datetime.fromisoformat(str(event["raised_at"]))
+    raised = _event_time(event)
     return Alert(
         alert_id=str(event["alert_id"]),
         raised_at=raised if raised.tzinfo else raised.replace(tzinfo=UTC),
@@ -381,4 +439,6 @@ def _alert_from_event(event: Mapping[str, Any]) -> Alert:
         message=str(event["message"]),
         run_id=event.get("run_id"),
         details=dict(event.get("details") or {}),
+        fingerprint=event.get("fingerprint"),
+        last_seen_at=raised,
     )

@@ -1,7 +1,8 @@
 """The embedded monitor: metrics and alerts in the warehouse's operations tables, plus a fan-out.
 
 `LocalMonitor` writes through the caller's connection, so a run's metrics and alerts commit or
-roll back together with the run itself (`core.warehouse.transaction`).
+roll back together with the run itself (`core.warehouse.transaction`). Open alerts are merged by
+fingerprint (migration 0005): a repeat updates the open row instead of adding one.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from pipelines.monitoring.base import (
 log = logging.getLogger(__name__)
 
 _ALERT_COLUMNS: Final = (
-    "alert_id, raised_at, severity, source, message, run_id, details, acknowledged"
+    "alert_id, raised_at, severity, source, message, run_id, details, acknowledged, "
+    "fingerprint, occurrences, last_seen_at, resolved_at"
 )
 
 
@@ -100,19 +102,38 @@ class LocalMonitor:
         run_id: str | None = None,
         details: Mapping[str, Any] | None = None,
         alert_id: str | None = None,
+        fingerprint: str | None = None,
     ) -> str:
-        """Insert an alert into `alerts`, log it, and return its id."""
+        """Insert an alert into `alerts` and log it, or update the open alert with the same
+        fingerprint; return its id."""
+        now = datetime.now(UTC)
+        details_json = json.dumps(dict(details or {}), sort_keys=True, default=str)
+        if fingerprint is not None:
+            repeat = self._execute(
+                "UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = ?, "
+                "severity = ?, message = ?, run_id = ?, details = ? "
+                "WHERE fingerprint = ? AND resolved_at IS NULL RETURNING alert_id, occurrences",
+                [_naive_utc(now), severity, message, run_id, details_json, fingerprint],
+                f"update the open alert {fingerprint!r}",
+            ).fetchall()
+            if repeat:
+                existing, occurrences = repeat[0]
+                log.info("%s alert %s from %s still open (%d occurrences): %s",
+                         severity, existing, source, occurrences, message)  # fmt: skip
+                return str(existing)
         alert = Alert(
             alert_id=alert_id or uuid.uuid4().hex,
-            raised_at=datetime.now(UTC),
+            raised_at=now,
             severity=severity,
             source=source,
             message=message,
             run_id=run_id,
             details=dict(details or {}),
+            fingerprint=fingerprint,
+            last_seen_at=now,
         )
         self._execute(
-            f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO alerts ({_ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL)",
             [
                 alert.alert_id,
                 _naive_utc(alert.raised_at),
@@ -120,13 +141,32 @@ class LocalMonitor:
                 alert.source,
                 alert.message,
                 alert.run_id,
-                json.dumps(dict(alert.details), sort_keys=True, default=str),
+                details_json,
                 False,
+                fingerprint,
+                _naive_utc(now),
             ],
             f"raise a {severity} alert from {source}",
         )
         log_alert(alert)
         return alert.alert_id
+
+    def resolve(self, *fingerprints: str, run_id: str | None = None) -> list[str]:
+        """Close the open alerts with these fingerprints (`run_id`: the run that saw them gone)."""
+        if not fingerprints:
+            return []
+        rows = self._execute(
+            "UPDATE alerts SET resolved_at = ?, "
+            "details = json_merge_patch(details, json_object('resolved_by_run', ?)) "
+            "WHERE resolved_at IS NULL AND list_contains(?, fingerprint) "
+            "RETURNING alert_id, source, fingerprint",
+            [_naive_utc(datetime.now(UTC)), run_id, list(fingerprints)],
+            "resolve alerts",
+        ).fetchall()
+        for alert_id, source, fingerprint in rows:
+            log.info("alert %s from %s resolved: %s is no longer seen", alert_id, source,
+                     fingerprint)  # fmt: skip
+        return [str(r[0]) for r in rows]
 
     def recent_alerts(self, limit: int = 50, *, unacknowledged_only: bool = False) -> list[Alert]:
         """The newest alerts first."""
@@ -137,19 +177,17 @@ class LocalMonitor:
             [limit],
             "read alerts",
         ).fetchall()
-        return [
-            Alert(
-                alert_id=row[0],
-                raised_at=_as_utc(row[1]),
-                severity=cast(Severity, row[2]),
-                source=row[3],
-                message=row[4],
-                run_id=row[5],
-                details=_json(row[6]),
-                acknowledged=bool(row[7]),
-            )
-            for row in rows
-        ]
+        return [_alert(row) for row in rows]
+
+    def open_alerts(self, source: str | None = None) -> list[Alert]:
+        """The alerts not resolved yet (of one source, if given), oldest first."""
+        rows = self._execute(
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE resolved_at IS NULL "
+            "AND (CAST(? AS VARCHAR) IS NULL OR source = ?) ORDER BY raised_at, alert_id",
+            [source, source],
+            "read open alerts",
+        ).fetchall()
+        return [_alert(row) for row in rows]
 
     def acknowledge(self, alert_id: str) -> None:
         """Mark an alert as acknowledged."""
@@ -185,6 +223,23 @@ class LocalMonitor:
 
     def flush(self) -> None:
         """Nothing to send: every call writes at once (the caller's transaction decides when)."""
+
+
+def _alert(row: tuple[Any, ...]) -> Alert:
+    return Alert(
+        alert_id=row[0],
+        raised_at=_as_utc(row[1]),
+        severity=cast(Severity, row[2]),
+        source=row[3],
+        message=row[4],
+        run_id=row[5],
+        details=_json(row[6]),
+        acknowledged=bool(row[7]),
+        fingerprint=row[8],
+        occurrences=int(row[9]),
+        last_seen_at=_as_utc(row[10] or row[1]),
+        resolved_at=_as_utc(row[11]) if row[11] else None,
+    )
 
 
 class FanOutMonitor:
@@ -238,18 +293,36 @@ class FanOutMonitor:
         run_id: str | None = None,
         details: Mapping[str, Any] | None = None,
         alert_id: str | None = None,
+        fingerprint: str | None = None,
     ) -> str:
-        """Raise the alert on every monitor under one id; return that id."""
+        """Raise the alert on every monitor under one id (the primary's: a repeat keeps the open
+        alert's id); return that id."""
         shared_id = self.primary.alert(
-            severity, source, message, run_id=run_id, details=details, alert_id=alert_id
-        )
+            severity, source, message, run_id=run_id, details=details, alert_id=alert_id,
+            fingerprint=fingerprint,
+        )  # fmt: skip
         self._each_secondary(
             f"raise alert {shared_id}",
             lambda m: m.alert(
-                severity, source, message, run_id=run_id, details=details, alert_id=shared_id
+                severity, source, message, run_id=run_id, details=details, alert_id=shared_id,
+                fingerprint=fingerprint,
             ),
-        )
+        )  # fmt: skip
         return shared_id
+
+    def resolve(self, *fingerprints: str, run_id: str | None = None) -> list[str]:
+        """Resolve on the primary, and on the others only what the primary had open (a run that
+        resolves nothing sends nothing)."""
+        closed = self.primary.resolve(*fingerprints, run_id=run_id)
+        if closed:
+            self._each_secondary(
+                f"resolve {', '.join(closed)}", lambda m: m.resolve(*fingerprints, run_id=run_id)
+            )
+        return closed
+
+    def open_alerts(self, source: str | None = None) -> list[Alert]:
+        """The primary's open alerts."""
+        return self.primary.open_alerts(source)
 
     def recent_alerts(self, limit: int = 50, *, unacknowledged_only: bool = False) -> list[Alert]:
         """The primary's newest alerts."""

@@ -162,36 +162,63 @@ def test_runs_never_overlap(settings: Settings) -> None:
     assert spans[0][1] <= spans[1][0]  # the second began after the first ended
 
 
-def test_a_failing_run_is_alerted_and_the_schedule_goes_on(settings: Settings) -> None:
+def test_a_failing_input_is_alerted_once_while_it_fails_and_resolved_when_it_recovers(
+    settings: Settings,
+) -> None:
     landing = _landing(settings)
     (landing / "artists.csv").write_text(GOOD_ARTISTS)
     (landing / "bad-artists.csv").write_text(BAD_ARTISTS)
+    store = {"reachable": False}
 
-    def broken(_: Settings) -> None:
-        raise RuntimeError("model store unreachable")
+    def flaky(_: Settings) -> None:
+        if not store["reachable"]:
+            raise RuntimeError("model store unreachable")
 
     def not_yet(_: Settings) -> None:
         raise ConfigError("no ticket sales yet; load sales first")
 
     seen: list[Tick] = []
-    refreshers = [Refresher("broken", broken), Refresher("not_yet", not_yet)]
+    refreshers = [Refresher("flaky", flaky), Refresher("not_yet", not_yet)]
     scheduler = PipelineScheduler(settings, use_apis=False, on_tick=seen.append,
                                   refreshers=refreshers)  # fmt: skip
-    ticks = scheduler.serve(IntervalTrigger(seconds=0.2), max_runs=2)
+    ticks = scheduler.serve(IntervalTrigger(seconds=0.2), max_runs=3)
 
-    assert [t.status for t in ticks] == ["failed", "failed"] and seen == ticks
+    assert [t.status for t in ticks] == ["failed"] * 3 and seen == ticks
     assert "files:" in (ticks[0].error or "") and "bad-artists.csv" in (ticks[0].error or "")
     # a failed refresh is tried again at the next run; one that cannot be built from this data
     # yet waits for the next load of its data
     refreshes = [[(r.name, r.status) for r in t.refreshes] for t in ticks]
-    assert refreshes == [[("broken", "failed"), ("not_yet", "skipped")], [("broken", "failed")]]
-    alerts = query_warehouse(settings, "SELECT source, severity, run_id FROM alerts "
-                                       "WHERE severity = 'critical'")  # fmt: skip
-    sources = [a[0] for a in alerts]
-    assert sources.count("schedule") == 2 and sources.count("refresh:broken") == 2
-    assert "refresh:not_yet" not in sources
-    assert {a[2] for a in alerts if a[0] == "schedule"} == {t.run_id for t in ticks}
+    first_run, *later_runs = refreshes
+    assert first_run == [("flaky", "failed"), ("not_yet", "skipped")]
+    assert later_runs == [[("flaky", "failed")]] * 2
+    # three failing runs: one open alert per failing input, not one per run
+    alerts = query_warehouse(settings, "SELECT source, occurrences, run_id, message FROM alerts "
+                                       "WHERE severity = 'critical' AND resolved_at IS NULL "
+                                       "AND source IN ('schedule', 'refresh:flaky')")  # fmt: skip
+    by_source = {a[0]: a for a in alerts}
+    assert len(alerts) == 2 and set(by_source) == {"schedule", "refresh:flaky"}
+    assert by_source["schedule"][1:3] == (3, ticks[-1].run_id)
+    assert "input files:bad-artists.csv failed" in by_source["schedule"][3]
+    assert by_source["refresh:flaky"][1] == 3
+    ingest = query_warehouse(
+        settings,
+        "SELECT occurrences FROM alerts WHERE message LIKE 'the run failed%' "
+        "AND source = 'ingest:landing'",
+    )
+    assert ingest == [(3,)]  # the file's own load alerts are one open alert too
     assert query_warehouse(settings, "SELECT count(*) FROM artists")[0][0] == 2  # good file kept
+
+    # the file is fixed and the store is back: the next run resolves both alerts
+    (landing / "bad-artists.csv").write_text("artist_id,name\nB1,Loud One\n")
+    store["reachable"] = True
+    recovered = scheduler.tick()
+    assert recovered.status == "succeeded", recovered.error
+    still_open = query_warehouse(settings, "SELECT source, message FROM alerts "
+                                           "WHERE resolved_at IS NULL")  # fmt: skip
+    assert still_open == [], still_open
+    closed = query_warehouse(settings, "SELECT details->>'resolved_by_run' FROM alerts "
+                                       "WHERE source = 'schedule'")  # fmt: skip
+    assert closed == [(recovered.run_id,)]
 
 
 def test_cli_runs_a_bounded_schedule_and_shows_it_in_status(

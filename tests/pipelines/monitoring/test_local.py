@@ -166,7 +166,13 @@ class BrokenMonitor:
     def alert(self, severity: Any, source: str, message: str, **kw: Any) -> str:
         return str(self._fail())
 
+    def resolve(self, *fingerprints: str, **kw: Any) -> list[str]:
+        return list(self._fail())
+
     def recent_alerts(self, limit: int = 50, **kw: Any) -> list[Any]:
+        return list(self._fail())
+
+    def open_alerts(self, source: str | None = None) -> list[Any]:
         return list(self._fail())
 
     def acknowledge(self, alert_id: str) -> None:

@@ -26,6 +26,7 @@ class RecordingMonitor:
     def __init__(self) -> None:
         self.metrics: list[tuple[str, float, str, str | None, dict[str, str]]] = []
         self.alerts: list[Alert] = []
+        self.resolved: list[str] = []
         self.flushes = 0
 
     def metric(
@@ -48,15 +49,24 @@ class RecordingMonitor:
         run_id: str | None = None,
         details: Mapping[str, Any] | None = None,
         alert_id: str | None = None,
+        fingerprint: str | None = None,
     ) -> str:
         alert_id = alert_id or f"a{len(self.alerts)}"
         self.alerts.append(
-            Alert(alert_id, utc_now(), severity, source, message, run_id, dict(details or {}))
-        )
+            Alert(alert_id, utc_now(), severity, source, message, run_id, dict(details or {}),
+                  fingerprint=fingerprint)
+        )  # fmt: skip
         return alert_id
+
+    def resolve(self, *fingerprints: str, run_id: str | None = None) -> list[str]:
+        self.resolved.extend(fingerprints)
+        return []
 
     def recent_alerts(self, limit: int = 50, *, unacknowledged_only: bool = False) -> list[Alert]:
         return self.alerts[::-1][:limit]
+
+    def open_alerts(self, source: str | None = None) -> list[Alert]:
+        return [a for a in self.alerts if source in (None, a.source)]
 
     def acknowledge(self, alert_id: str) -> None:
         pass
