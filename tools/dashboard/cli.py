@@ -1,5 +1,6 @@
 """`encore dashboard`: pipeline health and data quality as one offline HTML file (and, with
-`--aws`, the CloudWatch dashboard of the same metrics)."""
+`--aws`, the CloudWatch dashboard of the same metrics); `encore dashboard analytics`: venue
+ranking, sales predictions and artist trends as another."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ from rich.console import Console
 from core.settings import Settings
 
 app = typer.Typer()
+dashboard_app = typer.Typer(
+    name="dashboard",
+    invoke_without_command=True,
+    help="Pipeline health as one offline HTML page; `analytics` for the business dashboard.",
+)
+app.add_typer(dashboard_app)
 console = Console()
 
 
@@ -29,8 +36,9 @@ def _day(text: str | None, option: str) -> date | None:
         ) from exc
 
 
-@app.command("dashboard")
+@dashboard_app.callback()
 def dashboard_command(
+    context: typer.Context,
     out: Annotated[Path, typer.Option(help="the HTML file to write")] = Path("dashboard.html"),
     days: Annotated[int, typer.Option(min=1, help="cover the runs of the last N days")] = 30,
     source: Annotated[str | None, typer.Option(help="only runs of this source")] = None,
@@ -49,7 +57,9 @@ def dashboard_command(
 ) -> None:
     """Pipeline health and data quality as one self-contained HTML page (works offline): runs
     by status, records and quarantine per source, durations, quality checks, freshness, open
-    alerts and model health."""
+    alerts and model health. `encore dashboard analytics --help` for the analytics page."""
+    if context.invoked_subcommand is not None:
+        return
     from tools.dashboard import Filters, collect, summarize, write_dashboard
 
     settings = Settings()
@@ -88,3 +98,54 @@ def _publish(settings: Settings, name: str) -> None:
     )
     for message in result.messages:
         console.print(f"[yellow]CloudWatch: {message}[/]")
+
+
+@dashboard_app.command("analytics")
+def analytics_command(
+    out: Annotated[Path, typer.Option(help="the HTML file to write")] = Path("analytics.html"),
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="first event day (YYYY-MM-DD)")
+    ] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="last event day (YYYY-MM-DD)")] = None,
+    city: Annotated[str | None, typer.Option(help="only venues in this city")] = None,
+    state: Annotated[str | None, typer.Option(help="only venues in this state, e.g. CA")] = None,
+    genre: Annotated[str | None, typer.Option(help="only artists of this genre")] = None,
+    artist: Annotated[str | None, typer.Option(help="only this artist")] = None,
+    role: Annotated[
+        str, typer.Option(envvar="ENCORE_ROLE", help="governance role: admin, analyst, partner")
+    ] = "analyst",
+    open_page: Annotated[bool, typer.Option("--open", help="open the page in a browser")] = False,
+) -> None:
+    """Venue ranking, ticket-sales predictions (80% intervals, low-confidence flags) and artist
+    trends as one self-contained HTML page (works offline), read as ROLE; clicking a listed
+    venue or artist opens its concerts and sales over time."""
+    from tools.context import ToolContext
+    from tools.dashboard.analytics import write_analytics
+    from tools.dashboard.analytics_data import AnalyticsFilters, collect_analytics
+
+    settings = Settings()
+    started = time.perf_counter()
+    filters = AnalyticsFilters(
+        _day(date_from, "--from"), _day(date_to, "--to"), city, state, genre, artist
+    )
+    ctx = ToolContext(settings, user="cli", role=role)
+    with console.status("reading rankings, predictions and sales ...") as status:
+        data = collect_analytics(ctx, filters, embed_details=True)
+        status.update("drawing the page ...")
+        path = write_analytics(data, out)
+    if data.problem:
+        console.print(f"[yellow]{data.problem}[/]")
+    else:
+        t = data.totals
+        low = sum(p.low_confidence for p in data.predictions)
+        console.print(
+            f"{t.get('tickets_sold') or 0:,} tickets, {t.get('concerts') or 0:,} completed "
+            f"concerts; {len(data.ranking.rows) if data.ranking else 0} ranked venues; "
+            f"{len(data.predictions)} predictions ({low} low confidence) "
+            f"[dim]({filters.describe()}; role {role}; {time.perf_counter() - started:.1f} s)[/]"
+        )
+        for section, note in data.notes.items():
+            console.print(f"[yellow]{section}: {note}[/]")
+    typer.echo(str(path))
+    if open_page:
+        webbrowser.open(path.as_uri())

@@ -181,7 +181,9 @@ def test_encore_dashboard_writes_the_page_and_prints_its_path(
     monkeypatch.setenv("ENCORE_DATA_DIR", str(ingested.data_dir))
     out = tmp_path / "health.html"
     result = CliRunner().invoke(
-        dashboard_cli, ["--out", str(out), "--source", "crm", "--no-drift"], catch_exceptions=False
+        dashboard_cli,
+        ["dashboard", "--out", str(out), "--source", "crm", "--no-drift"],
+        catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == str(out.resolve())
