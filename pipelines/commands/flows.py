@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -160,10 +161,13 @@ def pipeline_lineage_command(
 @pipeline_app.command("status")
 def pipeline_status_command(
     limit: Annotated[int, typer.Option(help="how many runs to show")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="print the runs as JSON")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='print {"runs": [...], "refreshes": [...]} as JSON')
+    ] = False,
 ) -> None:
     """The latest pipeline runs (scheduled runs and model refreshes among them): status, counts,
-    duration and errors, then the latest model refreshes and how long after new data each came."""
+    duration and errors, then the latest model refreshes and how long after new data each came.
+    Times are UTC."""
     from pipelines.commands.schedule import print_refreshes
     from pipelines.ledger import RunLedger
     from pipelines.schedule import recent_refreshes
@@ -175,7 +179,8 @@ def pipeline_status_command(
     finally:
         con.close()
     if as_json:
-        typer.echo(json.dumps(runs, default=str, indent=2))
+        document = {"runs": runs, "refreshes": refreshes}
+        typer.echo(json.dumps(document, default=_json_value, indent=2))
         return
     table = Table(
         "run",
@@ -209,6 +214,13 @@ def pipeline_status_command(
         )
     console.print(table)
     print_refreshes(refreshes)
+
+
+def _json_value(value: object) -> object:
+    # the ledger's times are naive UTC: say so in the text (2026-11-27T09:48:31+00:00)
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return str(value)
 
 
 @stream_app.command("produce")

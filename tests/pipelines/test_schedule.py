@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -259,3 +261,26 @@ def test_sigterm_stops_the_schedule_after_the_current_run(
     assert done.exit_code == 0, done.output
     assert "stopping after the current run" in done.output and "1 run(s)" in done.output
     assert signal.getsignal(signal.SIGTERM) == before  # handlers restored
+
+
+def test_status_json_lists_the_model_refreshes_as_the_table_does(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.cli import app
+
+    (_landing(settings) / "artists.csv").write_text(GOOD_ARTISTS)
+    noop = Refresher("noop", lambda _: None, frozenset({"artists"}))
+    tick = PipelineScheduler(settings, use_apis=False, refreshers=[noop]).tick()
+    [refresh] = tick.refreshes
+    monkeypatch.setenv("ENCORE_DATA_DIR", str(settings.data_dir))
+    done = CliRunner().invoke(app, ["pipeline", "status", "--json"])
+    assert done.exit_code == 0, done.output
+    status = json.loads(done.output)
+    assert {r["pipeline"] for r in status["runs"]} == {"schedule", "ingest", "refresh"}
+    [shown] = status["refreshes"]
+    assert (shown["model"], shown["status"], shown["run_id"]) == ("noop", "succeeded",
+                                                                  refresh.run_id)  # fmt: skip
+    started = datetime.fromisoformat(shown["started_at"])
+    assert started.tzinfo is not None  # the ledger's UTC, said in the text
+    assert abs(datetime.now(UTC) - started) < timedelta(minutes=10)
+    assert shown["seconds"] >= 0 and shown["lag_s"] >= 0
