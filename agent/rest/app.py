@@ -1,6 +1,8 @@
 """The REST API over the insight tools (requirement 3.4): FastAPI, versioned under /v1.
 
     POST /v1/token                            name+password -> bearer token (local auth only)
+    POST /v1/auth/revoke                      sign out: the bearer token is refused from now on
+    POST /v1/users/{name}/revoke-tokens       admin: every token the user holds is refused
     GET  /v1/me                               who the token says you are
     GET  /v1/venues/rankings                  venue_ranking
     GET  /v1/predictions/ticket-sales         predict_ticket_sales (one pair)
@@ -22,11 +24,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from datetime import date as Date  # noqa: N812 - `date` is a query parameter's name
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
@@ -34,12 +37,22 @@ from pydantic import BaseModel, Field
 from agent.rest import errors
 from agent.rest.auth import (
     CognitoVerifier,
+    ForbiddenError,
     LocalIssuer,
+    Principal,
     UnauthorizedError,
     build_authenticator,
 )
-from agent.rest.config import ApiSettings
-from agent.rest.limits import AccessLogMiddleware, BodyLimitMiddleware, RateLimiter, retry_after
+from agent.rest.config import ApiSettings, api_dir
+from agent.rest.limits import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    RateLimiter,
+    open_buckets,
+    retry_after,
+)
+from agent.rest.revocation import Denylist
+from core.errors import ValidationError
 from core.settings import Settings
 from tools.context import ToolContext
 from tools.insights import forecast, profile, ranking, recommend
@@ -69,6 +82,21 @@ class TokenResponse(BaseModel):
 class Me(BaseModel):
     user: str
     role: str
+
+
+class TokenRevoked(BaseModel):
+    """The bearer token is refused from now on, by every API process, until it expires."""
+
+    user: str
+    token_id: str = Field(description="the token's jti")
+    expires_at: datetime = Field(description="when the token would have expired")
+
+
+class UserTokensRevoked(BaseModel):
+    """Every token of the user issued up to `issued_up_to` is refused; new sign-ins still work."""
+
+    user: str
+    issued_up_to: datetime
 
 
 class Health(BaseModel):
@@ -107,6 +135,7 @@ class _Runtime:
     settings: Settings
     api: ApiSettings
     authenticator: LocalIssuer | CognitoVerifier
+    denylist: Denylist
     limiter: RateLimiter
     logins: RateLimiter
     rejected: RateLimiter
@@ -130,10 +159,13 @@ def caller(
         )
     try:
         principal = runtime.authenticator.verify(credentials.credentials)
+        if runtime.denylist.is_revoked(principal.token_id, principal.user, principal.issued_at):
+            raise UnauthorizedError(_REVOKED[runtime.settings.auth])
     except UnauthorizedError:
         runtime.rejected.acquire(address)
         raise
     request.state.user = principal.user
+    request.state.principal = principal
     wait = runtime.limiter.acquire(principal.user)
     if wait:
         raise HTTPException(
@@ -147,6 +179,11 @@ def caller(
 
 Caller = Annotated[ToolContext, Depends(caller)]
 
+_REVOKED: dict[str, str] = {
+    "local": "the token was revoked; get a new one from POST /v1/token",
+    "cognito": "the token was revoked; sign in to Cognito again",
+}
+
 
 def create_app(settings: Settings | None = None, api: ApiSettings | None = None) -> FastAPI:
     """The API app: auth from `settings.auth`, limits from `api` (ENCORE_API_*)."""
@@ -154,13 +191,16 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
     api = api or ApiSettings()
     authenticator = build_authenticator(settings, api)
     per_minute = (api.login_per_min / 60, max(1, int(api.login_per_min)))
+    # limits and revocations live in files under the data dir: every process serving it shares them
+    buckets = open_buckets(api_dir(settings) / "ratelimits.sqlite")
     runtime = _Runtime(
         settings=settings,
         api=api,
         authenticator=authenticator,
-        limiter=RateLimiter(api.rate_per_s, api.rate_burst),
-        logins=RateLimiter(*per_minute),
-        rejected=RateLimiter(*per_minute),
+        denylist=Denylist(api_dir(settings) / "revoked.sqlite"),
+        limiter=RateLimiter(buckets, "user", api.rate_per_s, api.rate_burst),
+        logins=RateLimiter(buckets, "login", *per_minute),
+        rejected=RateLimiter(buckets, "rejected", *per_minute),
     )
     # /docs and /redoc with Swagger UI's and ReDoc's files served from the installed package
     # (FastAPI's own pages load them from a CDN and stay blank offline); no online validator
@@ -209,6 +249,38 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
     def me(ctx: Caller) -> Me:
         """The user and role the bearer token carries."""
         return Me(user=ctx.user, role=ctx.role)
+
+    @v1.post("/auth/revoke", tags=["auth"])
+    def revoke(request: Request, ctx: Caller) -> TokenRevoked:
+        """Sign out: the bearer token is refused from now on (every API process, across
+        restarts) instead of staying valid until it expires."""
+        principal: Principal = request.state.principal
+        if principal.token_id is None:
+            raise ValidationError("the token has no jti, so it cannot be revoked on its own")
+        runtime.denylist.revoke_token(principal.token_id, principal.user, principal.expires_at)
+        log.info("token %s of %s revoked", principal.token_id, principal.user)
+        return TokenRevoked(
+            user=principal.user,
+            token_id=principal.token_id,
+            expires_at=datetime.fromtimestamp(principal.expires_at, UTC),
+        )
+
+    @v1.post("/users/{name}/revoke-tokens", tags=["auth"])
+    def revoke_user_tokens(
+        ctx: Caller, name: Annotated[str, Path(min_length=1, max_length=200)]
+    ) -> UserTokensRevoked:
+        """Admins only: refuse every token the user was issued until now (a lost laptop, a
+        changed role). The user can still sign in again; change or remove their password in
+        the user store to keep them out."""
+        if ctx.role != "admin":
+            raise ForbiddenError(
+                f"only admins may revoke another user's tokens; your role is {ctx.role}"
+            )
+        if isinstance(authenticator, LocalIssuer) and name not in authenticator.store.names():
+            raise ValidationError(f"no local user named {name!r}", field="user")
+        issued_up_to = runtime.denylist.revoke_user(name)
+        log.info("all tokens of %s issued up to %.3f revoked by %s", name, issued_up_to, ctx.user)
+        return UserTokensRevoked(user=name, issued_up_to=datetime.fromtimestamp(issued_up_to, UTC))
 
     @v1.get("/venues/rankings", tags=["insights"])
     def venue_rankings(

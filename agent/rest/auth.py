@@ -16,7 +16,7 @@ import os
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 import jwt
@@ -49,10 +49,25 @@ class AuthUnavailableError(EncoreError):
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: the audit user name and the query-policy role."""
+    """An authenticated caller: the audit user name and the query-policy role, and the token's id
+    and times, which revocation needs (not part of who the caller is, so not compared)."""
 
     user: str
     role: str
+    token_id: str | None = field(default=None, compare=False)
+    issued_at: float = field(default=0.0, compare=False)
+    expires_at: float = field(default=0.0, compare=False)
+
+
+def _principal(user: str, role: str, claims: dict[str, Any]) -> Principal:
+    jti = claims.get("jti")
+    return Principal(
+        user,
+        role,
+        token_id=str(jti) if jti else None,
+        issued_at=float(claims["iat"]),
+        expires_at=float(claims["exp"]),
+    )
 
 
 class Authenticator(Protocol):
@@ -110,15 +125,17 @@ class LocalIssuer:
         return self.issue(principal), principal
 
     def issue(self, principal: Principal, ttl_s: int | None = None) -> str:
-        now = int(time.time())
+        now = time.time()
         claims = {
             "iss": ISSUER,
             "aud": AUDIENCE,
             "sub": principal.user,
             "role": principal.role,
-            "iat": now,
-            "exp": now + (self.ttl_s if ttl_s is None else ttl_s),
-            "jti": uuid.uuid4().hex,
+            # to the millisecond (RFC 7519 allows fractions): a token signed just after an admin
+            # revoked the user's tokens must not fall in the same second as the revocation
+            "iat": round(now, 3),
+            "exp": int(now) + (self.ttl_s if ttl_s is None else ttl_s),
+            "jti": uuid.uuid4().hex,  # what POST /v1/auth/revoke denies
         }
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
@@ -131,7 +148,7 @@ class LocalIssuer:
                 audience=AUDIENCE,
                 issuer=ISSUER,
                 leeway=_LEEWAY_S,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                options={"require": ["exp", "iat", "sub", "iss", "aud", "jti"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise UnauthorizedError(
@@ -139,7 +156,7 @@ class LocalIssuer:
             ) from exc
         except jwt.InvalidTokenError as exc:
             raise UnauthorizedError(f"invalid token: {exc}") from exc
-        return Principal(str(claims["sub"]), _known_role(str(claims.get("role", ""))))
+        return _principal(str(claims["sub"]), _known_role(str(claims.get("role", ""))), claims)
 
 
 class CognitoVerifier:
@@ -180,7 +197,7 @@ class CognitoVerifier:
             raise UnauthorizedError(f"invalid token: {exc}") from exc
         self._check_client(claims)
         user = claims.get("username") or claims.get("cognito:username") or claims["sub"]
-        return Principal(str(user), self._role(claims.get("cognito:groups") or []))
+        return _principal(str(user), self._role(claims.get("cognito:groups") or []), claims)
 
     def _check_client(self, claims: dict[str, Any]) -> None:
         use = claims.get("token_use")

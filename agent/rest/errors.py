@@ -1,6 +1,6 @@
 """Errors as JSON `{error, detail}` with the right status; never a traceback to the client.
 
-UnauthorizedError 401 · ForbiddenError, QueryRefusedError 403 · unknown artist/venue/fan 404
+UnauthorizedError 401 · ForbiddenError, QueryRefusedError 403 · unknown artist/venue/fan/user 404
 ValidationError, request validation 422 · rate limit 429 · AuthUnavailableError, ModelNotTrained,
 ConfigError, WarehouseError 503 · QueryTimeoutError 504 · AwsError 502 · other EncoreError 500
 """
@@ -30,7 +30,7 @@ from tools.query.runner import QueryTimeoutError
 
 log = logging.getLogger(__name__)
 
-_NOT_FOUND_FIELDS: Final = frozenset({"artist", "venue", "fan_id"})
+_NOT_FOUND_FIELDS: Final = frozenset({"artist", "venue", "fan_id", "user"})
 """ValidationErrors on these fields mean the named thing does not exist (404, not 422)."""
 
 # most specific first: QueryTimeoutError is a QueryRefusedError

@@ -1,58 +1,101 @@
-"""What keeps one caller from hurting the others: per-key token buckets, a request size limit, and
-the outermost middleware that logs every request with its user and never lets a traceback out."""
+"""What keeps one caller from hurting the others: per-key token buckets shared by the processes on
+the host, a request size limit, and the outermost middleware that logs every request with its user
+and never lets a traceback out."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-import threading
+import sqlite3
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.rest.shared_db import SharedDb
+
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("agent.rest.access")
 
-_MAX_KEYS: Final = 10_000
+
+_BUCKETS_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS buckets (
+    scope   TEXT NOT NULL,     -- which limit: user, login, rejected
+    key     TEXT NOT NULL,     -- whose bucket: a user, an address
+    tokens  REAL NOT NULL,
+    updated REAL NOT NULL,     -- wall clock: the processes share it, not a monotonic clock
+    granted INTEGER NOT NULL,  -- whether the last acquire spent a token
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+"""
+
+# refill, spend one token if there is one, and say which: one statement, so atomic across processes
+# (SET expressions all read the row as it was before the update)
+_ACQUIRE: Final = """
+INSERT INTO buckets (scope, key, tokens, updated, granted)
+VALUES (:scope, :key, :burst - 1, :now, 1)
+ON CONFLICT (scope, key) DO UPDATE SET
+    tokens = min(:burst, tokens + max(0, :now - updated) * :rate)
+             - (min(:burst, tokens + max(0, :now - updated) * :rate) >= 1),
+    granted = min(:burst, tokens + max(0, :now - updated) * :rate) >= 1,
+    updated = max(updated, :now)
+RETURNING tokens, granted
+"""
+_PRUNE_EVERY_S: Final = 60.0
+
+
+def open_buckets(path: Path) -> SharedDb:
+    """The token buckets that every API process on the host shares (`api/ratelimits.sqlite`)."""
+    return SharedDb(path, _BUCKETS_SCHEMA)
 
 
 class RateLimiter:
-    """A token bucket per key (a user; address+name for logins): `burst` at once, `rate`/s after."""
+    """A token bucket per key (a user; address+name for logins): `burst` at once, `rate`/s after.
 
-    def __init__(self, rate_per_s: float, burst: int) -> None:
+    The buckets live in a SQLite file shared by every process serving the API on this host, so
+    N uvicorn workers still give a user one limit, not N.
+    """
+
+    def __init__(self, buckets: SharedDb, scope: str, rate_per_s: float, burst: int) -> None:
+        self.db = buckets
+        self.scope = scope
         self.rate = rate_per_s
         self.burst = float(burst)
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
-        self._lock = threading.Lock()  # sync endpoints run on a thread pool
+        self._pruned_at = 0.0
 
     def wait(self, key: str) -> float:
         """Seconds until `key` has a token again (0: it has one now); spends nothing."""
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, time.monotonic()))
-            tokens = min(self.burst, tokens + (time.monotonic() - last) * self.rate)
-            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+        now = time.time()
+        with self.db.connection() as con:
+            row = con.execute(
+                "SELECT tokens, updated FROM buckets WHERE scope = ? AND key = ?", (self.scope, key)
+            ).fetchone()
+        if row is None:
+            return 0.0
+        tokens = min(self.burst, row[0] + max(0.0, now - row[1]) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
     def acquire(self, key: str) -> float:
         """0 when a request may go ahead (a token is spent), else seconds until one is free."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                self._prune(now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self.rate
+        now = time.time()
+        params = {"scope": self.scope, "key": key, "burst": self.burst, "rate": self.rate,
+                  "now": now}  # fmt: skip
+        with self.db.connection() as con:
+            tokens, granted = con.execute(_ACQUIRE, params).fetchone()
+            if now - self._pruned_at > _PRUNE_EVERY_S:
+                self._prune(con, now)
+        return 0.0 if granted else (1 - tokens) / self.rate
 
-    def _prune(self, now: float) -> None:
-        # buckets that have refilled hold no state worth keeping; drop them when there are many
-        if len(self._buckets) > _MAX_KEYS:
-            full_after = self.burst / self.rate
-            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
+    def _prune(self, con: sqlite3.Connection, now: float) -> None:
+        # a bucket that has refilled holds no state worth keeping
+        self._pruned_at = now
+        full_after = self.burst / self.rate
+        con.execute(
+            "DELETE FROM buckets WHERE scope = ? AND updated < ?", (self.scope, now - full_after)
+        )
 
 
 def retry_after(seconds: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from agent.rest.app import create_app
 from agent.rest.auth import LocalIssuer, Principal
 from agent.rest.config import ApiSettings
+from agent.ui.auth import UserStore
+from core.settings import Settings
 from tests.agent.rest.conftest import PASSWORD, Api, client, login, running
 from tests.conftest import query_warehouse
 from tools.insights import ranking
@@ -227,9 +230,14 @@ def test_crashes_are_json_without_tracebacks_and_requests_are_logged(
         pytest.fail(f"no access-log line naming the user: {lines}")
 
 
-def test_rate_limit_and_body_limit(api: Api) -> None:
+def test_rate_limit_and_body_limit(tmp_path: Path) -> None:
+    # a data dir of its own: the buckets are shared by every server on a data dir, and these
+    # tight limits would otherwise leave the module's other tests with empty buckets
+    settings = Settings(data_dir=tmp_path / "encore")
+    for name in ("pat", "ana"):
+        UserStore(settings).add(name, PASSWORD, role="analyst")
     limits = ApiSettings(rate_per_s=0.5, rate_burst=3, max_body_bytes=1024, login_per_min=2)
-    with running(create_app(api.settings, limits)) as url:
+    with running(create_app(settings, limits)) as url:
         token = login(url, "pat")
         with client(url, token) as http:
             statuses = [http.get("/v1/me").status_code for _ in range(4)]

@@ -63,6 +63,7 @@ def test_swagger_ui_renders_every_operation_offline_and_tries_one(url: str, tmp_
             page.goto(f"{url}/docs")
             page.wait_for_selector(".opblock", timeout=15_000)
             assert page.locator(".opblock").count() == operations
+            assert page.locator(".opblock-summary-path", has_text="/v1/auth/revoke").count() == 1
 
             # sign in with the Authorize dialog, then try GET /v1/me as a user would
             page.get_by_role("button", name=re.compile("Authorize")).first.click()
