@@ -10,8 +10,9 @@ The local lake has three tiers:
 
 `plan` decides, `apply` moves (verified by hash before the hot copy is deleted, so a crash at any
 point loses nothing and a rerun finishes the job), then the catalog's raw entries are set from
-what is on disk and the run is written to the ledger. On S3 the same intent is a set of
-lifecycle rules (`pipelines/lake/lifecycle.py`).
+what is on disk and the run is written to the ledger. A run (not a dry run) also prunes the lake's
+access log of reads older than `read_keeps_hot_days`: no plan can use them any more. On S3 the
+same intent is a set of lifecycle rules (`pipelines/lake/lifecycle.py`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import SourceError
 from core.settings import Settings
-from pipelines.lake.access import last_reads
+from pipelines.lake.access import last_reads, prune_reads
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class TierReport:
     run_id: str | None
     dry_run: bool
     partitions: list[PartitionPlan] = field(default_factory=list)
+    reads_pruned: int = 0
+    """Access-log entries deleted as older than the read window."""
 
     def count(self, action: Action) -> int:
         return sum(1 for p in self.partitions if p.action == action)
@@ -129,7 +132,7 @@ def plan(settings: Settings, policy: TierPolicy, today: date | None = None) -> l
     today = today or date.today()
     lake = settings.lake_dir
     reads = last_reads(settings)
-    read_since = datetime.now(UTC) - timedelta(days=policy.read_keeps_hot_days)
+    read_since = _read_window_start(policy)
     expire_before = (
         today - timedelta(days=policy.raw_expiry_days) if policy.raw_expiry_days else None
     )
@@ -150,10 +153,17 @@ def plan(settings: Settings, policy: TierPolicy, today: date | None = None) -> l
                 step.why = f"read {last:%Y-%m-%d %H:%M} UTC, within {policy.read_keeps_hot_days} d"
             else:
                 step.why = f"older than {policy.hot_days} days" + (
-                    f", last read {last:%Y-%m-%d}" if last else ", never read by the lake engine"
+                    f", last read {last:%Y-%m-%d}"
+                    if last
+                    else f", not read by the lake engine in {policy.read_keeps_hot_days} d"
                 )
             plans.append(step)
     return plans
+
+
+def _read_window_start(policy: TierPolicy) -> datetime:
+    """Reads since then keep a partition hot; older ones no longer matter."""
+    return datetime.now(UTC) - timedelta(days=policy.read_keeps_hot_days)
 
 
 def _hash(data: bytes) -> str:
@@ -233,6 +243,10 @@ def apply(
     changed = [p for p in steps if p.action != "hot (read)"]
     if dry_run:
         return TierReport(run_id=None, dry_run=True, partitions=steps)
+    pruned = prune_reads(settings, _read_window_start(policy))
+    if pruned:
+        log.info("lake tier: pruned %d access-log entries older than %d days", pruned,
+                 policy.read_keeps_hot_days)  # fmt: skip
     run = None
     if changed:
         # the run is visible as running while files move; the writer is not held meanwhile,
@@ -270,7 +284,9 @@ def apply(
                     )
         finally:
             con.close()
-    return TierReport(run_id=run.run_id if run else None, dry_run=False, partitions=steps)
+    return TierReport(
+        run_id=run.run_id if run else None, dry_run=False, partitions=steps, reads_pruned=pruned
+    )
 
 
 def _entry(step: PartitionPlan) -> dict[str, object]:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from core.settings import Settings
 from pipelines.commands import app
-from pipelines.lake.access import access_path
+from pipelines.lake.access import access_path, record_reads
 from pipelines.lake.tiering import TierPolicy, apply, plan
 from tests.conftest import query_warehouse
 from tests.pipelines.lake_helpers import (
@@ -206,3 +206,27 @@ def test_encore_lake_tier_command(lake: Settings, monkeypatch: pytest.MonkeyPatc
     out = CliRunner().invoke(root, ["lake", "tier"])
     assert out.exit_code == 0, out.output
     assert "moved 3 partitions to cold" in out.output
+
+
+def _log(settings: Settings) -> list[tuple[str, str, str]]:
+    with closing(sqlite3.connect(access_path(settings))) as con:
+        rows = con.execute("SELECT user, dataset, partition FROM lake_access ORDER BY 1, 2, 3")
+        return [(str(u), str(d), str(p)) for u, d, p in rows.fetchall()]
+
+
+def test_the_access_log_keeps_only_what_tiering_needs(lake: Settings) -> None:
+    now = datetime.now(UTC)
+    old, read = ("raw/crm", f"dt={day(100)}"), ("raw/crm", f"dt={day(60)}")
+    record_reads(lake, "analyst1", [old], at=now - timedelta(days=90))
+    for days_ago in (20, 10, 5):  # read again and again: one entry, the latest
+        record_reads(lake, "analyst1", [read], at=now - timedelta(days=days_ago))
+    record_reads(lake, "analyst2", [read], at=now - timedelta(days=40))
+    assert _log(lake) == [("analyst1", *old), ("analyst1", *read), ("analyst2", *read)]
+    assert apply(lake, POLICY, dry_run=True).reads_pruned == 0 and len(_log(lake)) == 3
+
+    report = apply(lake, POLICY)
+    # reads older than the 30-day window can keep nothing hot any more: pruned
+    assert report.reads_pruned == 2
+    assert _log(lake) == [("analyst1", *read)]
+    actions = {(p.dataset, p.partition): p.action for p in report.partitions}
+    assert actions[read] == "hot (read)" and actions[old] == "cold"
