@@ -141,11 +141,11 @@ class _Runtime:
     rejected: RateLimiter
 
 
-def caller(
+def authenticated(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ToolContext:
-    """The tool context of the authenticated, rate-limited caller."""
+) -> Principal:
+    """The caller of a valid, unrevoked bearer token (not yet rate-limited)."""
     runtime: _Runtime = request.app.state.runtime
     if credentials is None:
         raise UnauthorizedError("send Authorization: Bearer <token> (POST /v1/token gives one)")
@@ -165,7 +165,14 @@ def caller(
         runtime.rejected.acquire(address)
         raise
     request.state.user = principal.user
-    request.state.principal = principal
+    return principal
+
+
+def caller(
+    request: Request, principal: Annotated[Principal, Depends(authenticated)]
+) -> ToolContext:
+    """The tool context of the authenticated, rate-limited caller."""
+    runtime: _Runtime = request.app.state.runtime
     wait = runtime.limiter.acquire(principal.user)
     if wait:
         raise HTTPException(
@@ -250,11 +257,11 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
         """The user and role the bearer token carries."""
         return Me(user=ctx.user, role=ctx.role)
 
+    # not rate-limited: a user at their limit can still sign out, and a token revokes only once
     @v1.post("/auth/revoke", tags=["auth"])
-    def revoke(request: Request, ctx: Caller) -> TokenRevoked:
+    def revoke(principal: Annotated[Principal, Depends(authenticated)]) -> TokenRevoked:
         """Sign out: the bearer token is refused from now on (every API process, across
         restarts) instead of staying valid until it expires."""
-        principal: Principal = request.state.principal
         if principal.token_id is None:
             raise ValidationError("the token has no jti, so it cannot be revoked on its own")
         runtime.denylist.revoke_token(principal.token_id, principal.user, principal.expires_at)

@@ -81,8 +81,10 @@ def test_two_processes_share_one_limit_and_one_denylist(two_servers: list[str]) 
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 1
 
     fresh = login(b, "ana")  # a new token from b, but the bucket is the user's: still limited
-    with client(a, fresh) as to_a:
+    with client(a, fresh) as to_a, client(b, fresh) as to_b:
         assert to_a.get("/v1/me").status_code == 429
+        assert to_a.post("/v1/auth/revoke").status_code == 200  # signing out is never limited
+        assert to_b.get("/v1/me").status_code == 401
 
     signed_out = login(a, "pat")
     with client(a, signed_out) as to_a, client(b, signed_out) as to_b:
