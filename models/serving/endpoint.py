@@ -59,7 +59,7 @@ class Capacity:
         """A short name for the capacity, part of the endpoint config's name."""
         if self.instance_type is None:
             return f"sl{self.memory_mb}x{self.max_concurrency}"
-        return f"{self.instance_type.removeprefix('ml.')}x{self.instance_count}"
+        return f"{self.instance_type.removeprefix('ml.')}-x{self.instance_count}"
 
     def variant(self, model: str) -> dict[str, Any]:
         """The production variant of an endpoint config serving `model`."""

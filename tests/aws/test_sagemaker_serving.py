@@ -367,3 +367,51 @@ def test_the_cli_deploys_and_deletes(
     assert bad.exit_code == 1 and "1024-6144" in bad.output
     deleted = runner.invoke(app, ["aws", "endpoint", "delete"])
     assert deleted.exit_code == 0 and "deleted" in deleted.output
+
+
+class MotoSageMaker:
+    """moto's SageMaker with UpdateEndpoint, which moto lacks: the endpoint is recreated on the
+    new config (SageMaker swaps it in place)."""
+
+    def __init__(self, sagemaker: Any) -> None:
+        self.sagemaker = sagemaker
+        self.updates: list[str] = []
+
+    def update_endpoint(self, EndpointName: str, EndpointConfigName: str) -> None:  # noqa: N803
+        self.sagemaker.delete_endpoint(EndpointName=EndpointName)
+        self.sagemaker.create_endpoint(
+            EndpointName=EndpointName, EndpointConfigName=EndpointConfigName
+        )
+        self.updates.append(EndpointConfigName)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sagemaker, name)
+
+
+def test_a_new_champion_or_capacity_moves_the_endpoint(deploy_settings: Settings) -> None:
+    sm = MotoSageMaker(aws_client("sagemaker", deploy_settings))
+    deploy_endpoint(deploy_settings, sagemaker=sm, poll_s=0.01)
+    registry = ModelRegistry(deploy_settings)
+    old = registry.current(MODEL_NAME)
+    assert old is not None
+    artifact, _ = registry.load(MODEL_NAME)
+    new = registry.register(
+        MODEL_NAME, artifact, metrics=old.metrics, params=old.params, data_snapshot={}
+    )
+    assert registry.promote(MODEL_NAME, new.version, primary_metric="mape", higher_is_better=False)
+
+    moved = deploy_endpoint(deploy_settings, sagemaker=sm, poll_s=0.01)
+    name = f"{deploy_settings.sagemaker_model_group}-sales-forecast"
+    config = f"{name}-{new.version}-sl2048x5"
+    assert moved.updated == [f"endpoint {name}: {name}-{old.version}-sl2048x5 -> {config}"]
+    assert f"model {name}-{new.version}" in moved.created
+    assert sm.updates == [config]
+    [variant] = sm.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+    assert variant["ModelName"] == f"{name}-{new.version}"
+
+    on_instances = Capacity(instance_type="ml.m5.large", instance_count=2)
+    resized = deploy_endpoint(deploy_settings, sagemaker=sm, capacity=on_instances, poll_s=0.01)
+    bigger = f"{name}-{new.version}-m5-large-x2"
+    assert resized.updated == [f"endpoint {name}: {config} -> {bigger}"]
+    [variant] = sm.describe_endpoint_config(EndpointConfigName=bigger)["ProductionVariants"]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 2)
