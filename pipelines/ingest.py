@@ -38,7 +38,7 @@ from pipelines.load import duplicate_key_sql, foreign_key_sql, linked_parents, l
 from pipelines.marts import before_load, refresh_concert_performance
 from pipelines.monitoring import open_monitor, record_run
 from pipelines.quality import Loaded, assess
-from pipelines.sources.files import ParsedFile, detect_format, read_file
+from pipelines.sources.files import ParsedFile, detect_format, drop_table, read_file
 from pipelines.transforms.aliases import infer_entity, map_columns
 from pipelines.transforms.normalize import FIELD_NORMALISERS
 from pipelines.transforms.validate import validation_sql
@@ -148,7 +148,7 @@ def _sniff_entity(con: duckdb.DuckDBPyConnection, path: Path) -> str:
             columns = [c["name"] for c in row[0]] if row else []
         else:
             columns = read_file(con, path, table="_sniff").columns
-            con.execute("DROP TABLE IF EXISTS _sniff")
+            drop_table(con, "_sniff")
         return infer_entity(columns)
     except (EncoreError, duckdb.Error):
         return "unknown"
@@ -449,7 +449,6 @@ def _catalog_lake(
 
 
 _SCRATCH: Final = (
-    "_raw",
     "_clean_resolved",
     "_canonical",
     "_results",
@@ -460,6 +459,7 @@ _SCRATCH: Final = (
 def _drop_scratch(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
     """Drop the previous file's working tables (in this connection's temp schema and `scratch`)."""
     con.execute("DROP VIEW IF EXISTS _clean")
+    drop_table(con, "_raw")  # a view over the parsed rows, or a table
     for table in _SCRATCH:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     for table in ("_validated", "_undeduplicated"):

@@ -1,7 +1,8 @@
 """Read CSV, JSON, JSON Lines and XML files into DuckDB as relations of text columns.
 
-`read_file` creates a TEMP table in the caller's connection holding every field as VARCHAR plus
-`_line`, the 1-based line where the record starts, and returns a `ParsedFile` describing it with
+`read_file` creates a TEMP table (or view) in the caller's connection holding every field as
+VARCHAR plus `_line`, the 1-based line where the record starts (`drop_table` removes it), and
+returns a `ParsedFile` describing it with
 the pieces of the file that could not become records (`StructuralReject`s). Parsing is faithful
 and bounded in memory; renaming, validation and loading happen downstream.
 
@@ -30,7 +31,9 @@ from pipelines.sources.files_common import (
     FileFormat,
     ParsedFile,
     StructuralReject,
+    drop_table,
     open_binary,
+    rows_table,
 )
 from pipelines.sources.files_csv import read_csv
 from pipelines.sources.files_json import read_json, read_jsonl
@@ -42,6 +45,7 @@ __all__ = [
     "ParsedFile",
     "StructuralReject",
     "detect_format",
+    "drop_table",
     "read_file",
 ]
 
@@ -104,8 +108,9 @@ def read_file(
         raise SourceError(f"no such file: {path}", path=str(path))
     # Checked up front: on failure the readers drop `table`, which must never be the caller's.
     taken = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND lower(table_name) = lower(?)",
-        [table],
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = 'temp' "
+        "AND lower(table_name) IN (lower(?), lower(?))",
+        [table, rows_table(table)],
     ).fetchall()[0][0]
     if taken:
         raise SourceError(

@@ -43,7 +43,7 @@ class ParsedFile:
     path: Path
     format: FileFormat
     table: str
-    """A TEMP table in the caller's connection."""
+    """A TEMP table or view in the caller's connection; drop it with `drop_table`."""
     columns: list[str]
     """The text columns in file order; `_line` is not listed."""
     rows: int
@@ -65,9 +65,23 @@ def scratch_name(purpose: str) -> str:
     return f"_encore_{purpose}_{uuid.uuid4().hex[:12]}"
 
 
+def rows_table(name: str) -> str:
+    """The TEMP table holding the rows when `name` is a view over them (see files_csv)."""
+    return f"{name}__rows"
+
+
 def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Drop a TEMP table if it exists."""
-    con.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(table)}")
+    """Drop a TEMP table, or a TEMP view and its rows table, if it exists."""
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_catalog = 'temp' AND table_name = ?",
+        [table],
+    ).fetchall()
+    if kind and kind[0][0] == "VIEW":
+        con.execute(f"DROP VIEW temp.{quote_ident(table)}")
+        con.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(rows_table(table))}")
+    else:
+        con.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(table)}")
 
 
 def scrub(text: str) -> str:

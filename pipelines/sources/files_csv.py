@@ -18,7 +18,9 @@ and `\r`; should the two parsers ever disagree on a record boundary, a warning i
 Most files need neither pass: when a file has no `\r`, no blank line and an even number of
 quote characters, each record is assumed to be one line, which DuckDB's own count then confirms
 (a record spanning lines would leave fewer records than lines). Only if it does not is the file
-scanned again, as above.
+scanned again, as above. Such a file's rows are then numbered by a view (`rowid + 2`) rather than
+zipped with a list of lines: DuckDB zips by position on one thread, while the view leaves the
+parse, and everything that reads the rows, parallel.
 """
 
 from __future__ import annotations
@@ -46,14 +48,13 @@ from pipelines.sources.files_common import (
     open_binary,
     quote_ident,
     quote_literal,
+    rows_table,
     scratch_name,
     unique_names,
 )
 
 logger = logging.getLogger(__name__)
 
-_PRESENT: Final = "_encore_present"
-"""Marks rows DuckDB produced, telling them from the padding a POSITIONAL JOIN adds."""
 _EMPTY: Final = "(empty)"
 """How `sniff_csv` spells an absent quote or escape character."""
 
@@ -257,45 +258,49 @@ def _load(
     table: str,
     dialect: _Dialect,
     columns: list[str],
-    lines: np.ndarray,
     rejects: tuple[str, str],
     parallel: bool,
-) -> None:
-    """Create `table` from DuckDB's parse, each row zipped with its expected start line."""
+) -> int:
+    """Create `table` from DuckDB's parse of the file, in file order; return its row count."""
     spec = ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in columns)
+    created = con.execute(
+        f"CREATE TEMP TABLE {quote_ident(table)} AS SELECT * FROM read_csv(?, "
+        f"auto_detect = false, header = true, columns = {{{spec}}}, "
+        f"delim = {quote_literal(dialect.delimiter)}, quote = {quote_literal(dialect.quote)}, "
+        f"escape = {quote_literal(dialect.escape)}, null_padding = true, "
+        f"allow_quoted_nulls = false, strict_mode = true, ignore_errors = true, "
+        f"store_rejects = true, rejects_table = {quote_literal(rejects[0])}, "
+        f"rejects_scan = {quote_literal(rejects[1])}, parallel = {str(parallel).lower()})",
+        [str(path)],
+    ).fetchall()
+    return int(created[0][0])
+
+
+def _number(
+    con: duckdb.DuckDBPyConnection, table: str, parsed: str, lines: np.ndarray | None
+) -> None:
+    """Create `table`: the rows of `parsed`, each with `_line`, where its record starts.
+
+    In the usual file (a header, then one line per record) that is the row's position plus
+    two, which a view computes: the rows are not copied. Otherwise each row is zipped with its
+    entry of `lines`; DuckDB zips by position on one thread only, hence not for every file.
+    """
+    if lines is None:
+        con.execute(
+            f"CREATE TEMP VIEW {quote_ident(table)} AS SELECT *, rowid + 2 AS {LINE_COLUMN} "
+            f"FROM temp.{quote_ident(parsed)}"
+        )
+        return
     view = scratch_name("lines")
     con.register(view, pa.table({LINE_COLUMN: pa.array(lines, pa.int64())}))
     try:
         con.execute(
-            f"CREATE TEMP TABLE {quote_ident(table)} AS SELECT * FROM (SELECT *, true AS "
-            f"{_PRESENT} FROM read_csv(?, auto_detect = false, header = true, "
-            f"columns = {{{spec}}}, delim = {quote_literal(dialect.delimiter)}, "
-            f"quote = {quote_literal(dialect.quote)}, escape = {quote_literal(dialect.escape)}, "
-            f"null_padding = true, allow_quoted_nulls = false, strict_mode = true, "
-            f"ignore_errors = true, "
-            f"store_rejects = true, rejects_table = {quote_literal(rejects[0])}, "
-            f"rejects_scan = {quote_literal(rejects[1])}, parallel = {str(parallel).lower()})) "
-            f"POSITIONAL JOIN {quote_ident(view)}",
-            [str(path)],
-        )
-    finally:
-        con.unregister(view)
-
-
-def _renumber(con: duckdb.DuckDBPyConnection, table: str, lines: np.ndarray) -> None:
-    """Rebuild `table` without padding rows, zipped with corrected line numbers."""
-    view, rebuilt = scratch_name("lines"), scratch_name("rebuilt")
-    con.register(view, pa.table({LINE_COLUMN: pa.array(lines, pa.int64())}))
-    try:
-        con.execute(
-            f"CREATE TEMP TABLE {quote_ident(rebuilt)} AS SELECT * FROM (SELECT * EXCLUDE "
-            f"({LINE_COLUMN}) FROM temp.{quote_ident(table)} WHERE {_PRESENT}) "
+            f"CREATE TEMP TABLE {quote_ident(table)} AS SELECT * FROM temp.{quote_ident(parsed)} "
             f"POSITIONAL JOIN {quote_ident(view)}"
         )
     finally:
         con.unregister(view)
-    drop_table(con, table)
-    con.execute(f"ALTER TABLE temp.{quote_ident(rebuilt)} RENAME TO {quote_ident(table)}")
+    drop_table(con, parsed)
 
 
 def _rejects(con: duckdb.DuckDBPyConnection, errors: str) -> list[tuple[int, str, str | None]]:
@@ -349,25 +354,20 @@ def _parse(
     # DuckDB skips blank lines, except in a one-column file where they are NULL values.
     skipped = sorted({1, *layout.blanks}) if len(columns) > 1 else [1]
     names = scratch_name("rejects"), scratch_name("scans")
+    parsed = rows_table(table)
     try:
         # DuckDB's parallel reader refuses quoted newlines when it pads short rows.
-        expected = layout.lines(skipped, layout.records - len(skipped))
-        _load(con, path, table, dialect, columns, expected, names, parallel=not layout.shifts)
+        rows = _load(con, path, parsed, dialect, columns, names, parallel=not layout.shifts)
         found = _rejects(con, names[0])
         excluded = sorted({*skipped, *(ordinal for ordinal, _, _ in found)})
-        rows, unmatched = con.execute(
-            f"SELECT count(*) FILTER ({_PRESENT}), count(*) FILTER ({_PRESENT} IS NULL "
-            f"OR {LINE_COLUMN} IS NULL) FROM temp.{quote_ident(table)}"
-        ).fetchall()[0]
         if not trusted and rows + len(excluded) != layout.records:
-            drop_table(con, table)  # some record spans lines: the layout needs the full scan
+            drop_table(con, parsed)  # some record spans lines: the layout needs the full scan
             return None
-        if found or unmatched:
-            _renumber(con, table, layout.lines(excluded, rows))
-        con.execute(f"ALTER TABLE temp.{quote_ident(table)} DROP COLUMN {_PRESENT}")
         unterminated = layout.unterminated
         if unterminated and unterminated[0] in excluded:
             unterminated = None  # DuckDB rejected that record itself
+        usual = excluded == [1] and not layout.shifts and not unterminated
+        _number(con, table, parsed, None if usual else layout.lines(excluded, rows))
         if unterminated:
             # DuckDB may keep what it read of the unterminated record as a padded row: drop it.
             ordinal, line = unterminated
@@ -381,9 +381,11 @@ def _parse(
             )
     except duckdb.Error as exc:
         drop_table(con, table)
+        drop_table(con, parsed)
         raise SourceError(f"could not read {path} as CSV: {exc}", path=str(path)) from exc
     except BaseException:
         drop_table(con, table)
+        drop_table(con, parsed)
         raise
     finally:
         drop_table(con, names[0])
