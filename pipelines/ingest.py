@@ -310,7 +310,7 @@ def _transform_and_load(
             con.execute("COMMIT")
             raise QualityGateError(message, run_id=run.run_id)
         con.execute(f"CREATE OR REPLACE TEMP VIEW _clean AS {accepted}")
-        with _step(run, "concert_performance"):  # the sales the batch replaces, for its delta
+        with _step(run, "concert_performance"):  # whether a sales batch only appends
             batch = before_load(con, entity)
         with _step(run, "load"):
             run.inserted, run.updated = load_records(con, entity, source, run, fields)

@@ -3,22 +3,26 @@
 `concert_performance` is derived whole (a rebuild, an empty mart) or for one load's batch, so
 that a load's cost follows the batch, not the tables:
 
-- a ticket-sales load re-derives only the concerts whose sales it changed. Their sold figures
-  are the mart's totals plus the batch's difference: the sales it wrote minus the stored sales
-  they replaced (kept by `before_load`, as an update can move a sale to another concert);
+- a ticket-sales batch that only appends (no stored sale has an id within its id range: new,
+  increasing ids) re-derives only its concerts, their sold figures being the mart's plus the
+  batch's. A sale's concert, quantity and amount are required, so they are what the load stores;
+- a ticket-sales batch that can replace stored sales (an update can move a sale to another
+  concert) compares the sold figures of every concert, summed from `ticket_sales` (a scan of
+  three compressed columns, far cheaper than finding the replaced sales by id), with the mart's,
+  and re-derives the concerts that differ;
 - a load of another entity (concerts, venues, box scores, listings) re-derives every concert
   from the dimension tables with the sold figures the mart already holds, never reading
   `ticket_sales` (no such load changes a sale).
 
-Both give exactly what the whole derivation gives, as long as the mart agreed with
+Each gives exactly what the whole derivation gives, as long as the mart agreed with
 `ticket_sales` before the load: every load and rebuild refreshes it in its own transaction, and
-`encore check` reports a mart that disagrees.
+`encore check` reports a mart that disagrees (the second way also mends it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import duckdb
 
@@ -75,34 +79,23 @@ class Batch:
 
     entity: str
     rows: str = "_clean"
-    sale_ids: tuple[Any, Any] | None = None
-    """The smallest and largest sale_id of a ticket-sales batch (None when it has none)."""
+    appends: bool = False
+    """For ticket sales: no stored sale has an id within the batch's range, so the load only
+    appends (and changes no stored sale)."""
 
 
 def before_load(con: duckdb.DuckDBPyConnection, entity: str, rows: str = "_clean") -> Batch:
-    """Call before loading `rows`: keeps the stored sales a ticket-sales batch will replace."""
+    """Call before loading `rows` of `entity`: notes whether a ticket-sales batch only appends
+    (zone maps answer it for a batch of new, increasing ids without reading the table)."""
     if entity != "ticket_sales":
         return Batch(entity, rows)
-    row = con.execute(f"SELECT min(sale_id), max(sale_id) FROM {rows}").fetchone()
-    batch = Batch(entity, rows, (row[0], row[1]) if row and row[0] is not None else None)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _sales_replaced AS {_named_sales(batch)}")
-    return batch
-
-
-def _named_sales(batch: Batch) -> str:
-    """The stored sales with the batch's sale_ids; only the batch's key range is read (zone
-    maps skip the rest, so a batch of new, increasing ids reads next to nothing)."""
-    if batch.sale_ids is None:
-        return "SELECT concert_id, quantity, amount FROM ticket_sales LIMIT 0"
-    low, high = (_literal(k) for k in batch.sale_ids)
-    return (
-        f"SELECT concert_id, quantity, amount FROM ticket_sales "
-        f"WHERE sale_id BETWEEN {low} AND {high} AND sale_id IN (SELECT sale_id FROM {batch.rows})"
-    )
-
-
-def _literal(value: Any) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
+    bounds = con.execute(f"SELECT min(sale_id), max(sale_id) FROM {rows}").fetchone()
+    low, high = bounds if bounds else (None, None)
+    row = con.execute(  # constant bounds, so that zone maps can answer
+        "SELECT NOT EXISTS (SELECT 1 FROM ticket_sales WHERE sale_id BETWEEN $low AND $high)",
+        {"low": low, "high": high},
+    ).fetchone()
+    return Batch(entity, rows, appends=bool(row and row[0]))
 
 
 def refresh_concert_performance(con: duckdb.DuckDBPyConnection, batch: Batch | None = None) -> int:
@@ -116,17 +109,14 @@ def refresh_concert_performance(con: duckdb.DuckDBPyConnection, batch: Batch | N
     if batch is None or _empty(con):
         _merge(con, _performance_sql(_SOLD_FROM_SALES), scope=None)
     elif batch.entity == "ticket_sales":
-        _sales_sold(con, batch)
-        if _any_unknown_to_mart(con):  # the mart missed a concert: derive it whole
-            _merge(con, _performance_sql(_SOLD_FROM_SALES), scope=None)
-        else:
-            sql = _performance_sql(
-                "SELECT * FROM _sold WHERE tickets > 0",
-                "WHERE c.concert_id IN (SELECT concert_id FROM _sold)",
-            )
-            _merge(con, sql, scope="_sold")
-        con.execute("DROP TABLE IF EXISTS _sold")
-        con.execute("DROP TABLE IF EXISTS _sales_replaced")
+        if not (batch.appends and _appended_sold(con, batch)):
+            _differing_sold(con)
+        sql = _performance_sql(
+            "SELECT * FROM _sold WHERE tickets IS NOT NULL",
+            "WHERE c.concert_id IN (SELECT concert_id FROM _sold)",
+        )
+        _merge(con, sql, scope="_sold")
+        con.execute("DROP TABLE _sold")
     else:
         _merge(con, _performance_sql(_SOLD_IN_MART), scope=None)
     row = con.execute("SELECT count(*) FROM concert_performance").fetchone()
@@ -138,29 +128,38 @@ def _empty(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
-def _sales_sold(con: duckdb.DuckDBPyConnection, batch: Batch) -> None:
-    """`_sold`: each concert the batch's sales touch, with its sold figures after the batch."""
+def _appended_sold(con: duckdb.DuckDBPyConnection, batch: Batch) -> bool:
+    """`_sold`: the batch's concerts with their sold figures after it; False (and nothing made)
+    when the mart lacks one of them, as it then lacks its earlier sales too."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _sold AS
-        WITH delta AS (
-            SELECT concert_id, sum(quantity) AS tickets, sum(amount) AS gross FROM (
-                {_named_sales(batch)}
-                UNION ALL SELECT concert_id, -quantity, -amount FROM _sales_replaced
-            ) GROUP BY concert_id
+        WITH added AS (
+            SELECT concert_id, sum(quantity) AS tickets, sum(amount) AS gross FROM {batch.rows}
+            GROUP BY concert_id
         )
-        SELECT d.concert_id, (coalesce(m.tickets, 0) + d.tickets)::HUGEINT AS tickets,
-               (coalesce(m.gross, 0) + d.gross)::DECIMAL(38, 2) AS gross
-        FROM delta d LEFT JOIN ({_SOLD_IN_MART}) m USING (concert_id)"""
+        SELECT a.concert_id, (coalesce(m.tickets, 0) + a.tickets)::HUGEINT AS tickets,
+               (coalesce(m.gross, 0) + a.gross)::DECIMAL(38, 2) AS gross
+        FROM added a LEFT JOIN ({_SOLD_IN_MART}) m USING (concert_id)"""
     )
-
-
-def _any_unknown_to_mart(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether a touched concert has no row in the mart (its earlier sales are not summed)."""
     row = con.execute(
         "SELECT EXISTS (SELECT 1 FROM _sold s JOIN concerts c USING (concert_id) "
         "WHERE NOT EXISTS (SELECT 1 FROM concert_performance p WHERE p.concert_id = s.concert_id))"
     ).fetchone()
-    return bool(row and row[0])
+    if row and row[0]:
+        con.execute("DROP TABLE _sold")
+        return False
+    return True
+
+
+def _differing_sold(con: duckdb.DuckDBPyConnection) -> None:
+    """`_sold`: the concerts whose sold figures in `ticket_sales` differ from the mart's, with
+    the former (NULL for a concert left without sales)."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _sold AS
+        SELECT concert_id, s.tickets, s.gross
+        FROM ({_SOLD_FROM_SALES}) s FULL JOIN ({_SOLD_IN_MART}) m USING (concert_id)
+        WHERE s.tickets IS DISTINCT FROM m.tickets OR s.gross IS DISTINCT FROM m.gross"""
+    )
 
 
 def _merge(con: duckdb.DuckDBPyConnection, sql: str, scope: str | None) -> None:

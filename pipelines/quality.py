@@ -234,8 +234,20 @@ def _selected(check: Check, tables: Collection[str], batch: bool) -> bool:
 
 
 def _judged_rows(con: duckdb.DuckDBPyConnection, table: str, loaded: Loaded) -> str:
-    """A temp table of the rows of `table` that `loaded` wrote (`table` itself when their keys
-    cannot be named). Only the keys' range is read: zone maps skip the rest of a large table."""
+    """A temp table of the rows of `table` that `loaded` wrote (`table` itself when they cannot
+    be named). Only the keys' range is read: zone maps skip the rest of the table."""
+    relation = f"_judged_{table}"
+    if table == loaded.entity and table not in RESOLUTIONS:
+        # The batch's own values, not a lookup of its ids in a table without an index (a scan
+        # of every id when updates are spread over it): a fact's fields are required, so the
+        # merge stored them as they are (only a fan_id the batch leaves out may be kept).
+        stored = [str(c) for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()]
+        given = {str(c) for (c, *_) in con.execute(f"DESCRIBE {loaded.rows}").fetchall()}
+        columns = ", ".join(c for c in stored if c in given)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT {columns} FROM {loaded.rows}"
+        )
+        return relation
     keys = _written_keys(con, table, loaded)
     key = KEYS.get(table)
     if keys is None or key is None:
@@ -244,7 +256,6 @@ def _judged_rows(con: duckdb.DuckDBPyConnection, table: str, loaded: Loaded) -> 
         f"CREATE OR REPLACE TEMP TABLE _judged_keys AS SELECT DISTINCT k FROM ({keys}) t(k)"
     )
     low, high = con.execute("SELECT min(k), max(k) FROM _judged_keys").fetchone() or (None, None)
-    relation = f"_judged_{table}"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM {table} "
         f"WHERE {key} BETWEEN $low AND $high AND {key} IN (SELECT k FROM _judged_keys)",
@@ -254,18 +265,20 @@ def _judged_rows(con: duckdb.DuckDBPyConnection, table: str, loaded: Loaded) -> 
     return relation
 
 
+def _temp_table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def _written_keys(con: duckdb.DuckDBPyConnection, table: str, loaded: Loaded) -> str | None:
     """SQL of the keys of `table` the load wrote; None when they cannot be named."""
     if table == "concert_performance":
-        exists = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [CHANGED]
-        ).fetchone()
-        return f"SELECT concert_id FROM {CHANGED}" if exists and exists[0] else None
-    if table != loaded.entity or table not in KEYS:
+        return f"SELECT concert_id FROM {CHANGED}" if _temp_table_exists(con, CHANGED) else None
+    if table != loaded.entity or table not in RESOLUTIONS:
         return None
     key = KEYS[table]
-    if table not in RESOLUTIONS:
-        return f"SELECT {key} FROM {loaded.rows}"
     # a record's source key -> the entity it was resolved to (every record has a link by now)
     source = "'" + loaded.source.replace("'", "''") + "'"
     return (

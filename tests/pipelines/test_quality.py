@@ -64,11 +64,11 @@ def test_a_load_flags_the_records_it_wrote_and_a_report_sees_all(
     con = connect_writer(warehouse)
     try:  # problems already stored: a sale far above its concert's prices, an artist's genre
         sale = con.execute(
-            "SELECT s.* EXCLUDE (sale_id, unit_price, amount), 10 * c.price_max AS unit_price "
+            "SELECT s.* EXCLUDE (unit_price, amount), 10 * c.price_max AS unit_price "
             "FROM ticket_sales s JOIN concerts c USING (concert_id) ORDER BY sale_id LIMIT 1"
         ).fetchone()
         assert sale is not None
-        *fields, price = sale
+        updated, *fields, price = sale
         con.execute(
             "INSERT INTO ticket_sales (sale_id, concert_id, fan_id, sold_at, channel, price_tier, "
             "quantity, unit_price, amount) VALUES ('S-stored', ?, ?, ?, ?, ?, ?, ?, ? * ?)",
@@ -83,12 +83,12 @@ def test_a_load_flags_the_records_it_wrote_and_a_report_sees_all(
     outlier, normal = price, round(price / 10, 2)
     sales = _write(tmp_path / "sales.csv", [header] + [
         [sale_id, concert, fan, sold_at, channel, tier, quantity, unit, unit * quantity]
-        for sale_id, unit in (("T-outlier", outlier), ("T-normal", normal))
+        for sale_id, unit in (("T-outlier", outlier), ("T-normal", normal), (updated, outlier))
     ])  # fmt: skip
     [outcome] = ingest_files(warehouse, [sales], entity="ticket_sales")
     assert outcome.status == "succeeded" and outcome.run is not None, outcome.message
     price_check = "unit price within the concert's range"
-    assert _flags(warehouse, outcome.run.run_id, price_check) == ["T-outlier"]
+    assert _flags(warehouse, outcome.run.run_id, price_check) == sorted([updated, "T-outlier"])
 
     artists = _write(tmp_path / "artists.csv", [
         ["Artist ID", "Artist Name", "Primary Genre"], ["x9", "Quiet Newcomers", ""],
