@@ -16,7 +16,7 @@ from core.errors import ConfigError
 from core.settings import Settings
 from pipelines.commands.common import app, console, print_counts, progress_bar
 from pipelines.generate import SCALES, ScaleName
-from pipelines.sinks.files import FileFormat
+from pipelines.sinks import FileFormat
 
 if TYPE_CHECKING:  # imported where used: `encore --help` need not load pandas for them
     from pipelines.generate import Chunk

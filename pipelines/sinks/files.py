@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import IO, Final, Literal, Protocol
+from typing import IO, Final, Protocol
 
 import duckdb
 import numpy as np
@@ -21,11 +21,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from core.errors import EncoreError
+from pipelines.sinks import FILE_FORMATS as FILE_FORMATS
+from pipelines.sinks import FileFormat as FileFormat
 
 logger = logging.getLogger(__name__)
 
-FileFormat = Literal["csv", "json", "xml", "parquet"]
-FILE_FORMATS: Final[tuple[FileFormat, ...]] = ("csv", "json", "xml", "parquet")
 PART_SUFFIX: Final = ".part"
 
 ROW_ELEMENTS: Final[dict[str, str]] = {
