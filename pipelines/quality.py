@@ -4,6 +4,12 @@ Checks: completeness (important facts present), validity (rows quarantined by th
 uniqueness (the same entity twice), referential integrity, freshness (time since the last load)
 and outliers (values far outside what their peers show). Each check has a threshold on the share
 of rows it flags; an error-level check over its threshold fails the report.
+
+A report over the warehouse (`encore quality report`, the dashboard) judges every row. A load's
+report judges the records the load wrote, each against the whole warehouse: its counts are the
+batch's rows and the batch's failing rows, and its flags name the load's own bad records. A
+record another load made bad (the sales of a concert whose prices changed) is not one of that
+load's records: a report over the warehouse shows it.
 """
 
 from __future__ import annotations
