@@ -26,29 +26,38 @@ class SharedDb:
 
     def __init__(self, path: Path, schema: str) -> None:
         self.path = path
+        self.schema = schema
         path.parent.mkdir(parents=True, exist_ok=True)
         # created 0600 before SQLite opens it: it holds user names (SQLite gives -wal/-shm the same)
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        self._con = self._open()
+        self._pid = os.getpid()
+        # one statement at a time per process: endpoints run on a thread pool
+        self._lock = threading.Lock()
+
+    def _open(self) -> sqlite3.Connection:
         try:
-            con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             con.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             con.execute("PRAGMA journal_mode = WAL")
             con.execute("PRAGMA synchronous = NORMAL")
-            con.executescript(schema)
+            con.executescript(self.schema)
         except sqlite3.Error as exc:
             raise ConfigError(
-                f"cannot open the API's shared state in {path}: {exc}; check the folder is "
+                f"cannot open the API's shared state in {self.path}: {exc}; check the folder is "
                 "writable, or delete the file (it is rebuilt empty)",
-                path=str(path),
+                path=str(self.path),
             ) from exc
-        self._con = con
-        # one statement at a time per process: endpoints run on a thread pool
-        self._lock = threading.Lock()
+        return con
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
         """The process's connection, held alone for the `with` block (autocommit per statement)."""
         with self._lock:
+            if os.getpid() != self._pid:
+                # an app built before a fork (gunicorn --preload): a SQLite connection must not
+                # cross one, so the child opens its own
+                self._con, self._pid = self._open(), os.getpid()
             yield self._con
 
     def close(self) -> None:
