@@ -45,8 +45,16 @@ _TIMESTAMP_FORMATS: Final = [
     "%d.%m.%Y %H:%M",
 ]
 
-_OFFSET: Final = r"\d(Z|[+-]\d\d(:?\d\d)?)$"
-"""A UTC offset after the time of day: "Z", "+02:00", "-0500", "+02"."""
+_ZONED: Final = r":\d\d(\.\d+)?(Z| ?[+-]\d\d(:?\d\d)?| ?[A-Za-z][A-Za-z0-9_/+-]*)$"
+"""Text that ends in a zone after the time of day: an offset ("Z", "+02:00", "-0500", "+02") or
+a name ("UTC", "CET", "Europe/Paris", "Etc/GMT+5"). (A date alone ends like an offset: "-02".)"""
+_ZONED_TIMESTAMP: Final = (
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
+    r"(Z|[+-]\d\d(:?\d\d)?| [A-Z][A-Za-z0-9_+-]{2,}(/[A-Z][A-Za-z0-9_+-]*)*)"
+)
+"""The zoned times that are read: ISO date and clock, then the offset right after the clock or
+a zone name after one space, spelled as the tz database spells it. Others are invalid, so DuckDB
+and Spark (whose zone parsers differ on the rest) read the same ones."""
 
 # words people use for enum values, mapped to the contract's value
 ENUM_SYNONYMS: Final[dict[str, str]] = {
@@ -248,12 +256,19 @@ def _field_rule(name: str, info: FieldInfo) -> FieldRule:
         parse = f"coalesce(TRY_CAST({{raw}} AS DATE), {parsed})"
         return FieldRule(name, "DATE", required, parse, [*checks, *_plausible()])
     if base is datetime:
-        # Stored in UTC: a time with an offset ("...T01:30:00Z", "...+02:00") is converted; one
-        # without is taken as UTC already. (A plain TIMESTAMP cast would drop the offset.)
+        # Stored in UTC: a time with a zone ("...T10:00+02", "... 10:00 Europe/Paris") is
+        # converted, and an unknown zone is invalid; one without is taken as UTC already. (A
+        # plain TIMESTAMP cast would drop the zone.) The common zoneless "YYYY-MM-DD HH:MM:SS"
+        # skips the regular expression: it halves the parse's cost.
         formats = ", ".join(f"'{f}'" for f in _TIMESTAMP_FORMATS)
-        offset = f"strlen({{raw}}) > 19 AND regexp_matches({{raw}}, '{_OFFSET}')"
+        plain = "strlen({raw}) = 19 AND substring({raw}, 17, 1) = ':'"
+        zoned = f"NOT ({plain}) AND regexp_matches({{raw}}, '{_ZONED}')"
+        instant = (
+            f"CASE WHEN regexp_full_match({{raw}}, '{_ZONED_TIMESTAMP}') "
+            "THEN timezone('UTC', TRY_CAST({raw} AS TIMESTAMPTZ)) END"
+        )
         parse = (
-            f"CASE WHEN {offset} THEN timezone('UTC', TRY_CAST({{raw}} AS TIMESTAMPTZ)) "
+            f"CASE WHEN {zoned} THEN {instant} "
             f"ELSE coalesce(TRY_CAST({{raw}} AS TIMESTAMP), "
             f"CAST(try_strptime({{raw}}, [{formats}]) AS TIMESTAMP)) END"
         )

@@ -96,3 +96,27 @@ def test_times_with_an_offset_are_stored_in_utc_whatever_the_session_zone() -> N
         ("2026-03-01 20:00:00", "MXN", []),  # no offset: taken as UTC already
         ("2026-03-01 14:30:00", "MXN", []),
     ]
+
+
+def test_short_offsets_and_zone_names_are_converted_and_unknown_zones_refused() -> None:
+    starts = {
+        "2026-03-01T20:00+02": ("2026-03-01 18:00:00", []),  # 19 characters, offset kept
+        "2026-03-01T20:00Z": ("2026-03-01 20:00:00", []),
+        "2026-03-01 20:00:00 CET": ("2026-03-01 19:00:00", []),
+        "2026-07-01 20:00 Europe/Paris": ("2026-07-01 18:00:00", []),  # summer time
+        "2026-03-01 20:00:00 UTC": ("2026-03-01 20:00:00", []),
+        "2026-03-01 20:00:00 Mars/Olympus": (None, ["invalid_timestamp"]),
+        "2026-03-01 20:00:00 +02": (None, ["invalid_timestamp"]),  # not an ISO offset
+        "2026-03-01 20:00:00": ("2026-03-01 20:00:00", []),
+        "2026-03-01": ("2026-03-01 00:00:00", []),  # a date alone: no "-01" offset
+    }
+    rows = [{"sale_id": f"s{i}", "concert_id": "c", "sold_at": s, "channel": "web",
+             "price_tier": "general", "quantity": "1", "unit_price": "2", "amount": "2"}
+            for i, s in enumerate(starts)]  # fmt: skip
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Tokyo'")  # must not change what is stored
+    con.register("src", pa.Table.from_pylist(rows))
+    sql = validation_sql(ENTITY_SCHEMAS["ticket_sales"], "src", list(rows[0]), keep=[])
+    result = con.execute(f"SELECT sold_at::VARCHAR, _reasons FROM ({sql})").fetchall()
+    got = [(at, [r.split(": ")[1].split(" ")[0] for r in reasons]) for at, reasons in result]
+    assert got == list(starts.values())
