@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from agent import commands as agent_cli
+from agent.stack import cli as stack_cli
 from core.errors import EncoreError
 from core.settings import Settings
 from evals import cli as evals_cli
@@ -55,6 +56,7 @@ app.add_typer(
     help="Publish to AWS: Glue catalog, Lake Formation grants, Redshift, SageMaker.",
 )
 aws_cli.app.add_typer(serving_cli.endpoint_app, name="endpoint")
+aws_cli.app.add_typer(stack_cli.stack_app, name="stack")
 
 
 # `encore pipeline schedule` retrains the models after new data (requirement 3.3). Pipelines may
