@@ -17,11 +17,14 @@ from core.settings import Settings
 from tests.agent.scripted import ScriptedModel
 
 MCP_COMMAND = [sys.executable, "-m", "mcp_servers", "all"]
+# the real server with run_sql and roles but only the warehouse domain: starts in about half the
+# time, for tests that start many servers to count them (the pool's)
+WAREHOUSE_MCP_COMMAND = [sys.executable, "-m", "mcp_servers", "warehouse"]
 
 
 def agent_settings(**overrides: Any) -> AgentSettings:
-    """Agent settings for tests: the real MCP server, no traces."""
-    return AgentSettings(mcp_command=MCP_COMMAND, traces="none", **overrides)
+    """Agent settings for tests: the real MCP server (`mcp_command` to pick another), no traces."""
+    return AgentSettings(**{"mcp_command": MCP_COMMAND, "traces": "none", **overrides})
 
 
 @pytest.fixture(scope="session")
