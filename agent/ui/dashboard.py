@@ -1,5 +1,6 @@
-"""The pipeline-health dashboard inside the chat UI: `<root>/dashboard`, for signed-in analysts
-and admins (as storage.py does for elements, on Chainlit's own FastAPI app).
+"""The dashboards inside the chat UI (as storage.py does for elements, on Chainlit's own FastAPI
+app): pipeline health at `<root>/dashboard` for signed-in analysts and admins, and analytics at
+`<root>/analytics` for every signed-in role, its numbers read as that role.
 
 The page is rebuilt from the warehouse on request and kept for a few seconds, so a reload storm
 or several users cost one rebuild. plotly.js is served from the same origin rather than inlined,
@@ -12,14 +13,26 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from core.errors import EncoreError
 from core.settings import Settings
+from tools.context import ToolContext
+
+if TYPE_CHECKING:
+    from tools.dashboard.analytics_data import AnalyticsData, AnalyticsFilters
+
+DetailKind = Literal["venue", "artist"]
+"""What a drill-down opens (FastAPI reads it at runtime; the analytics modules load lazily)."""
 
 ROUTE: Final = "/dashboard"
 PLOTLY_ROUTE: Final = "/dashboard/plotly.min.js"
 CACHE_S: Final = 5.0
+ANALYTICS_ROUTE: Final = "/analytics"
+ANALYTICS_DATA_ROUTE: Final = "/analytics/data"
+ANALYTICS_PLOTLY_ROUTE: Final = "/analytics/plotly.min.js"
+ANALYTICS_CACHE_S: Final = 30.0
+"""Analytics answers are also keyed by the warehouse file's version, so a load shows at once."""
 READER_ROLES: Final = frozenset({"analyst", "admin"})
 """Roles that see pipeline operations (partners see only aggregates of the contract tables)."""
 
@@ -32,6 +45,13 @@ _PAGE_HEADERS: Final = {
         "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; "
         "img-src data:; font-src data:; form-action 'self'; frame-ancestors 'none'; "
         "base-uri 'none'"
+    ),
+}
+# The analytics page also fetches new views and drill-downs from its own origin.
+_ANALYTICS_HEADERS: Final = {
+    **_PAGE_HEADERS,
+    "Content-Security-Policy": _PAGE_HEADERS["Content-Security-Policy"].replace(
+        "default-src 'none';", "default-src 'none'; connect-src 'self';"
     ),
 }
 
@@ -138,4 +158,161 @@ def install(settings: Settings, root_path: str = "") -> PageCache:
 
     app.router.routes.insert(0, APIRoute(root + ROUTE, dashboard, methods=["GET"]))
     app.router.routes.insert(0, APIRoute(root + PLOTLY_ROUTE, plotly, methods=["GET"]))
+    install_analytics(settings, root)
     return cache
+
+
+@dataclass
+class AnalyticsCache:
+    """Analytics views and drill-downs as JSON, by user, role, filters and warehouse version."""
+
+    settings: Settings
+    ttl_s: float = ANALYTICS_CACHE_S
+    _answers: dict[tuple[Any, ...], tuple[float, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _kept(self, key: tuple[Any, ...], make: Any) -> Any:
+        path = self.settings.warehouse_file
+        version = path.stat().st_mtime_ns if path.exists() else 0
+        key = (*key, version)
+        with self._lock:  # one build at a time: a burst of requests costs one
+            now = time.monotonic()
+            cached = self._answers.get(key)
+            if cached and now - cached[0] < self.ttl_s:
+                return cached[1]
+            answer = make()
+            self._answers = {k: v for k, v in self._answers.items() if now - v[0] < self.ttl_s}
+            self._answers[key] = (time.monotonic(), answer)
+            return answer
+
+    def data(self, ctx: ToolContext, filters: AnalyticsFilters) -> AnalyticsData:
+        """The collected sections for the page's first paint and the view endpoint."""
+        from tools.dashboard.analytics_data import collect_analytics
+
+        key = ("view", ctx.user, ctx.role, filters)
+        return cast("AnalyticsData", self._kept(key, lambda: collect_analytics(ctx, filters)))
+
+    def detail(
+        self, ctx: ToolContext, filters: AnalyticsFilters, kind: DetailKind, name: str
+    ) -> str:
+        """One venue's or artist's drill-down as JSON."""
+        from tools.dashboard.analytics import build_detail, to_json
+        from tools.dashboard.analytics_data import detail_key, details, resolve, resolve_filters
+
+        def make() -> str:
+            canonical = resolve(ctx, kind, name)
+            found = details(ctx, resolve_filters(ctx, filters), kind, [canonical])
+            return to_json(build_detail(found[detail_key(kind, canonical)]))
+
+        return cast("str", self._kept(("detail", ctx.user, ctx.role, filters, kind, name), make))
+
+
+def install_analytics(settings: Settings, root: str = "") -> AnalyticsCache:
+    """Serve the analytics page at `<root>/analytics` (and its JSON at `/analytics/data`) to
+    every signed-in user, with the numbers their role may see. Idempotent."""
+    import anyio.to_thread
+    import chainlit.server
+    from chainlit.auth import get_current_user
+    from fastapi import Depends, HTTPException, Query
+    from fastapi.responses import HTMLResponse, Response
+    from fastapi.routing import APIRoute
+
+    from tools.dashboard.analytics import build_view, render_analytics, to_json
+    from tools.dashboard.analytics_data import AnalyticsFilters
+    from tools.dashboard.page import plotly_js
+    from tools.query.policy import load_policy
+
+    app = chainlit.server.app
+    if root + ANALYTICS_ROUTE in _ANALYTICS:
+        return _ANALYTICS[root + ANALYTICS_ROUTE]
+    cache = _ANALYTICS[root + ANALYTICS_ROUTE] = AnalyticsCache(settings)
+
+    def caller(user: Any) -> ToolContext:
+        # No user means Chainlit runs without sign-in: warehouse figures are never public.
+        if user is None:
+            raise HTTPException(status_code=401, detail="Sign in to see the analytics")
+        role = (getattr(user, "metadata", None) or {}).get("role")
+        if role not in load_policy().roles:
+            raise HTTPException(status_code=403, detail=f"the {role!r} role has no data access")
+        return ToolContext(cache.settings, user=str(user.identifier), role=str(role))
+
+    def filters_of(
+        date_from: date | None, date_to: date | None, *names: str | None
+    ) -> AnalyticsFilters:
+        try:
+            return AnalyticsFilters(date_from, date_to, *names)
+        except EncoreError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+
+    async def page(
+        date_from: date | None = Query(None, alias="from"),  # noqa: B008
+        date_to: date | None = Query(None, alias="to"),  # noqa: B008
+        city: str | None = Query(None, max_length=200),
+        state: str | None = Query(None, max_length=200),
+        genre: str | None = Query(None, max_length=200),
+        artist: str | None = Query(None, max_length=200),
+        user: Any = Depends(get_current_user),  # noqa: B008
+    ) -> Any:
+        ctx = caller(user)
+        filters = filters_of(date_from, date_to, city, state, genre, artist)
+
+        def render() -> str:
+            return render_analytics(
+                cache.data(ctx, filters),
+                plotlyjs_url=root + ANALYTICS_PLOTLY_ROUTE,
+                endpoint=root + ANALYTICS_DATA_ROUTE,
+            )
+
+        try:
+            html = await anyio.to_thread.run_sync(render)
+        except EncoreError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        return HTMLResponse(html, headers=_ANALYTICS_HEADERS)
+
+    async def data(
+        date_from: date | None = Query(None, alias="from"),  # noqa: B008
+        date_to: date | None = Query(None, alias="to"),  # noqa: B008
+        city: str | None = Query(None, max_length=200),
+        state: str | None = Query(None, max_length=200),
+        genre: str | None = Query(None, max_length=200),
+        artist: str | None = Query(None, max_length=200),
+        detail: DetailKind | None = None,
+        name: str | None = Query(None, min_length=1, max_length=200),
+        user: Any = Depends(get_current_user),  # noqa: B008
+    ) -> Any:
+        ctx = caller(user)
+        filters = filters_of(date_from, date_to, city, state, genre, artist)
+        if detail and not name:
+            raise HTTPException(status_code=422, detail=f"name the {detail} to open")
+
+        def answer() -> str:
+            if detail and name:
+                return cache.detail(ctx, filters, detail, name)
+            return to_json(build_view(cache.data(ctx, filters)))
+
+        try:
+            body = await anyio.to_thread.run_sync(answer)
+        except EncoreError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        return Response(
+            body, media_type="application/json", headers={"Cache-Control": "no-store", **_NOSNIFF}
+        )
+
+    async def plotly(user: Any = Depends(get_current_user)) -> Any:  # noqa: B008
+        caller(user)
+        return Response(
+            plotly_js(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "private, max-age=86400", **_NOSNIFF},
+        )
+
+    for path, endpoint in (
+        (ANALYTICS_ROUTE, page),
+        (ANALYTICS_DATA_ROUTE, data),
+        (ANALYTICS_PLOTLY_ROUTE, plotly),
+    ):
+        app.router.routes.insert(0, APIRoute(root + path, endpoint, methods=["GET"]))
+    return cache
+
+
+_ANALYTICS: dict[str, AnalyticsCache] = {}

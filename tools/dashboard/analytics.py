@@ -127,14 +127,24 @@ def _artists_table(artists: Table | None) -> dict[str, Any]:
     return _table(("artist", "genre", "tickets", "gross", "concerts"), rows, {0: "artist"})
 
 
+def _results(record: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Tickets, capacity, sell-through and gross; a concert still to come has no results yet."""
+    done = record["status"] == "completed"
+    return (
+        _count(record["tickets_sold"]) if done else "–",
+        _count(record["capacity"]),
+        _share(record["sell_through"]) if done else "–",
+        _money(record["gross_revenue"]) if done else "–",
+    )
+
+
 def build_detail(detail: Detail) -> dict[str, Any]:
     """One drill-down as the page draws it: a chart of its months and a table of its concerts."""
     other = "artist" if detail.kind == "venue" else "venue"
     records = detail.concerts.records()
     rows = [
         (r["event_date"], r[other], *([r["city"]] if other == "venue" else []), r["status"],
-         _count(r["tickets_sold"]), _count(r["capacity"]), _share(r["sell_through"]),
-         _money(r["gross_revenue"]))
+         *_results(r))
         for r in records
     ]  # fmt: skip
     columns = ("date", other, *(["city"] if other == "venue" else []), "status", "tickets",

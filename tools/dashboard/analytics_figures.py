@@ -54,6 +54,7 @@ def sales_over_time(
         title, traces, yaxis_title="tickets",
         yaxis2={"title": "gross ($)", "overlaying": "y", "side": "right", "rangemode": "tozero",
                 "showgrid": False},
+        margin={"l": 60, "r": 80, "t": 50, "b": 50},  # room for the gross axis
     )  # fmt: skip
 
 
