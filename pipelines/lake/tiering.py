@@ -321,7 +321,7 @@ def sync_raw_entries(con: duckdb.DuckDBPyConnection, lake: Path) -> None:
         if "/" not in source:
             # only when it differs: a rerun with nothing to do changes nothing
             con.execute(
-                "UPDATE data_catalog SET partitions = ?, updated_at = now() "
+                "UPDATE data_catalog SET partitions = ?, updated_at = timezone('UTC', now()) "
                 "WHERE dataset = ? AND list_sort(partitions) IS DISTINCT FROM ?",
                 [hot.get(source, []), dataset, sorted(hot.get(source, []))],
             )
@@ -334,7 +334,7 @@ def sync_raw_entries(con: duckdb.DuckDBPyConnection, lake: Path) -> None:
         con.execute(
             """INSERT INTO data_catalog (dataset, zone, location, format, schema, partitions,
                                          row_count, updated_at)
-               VALUES (?, 'raw', ?, 'parquet', ?, ?, ?, now())
+               VALUES (?, 'raw', ?, 'parquet', ?, ?, ?, timezone('UTC', now()))
                ON CONFLICT (dataset) DO UPDATE SET location = excluded.location,
                    schema = excluded.schema, partitions = excluded.partitions,
                    row_count = excluded.row_count, updated_at = excluded.updated_at
