@@ -15,6 +15,14 @@ Output names derive from the raw file, so a rerun replaces its files instead of 
 A file with more bad rows than the limit writes its quarantine only, as the local ingest does, and
 fails the run. Glue passes arguments as `--KEY value`; `awsglue.utils.getResolvedOptions` parses
 them when it is importable (on Glue), this module's parser otherwise (locally, in tests).
+
+Foreign keys and known links (`pipelines.aws.spark`, module docstring) are read from the lake:
+`curated/entity_map/` (the warehouse's links and ids, published by `encore aws etl run|deploy`)
+and the parents' curated datasets. Files run parents first (artists, venues and fans, then
+concerts, then what refers to concerts), so a batch's own parents count. Curated rows carry
+`_source`, `_source_key` (artists, venues, concerts) and `_resolved`. At the end the job writes
+`_glue/runs/<JOB_RUN_ID>.json`: per file its counts, status, outputs and curated columns, which
+`encore aws etl run` records in the local catalog and run ledger.
 """
 
 from __future__ import annotations
@@ -94,6 +102,8 @@ class FileResult:
     status: str = "succeeded"  # succeeded, failed
     message: str = ""
     outputs: list[str] = field(default_factory=list)
+    datasets: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The curated datasets written ("venues", "quarantine") -> their columns' DuckDB types."""
 
 
 def partition_day(value: str) -> str:
@@ -160,6 +170,58 @@ def _physical_lines(rows: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
         line += 1 + sum(len(_BREAK.findall(v)) for v in row if isinstance(v, str))
 
 
+ORDER: Final = ("artists", "venues", "fans", "concerts", "concert_results", "ticket_sales",
+                 "concert_listings")  # fmt: skip
+"""Parents before the files that refer to them."""
+ENTITY_MAP_PATH: Final = "curated/entity_map"
+MANIFESTS: Final = "_glue/runs"
+
+
+def _reference_ids(spark: SparkSession, lake: str, parent: str, source: str) -> DataFrame:
+    """The ids of a parent's curated datasets a reference from `source` may name: resolved rows,
+    this source's rows, and rows curated by the local ingest (no `_resolved` column)."""
+    from pyspark.sql import functions as F  # noqa: N812
+    from pyspark.sql.types import BooleanType, StringType, StructField, StructType
+
+    from pipelines.load import _PARENT_KEYS
+
+    key = _PARENT_KEYS[parent]
+    schema = StructType([StructField(key, StringType()), StructField("_source", StringType()),
+                         StructField("_resolved", BooleanType())])  # fmt: skip
+    rows = _read_parquet(spark, f"{lake}/curated/{parent}", schema)
+    own = F.coalesce(F.col("_resolved"), F.lit(True)) | (F.col("_source") == source)
+    return rows.where(own).select(key)
+
+
+def _read_parquet(spark: SparkSession, folder: str, schema: Any) -> DataFrame:
+    """The Parquet files under `folder` with `schema`'s columns (NULL where a file lacks one),
+    or no rows when the folder does not exist."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(folder)
+    if not path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path):
+        return spark.createDataFrame([], schema)
+    frame = spark.read.schema(schema).option("recursiveFileLookup", True).parquet(folder)
+    return frame.select(*schema.fieldNames())
+
+
+def register_lake_references(spark: SparkSession, lake: str, entity: str, source: str) -> None:
+    """The reference views `entity`'s foreign keys and links are checked against."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    from pipelines.aws.spark import parents_of, register_references
+
+    names = ("entity_type", "source", "source_key", "canonical_id")
+    schema = StructType([StructField(n, StringType()) for n in names])
+    links = _read_parquet(spark, f"{lake}/{ENTITY_MAP_PATH}", schema)
+    parents = {p: _reference_ids(spark, lake, p, source) for p in parents_of(entity)}
+    register_references(spark, links, parents)
+
+
+def _rank(entity: str) -> int:
+    return ORDER.index(entity) if entity in ORDER else len(ORDER)
+
+
 def run_job(spark: SparkSession, options: dict[str, str]) -> list[FileResult]:
     """Transform every raw file of the partition; see the module docstring."""
     from pyspark import StorageLevel
@@ -172,13 +234,23 @@ def run_job(spark: SparkSession, options: dict[str, str]) -> list[FileResult]:
     lake, source, dt = options["lake"].rstrip("/"), options["source"], partition_day(options["dt"])
     limit = float(options["max_quarantine_rate"])
     results: list[FileResult] = []
+    read: list[tuple[FileResult, DataFrame]] = []
     for uri in raw_files(spark, lake, source, dt):
         result = FileResult(uri, options["entity"])
         results.append(result)
         try:
             raw = read_raw(spark, uri)
             result.entity = result.entity or infer_entity([c for c in raw.columns if c != "_line"])
-            transformed = run_transforms(spark, raw, result.entity)
+        except (EncoreError, JobArgumentError) as exc:
+            result.status, result.message = "failed", str(exc)
+            log.error("%s: %s", uri, exc)
+            continue
+        read.append((result, raw))
+    for result, raw in sorted(read, key=lambda pair: (_rank(pair[0].entity), pair[0].uri)):
+        uri = result.uri
+        try:
+            register_lake_references(spark, lake, result.entity, source)
+            transformed = run_transforms(spark, raw, result.entity, source=source)
         except (EncoreError, JobArgumentError) as exc:
             result.status, result.message = "failed", str(exc)
             log.error("%s: %s", uri, exc)
@@ -200,6 +272,7 @@ def run_job(spark: SparkSession, options: dict[str, str]) -> list[FileResult]:
             )  # fmt: skip
             target = f"{lake}/curated/{QUARANTINE}/dt={dt}"
             result.outputs += _write(spark, quarantine, lake, target, stem)
+            result.datasets[QUARANTINE] = _duckdb_types(quarantine)
             rate = result.quarantined / result.rows if result.rows else 0.0
             if rate > limit:
                 result.status = "failed"
@@ -210,11 +283,42 @@ def run_job(spark: SparkSession, options: dict[str, str]) -> list[FileResult]:
                 continue
             target = f"{lake}/curated/{result.entity}/dt={dt}"
             result.outputs += _write(spark, transformed.accepted, lake, target, stem)
+            result.datasets[result.entity] = _duckdb_types(transformed.accepted)
         finally:
             checked.unpersist()
         log.info("%s: %d rows, %d accepted, %d quarantined", uri, result.rows, result.accepted,
                  result.quarantined)  # fmt: skip
     return results
+
+
+def _duckdb_types(frame: DataFrame) -> dict[str, str]:
+    """The frame's columns with their types as DuckDB names them (the local catalog's)."""
+    from sqlglot import exp
+
+    return {
+        f.name: exp.DataType.build(f.dataType.simpleString(), dialect="spark").sql("duckdb")
+        for f in frame.schema.fields
+    }
+
+
+def write_manifest(spark: SparkSession, options: dict[str, str], results: list[FileResult]) -> str:
+    """Write what the run did to `<lake>/_glue/runs/<JOB_RUN_ID>.json`; return its URI."""
+    import json
+    from dataclasses import asdict
+
+    lake = options["lake"].rstrip("/")
+    uri = f"{lake}/{MANIFESTS}/{options['JOB_RUN_ID']}.json"
+    body = {"run_id": options["JOB_RUN_ID"], "source": options["source"],
+            "dt": partition_day(options["dt"]), "files": [asdict(r) for r in results]}  # fmt: skip
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    stream = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).create(path, True)
+    try:
+        stream.write(bytearray(json.dumps(body, indent=1).encode()))
+    finally:
+        stream.close()
+    return uri
 
 
 def _write(spark: SparkSession, frame: DataFrame, lake: str, target: str, stem: str) -> list[str]:
@@ -257,6 +361,7 @@ def main(argv: Sequence[str] | None = None, spark: Any = None) -> int:
 
         spark = SparkSession.builder.appName(f"encore-etl-{options['source']}").getOrCreate()
     results = run_job(spark, options)
+    write_manifest(spark, options, results)
     for result in results:
         log.info("%s %s %s %s", result.status, result.entity, result.uri, result.message)
     if not results:

@@ -23,11 +23,29 @@ written as Spark SQL. Each rule is one place where the two engines read the same
     "2024-01", reads "2024/01/02"
     TRY_CAST AS TIMESTAMP refuses           reads it: only DuckDB's shapes are cast, and a
     "2024-01-02 10", ignores a zone         trailing zone is dropped first
+    TRY_CAST AS TIMESTAMPTZ reads a zone     reads a zone only after the seconds: ":00" is
+    after "10:00"                           added where they are missing
     len(list)                               size(array)
 
 `tests/aws/test_spark.py` runs messy and real inputs through both engines and asserts the same
-accepted values and the same quarantine reasons, row by row. What this module does not do, because
-it needs the warehouse: foreign keys and entity resolution happen when the curated rows load.
+accepted values and the same quarantine reasons, row by row.
+
+Given the raw rows' `source`, the plan also takes the two steps that need the warehouse, against
+its published copy on the lake (`register_references`):
+
+- Foreign keys: `pipelines.load.foreign_key_sql`, the SQL the ingest runs, transpiled. It reads
+  `entity_map` and one view per parent table (`artists`, `venues`, `concerts`, `fans`) holding
+  the ids a reference may name: the canonical ids the warehouse holds (published with the map),
+  the ids of the parent's curated datasets and so those this run curated before (parents run
+  first). A key with no parent is quarantined as `orphan_fk`, the same reason as in DuckDB; a key
+  this source has a link for becomes the canonical id.
+- Entity resolution, the part that needs no matching: an artist, venue or concert whose source
+  key `entity_map` links already carries the canonical id. The others keep their source key and
+  are marked unresolved; so is a row whose reference is not yet a canonical id. Fuzzy matching
+  needs the warehouse's entities and writes `entity_map`, so it stays with the local resolver
+  (`encore ingest` of the raw files): the Glue job never founds or merges an entity. Curated rows
+  carry `_source`, `_source_key` (the source's own id) and `_resolved`; a reader that needs
+  canonical ids takes `_resolved` rows only.
 """
 
 from __future__ import annotations
@@ -36,7 +54,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
 import sqlglot
@@ -46,6 +64,7 @@ from core.errors import ConfigError, SourceError
 from core.schemas import ENTITY_SCHEMAS
 from pipelines.transforms.aliases import map_columns
 from pipelines.transforms.normalize import FIELD_NORMALISERS
+from pipelines.transforms.resolve import RESOLUTIONS
 from pipelines.transforms.validate import validation_sql
 
 if TYPE_CHECKING:
@@ -57,6 +76,14 @@ LINE: Final = "_line"
 REASONS: Final = "_reasons"
 SOURCE_PREFIX: Final = "_src_"
 """Raw columns carried through the transforms as `_src_<i>`, for the quarantine's record."""
+SOURCE: Final = "_source"
+SOURCE_KEY: Final = "_source_key"
+RESOLVED: Final = "_resolved"
+ENTITY_MAP: Final = "entity_map"
+"""The reference view of links: entity_type, source, source_key, canonical_id. Rows with no
+source list the ids the warehouse holds (see `register_references`)."""
+PARENT_TYPES: Final = {"artists": "artist", "venues": "venue", "concerts": "concert", "fans": "fan"}
+"""Parent table -> the entity_type its ids are published under in the map."""
 NFC_UDF: Final = "encore_nfc_normalize"
 _ICU: Final = "com.ibm.icu.text.Normalizer"
 SPARK_CONF: Final = {
@@ -83,16 +110,22 @@ class TransformPlan:
     mapping: dict[str, str]  # raw column -> schema field
     sources: dict[str, str]  # "_src_<i>" -> raw column, every raw column in order
     fields: list[str]  # the schema's fields, in order
+    curated: list[str] = field(default_factory=list)  # the columns curated beyond the fields
 
 
-def plan_transforms(entity: str, columns: Sequence[str], relation: str) -> TransformPlan:
+def plan_transforms(
+    entity: str, columns: Sequence[str], relation: str, *, source: str | None = None
+) -> TransformPlan:
     """The DuckDB SQL validating and normalising `relation` (text columns plus `_line`).
 
     Columns map to schema fields by their header aliases and are normalised on the way in, as in
-    `pipelines.ingest`; rows whose key repeats are flagged as there (`duplicate_key_sql`). Output:
-    the typed schema fields, `_line`, `_reasons` and the raw columns as `_src_<i>`.
+    `pipelines.ingest`; foreign keys are checked as there when `source` is given (reading the
+    reference views, see the module docstring); rows whose key repeats are flagged as there
+    (`duplicate_key_sql`); then, with `source`, known links are applied (`resolution_sql`).
+    Output: the typed schema fields, `_line`, `_reasons`, the raw columns as `_src_<i>` and,
+    with `source`, the resolution columns.
     """
-    from pipelines.load import duplicate_key_sql  # beside the merge rules it belongs to
+    from pipelines.load import duplicate_key_sql, foreign_key_sql  # beside the merge rules
 
     if entity not in ENTITY_SCHEMAS:
         raise SourceError(f"unknown entity {entity!r}; one of {', '.join(ENTITY_SCHEMAS)}")
@@ -109,11 +142,57 @@ def plan_transforms(entity: str, columns: Sequence[str], relation: str) -> Trans
     projections += [f"{_quote(column)} AS {name}" for name, column in sources.items()]
     mapped = f"(SELECT {', '.join(projections)}, {LINE} FROM {relation}) AS mapped"
     checked = validation_sql(schema, mapped, list(mapping.values()), keep=[LINE, *sources])
+    if source is not None:
+        checked = foreign_key_sql(entity, source, f"({checked})")
     fields = list(schema.model_fields)
     sql = f"SELECT * FROM ({checked}) AS checked"
     if entity != "concert_listings":  # listings have no key (as in ingest)
         sql = duplicate_key_sql(fields[0], f"({checked}) AS checked")
-    return TransformPlan(entity, sql, mapping, sources, fields)
+    if source is None:
+        return TransformPlan(entity, sql, mapping, sources, fields)
+    curated = [SOURCE, *([SOURCE_KEY] if entity in RESOLUTIONS else []), RESOLVED]
+    sql = resolution_sql(entity, source, f"({sql})")
+    return TransformPlan(entity, sql, mapping, sources, fields, curated)
+
+
+def resolution_sql(entity: str, source: str, rows: str) -> str:
+    """SELECT `rows` with the known links applied: see the module docstring.
+
+    An artist, venue or concert the map links (this source, its key) takes the canonical id and
+    keeps its key as `_source_key`; `_resolved` is true when the row's own id and every reference
+    to an artist, venue or concert are canonical ids (listings name things: never resolved).
+    """
+    from pipelines.load import _FOREIGN_KEYS  # the references the ingest checks
+
+    quoted = "'" + source.replace("'", "''") + "'"
+    joins: list[str] = []
+    resolved: list[str] = []
+    replaced = ""
+    extra = ""
+    if entity in RESOLUTIONS:
+        spec = RESOLUTIONS[entity]
+        key = spec.id_column
+        joins.append(
+            f"LEFT JOIN {ENTITY_MAP} own ON own.entity_type = '{spec.entity_type}' "
+            f"AND own.source = {quoted} AND own.source_key = r.{key}"
+        )
+        replaced = f" EXCLUDE ({key})"
+        extra = f", coalesce(own.canonical_id, r.{key}) AS {key}, r.{key} AS {SOURCE_KEY}"
+        resolved.append("own.canonical_id IS NOT NULL")
+    for i, (column, parent) in enumerate(_FOREIGN_KEYS.get(entity, {}).items()):
+        if parent not in RESOLUTIONS:
+            continue  # fans are not resolved: their ids are the warehouse's
+        joins.append(
+            f"LEFT JOIN (SELECT DISTINCT canonical_id FROM {ENTITY_MAP} WHERE entity_type = "
+            f"'{PARENT_TYPES[parent]}') k{i} ON k{i}.canonical_id = r.{column}"
+        )
+        resolved.append(f"k{i}.canonical_id IS NOT NULL")
+    if entity == "concert_listings":
+        resolved = ["false"]
+    return (
+        f"SELECT r.*{replaced}{extra}, {quoted} AS {SOURCE}, "
+        f"{' AND '.join(resolved) or 'true'} AS {RESOLVED} FROM {rows} r {' '.join(joins)}"
+    )
 
 
 def _quote(name: str) -> str:
@@ -247,6 +326,7 @@ _ZONE: Final = r"( ?(Z|[+-]\d{2}(:?\d{2})?)| [A-Za-z][A-Za-z0-9_/+-]*)"
 _CLOCK: Final = r"([T ]\d{1,2}:\d{1,2}(:\d{1,2}(\.\d+)?)?)"
 _DATE_SHAPE: Final = rf"^-?\d{{4}}([-/])\d{{1,2}}\1\d{{1,2}}({_CLOCK}{_ZONE}?)?$"
 _TIMESTAMP_SHAPE: Final = rf"^-?\d{{4}}-\d{{1,2}}-\d{{1,2}}{_CLOCK}?{_ZONE}?$"
+_NO_SECONDS: Final = r"^(-?\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{1,2})(?![:\d])"
 _HEX: Final = r"^0[xX][0-9a-fA-F]{1,15}$"
 _JAVA_SUFFIX: Final = r"[0-9.][dDfF]$"
 
@@ -274,7 +354,10 @@ def _casts(node: exp.Expression, nfc: Nfc) -> exp.Expression:
         dashed = _fn("translate", value.copy(), _text("/"), _text("-"))
         return _when(_matches(value, _DATE_SHAPE), _try_cast(dashed, to.copy()))
     if to.is_type(exp.DataType.Type.TIMESTAMPTZ):  # the zone is applied: an instant
-        return _when(_matches(value, _TIMESTAMP_SHAPE), node.copy())
+        with_seconds = exp.RegexpReplace(
+            this=value.copy(), expression=_text(_NO_SECONDS), replacement=_text("$1:00")
+        )
+        return _when(_matches(value, _TIMESTAMP_SHAPE), _try_cast(with_seconds, to.copy()))
     if to.is_type(exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ):
         wall_clock = exp.RegexpReplace(
             this=value.copy(), expression=_text(_ZONE + "$"), replacement=_text("")
@@ -422,11 +505,43 @@ def nfc_flavour(spark: SparkSession) -> Nfc:
         return "udf"
 
 
-def run_transforms(spark: SparkSession, raw: DataFrame, entity: str) -> Transformed:
+def register_references(
+    spark: SparkSession, entity_map: DataFrame, parents: dict[str, DataFrame]
+) -> None:
+    """Register the views the foreign keys and links are read from (see the module docstring).
+
+    `entity_map`: entity_type, source, source_key, canonical_id (rows with no source list the
+    ids the warehouse holds). `parents`: parent table -> one column of ids that parent's curated
+    datasets hold. Each parent's view is the distinct union of both, named after the table.
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    from pipelines.load import _PARENT_KEYS
+
+    links = entity_map.select("entity_type", "source", "source_key", "canonical_id")
+    links.createOrReplaceTempView(ENTITY_MAP)
+    for parent, ids in parents.items():
+        key = _PARENT_KEYS[parent]
+        known = links.where(F.col("entity_type") == PARENT_TYPES[parent])
+        union = known.select(F.col("canonical_id").alias(key)).union(ids.toDF(key))
+        union.where(F.col(key).isNotNull()).distinct().createOrReplaceTempView(parent)
+
+
+def parents_of(entity: str) -> list[str]:
+    """The tables `entity`'s foreign keys point to."""
+    from pipelines.load import _FOREIGN_KEYS
+
+    return list(_FOREIGN_KEYS.get(entity, {}).values())
+
+
+def run_transforms(
+    spark: SparkSession, raw: DataFrame, entity: str, *, source: str | None = None
+) -> Transformed:
     """Validate and normalise one raw dataset on Spark, classifying rows as the DuckDB path does.
 
     `raw` holds text columns as read (header aliases are applied here) and `_line`, the record's
-    line in its file.
+    line in its file. With `source`, foreign keys and known links are applied too, from the
+    views `register_references` made (made before this call).
     """
     from pyspark.sql import functions as F  # noqa: N812 - pyspark's convention
 
@@ -439,11 +554,11 @@ def run_transforms(spark: SparkSession, raw: DataFrame, entity: str) -> Transfor
         F.col(LINE).cast("bigint").alias(LINE),
     )
     texts.createOrReplaceTempView(view)
-    plan = plan_transforms(entity, raw.columns, view)
+    plan = plan_transforms(entity, raw.columns, view, source=source)
     checked = spark.sql(to_spark(plan.sql, nfc=nfc_flavour(spark)))
     spark.catalog.dropTempView(view)  # the query is analysed already: it holds the plan
     valid = F.size(F.col(REASONS)) == 0
-    accepted = checked.where(valid).select(*plan.fields, LINE)
+    accepted = checked.where(valid).select(*plan.fields, LINE, *plan.curated)
     record = F.to_json(
         F.struct(*[F.col(name).alias(column) for name, column in plan.sources.items()]),
         {"ignoreNullFields": "false"},
