@@ -137,11 +137,43 @@ def etl_deploy_command(
     try:
         job = etl_job(settings, role=role, name=name, source=source,
                       schedule=None if schedule.lower() == "none" else schedule)  # fmt: skip
-        report = deploy(job, glue=client("glue", settings), s3=client("s3", settings))
+        s3 = client("s3", settings)
+        report = deploy(job, glue=client("glue", settings), s3=s3)
+        print_report(report)
+        _publish_map(settings, s3)
     except EncoreError as exc:
         console.print(f"[red]failed[/red]   {escape(str(exc))}")
         raise typer.Exit(1) from exc
-    print_report(report)
+
+
+def _publish_map(settings: Settings, s3: object) -> None:
+    """Publish the warehouse's entity_map for the job (skipped with a note without a warehouse)."""
+    from core.warehouse import reading
+    from pipelines.aws.glue_etl import publish_entity_map
+
+    if not settings.warehouse_file.exists():
+        console.print("  [dim]no local warehouse: no entity_map published (all rows unresolved)")
+        return
+    with reading(settings) as con:
+        print_report(publish_entity_map(con, s3, str(settings.lake_bucket)))
+
+
+def _record(settings: Settings, s3: object, run_id: str) -> None:
+    """Record the finished run's manifest in the run ledger and the local catalog."""
+    from core.warehouse import writing
+    from pipelines.aws.glue_etl import read_manifest, record_run
+
+    manifest = read_manifest(s3, str(settings.lake_bucket), run_id)
+    if manifest is None:
+        console.print(f"[yellow]run {escape(run_id)} wrote no manifest: nothing recorded[/yellow]")
+        return
+    with writing(settings) as con:
+        files = record_run(con, manifest, str(settings.lake_bucket))
+    datasets = sorted({d for f in manifest["files"] for d in f["datasets"]})
+    console.print(
+        f"recorded {files} file(s) in the run ledger (pipeline glue_etl); catalog: "
+        + (", ".join(f"curated/{d}" for d in datasets) or "no datasets written")
+    )
 
 
 @etl_app.command("run")
@@ -155,19 +187,30 @@ def etl_run_command(
     timeout: Annotated[float, typer.Option(help="seconds to wait before stopping it")] = 3600.0,
     poll: Annotated[float, typer.Option(help="seconds between polls")] = 15.0,
 ) -> None:
-    """Start a run of the Glue ETL job for one raw partition and follow it."""
-    from core.aws import client
+    """Start a run of the Glue ETL job for one raw partition and follow it.
+
+    The warehouse's entity_map is published first; when the run ends, what it wrote (its
+    manifest) is recorded in the run ledger and the local catalog.
+    """
+    from core.aws import client, require
     from pipelines.aws.glue_etl import start_run, wait_for_run
 
     settings = Settings()
     glue = client("glue", settings)
     arguments = {"--dt": dt, **({"--source": source} if source else {})}
+    run_id = None
     try:
+        require(settings, "lake_bucket")
+        s3 = client("s3", settings)
+        _publish_map(settings, s3)
         run_id = start_run(glue, name, arguments)
         console.print(f"started {escape(name)} run {escape(run_id)}")
         if wait:
             run = wait_for_run(glue, name, run_id, timeout_s=timeout, poll_s=poll)
             console.print(f"[green]succeeded[/green] in {run.get('ExecutionTime', '?')} s")
+            _record(settings, s3, run_id)
     except EncoreError as exc:
         console.print(f"[red]failed[/red]   {escape(str(exc))}")
+        if run_id is not None and wait and exc.detail.get("state") == "FAILED":
+            _record(settings, s3, run_id)  # a failed run's files are in its manifest too
         raise typer.Exit(1) from exc

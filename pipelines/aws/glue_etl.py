@@ -6,6 +6,12 @@
               trigger (cron), each idempotent: what is up to date is left alone
     run       start a job run for one raw partition and poll it until it ends or times out (a run
               that times out is stopped)
+    publish   the warehouse's entity_map, and the ids it holds, as curated/entity_map/ (the job
+              checks foreign keys and applies known links against it; both commands publish it)
+    record    a finished run's manifest (_glue/runs/<run id>.json, written by the job) into the
+              run ledger (one run per raw file, pipeline "glue_etl") and the local catalog
+              (the curated datasets it wrote), so `encore pipeline status` and the Glue catalog
+              sync see Glue's output as they see the ingest's
 
 Every AWS call goes through core.aws.aws_call, so errors name what failed and how to fix it.
 """
@@ -20,11 +26,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from core.aws import SyncReport, aws_call, error_code, require
 from core.errors import AwsError, ConfigError
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +44,17 @@ PACKAGES: Final = ("core", "pipelines")
 MODULES: Final = ("pydantic", "pydantic-settings", "python-dotenv", "sqlglot", "duckdb")
 """What the job imports beyond Glue 5.0's own (pyspark, pyarrow, numpy), pinned to the versions
 the tests ran: the transforms are checked against DuckDB with exactly these."""
+ENTITY_MAP_KEY: Final = "curated/entity_map/entity_map.parquet"
+MANIFESTS: Final = "_glue/runs"
+"""Where the job writes each run's manifest (glue_job.MANIFESTS; that module imports no encore
+code at load, so the name is kept in both)."""
+PIPELINE: Final = "glue_etl"
+_PUBLISHED_IDS: Final = (
+    ("artist", "artists", "artist_id"),
+    ("venue", "venues", "venue_id"),
+    ("concert", "concerts", "concert_id"),
+    ("fan", "fans", "fan_id"),
+)
 _DONE: Final = "SUCCEEDED"
 _ENDED: Final = ("FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
 _ROOT: Final = Path(__file__).resolve().parents[2]
@@ -278,3 +298,73 @@ def etl_job(settings: Settings, *, role: str | None, name: str, schedule: str | 
         raise ConfigError("pass --role: the IAM role ARN the Glue job runs as")
     return EtlJob(name=name, role=role, bucket=str(settings.lake_bucket), source=source,
                   schedule=schedule)  # fmt: skip
+
+
+# -- what the job reads from the warehouse, and what it wrote back -----------------------------
+
+
+def publish_entity_map(con: duckdb.DuckDBPyConnection, s3: Any, bucket: str) -> SyncReport:
+    """Upload the warehouse's links and ids to `curated/entity_map/` (unchanged: not uploaded).
+
+    Columns entity_type, source, source_key, canonical_id: every `entity_map` link, then one row
+    with no source per artist, venue, concert and fan the warehouse holds, so a reference to an
+    id the warehouse has passes on Glue as it does in the ingest.
+    """
+    import pyarrow.parquet as pq
+
+    listed = " UNION ALL ".join(
+        f"SELECT '{kind}', NULL, NULL, {key} FROM {table}" for kind, table, key in _PUBLISHED_IDS
+    )
+    query = (
+        "SELECT entity_type, source, source_key, canonical_id FROM entity_map "
+        f"UNION ALL {listed} ORDER BY ALL"
+    )
+    report = SyncReport("entity map")
+    buffer = io.BytesIO()  # written here: the locked-down reader may not write files
+    pq.write_table(con.sql(query).to_arrow_table(), buffer, compression="zstd")
+    _upload(s3, bucket, ENTITY_MAP_KEY, buffer.getvalue(), report)
+    return report
+
+
+def read_manifest(s3: Any, bucket: str, run_id: str) -> dict[str, Any] | None:
+    """The manifest the job wrote for `run_id`, or None when there is none (it failed early)."""
+    import json
+
+    key = f"{MANIFESTS}/{run_id}.json"
+    found = _get(f"read s3://{bucket}/{key}", s3.get_object, "NoSuchKey", Bucket=bucket, Key=key)
+    return None if found is None else dict(json.loads(found["Body"].read()))
+
+
+def record_run(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], bucket: str) -> int:
+    """Record a finished Glue run in the run ledger and the local catalog; return the files
+    recorded (0 when this run was recorded before: the catalog's row counts add up per run)."""
+    from core.warehouse import transaction
+    from pipelines.catalog import record_dataset
+    from pipelines.ledger import RunLedger
+
+    glue_run = str(manifest["run_id"])
+    seen = con.execute(
+        "SELECT count(*) FROM pipeline_runs, unnest(CAST(inputs AS JSON[])) AS t(input) "
+        "WHERE pipeline = ? AND input->>'glue_run_id' = ?",
+        [PIPELINE, glue_run],
+    ).fetchone()
+    if seen and seen[0]:
+        return 0
+    ledger = RunLedger(con)
+    day = f"dt={manifest['dt']}"
+    for file in manifest["files"]:
+        inputs = [{"raw_uri": file["uri"], "glue_run_id": glue_run, "outputs": file["outputs"]}]
+        run = ledger.start(PIPELINE, str(manifest["source"]), file["entity"] or None, inputs)
+        run.records_in, run.accepted = int(file["rows"]), int(file["accepted"])
+        run.quarantined = int(file["quarantined"])
+        with transaction(con):
+            for dataset, columns in file["datasets"].items():
+                rows = run.quarantined if dataset == "quarantine" else run.accepted
+                record_dataset(
+                    con, f"curated/{dataset}", zone="curated",
+                    location=f"s3://{bucket}/curated/{dataset}", fmt="parquet", schema=columns,
+                    partitions=[day], rows=rows,
+                )  # fmt: skip
+            ok = file["status"] == "succeeded"
+            ledger.finish(run, "succeeded" if ok else "failed", error=file["message"] or None)
+    return len(manifest["files"])
