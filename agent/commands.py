@@ -178,12 +178,15 @@ def serve_api(
     host: Annotated[str, typer.Option(help="address to bind (0.0.0.0 in containers)")] = (
         "127.0.0.1"
     ),
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes; limits and sign-outs hold across them")
+    ] = 1,
 ) -> None:
     """Serve the insights as a REST API with bearer-token auth (OpenAPI at /docs)."""
     from agent.rest.app import serve
 
     try:
-        serve(host=host, port=port)
+        serve(host=host, port=port, workers=workers)
     except EncoreError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -17,7 +17,7 @@ from tests.conftest import _free_port
 SERVE = "from agent.cli import main; main()"  # the `encore` entry point, root logging and all
 
 
-def test_serve_api_answers_and_logs_each_request_with_its_user(
+def test_serve_api_with_two_workers_answers_and_logs_each_request_with_its_user(
     api_warehouse: Settings, tmp_path: Path
 ) -> None:
     port = _free_port()
@@ -25,7 +25,7 @@ def test_serve_api_answers_and_logs_each_request_with_its_user(
     env = {**os.environ, "ENCORE_DATA_DIR": str(api_warehouse.data_dir), "NO_PROXY": "127.0.0.1"}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE, "serve", "api", "--port", str(port)],
+            [sys.executable, "-c", SERVE, "serve", "api", "--port", str(port), "--workers", "2"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -51,3 +51,5 @@ def test_serve_api_answers_and_logs_each_request_with_its_user(
     text = log.read_text()
     assert "GET /v1/me 200" in text and "user=pat" in text
     assert "Traceback" not in text
+    # both workers came up, and none was killed for answering uvicorn's health check late
+    assert text.count("Application startup complete") == 2 and "died" not in text
