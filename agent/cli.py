@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from agent import commands as agent_cli
+from agent.loadtest import cli as load_cli
 from agent.stack import cli as stack_cli
 from core.errors import EncoreError
 from core.settings import Settings
@@ -112,6 +113,7 @@ for sub in (
     query_cli.bench_app,
     mcp_cli.bench_app,
     agent_cli.bench_app,
+    load_cli.bench_app,
 ):
     bench_app.registered_commands.extend(sub.registered_commands)
 app.add_typer(bench_app, name="bench")
