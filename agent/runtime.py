@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from bedrock_agentcore.runtime import BedrockAgentCoreApp, RequestContext
+from bedrock_agentcore.runtime import BedrockAgentCoreApp, PingStatus, RequestContext
 from strands.models import Model
 
 from agent.config import AgentSettings
@@ -43,14 +44,21 @@ class Runtime:
         self.agent_settings = agent_settings
         self.sessions: OrderedDict[tuple[str, str], AgentService] = OrderedDict()
         self.locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._sessions_lock = threading.Lock()  # services are made on worker threads
+        self.turns = 0  # running now: /ping says HealthyBusy while any runs
         self.app = BedrockAgentCoreApp()
         self.app.entrypoint(self.invoke)
+        self.app.ping(self.ping)
+
+    def ping(self) -> PingStatus:
+        return PingStatus.HEALTHY_BUSY if self.turns else PingStatus.HEALTHY
 
     def _service(self, user: str, session: str | None) -> AgentService:
         key = (user, session or "")
-        if session and key in self.sessions:
-            self.sessions.move_to_end(key)
-            return self.sessions[key]
+        with self._sessions_lock:
+            if session and key in self.sessions:
+                self.sessions.move_to_end(key)
+                return self.sessions[key]
         service = AgentService.create(
             self.settings,
             user=user,
@@ -60,9 +68,10 @@ class Runtime:
             agent_settings=self.agent_settings,
         )
         if session:
-            self.sessions[key] = service
-            if len(self.sessions) > MAX_SESSIONS:  # the least recently used conversation goes
-                self.sessions.popitem(last=False)[1].agent.cleanup()
+            with self._sessions_lock:
+                service = self.sessions.setdefault(key, service)  # a racing twin's, if first
+                if len(self.sessions) > MAX_SESSIONS:  # the least recently used conversation goes
+                    self.sessions.popitem(last=False)[1].agent.cleanup()
         return service
 
     async def invoke(self, payload: dict[str, Any], context: RequestContext) -> Any:
@@ -71,23 +80,33 @@ class Runtime:
         if not prompt:
             return {"error": 'send {"prompt": "your question"}'}
         user = str(payload.get("user") or self.agent_settings.user)
+        self.turns += 1
+        streaming = False  # then the stream ends the turn
         try:
-            service = self._service(user, context.session_id)
-        except EncoreError as exc:
-            return {"error": str(exc)}
-        lock = self.locks.setdefault((user, service.session), asyncio.Lock())
-        if payload.get("stream"):
-            return self._stream(service, prompt, lock)
-        async with lock:  # one turn at a time per conversation
-            result = await service.ask(prompt)
-        return result.model_dump(mode="json")
+            try:
+                # a new user's MCP server takes seconds to start: off the loop all sessions share
+                service = await asyncio.to_thread(self._service, user, context.session_id)
+            except EncoreError as exc:
+                return {"error": str(exc)}
+            lock = self.locks.setdefault((user, service.session), asyncio.Lock())
+            if streaming := bool(payload.get("stream")):
+                return self._stream(service, prompt, lock)
+            async with lock:  # one turn at a time per conversation
+                result = await service.ask(prompt)
+            return result.model_dump(mode="json")
+        finally:
+            if not streaming:
+                self.turns -= 1
 
     async def _stream(
         self, service: AgentService, prompt: str, lock: asyncio.Lock
     ) -> AsyncIterator[dict[str, Any]]:
-        async with lock:
-            async for event in service.stream(prompt):
-                yield event.model_dump(mode="json")
+        try:
+            async with lock:
+                async for event in service.stream(prompt):
+                    yield event.model_dump(mode="json")
+        finally:
+            self.turns -= 1
 
 
 def create_app(
