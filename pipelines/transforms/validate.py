@@ -49,7 +49,7 @@ _ZONED: Final = r":\d\d(\.\d+)?(Z| ?[+-]\d\d(:?\d\d)?| ?[A-Za-z][A-Za-z0-9_/+-]*
 """Text that ends in a zone after the time of day: an offset ("Z", "+02:00", "-0500", "+02") or
 a name ("UTC", "CET", "Europe/Paris", "Etc/GMT+5"). (A date alone ends like an offset: "-02".)"""
 _ZONED_TIMESTAMP: Final = (
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
+    r"\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?"
     r"(Z|[+-]\d\d(:?\d\d)?| [A-Z][A-Za-z0-9_+-]{2,}(/[A-Z][A-Za-z0-9_+-]*)*)"
 )
 """The zoned times that are read: ISO date and clock, then the offset right after the clock or
