@@ -9,6 +9,11 @@
 server answers `pipeline_health`; at scale the CloudWatch dashboard is
 `pipelines.monitoring.cloudwatch_dashboard`. Names load on first use, so the MCP server's
 `pipeline_health` does not import plotly.
+
+The analytics dashboard (venue ranking, sales predictions, artist trends, filters, drill-down)
+is `analytics_data.py` (what it reads, as the caller's role), `analytics_figures.py`,
+`analytics.py` (the page and its JSON views) and `analytics_script.py` (the page's script);
+`encore dashboard analytics` writes it, the chat UI serves it at /analytics.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -105,3 +106,32 @@ def test_the_page_made_no_request_off_the_machine(requested: list[str]) -> None:
     hosts = {urlsplit(u).hostname for u in requested if not u.startswith("data:")}
     assert any("/analytics/data" in u for u in requested)
     assert hosts <= {"127.0.0.1"}, hosts
+
+
+def test_the_written_page_drills_down_offline(
+    browser: Any, ui_app: App, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tools.context import ToolContext
+    from tools.dashboard.analytics import write_analytics
+    from tools.dashboard.analytics_data import AnalyticsData, AnalyticsFilters, details, top_artists
+
+    # the artists' part of the page only: enough to click, without loading the forecaster
+    ctx, filters = ToolContext(ui_app.settings), AnalyticsFilters(genre="rock")
+    artists = top_artists(ctx, filters)
+    data = AnalyticsData(filters, ctx.role, datetime.now(), "test", artists=artists)
+    data.details = details(ctx, filters, "artist", [str(row[0]) for row in artists.rows])
+    path = write_analytics(data, tmp_path_factory.mktemp("written") / "analytics.html")
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(path.as_uri())
+        assert page.locator('select[name="genre"]').is_disabled()  # filters are the command's
+        artist = page.locator("#table-artists a[data-kind='artist']").first
+        name = artist.inner_text()
+        artist.click()
+        page.wait_for_selector("#detail h2[data-detail='artist']", timeout=10_000)
+        assert page.locator("#detail h2").inner_text() == f"Artist: {name}"
+        expected = data.details[f"artist:{name.lower()}"].concerts.rows
+        assert page.locator("#detail-table tbody tr").count() == len(expected) > 0
+    finally:
+        context.close()
