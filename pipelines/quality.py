@@ -227,7 +227,7 @@ def assess(
         )
     for table, relation in judged.items():
         if relation != table:
-            con.execute(f"DROP TABLE IF EXISTS {relation}")
+            _drop_temp(con, relation)
     if run_id:
         results.append(_validity_of_run(con, run_id))
     return QualityReport(run_id, datetime.now(), results)
@@ -250,8 +250,9 @@ def _judged_rows(con: duckdb.DuckDBPyConnection, table: str, loaded: Loaded) -> 
         stored = [str(c) for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()]
         given = {str(c) for (c, *_) in con.execute(f"DESCRIBE {loaded.rows}").fetchall()}
         columns = ", ".join(c for c in stored if c in given)
+        # a view: the batch is in memory already; a copy would add a pass over every row
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT {columns} FROM {loaded.rows}"
+            f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {columns} FROM {loaded.rows}"
         )
         return relation
     keys = _written_keys(con, table, loaded)
@@ -269,6 +270,17 @@ def _judged_rows(con: duckdb.DuckDBPyConnection, table: str, loaded: Loaded) -> 
     )
     con.execute("DROP TABLE _judged_keys")
     return relation
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the temp view or table `name`."""
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_catalog = 'temp' AND table_name = ?",
+        [name],
+    ).fetchall()
+    if kind:
+        con.execute(f"DROP {'VIEW' if kind[0][0] == 'VIEW' else 'TABLE'} temp.{name}")
 
 
 def _temp_table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
