@@ -36,10 +36,13 @@ def _table(figures: dict[str, Any]) -> Table:
             f"[red]{errors}[/red]" if f["errors"] else errors,
         )  # fmt: skip
     servers = ", ".join(
-        f"{kind} {s['peak_rss_mb']} MB in {s['peak_processes']} processes"
+        f"{kind} {s['peak_rss_mb']} MB in {s['peak_processes']} process(es)"
         for kind, s in figures["servers"].items()
     )
-    table.caption = f"peak RSS: {servers}"
+    table.caption = (
+        f"peak RSS: {servers}; {figures['agent_users']} agent users brought up in "
+        f"{figures['agent_users_start_s']} s; p95 ×1 user: against one user alone, same run"
+    )
     return table
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from agent.loadtest.servers import serve
-from agent.loadtest.users import HEALTHY, SESSION_HEADER
+from agent.loadtest.users import HEALTHY, SESSION_HEADER, answer_error
 from core.settings import Settings
 
 SESSIONS = 12
@@ -81,3 +81,32 @@ def test_concurrent_sessions_each_get_their_own_answer_and_ping_stays_healthy(
     assert all(p["status"] in HEALTHY for p in pings)
     assert any(p["status"] == "HealthyBusy" for p in pings[:-1])
     assert pings[-1]["status"] == "Healthy"  # idle again once every turn has ended
+
+
+def _answer(session: str, **body: Any) -> httpx.Response:
+    fields = {"answer": "42 venues", "session": session, "tool_calls": []} | body
+    return httpx.Response(200, json=fields)
+
+
+@pytest.mark.parametrize(
+    ("response", "kind"),
+    [
+        (_answer("s-1"), None),
+        (_answer("s-2"), "another session's answer"),
+        (_answer("s-1", answer=" "), "empty answer"),
+        (
+            _answer("s-1", tool_calls=[{"name": "semantic_query", "error": "boom"}]),
+            "tool error in answer",
+        ),
+        (
+            httpx.Response(200, json={"error": "the MCP tool server did not start"}),
+            "error in answer",
+        ),
+        (httpx.Response(503, headers={"Retry-After": "5"}), "HTTP 503"),
+        (httpx.Response(503), "HTTP 503 without Retry-After"),
+    ],
+)
+def test_the_load_bench_counts_a_wrong_answer_as_a_failure(
+    response: httpx.Response, kind: str | None
+) -> None:
+    assert answer_error("s-1")(response) == kind
