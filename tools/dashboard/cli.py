@@ -19,7 +19,7 @@ app = typer.Typer()
 dashboard_app = typer.Typer(
     name="dashboard",
     invoke_without_command=True,
-    help="Pipeline health as one offline HTML page; `analytics` for the business dashboard.",
+    short_help="Pipeline health as an offline HTML page; `analytics`: venues, sales, artists.",
 )
 app.add_typer(dashboard_app)
 console = Console()
