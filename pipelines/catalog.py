@@ -7,12 +7,12 @@ Glue Data Catalog plays this part at scale.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import duckdb
 
 from core.warehouse import CONTRACT_TABLES
+from pipelines.ledger import utc_now
 
 
 def record_dataset(
@@ -39,7 +39,7 @@ def record_dataset(
                row_count = CASE WHEN excluded.zone = 'warehouse' THEN excluded.row_count
                                 ELSE data_catalog.row_count + excluded.row_count END,
                updated_at = excluded.updated_at""",
-        [dataset, zone, location, fmt, json.dumps(schema), partitions, rows, datetime.now()],
+        [dataset, zone, location, fmt, json.dumps(schema), partitions, rows, utc_now()],
     )
 
 

@@ -71,6 +71,8 @@ _FIGURES: Final = (
     "sell_through", "results_source",
 )  # fmt: skip
 _COLUMNS: Final = (*_REFERENCES, *_FIGURES)
+_UTC_NOW: Final = "timezone('UTC', now())"
+"""Operations times are naive UTC (as the run ledger's); a bare now() is the host's zone."""
 
 
 @dataclass(frozen=True)
@@ -191,12 +193,12 @@ def _merge(con: duckdb.DuckDBPyConnection, sql: str, scope: str | None) -> None:
         changed = " OR ".join(f"t.{c} IS DISTINCT FROM n.{c}" for c in columns)
         assignments = ", ".join(f"{c} = n.{c}" for c in columns)
         con.execute(
-            f"UPDATE concert_performance t SET {assignments}, refreshed_at = now() "
+            f"UPDATE concert_performance t SET {assignments}, refreshed_at = {_UTC_NOW} "
             f"FROM _performance n WHERE t.concert_id = n.concert_id AND ({changed})"
         )
     con.execute(
         f"INSERT INTO concert_performance (concert_id, {', '.join(_COLUMNS)}, refreshed_at) "
-        f"SELECT concert_id, {', '.join(_COLUMNS)}, now() FROM _performance n WHERE NOT EXISTS "
-        f"(SELECT 1 FROM concert_performance t WHERE t.concert_id = n.concert_id)"
+        f"SELECT concert_id, {', '.join(_COLUMNS)}, {_UTC_NOW} FROM _performance n "
+        f"WHERE NOT EXISTS (SELECT 1 FROM concert_performance t WHERE t.concert_id = n.concert_id)"
     )
     con.execute("DROP TABLE _performance")

@@ -21,6 +21,7 @@ from typing import Any, Final, Literal
 
 import duckdb
 
+from pipelines.ledger import utc_now
 from pipelines.marts import CHANGED
 from pipelines.transforms.normalize import match_key
 from pipelines.transforms.resolve import RESOLUTIONS
@@ -163,7 +164,7 @@ CHECKS: Final[tuple[Check, ...]] = (
         "pipeline_runs", "loaded within the last 7 days", "freshness", "warning",
         "SELECT entity, 'last load ' || max(finished_at) FROM pipeline_runs "
         "WHERE status = 'succeeded' GROUP BY entity "
-        "HAVING max(finished_at) < now() - INTERVAL 7 DAY",
+        "HAVING max(finished_at) < timezone('UTC', now()) - INTERVAL 7 DAY",
         "SELECT count(DISTINCT entity) FROM pipeline_runs WHERE status = 'succeeded'", 0.0,
     ),
 )  # fmt: skip
@@ -230,7 +231,7 @@ def assess(
             _drop_temp(con, relation)
     if run_id:
         results.append(_validity_of_run(con, run_id))
-    return QualityReport(run_id, datetime.now(), results)
+    return QualityReport(run_id, utc_now(), results)
 
 
 def _selected(check: Check, tables: Collection[str], batch: bool) -> bool:

@@ -36,8 +36,10 @@ _RUN_IN_NEW_YORK = textwrap.dedent("""
             "SELECT max(recorded_at) FROM pipeline_metrics WHERE run_id = ?", [run_id]
         ).fetchone()[0]
         zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+        cataloged = con.execute("SELECT max(updated_at) FROM data_catalog").fetchone()[0]
     print(json.dumps({"started": str(started), "finished": str(finished), "run_id": run_id,
                       "recorded": str(recorded), "zone": zone, "status": tick.status,
+                      "cataloged": str(cataloged),
                       "lags": [r.lag_s for r in tick.refreshes]}))
 """)
 
@@ -59,6 +61,7 @@ def test_a_host_outside_utc_writes_runs_in_utc_like_metrics(tmp_path: Path) -> N
     # local time would be 5 hours behind: these would be off by 18,000 s
     assert before - timedelta(seconds=1) <= started <= finished <= after
     assert abs((recorded - finished).total_seconds()) < 60
+    assert before <= datetime.fromisoformat(seen["cataloged"]) <= after  # the catalog's too
     assert seen["run_id"].startswith(f"{started:%Y%m%dT%H}")  # run ids sort by UTC too
     [lag] = seen["lags"]
     assert 0 <= lag < 60  # the refresh came seconds after the load, not hours
