@@ -46,6 +46,9 @@ _FAILED: Final = ("FAILED", "ABORTED")
 LOADS_TABLE: Final = "encore_loads"
 ORDER_COLUMN: Final = "_line"
 """The curated files' line number: among rows sharing a key, the last line wins."""
+RESOLVED_COLUMN: Final = "_resolved"
+"""Set by the Glue job: false on a record whose source key entity_map does not link yet. Its
+ids are the source's, not canonical, so it waits for the resolver instead of being merged."""
 
 
 def _ident(name: str) -> str:
@@ -144,11 +147,17 @@ class LoadPlan:
         return f"COPY {self.stage} FROM '{uri}' IAM_ROLE '{iam_role}' FORMAT AS PARQUET"
 
     def merge(self) -> list[str]:
-        """Replace the staged keys' rows, then drop the staging table."""
+        """Replace the staged keys' rows (resolved ones only), then drop the staging table."""
         key = _ident(self.key)
         columns = ", ".join(_ident(c) for c in self.merged_columns)
         order = ORDER_COLUMN if ORDER_COLUMN in self.file_columns else key
+        unresolved = (
+            [transpile(f"DELETE FROM {self.stage} WHERE {RESOLVED_COLUMN} = FALSE", self.dialect)]
+            if RESOLVED_COLUMN in self.file_columns
+            else []
+        )
         return [
+            *unresolved,
             transpile(
                 f"DELETE FROM {self.target} USING {self.stage} "
                 f"WHERE {self.target}.{key} = {self.stage}.{key}",

@@ -171,6 +171,24 @@ def test_rows_sharing_a_key_in_one_file_keep_the_last_line(pg_dsn: str) -> None:
         ]  # fmt: skip
 
 
+def test_records_the_glue_job_left_unresolved_are_not_merged(pg_dsn: str) -> None:
+    import psycopg
+
+    plan = LoadPlan(
+        "artists", "resolved_check", "artist_id", {"artist_id": "VARCHAR", "name": "VARCHAR"},
+        {"artist_id": "VARCHAR", "name": "VARCHAR", "_line": "BIGINT", "_resolved": "BOOLEAN"},
+        "postgres",
+    )  # fmt: skip
+    with psycopg.connect(pg_dsn) as pg:
+        executor = DbApiExecutor(pg, errors=psycopg.Error)
+        executor.run(plan.ddl(), label="ddl")
+        # A1 is linked to its canonical entity; tm-99 is a source id entity_map does not know
+        staged = "INSERT INTO stage_artists VALUES ('A1', 'Wolves', 2, TRUE), " \
+                 "('tm-99', 'The Wolves', 3, FALSE)"  # fmt: skip
+        executor.run([plan.create_stage(), staged, *plan.merge()], label="merge")
+        assert _rows(pg, "SELECT artist_id FROM resolved_check.artists") == [("A1",)]
+
+
 def test_the_redshift_sql_is_redshift(ingested: Settings) -> None:
     plan = _plans(ingested, "analytics", "redshift")["fans"]
     schema_ddl, table_ddl, loads_ddl = plan.ddl()
