@@ -20,6 +20,7 @@ from agent.ui import chat, dashboard, demo, history, offline, render, storage
 from agent.ui.auth import UserStore
 from agent.ui.config import ROLES, UiSettings, allowed_role
 from core.settings import Settings
+from tools.context import ToolContext
 
 SETTINGS = Settings()
 UI = UiSettings()
@@ -31,6 +32,7 @@ MODELS = [
     "ollama:llama3.1",
 ]
 ELEMENTS = history.element_storage(SETTINGS, config.run.root_path)
+TURNS = history.turn_store(SETTINGS)
 offline.install()
 storage.install(ELEMENTS, config.run.root_path)
 dashboard.install(SETTINGS, config.run.root_path)
@@ -77,6 +79,10 @@ def _user() -> tuple[str, str]:
     return name, str(role)
 
 
+def _turns() -> chat.Turns:
+    return chat.Turns(TURNS, thread_id=cl.context.session.thread_id, user=_user()[0])
+
+
 async def _open(session: str) -> None:
     name, role = _user()
     model = os.environ.get("ENCORE_MODEL", "offline")
@@ -116,6 +122,7 @@ async def _start() -> None:
 @cl.on_chat_resume
 async def _resume(thread: ThreadDict) -> None:
     await _open(thread["id"])
+    await chat.restore_actions(thread, _turns())
 
 
 @cl.on_settings_update
@@ -153,22 +160,24 @@ async def _message(message: cl.Message) -> None:
     if message.content.strip().lower() in ("/preferences", "/prefs"):
         await cl.Message(content=chat.preferences_markdown(service.preferences())).send()
         return
-    await chat.run_turn(service, message.content)
+    await chat.run_turn(service, message.content, _turns())
 
 
 @cl.action_callback("chart_this")
 async def _chart_this(action: cl.Action) -> None:
-    await chat.run_turn(cl.user_session.get("service"), "chart that")
+    name, granted = _user()
+    role = (cl.user_session.get("agent_setup") or (None, granted))[1]
+    await chat.chart_turn(action, _turns(), ToolContext(SETTINGS, user=name, role=role))
 
 
 @cl.action_callback("show_sql")
 async def _show_sql(action: cl.Action) -> None:
-    await chat.show_sql(action)
+    await chat.show_sql(action, _turns())
 
 
 @cl.action_callback("download_csv")
 async def _download_csv(action: cl.Action) -> None:
-    await chat.download_csv(action)
+    await chat.download_csv(action, _turns())
 
 
 @cl.on_chat_end

@@ -13,20 +13,25 @@ import importlib
 import importlib.util
 import logging
 import shutil
+import sqlite3
 import sys
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import chainlit as cl
 
-from core.errors import ConfigError
+from core.errors import ConfigError, EncoreError
 from core.settings import Settings
 from pipelines.ingest import FileOutcome, ingest_files
+from tools.charts.build import make_chart
+from tools.context import ToolContext
 
 from . import render
 from .config import UiSettings, uploads_dir
+from .turns import SavedTurn, TurnStore
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +80,33 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-async def run_turn(service: Service, text: str) -> None:
-    """Stream one agent turn: text tokens, one tool step per call, then tables, charts, actions."""
+@dataclass(frozen=True)
+class Turns:
+    """Where a chat thread's answers keep what their buttons need, and whose thread it is."""
+
+    store: TurnStore
+    thread_id: str
+    user: str
+
+
+async def run_turn(service: Service, text: str, turns: Turns) -> None:
+    """Stream one agent turn: text tokens, one tool step per call, then tables, charts, actions.
+
+    Markdown tables in the answer are held back while streaming; a table the page shows as a grid
+    is left out of the final text (other clients of the agent still get it in the answer).
+    """
     message = cl.Message(content="")
     steps: dict[str, cl.Step] = {}
+    said = shown = ""
     result: Any = None
     try:
         async for event in service.stream(text):
             kind = type(event).__name__
             if kind == "TextDelta":
-                await message.stream_token(event.text)
+                said += event.text
+                visible = render.streamable(said)
+                await message.stream_token(visible[len(shown) :])
+                shown = visible
             elif kind == "ToolStarted":
                 step = cl.Step(name=event.name, type="tool", language="json")
                 step.input = render.short(event.input)
@@ -108,19 +130,18 @@ async def run_turn(service: Service, text: str) -> None:
             step.is_error = True
             step.output = "stopped"
             await step.update()
-        message.content = (message.content + "\n\n" if message.content else "") + (
-            render.plain_error(exc)
-        )
+        message.content = (said + "\n\n" if said else "") + render.plain_error(exc)
         await message.send()
         return
+    message.content = said
     if result is not None:
-        await _attach_result(message, result)
+        await _attach_result(message, result, turns)
     await message.send()
 
 
-async def _attach_result(message: cl.Message, result: Any) -> None:
-    if not message.content and result.answer:
-        message.content = result.answer
+async def _attach_result(message: cl.Message, result: Any, turns: Turns) -> None:
+    text = message.content or result.answer or ""
+    message.content = render.without_tables(text, result.tables) if result.tables else text
     elements: list[Any] = []
     for index, table in enumerate(result.tables):
         elements.append(
@@ -136,45 +157,99 @@ async def _attach_result(message: cl.Message, result: Any) -> None:
         except ValueError:
             log.warning("chart %d could not be rendered", index, exc_info=True)
     message.elements = elements
+    if not result.tables and not result.sql:
+        return
     turn_id = uuid.uuid4().hex
-    turns: dict[str, Any] = cl.user_session.get("turns") or {}
-    turns[turn_id] = result
-    cl.user_session.set("turns", turns)
+    try:  # in a thread: the data layer commits this thread's steps on the event loop meanwhile
+        await asyncio.to_thread(
+            turns.store.save,
+            turn_id,
+            thread_id=turns.thread_id,
+            message_id=message.id,
+            user=turns.user,
+            sql=list(result.sql),
+            tables=list(result.tables),
+        )
+    except sqlite3.Error:  # the answer still shows; only its buttons are left off
+        log.warning("could not keep the results of turn %s", turn_id, exc_info=True)
+        return
+    message.actions = actions_for(turn_id, tables=bool(result.tables), sql=bool(result.sql))
+
+
+def actions_for(turn_id: str, *, tables: bool, sql: bool) -> list[cl.Action]:
+    """The buttons under an answer, each carrying only the turn id."""
+    payload = {"turn": turn_id}
     actions = []
-    if result.tables:
+    if tables:
         actions += [
-            cl.Action(name="chart_this", payload={"turn": turn_id}, label="Chart this"),
-            cl.Action(name="download_csv", payload={"turn": turn_id}, label="Download CSV"),
+            cl.Action(name="chart_this", payload=payload, label="Chart this"),
+            cl.Action(name="download_csv", payload=payload, label="Download CSV"),
         ]
-    if result.sql:
-        actions.append(cl.Action(name="show_sql", payload={"turn": turn_id}, label="Show SQL"))
-    message.actions = actions
+    if sql:
+        actions.append(cl.Action(name="show_sql", payload=payload, label="Show SQL"))
+    return actions
 
 
-def turn_for(action: cl.Action) -> Any:
-    """The turn result an action button belongs to, or None after a restart."""
-    turns: dict[str, Any] = cl.user_session.get("turns") or {}
-    return turns.get(str(action.payload.get("turn")))
+async def restore_actions(thread: Any, turns: Turns) -> int:
+    """Send the buttons of a resumed thread's answers again (Chainlit keeps no actions);
+    returns how many answers got theirs back."""
+    messages = {step["id"] for step in thread.get("steps", [])}
+    restored = 0
+    saved = await asyncio.to_thread(turns.store.of_thread, turns.thread_id, user=turns.user)
+    for turn in saved:
+        if turn.message_id not in messages:
+            continue
+        for action in actions_for(turn.id, tables=bool(turn.tables), sql=bool(turn.sql)):
+            await action.send(for_id=turn.message_id)
+        restored += 1
+    return restored
 
 
-async def show_sql(action: cl.Action) -> None:
+async def turn_for(action: cl.Action, turns: Turns) -> SavedTurn | None:
+    """The saved results of the answer an action button belongs to, if this user's thread has it."""
+    turn_id = str(action.payload.get("turn"))
+    return await asyncio.to_thread(
+        turns.store.get, turn_id, thread_id=turns.thread_id, user=turns.user
+    )
+
+
+_GONE: Final = "I no longer have the results of that answer; please ask again."
+
+
+async def show_sql(action: cl.Action, turns: Turns) -> None:
     """Reply with the SQL behind an answer."""
-    result = turn_for(action)
-    text = render.sql_markdown(result.sql) if result else "That answer is no longer in memory."
-    await cl.Message(content=text).send()
+    turn = await turn_for(action, turns)
+    await cl.Message(content=render.sql_markdown(turn.sql) if turn else _GONE).send()
 
 
-async def download_csv(action: cl.Action) -> None:
+async def download_csv(action: cl.Action, turns: Turns) -> None:
     """Offer the answer's tables as CSV files."""
-    result = turn_for(action)
-    if not result or not result.tables:
-        await cl.Message(content="That answer has no table any more; ask again.").send()
+    turn = await turn_for(action, turns)
+    if not turn or not turn.tables:
+        await cl.Message(content=_GONE).send()
         return
     files = [
         cl.File(name=f"encore-table-{i + 1}.csv", content=render.table_csv(t), mime="text/csv")
-        for i, t in enumerate(result.tables)
+        for i, t in enumerate(turn.tables)
     ]
     await cl.Message(content="Here is the table as CSV.", elements=files).send()
+
+
+async def chart_turn(action: cl.Action, turns: Turns, context: ToolContext) -> None:
+    """Chart the first table of the answer the button is under (drawn here, from the saved
+    table, so it works on a resumed thread and charts that answer rather than the latest)."""
+    turn = await turn_for(action, turns)
+    if not turn or not turn.tables:
+        await cl.Message(content=_GONE).send()
+        return
+    table = turn.tables[0]
+    try:
+        chart = make_chart(context, table=table, **render.chart_choice(table))
+    except EncoreError as exc:
+        await cl.Message(content=render.plain_error(exc)).send()
+        return
+    figure = cl.Plotly(figure=render.figure(chart.model_dump()), name="chart", display="inline")
+    await cl.Message(content=chart.note or chart.title, elements=[figure]).send()
 
 
 async def ingest_upload(settings: Settings, files: list[cl.File], user: str, role: str) -> None:

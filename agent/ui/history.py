@@ -14,6 +14,7 @@ from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 
 from core.settings import Settings
 
+from . import turns
 from .config import history_db, ui_dir
 from .storage import LocalStorageClient
 
@@ -90,11 +91,17 @@ CREATE TABLE IF NOT EXISTS feedbacks (
 
 
 def create_tables(settings: Settings) -> None:
-    """Create the history tables if missing (idempotent; safe on every start)."""
+    """Create the history tables (Chainlit's and the turn results) if missing (idempotent)."""
     path = history_db(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as con:
-        con.executescript(SCHEMA)
+        con.executescript(SCHEMA + turns.SCHEMA)
+
+
+def turn_store(settings: Settings) -> turns.TurnStore:
+    """The store of answers' tables and SQL, in the history file (tables created first)."""
+    create_tables(settings)
+    return turns.TurnStore(history_db(settings))
 
 
 def element_storage(settings: Settings, root_path: str = "") -> LocalStorageClient:

@@ -6,7 +6,8 @@ import csv
 import io
 import json
 import logging
-from typing import Any
+import re
+from typing import Any, Final
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -17,6 +18,9 @@ from pipelines.ingest import FileOutcome
 from tools.results import Table
 
 log = logging.getLogger(__name__)
+
+_TABLE_ROW: Final = re.compile(r"^\s*\|")
+_MORE_ROWS: Final = re.compile(r"^\s*…and [\d,]+ more rows\.\s*$")  # the composer's cut note
 
 
 def table_frame(table: Table) -> pd.DataFrame:
@@ -37,6 +41,71 @@ def figure(chart: dict[str, Any]) -> go.Figure:
     """A plotly figure from the chart spec the agent returns (a figure dict or a Chart dump)."""
     spec = chart.get("plotly", chart)
     return pio.from_json(json.dumps(spec))
+
+
+def streamable(text: str) -> str:
+    """The answer streamed so far as the page shows it while streaming: markdown table rows held
+    back (the table comes as a grid, or whole at the end), so no half table flashes by.
+
+    Only grows as `text` grows: a line is shown or held once, when it starts.
+    """
+    *complete, last = text.split("\n")
+    shown = [line for line in complete if not _TABLE_ROW.match(line) and not _MORE_ROWS.match(line)]
+    start = last.lstrip()
+    if start and not start.startswith(("|", "…")):  # a row or a cut note may be starting
+        shown.append(last)
+    return "\n".join(shown)
+
+
+def without_tables(text: str, tables: list[Table]) -> str:
+    """The answer with the markdown tables the page shows as grids taken out (with their "…and N
+    more rows" note); a markdown table whose header matches no grid stays."""
+    grids = {_cells(" | ".join(table.columns)) for table in tables}
+    lines = text.split("\n")
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not _TABLE_ROW.match(lines[i]):
+            kept.append(lines[i])
+            i += 1
+            continue
+        end = i
+        while end < len(lines) and _TABLE_ROW.match(lines[end]):
+            end += 1
+        if _cells(lines[i]) in grids:
+            after = end
+            while after < len(lines) and not lines[after].strip():
+                after += 1
+            if after < len(lines) and _MORE_ROWS.match(lines[after]):
+                end = after + 1
+        else:
+            kept.extend(lines[i:end])
+        i = end
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+
+
+def _cells(header: str) -> tuple[str, ...]:
+    """A table header's column names, compared loosely (case, `_` or space, outer pipes)."""
+    names = header.strip().strip("|").split("|")
+    return tuple(name.strip().lower().replace("_", " ") for name in names)
+
+
+_TIME_NAMES: Final = ("year", "quarter", "month", "week", "date", "day")
+
+
+def chart_choice(table: Table) -> dict[str, Any]:
+    """make_chart arguments for a table: the first label column (else the first column) against
+    the first other numeric one; a line over time, bars otherwise."""
+    first = table.rows[0] if table.rows else []
+    numeric = [
+        c for c, v in zip(table.columns, first, strict=False)
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    ]  # fmt: skip
+    labels = [c for c in table.columns if c not in numeric]
+    x = labels[0] if labels else table.columns[0]
+    y = next((c for c in numeric if c != x), table.columns[-1])
+    over_time = any(name in x.lower() for name in _TIME_NAMES)
+    return {"kind": "line" if over_time else "bar", "x": x, "y": y}
 
 
 def sql_markdown(statements: list[str]) -> str:

@@ -1,0 +1,138 @@
+"""An answer's table shows once (as the grid), and its buttons work after the UI restarts.
+
+Runs its own `encore ui` on its own copy of the trained warehouse (the restart must not disturb
+the shared UI), on the real offline agent: ask for a trend, check the page, stop the UI, start it
+again on the same data, resume the thread from the sidebar and use the answer's buttons.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.ui.launch import ROOT
+from core.settings import Settings
+from tests.agent.ui.conftest import CHROMIUM, ENCORE, App, _free_port, _printed, _wait_ready
+from tests.agent.ui.test_chat_page import ASSISTANT, CHART, DATAFRAME, ask
+from tests.conftest import copy_warehouse
+
+pytestmark = pytest.mark.browser
+
+QUESTION = "Show me the trend of concert attendance over the past year"
+# any markdown table in an answer's text (the grid element is not one)
+TEXT_TABLE = f"{ASSISTANT} table:not({DATAFRAME} table)"
+# set on the page when a markdown table shows in an answer's text, even for a moment
+WATCH_TABLES = """(selector) => {
+    window.sawTextTable = false;
+    new MutationObserver(() => {
+        if (document.querySelector(selector)) window.sawTextTable = true;
+    }).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+@contextmanager
+def encore_ui(settings: Settings) -> Iterator[App]:
+    """`encore ui` on `settings`' data, the real agent, stopped on leaving."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENCORE_", "CHAINLIT_"))}
+    env.update(
+        ENCORE_DATA_DIR=str(settings.data_dir),
+        AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    port = _free_port()
+    log = settings.data_dir.parent / f"encore-ui-{port}.log"
+    started = time.monotonic()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(ENCORE), "ui", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url, user, password = _printed(log, process, 60)
+        _wait_ready(url, process, log, 90)
+        yield App(url, user, password, settings, log, time.monotonic() - started, "")
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def data(trained_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
+    return copy_warehouse(trained_warehouse, tmp_path_factory.mktemp("answers"), models=True)
+
+
+@contextmanager
+def signed_in(app: App, browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    try:
+        page = context.new_page()
+        page.goto(app.url)
+        page.fill("#email", app.user)
+        page.fill("#password", app.password)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#chat-input", timeout=30_000)
+        yield page
+    finally:
+        context.close()
+
+
+def more(page: Any, selector: str, before: int, timeout_s: float = 30) -> None:
+    """Wait until the page shows more than `before` of `selector`."""
+    page.wait_for_function(
+        f"document.querySelectorAll({selector!r}).length > {before}", timeout=timeout_s * 1000
+    )
+
+
+def test_table_shows_once_and_buttons_work_after_a_restart(data: Settings, browser: Any) -> None:
+    with encore_ui(data) as app, signed_in(app, browser) as page:
+        page.evaluate(WATCH_TABLES, TEXT_TABLE)
+        answer, seconds = ask(page, QUESTION)
+        print(f"\nfirst answer (MCP server start included): {seconds:.1f} s")
+        page.wait_for_selector(DATAFRAME, timeout=30_000)
+        said = answer.inner_text()
+        assert "tickets sold" in said.lower(), said  # the prose stays
+        assert page.locator(TEXT_TABLE).count() == 0  # the table is the grid alone
+        assert not page.evaluate("window.sawTextTable")  # not even while streaming
+        assert page.get_by_role("button", name="Show SQL").count() == 1
+        thread = page.url.rsplit("/", 1)[-1]
+
+    # a new process on the same data: nothing of the turn is left in memory
+    with encore_ui(data) as app, signed_in(app, browser) as page:
+        page.locator(f'#thread-history a[href$="{thread}"]').click()
+        page.wait_for_selector(f"text={QUESTION}", timeout=30_000)
+        page.wait_for_selector(DATAFRAME, timeout=30_000)
+        assert page.locator(TEXT_TABLE).count() == 0  # history keeps the text without the table
+
+        sql = "code.language-sql"
+        before = page.locator(sql).count()
+        page.get_by_role("button", name="Show SQL").click(timeout=30_000)
+        more(page, sql, before)
+        shown = page.locator(sql).last.inner_text()
+        assert "SELECT" in shown and "tickets_sold" in shown, shown
+
+        page.get_by_role("button", name="Download CSV").click()
+        link = page.get_by_text("encore-table-1.csv")
+        with page.expect_download(timeout=30_000) as download:
+            link.click(timeout=30_000)
+        lines = Path(download.value.path()).read_text().splitlines()
+        assert lines[0] == "month,tickets_sold" and len(lines) > 2, lines[:3]
+
+        charts = page.locator(CHART).count()
+        page.get_by_role("button", name="Chart this").click()
+        more(page, CHART, charts)
+        assert "no longer" not in page.locator(ASSISTANT).last.inner_text()
