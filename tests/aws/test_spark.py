@@ -1,6 +1,6 @@
 """The ETL on Spark: the DuckDB transforms transpiled by sqlglot give the same rows.
 
-Every test here shares one local SparkSession (`local[1]`, loopback only, no UI; ~15 s to start).
+Every test here shares the session's local Spark (`spark` in conftest.py; ~10 s to start).
 
 (a) Parity: messy files (every edge of the casts, dates, enums and names the rules know) and the
     real Wikipedia tour dates are read once by the ingest's reader, then classified by the DuckDB
@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import sys
 import unicodedata
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,30 +31,8 @@ from pipelines.sources.files import read_file
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-# ~75 s on the shared 2-core machine at load 7 (Spark start ~10 s, the first query compiles ~15 s)
+# Spark's start (~10 s) and its first compile of the transforms (~10 s) dominate
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
-    pytest.importorskip("pyspark", reason="the Spark tests need the 'spark' extra")
-    if shutil.which("java") is None:
-        pytest.skip("the Spark tests need Java 17 (make system-deps)")
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("encore-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 # -- messy inputs ---------------------------------------------------------------------------
