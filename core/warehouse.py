@@ -190,6 +190,17 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the TEMP table or view `name` if it exists (DROP TABLE refuses a view, and back)."""
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_catalog = 'temp' AND table_name = ?",
+        [name],
+    ).fetchall()
+    if kind:
+        con.execute(f"DROP {'VIEW' if kind[0][0] == 'VIEW' else 'TABLE'} temp.{quote_ident(name)}")
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row count of every contract table."""
     counts: dict[str, int] = {}

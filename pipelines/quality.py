@@ -21,6 +21,7 @@ from typing import Any, Final, Literal
 
 import duckdb
 
+from core.warehouse import drop_temp
 from pipelines.ledger import utc_now
 from pipelines.marts import CHANGED
 from pipelines.transforms.normalize import match_key
@@ -228,7 +229,7 @@ def assess(
         )
     for table, relation in judged.items():
         if relation != table:
-            _drop_temp(con, relation)
+            drop_temp(con, relation)
     if run_id:
         results.append(_validity_of_run(con, run_id))
     return QualityReport(run_id, utc_now(), results)
@@ -271,17 +272,6 @@ def _judged_rows(con: duckdb.DuckDBPyConnection, table: str, loaded: Loaded) -> 
     )
     con.execute("DROP TABLE _judged_keys")
     return relation
-
-
-def _drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop the temp view or table `name`."""
-    kind = con.execute(
-        "SELECT table_type FROM information_schema.tables "
-        "WHERE table_catalog = 'temp' AND table_name = ?",
-        [name],
-    ).fetchall()
-    if kind:
-        con.execute(f"DROP {'VIEW' if kind[0][0] == 'VIEW' else 'TABLE'} temp.{name}")
 
 
 def _temp_table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -16,6 +16,7 @@ from typing import IO, Final, Literal, cast
 import duckdb
 import pyarrow as pa
 
+from core.warehouse import drop_temp
 from core.warehouse import quote_ident as quote_ident  # re-exported for the readers
 
 FileFormat = Literal["csv", "json", "jsonl", "xml"]
@@ -71,17 +72,9 @@ def rows_table(name: str) -> str:
 
 
 def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Drop a TEMP table, or a TEMP view and its rows table, if it exists."""
-    kind = con.execute(
-        "SELECT table_type FROM information_schema.tables "
-        "WHERE table_catalog = 'temp' AND table_name = ?",
-        [table],
-    ).fetchall()
-    if kind and kind[0][0] == "VIEW":
-        con.execute(f"DROP VIEW temp.{quote_ident(table)}")
-        con.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(rows_table(table))}")
-    else:
-        con.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(table)}")
+    """Drop a parsed file's TEMP table, or its view and the rows table behind it, if they exist."""
+    drop_temp(con, table)
+    drop_temp(con, rows_table(table))
 
 
 def scrub(text: str) -> str:
