@@ -13,27 +13,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from core.aws import SyncReport
 from core.errors import EncoreError
 from core.settings import Settings
+from pipelines.aws.commands import print_report
 
 endpoint_app = typer.Typer(
     help="The ticket-sales forecaster on a SageMaker endpoint: deploy it, delete it.",
     no_args_is_help=True,
 )
 console = Console()
-
-
-def _print(report: SyncReport) -> None:
-    for label, items, style in (
-        ("created", report.created, "green"),
-        ("updated", report.updated, "yellow"),
-        ("deleted", report.deleted, "red"),
-        ("skipped", report.skipped, "dim"),
-    ):
-        for item in items:
-            console.print(f"  [{style}]{label:<8}[/{style}] {escape(item)}")
-    console.print(f"[bold]{escape(report.summary())}[/bold]")
 
 
 @endpoint_app.command("deploy")
@@ -73,7 +61,7 @@ def deploy_command(
     except EncoreError as exc:
         console.print(f"[red]failed[/red]   {escape(str(exc))}")
         raise typer.Exit(1) from exc
-    _print(report)
+    print_report(report)
 
 
 @endpoint_app.command("delete")
@@ -86,4 +74,4 @@ def delete_command() -> None:
     except EncoreError as exc:
         console.print(f"[red]failed[/red]   {escape(str(exc))}")
         raise typer.Exit(1) from exc
-    _print(report)
+    print_report(report)
