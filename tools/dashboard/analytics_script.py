@@ -14,7 +14,7 @@ SCRIPT: Final = r"""
   var view = JSON.parse(document.getElementById('analytics-view').textContent);
   var form = document.getElementById('filters');
   var opened = null;  // the drill-down on screen: {kind, name}
-  var asked = 0;      // only the latest answer is drawn
+  var asked = {view: 0, detail: 0};  // per kind, only the latest answer is drawn
 
   function node(tag, text, cls) {
     var el = document.createElement(tag);
@@ -125,8 +125,8 @@ SCRIPT: Final = r"""
     return params;
   }
 
-  function ask(params) {
-    var mine = ++asked;
+  function ask(params, slot) {
+    var mine = ++asked[slot];
     status('Loading…');
     return fetch(endpoint + '?' + params.toString(),
                  {credentials: 'same-origin', headers: {Accept: 'application/json'}})
@@ -137,7 +137,7 @@ SCRIPT: Final = r"""
         });
       })
       .then(function (body) {
-        if (mine !== asked) throw null;  // a later request is on its way
+        if (mine !== asked[slot]) throw null;  // a later request is on its way
         status('');
         return body;
       })
@@ -160,12 +160,12 @@ SCRIPT: Final = r"""
     var params = filterParams();
     params.set('detail', kind);
     params.set('name', name);
-    ask(params).then(drawDetail, function () {});
+    ask(params, 'detail').then(drawDetail, function () {});
   }
 
   function apply() {
     var params = filterParams();
-    ask(params).then(function (v) {
+    ask(params, 'view').then(function (v) {
       draw(v);
       history.replaceState(null, '', '?' + params.toString());
       if (opened) drill(opened.kind, opened.name);
