@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import webbrowser
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -65,7 +65,7 @@ def dashboard_command(
     settings = Settings()
     started = time.perf_counter()
     first, last = _day(since, "--since"), _day(until, "--until")
-    filters = Filters.last(days, source, since=first, until=last, now=datetime.now())
+    filters = Filters.last(days, source, since=first, until=last)
     with console.status("reading the run ledger, alerts, quality checks and models ...") as status:
         data = collect(settings, filters, drift="measure" if drift else "off")
         status.update("drawing the dashboard ...")

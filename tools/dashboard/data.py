@@ -22,6 +22,7 @@ from core.errors import EncoreError, ValidationError, WarehouseError
 from core.settings import Settings
 from core.warehouse import CONTRACT_TABLES, reading
 from models.registry import ModelRegistry, ModelVersion
+from pipelines.ledger import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,8 @@ class Filters:
         now: datetime | None = None,
     ) -> Filters:
         """The last `days` days up to now, or the whole days `since`..`until` when given."""
-        # The ledger stores local wall-clock time (pipelines.ledger), so the window does too.
-        current = now or datetime.now()
+        # The ledger stores naive UTC (pipelines.ledger), so the window does too.
+        current = now or utc_now()
         end = datetime.combine(until + timedelta(days=1), time()) if until else current
         start = datetime.combine(since, time()) if since else end - timedelta(days=max(1, days))
         if start >= end:
@@ -190,7 +191,7 @@ def collect(settings: Settings, filters: Filters, *, drift: DriftMode = "off") -
     forecaster's drift (seconds) when a champion exists, and `"background"` starts measuring and
     shows the result on a later call (for servers).
     """
-    data = DashboardData(filters, datetime.now(), str(settings.warehouse_file))
+    data = DashboardData(filters, utc_now(), str(settings.warehouse_file))
     if not settings.warehouse_file.exists():
         data.problem = (
             f"No warehouse at {settings.warehouse_file} yet. Build one with `encore demo` "
@@ -217,9 +218,8 @@ def _read_warehouse(con: duckdb.DuckDBPyConnection, filters: Filters, data: Dash
         ReasonCount(*row) for row in con.execute(_REASONS_SQL, [*window, TOP_REASONS]).fetchall()
     ]
     # An open alert stays on the board whatever its age; the source filter still applies.
-    data.alerts = [
-        AlertRow(*row) for row in con.execute(_ALERTS_SQL, [filters.source] * 3).fetchall()
-    ]
+    alerts = _ALERTS_SQL.format(open=_OPEN if _has_column(con, "alerts", "resolved_at") else "")
+    data.alerts = [AlertRow(*row) for row in con.execute(alerts, [filters.source] * 3).fetchall()]
     data.model_alerts = [AlertRow(*row) for row in con.execute(_MODEL_ALERTS_SQL).fetchall()]
     data.quality = _quality(con)
     data.quality_trend = [FlagCount(*row) for row in con.execute(_FLAGS_SQL, window).fetchall()]
@@ -243,9 +243,12 @@ _REASONS_SQL: Final = f"""
 
 # Alerts name their source "ingest:<source>" or "model:<name>"; with a source filter, an alert
 # belongs to it by that name or through the run that raised it.
+_OPEN: Final = "AND resolved_at IS NULL"
+"""Alerts whose input recovered are resolved (migration 0005): off the board. A warehouse no
+writer has opened since that migration has no such column, and reads without the filter."""
 _ALERTS_SQL: Final = """
     SELECT alert_id, raised_at, severity, source, message, run_id FROM alerts
-    WHERE NOT acknowledged AND (
+    WHERE NOT acknowledged {open} AND (
         ? IS NULL OR source = 'ingest:' || ?
         OR run_id IN (SELECT run_id FROM pipeline_runs WHERE source = ?))
     ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
@@ -434,3 +437,13 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 def as_utc(moment: datetime) -> datetime:
     """A naive warehouse timestamp marked as UTC (alerts are stored in UTC)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return bool(
+        _scalar(
+            con,
+            "SELECT count(*) FROM duckdb_columns() "
+            f"WHERE table_name = '{table}' AND column_name = '{column}'",
+        )
+    )

@@ -117,6 +117,17 @@ def test_no_warehouse_at_all_is_explained_not_raised(settings: Settings) -> None
     assert summarize(data).runs == 0
 
 
+def test_a_resolved_alert_leaves_the_board(ingested: Settings, tmp_path: Path) -> None:
+    settings = copy_warehouse(ingested, tmp_path)
+    with writing(settings) as con:
+        monitor = LocalMonitor(con)
+        monitor.alert("critical", "ingest:crm", "feed broke", fingerprint="crm-feed")
+        monitor.alert("warning", "ingest:crm", "feed slow", fingerprint="crm-slow")
+        monitor.resolve("crm-feed")  # the input recovered
+    shown = {a.message for a in collect(settings, Filters.last(30)).alerts}
+    assert "feed slow" in shown and "feed broke" not in shown
+
+
 def test_the_html_file_is_self_contained_and_escapes_what_the_data_says(
     ingested: Settings, tmp_path: Path
 ) -> None:
