@@ -9,9 +9,13 @@ OAUTH_COGNITO_CLIENT_SECRET and OAUTH_COGNITO_DOMAIN are set.
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import chainlit as cl
+import chainlit.config
+import chainlit.server
 from chainlit.config import config
 from chainlit.input_widget import Select, TextInput
 from chainlit.types import ThreadDict
@@ -31,6 +35,10 @@ MODELS = [
     "openai:gpt-4o-mini",
     "ollama:llama3.1",
 ]
+# Chainlit keeps session files in <app root>/.files and deletes that folder when it stops, under
+# every other UI started from the same checkout too: each process gets a private folder instead.
+_FILES = Path(tempfile.mkdtemp(prefix="encore-ui-files-"))
+chainlit.config.FILES_DIRECTORY = chainlit.server.FILES_DIRECTORY = _FILES  # type: ignore[attr-defined]
 ELEMENTS = history.element_storage(SETTINGS, config.run.root_path)
 TURNS = history.turn_store(SETTINGS)
 offline.install()

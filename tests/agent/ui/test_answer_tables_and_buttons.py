@@ -99,40 +99,46 @@ def more(page: Any, selector: str, before: int, timeout_s: float = 30) -> None:
 
 
 def test_table_shows_once_and_buttons_work_after_a_restart(data: Settings, browser: Any) -> None:
-    with encore_ui(data) as app, signed_in(app, browser) as page:
-        page.evaluate(WATCH_TABLES, TEXT_TABLE)
-        answer, seconds = ask(page, QUESTION)
-        print(f"\nfirst answer (MCP server start included): {seconds:.1f} s")
-        page.wait_for_selector(DATAFRAME, timeout=30_000)
-        said = answer.inner_text()
-        assert "tickets sold" in said.lower(), said  # the prose stays
-        assert page.locator(TEXT_TABLE).count() == 0  # the table is the grid alone
-        assert not page.evaluate("window.sawTextTable")  # not even while streaming
-        assert page.get_by_role("button", name="Show SQL").count() == 1
-        thread = page.url.rsplit("/", 1)[-1]
+    # `other` never sees the turn, as after a restart; it also runs while the first UI stops, whose
+    # Chainlit then deletes its session files folder (which must not be `other`'s)
+    with encore_ui(data) as other:
+        with encore_ui(data) as app, signed_in(app, browser) as page:
+            page.evaluate(WATCH_TABLES, TEXT_TABLE)
+            answer, seconds = ask(page, QUESTION)
+            print(f"\nfirst answer (MCP server start included): {seconds:.1f} s")
+            page.wait_for_selector(DATAFRAME, timeout=30_000)
+            said = answer.inner_text()
+            assert "tickets sold" in said.lower(), said  # the prose stays
+            assert page.locator(TEXT_TABLE).count() == 0  # the table is the grid alone
+            assert not page.evaluate("window.sawTextTable")  # not even while streaming
+            assert page.get_by_role("button", name="Show SQL").count() == 1
+            thread = page.url.rsplit("/", 1)[-1]
+        with signed_in(other, browser) as page:
+            resume_and_use_the_buttons(page, thread)
 
-    # a new process on the same data: nothing of the turn is left in memory
-    with encore_ui(data) as app, signed_in(app, browser) as page:
-        page.locator(f'#thread-history a[href$="{thread}"]').click()
-        page.wait_for_selector(f"text={QUESTION}", timeout=30_000)
-        page.wait_for_selector(DATAFRAME, timeout=30_000)
-        assert page.locator(TEXT_TABLE).count() == 0  # history keeps the text without the table
 
-        sql = "code.language-sql"
-        before = page.locator(sql).count()
-        page.get_by_role("button", name="Show SQL").click(timeout=30_000)
-        more(page, sql, before)
-        shown = page.locator(sql).last.inner_text()
-        assert "SELECT" in shown and "tickets_sold" in shown, shown
+def resume_and_use_the_buttons(page: Any, thread: str) -> None:
+    """Open the thread from the sidebar; Show SQL, Download CSV and Chart this answer."""
+    page.locator(f'#thread-history a[href$="{thread}"]').click()
+    page.wait_for_selector(f"text={QUESTION}", timeout=30_000)
+    page.wait_for_selector(DATAFRAME, timeout=30_000)
+    assert page.locator(TEXT_TABLE).count() == 0  # history keeps the text without the table
 
-        page.get_by_role("button", name="Download CSV").click()
-        link = page.get_by_text("encore-table-1.csv")
-        with page.expect_download(timeout=30_000) as download:
-            link.click(timeout=30_000)
-        lines = Path(download.value.path()).read_text().splitlines()
-        assert lines[0] == "month,tickets_sold" and len(lines) > 2, lines[:3]
+    sql = "code.language-sql"
+    before = page.locator(sql).count()
+    page.get_by_role("button", name="Show SQL").click(timeout=30_000)
+    more(page, sql, before)
+    shown = page.locator(sql).last.inner_text()
+    assert "SELECT" in shown and "tickets_sold" in shown, shown
 
-        charts = page.locator(CHART).count()
-        page.get_by_role("button", name="Chart this").click()
-        more(page, CHART, charts)
-        assert "no longer" not in page.locator(ASSISTANT).last.inner_text()
+    page.get_by_role("button", name="Download CSV").click()
+    link = page.get_by_text("encore-table-1.csv")
+    with page.expect_download(timeout=30_000) as download:
+        link.click(timeout=30_000)
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "month,tickets_sold" and len(lines) > 2, lines[:3]
+
+    charts = page.locator(CHART).count()
+    page.get_by_role("button", name="Chart this").click()
+    more(page, CHART, charts)
+    assert "no longer" not in page.locator(ASSISTANT).last.inner_text()
