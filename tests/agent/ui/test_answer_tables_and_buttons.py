@@ -37,36 +37,42 @@ WATCH_TABLES = """(selector) => {
 }"""
 
 
-@contextmanager
-def encore_ui(settings: Settings) -> Iterator[App]:
-    """`encore ui` on `settings`' data, the real agent, stopped on leaving."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENCORE_", "CHAINLIT_"))}
-    env.update(
-        ENCORE_DATA_DIR=str(settings.data_dir),
-        AWS_EC2_METADATA_DISABLED="true",
-        NO_PROXY="127.0.0.1,localhost",
-    )
-    port = _free_port()
-    log = settings.data_dir.parent / f"encore-ui-{port}.log"
-    started = time.monotonic()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(ENCORE), "ui", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+class EncoreUi:
+    """`encore ui` on a data directory with the real agent, started in the background."""
+
+    def __init__(self, settings: Settings) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ENCORE_", "CHAINLIT_"))}
+        env.update(
+            ENCORE_DATA_DIR=str(settings.data_dir),
+            AWS_EC2_METADATA_DISABLED="true",
+            NO_PROXY="127.0.0.1,localhost",
         )
-    try:
-        url, user, password = _printed(log, process, 60)
-        _wait_ready(url, process, log, 90)
-        yield App(url, user, password, settings, log, time.monotonic() - started, "")
-    finally:
-        process.terminate()
+        self.settings = settings
+        self.started = time.monotonic()
+        port = _free_port()
+        self.log = settings.data_dir.parent / f"encore-ui-{port}.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [str(ENCORE), "ui", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        # the login is printed once the demo user exists: a second UI may start from then on
+        self.url, self.user, self.password = _printed(self.log, self.process, 60)
+
+    def ready(self) -> App:
+        _wait_ready(self.url, self.process, self.log, 90)
+        started_in_s = time.monotonic() - self.started
+        return App(self.url, self.user, self.password, self.settings, self.log, started_in_s, "")
+
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            process.wait(15)
+            self.process.wait(15)
         except subprocess.TimeoutExpired:
-            process.kill()
+            self.process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +107,10 @@ def more(page: Any, selector: str, before: int, timeout_s: float = 30) -> None:
 def test_table_shows_once_and_buttons_work_after_a_restart(data: Settings, browser: Any) -> None:
     # `other` never sees the turn, as after a restart; it also runs while the first UI stops, whose
     # Chainlit then deletes its session files folder (which must not be `other`'s)
-    with encore_ui(data) as other:
-        with encore_ui(data) as app, signed_in(app, browser) as page:
+    first = EncoreUi(data)
+    other = EncoreUi(data)  # both start at once: the start-up is most of this test's time
+    try:
+        with signed_in(first.ready(), browser) as page:
             page.evaluate(WATCH_TABLES, TEXT_TABLE)
             answer, seconds = ask(page, QUESTION)
             print(f"\nfirst answer (MCP server start included): {seconds:.1f} s")
@@ -113,8 +121,12 @@ def test_table_shows_once_and_buttons_work_after_a_restart(data: Settings, brows
             assert not page.evaluate("window.sawTextTable")  # not even while streaming
             assert page.get_by_role("button", name="Show SQL").count() == 1
             thread = page.url.rsplit("/", 1)[-1]
-        with signed_in(other, browser) as page:
+        first.stop()
+        with signed_in(other.ready(), browser) as page:
             resume_and_use_the_buttons(page, thread)
+    finally:
+        first.stop()
+        other.stop()
 
 
 def resume_and_use_the_buttons(page: Any, thread: str) -> None:
