@@ -231,7 +231,8 @@ def test_glue_job_turns_a_raw_partition_into_curated_parquet_and_a_quarantine(
         "run1-venues-00000.parquet"
     ]
 
-    assert sorted(got, key=lambda r: r["_line"]) == accepted  # the same lines, too
+    fields = [{k: r[k] for k in accepted[0]} for r in got]  # beside them: _source, _resolved...
+    assert sorted(fields, key=lambda r: r["_line"]) == accepted  # the same lines, too
     quarantine = _parquet_rows(curated / "quarantine" / f"dt={day}")
     venue_reasons = {r["line_number"]: r["reasons"] for r in quarantine if r["entity"] == "venues"}
     assert venue_reasons == quarantined
