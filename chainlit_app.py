@@ -129,8 +129,8 @@ async def _start() -> None:
 
 @cl.on_chat_resume
 async def _resume(thread: ThreadDict) -> None:
+    await chat.restore_actions(thread, _turns())  # first: they need no agent, which may not start
     await _open(thread["id"])
-    await chat.restore_actions(thread, _turns())
 
 
 @cl.on_settings_update
