@@ -122,7 +122,7 @@ def test_encore_dashboard_aws_publishes_it(
     monkeypatch.setenv("ENCORE_DATA_DIR", str(tmp_path / "encore"))
     monkeypatch.setenv("ENCORE_AWS_ENDPOINT_URL", moto_url)
     name = "Encore-Cli-Test"
-    args = ["--out", str(tmp_path / "d.html"), "--no-drift", "--aws", "--name", name]
+    args = ["dashboard", "--out", str(tmp_path / "d.html"), "--no-drift", "--aws", "--name", name]
     result = CliRunner().invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"CloudWatch dashboard {name} published with" in " ".join(result.output.split())
