@@ -29,6 +29,7 @@ from agent.rest.config import ApiSettings
 from agent.rest.limits import RateLimiter, open_buckets
 from agent.rest.revocation import Denylist
 from core.settings import Settings
+from core.warehouse import release_readers, share_readers
 from tools.context import ToolContext
 from tools.insights.ranking import venue_ranking
 from tools.query import semantic_query
@@ -59,6 +60,7 @@ def _time(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, dict
 
 def bench_api(settings: Settings, rounds: int = 200) -> dict[str, Any]:
     """p50/p95 of two endpoints over loopback HTTP and of the same tools in-process."""
+    share_readers()  # as `encore serve api` does: one open warehouse between requests
     api = ApiSettings(rate_burst=rounds * 10, rate_per_s=1000.0)
     app = create_app(settings, api)
     token = LocalIssuer(settings, api).issue(Principal("bench", "analyst"))
@@ -93,6 +95,8 @@ def bench_api(settings: Settings, rounds: int = 200) -> dict[str, Any]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        share_readers(False)
+        release_readers(settings)
 
 
 def _spend(path: Path, spending: Any, until: float) -> None:
