@@ -99,6 +99,9 @@ HEAVY = (
     "chainlit",
     "sqlglot",
     "joblib",
+    "numpy",
+    "pyarrow",
+    "duckdb",
 )
 
 

@@ -13,7 +13,6 @@ from rich.table import Table
 
 from core.errors import ConfigError
 from core.settings import Settings
-from core.warehouse import connect_reader
 from pipelines.commands.common import (
     EntityName,
     app,
@@ -135,6 +134,8 @@ def pipeline_lineage_command(
     kind = {"artists": "artist", "venues": "venue", "concerts": "concert"}.get(entity)
     if kind is None:
         raise ConfigError("lineage covers artists, venues and concerts")
+    from core.warehouse import connect_reader
+
     con = connect_reader(Settings())
     try:
         rows = con.execute(
@@ -168,6 +169,7 @@ def pipeline_status_command(
     """The latest pipeline runs (scheduled runs and model refreshes among them): status, counts,
     duration and errors, then the latest model refreshes and how long after new data each came.
     Times are UTC."""
+    from core.warehouse import connect_reader
     from pipelines.commands.schedule import print_refreshes
     from pipelines.ledger import RunLedger
     from pipelines.schedule import recent_refreshes
@@ -286,6 +288,7 @@ def quality_report_command(
 ) -> None:
     """Quality checks over the warehouse: completeness, validity, uniqueness, integrity,
     freshness and outliers, each against its threshold. Exits 1 when an error-level check fails."""
+    from core.warehouse import connect_reader
     from pipelines.quality import assess
 
     con = connect_reader(Settings())
