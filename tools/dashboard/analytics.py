@@ -28,7 +28,7 @@ from tools.dashboard.analytics_data import AnalyticsData, Detail
 from tools.dashboard.analytics_figures import build_panels, detail_months
 from tools.dashboard.analytics_script import SCRIPT
 from tools.dashboard.figures import Panel
-from tools.dashboard.page import _CSS, plotly_js
+from tools.dashboard.page import _CSS, plotly_script, write_page
 from tools.insights.forecast import SalesPrediction
 from tools.insights.ranking import VenueRanking
 from tools.results import Table
@@ -256,11 +256,7 @@ def render_analytics(
         f" · {_e(data.warehouse)}</p></header>"
     )
     form = "" if data.problem else _filters_form(data, action)
-    script = (
-        f'<script src="{_e(plotlyjs_url)}"></script>'
-        if plotlyjs_url
-        else f"<script>{plotly_js()}</script>"
-    )
+    script = plotly_script(plotlyjs_url)
     view = to_json(build_view(data)).replace("<", "\\u003c")  # "</script>" in a name stays text
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -275,9 +271,4 @@ def render_analytics(
 
 def write_analytics(data: AnalyticsData, out: Path) -> Path:
     """Write the self-contained page (plotly.js inline: it opens offline) and return its path."""
-    out = out.expanduser().resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render_analytics(data), encoding="utf-8")
-    tmp.replace(out)  # a browser reloading the file never sees half a page
-    return out
+    return write_page(render_analytics(data), out)

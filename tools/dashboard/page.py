@@ -63,6 +63,21 @@ def plotly_js() -> str:
     return str(get_plotlyjs())
 
 
+def plotly_script(url: str | None) -> str:
+    """The page's plotly.js: a tag loading it from `url` (a server), else inline (a file)."""
+    return f'<script src="{_e(url)}"></script>' if url else f"<script>{plotly_js()}</script>"
+
+
+def write_page(page: str, out: Path) -> Path:
+    """Write an HTML page to `out` atomically and return its resolved path."""
+    out = out.expanduser().resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)  # a browser reloading the file never sees half a page
+    return out
+
+
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
@@ -248,10 +263,7 @@ def render_html(
              _failed_runs(health))
         )  # fmt: skip
         body = f'{guidance}{_tiles(health, data)}<section class="grid">{panels}{tables}</section>'
-    if plotlyjs_url:
-        script = f'<script src="{_e(plotlyjs_url)}"></script>'
-    else:
-        script = f"<script>{plotly_js()}</script>"
+    script = plotly_script(plotlyjs_url)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -262,9 +274,4 @@ def render_html(
 
 def write_dashboard(data: DashboardData, out: Path) -> Path:
     """Write the self-contained page (plotly.js inline: it opens offline) and return its path."""
-    out = out.expanduser().resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render_html(data), encoding="utf-8")
-    tmp.replace(out)  # a browser reloading the file never sees half a page
-    return out
+    return write_page(render_html(data), out)
