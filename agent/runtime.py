@@ -67,12 +67,18 @@ class Runtime:
             model=self.model_factory() if self.model_factory else None,
             agent_settings=self.agent_settings,
         )
-        if session:
-            with self._sessions_lock:
-                service = self.sessions.setdefault(key, service)  # a racing twin's, if first
-                if len(self.sessions) > MAX_SESSIONS:  # the least recently used conversation goes
-                    self.sessions.popitem(last=False)[1].agent.cleanup()
-        return service
+        if not session:
+            return service
+        done: list[AgentService] = []
+        with self._sessions_lock:
+            kept = self.sessions.setdefault(key, service)  # a racing twin's, if it came first
+            if len(self.sessions) > MAX_SESSIONS:  # the least recently used conversation goes
+                done.append(self.sessions.popitem(last=False)[1])
+        if kept is not service:
+            done.append(service)
+        for old in done:
+            old.agent.cleanup()
+        return kept
 
     async def invoke(self, payload: dict[str, Any], context: RequestContext) -> Any:
         """Answer `payload["prompt"]` in the session the runtime header names."""
@@ -81,7 +87,6 @@ class Runtime:
             return {"error": 'send {"prompt": "your question"}'}
         user = str(payload.get("user") or self.agent_settings.user)
         self.turns += 1
-        streaming = False  # then the stream ends the turn
         try:
             try:
                 # a new user's MCP server takes seconds to start: off the loop all sessions share
@@ -89,18 +94,20 @@ class Runtime:
             except EncoreError as exc:
                 return {"error": str(exc)}
             lock = self.locks.setdefault((user, service.session), asyncio.Lock())
-            if streaming := bool(payload.get("stream")):
+            if payload.get("stream"):
                 return self._stream(service, prompt, lock)
             async with lock:  # one turn at a time per conversation
                 result = await service.ask(prompt)
             return result.model_dump(mode="json")
         finally:
-            if not streaming:
-                self.turns -= 1
+            self.turns -= 1
 
     async def _stream(
         self, service: AgentService, prompt: str, lock: asyncio.Lock
     ) -> AsyncIterator[dict[str, Any]]:
+        # counted from the first event asked for: a stream nobody reads never runs its finally,
+        # and would leave /ping busy for good
+        self.turns += 1
         try:
             async with lock:
                 async for event in service.stream(prompt):
