@@ -109,10 +109,8 @@ def install(settings: Settings, root_path: str = "") -> PageCache:
     import chainlit.server
     from chainlit.auth import get_current_user
     from fastapi import Depends, HTTPException, Query
-    from fastapi.responses import HTMLResponse, Response
+    from fastapi.responses import HTMLResponse
     from fastapi.routing import APIRoute
-
-    from tools.dashboard.page import plotly_js
 
     app = chainlit.server.app
     root = root_path.rstrip("/")
@@ -121,10 +119,7 @@ def install(settings: Settings, root_path: str = "") -> PageCache:
     cache = _INSTALLED[root + ROUTE] = PageCache(settings)
 
     def allowed(user: Any) -> None:
-        # No user means Chainlit runs without sign-in: operations data is never public.
-        if user is None:
-            raise HTTPException(status_code=401, detail="Sign in to see the dashboard")
-        role = (getattr(user, "metadata", None) or {}).get("role")
+        role = _signed_in_role(user, "the dashboard")
         if role not in READER_ROLES:
             raise HTTPException(
                 status_code=403, detail=f"the {role!r} role may not see pipeline operations"
@@ -150,11 +145,7 @@ def install(settings: Settings, root_path: str = "") -> PageCache:
 
     async def plotly(user: Any = Depends(get_current_user)) -> Any:  # noqa: B008
         allowed(user)
-        return Response(
-            plotly_js(),
-            media_type="text/javascript",
-            headers={"Cache-Control": "private, max-age=86400", **_NOSNIFF},
-        )
+        return _plotly_response()
 
     app.router.routes.insert(0, APIRoute(root + ROUTE, dashboard, methods=["GET"]))
     app.router.routes.insert(0, APIRoute(root + PLOTLY_ROUTE, plotly, methods=["GET"]))
@@ -219,7 +210,6 @@ def install_analytics(settings: Settings, root: str = "") -> AnalyticsCache:
 
     from tools.dashboard.analytics import build_view, render_analytics, to_json
     from tools.dashboard.analytics_data import AnalyticsFilters
-    from tools.dashboard.page import plotly_js
     from tools.query.policy import load_policy
 
     app = chainlit.server.app
@@ -228,10 +218,7 @@ def install_analytics(settings: Settings, root: str = "") -> AnalyticsCache:
     cache = _ANALYTICS[root + ANALYTICS_ROUTE] = AnalyticsCache(settings)
 
     def caller(user: Any) -> ToolContext:
-        # No user means Chainlit runs without sign-in: warehouse figures are never public.
-        if user is None:
-            raise HTTPException(status_code=401, detail="Sign in to see the analytics")
-        role = (getattr(user, "metadata", None) or {}).get("role")
+        role = _signed_in_role(user, "the analytics")
         if role not in load_policy().roles:
             raise HTTPException(status_code=403, detail=f"the {role!r} role has no data access")
         return ToolContext(cache.settings, user=str(user.identifier), role=str(role))
@@ -300,11 +287,7 @@ def install_analytics(settings: Settings, root: str = "") -> AnalyticsCache:
 
     async def plotly(user: Any = Depends(get_current_user)) -> Any:  # noqa: B008
         caller(user)
-        return Response(
-            plotly_js(),
-            media_type="text/javascript",
-            headers={"Cache-Control": "private, max-age=86400", **_NOSNIFF},
-        )
+        return _plotly_response()
 
     for path, endpoint in (
         (ANALYTICS_ROUTE, page),
@@ -316,3 +299,26 @@ def install_analytics(settings: Settings, root: str = "") -> AnalyticsCache:
 
 
 _ANALYTICS: dict[str, AnalyticsCache] = {}
+
+
+def _signed_in_role(user: Any, what: str) -> Any:
+    """The signed-in user's role; 401 without a user (Chainlit running without sign-in: these
+    pages show warehouse figures, never public)."""
+    from fastapi import HTTPException
+
+    if user is None:
+        raise HTTPException(status_code=401, detail=f"Sign in to see {what}")
+    return (getattr(user, "metadata", None) or {}).get("role")
+
+
+def _plotly_response() -> Any:
+    """plotly.js for a page served by the UI, cached by the browser for a day."""
+    from fastapi.responses import Response
+
+    from tools.dashboard.page import plotly_js
+
+    return Response(
+        plotly_js(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "private, max-age=86400", **_NOSNIFF},
+    )
