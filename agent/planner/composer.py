@@ -17,6 +17,8 @@ CAPABILITIES: Final = (
     "- 'Chart that', 'only in Texas', 'what about 2023?' — follow-ups"
 )
 _MONEY: Final = ("gross", "revenue", "price", "budget", "price_min", "price_max")
+# labels rather than quantities: 2020 is a year, not two thousand and twenty of something
+_LABEL_WORDS: Final = frozenset({"year", "yr", "season", "decade", "id"})
 
 
 def _is_number(value: Any) -> bool:
@@ -31,12 +33,19 @@ def _money(value: float, unit: float, cents: bool) -> str:
     return f"${value:,.2f}" if cents else f"${value:,.0f}"
 
 
+def _is_label(column: str) -> bool:
+    """Year-like or id columns (year, formed_year, season, venue_id), read without separators."""
+    return not _LABEL_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", column.lower()))
+
+
 def fmt(value: Any, column: str = "", unit: float | None = None) -> str:
-    """A number as people read it: 12,345 tickets; $1.2M; 87%. In a table, money takes its
-    unit from `unit` (the column's smallest amount), so one column never mixes $7,989.87 with
-    $11K; alone, from the value itself."""
+    """A number as people read it: 12,345 tickets; $1.2M; 87%; the year 2020. In a table,
+    money takes its unit from `unit` (the column's smallest amount), so one column never
+    mixes $7,989.87 with $11K; alone, from the value itself."""
     if not _is_number(value):
         return "" if value is None else str(value)
+    if _is_label(column) and float(value).is_integer():
+        return str(int(value))
     if any(k in column for k in _MONEY):
         if unit is not None:
             return _money(value, unit, cents=unit < 1e3)

@@ -39,3 +39,26 @@ def test_a_role_refusal_reads_as_one_not_as_a_failed_step() -> None:
     refused = "role partner may not look up fans by id; ask by genres instead"
     call = Call(name="recommend_concerts", input={"fan_id": "F1"}, error=refused)
     assert explain_error(call).startswith("That isn't available to your role: role partner")
+
+
+def test_years_and_ids_print_without_separators_while_counts_keep_them() -> None:
+    table = {
+        "columns": ["year", "formed_year", "season", "venue_id", "tickets_sold", "gross"],
+        "rows": [
+            [2020, 1994.0, 2023, 10234, 12345, 1534567.0],
+            [2021, 2001.0, 2024, 7, 987, 7989.87],
+        ],
+    }
+    text = markdown(table)
+    assert _column(text, 0) == ["2020", "2021"]
+    assert _column(text, 1) == ["1994", "2001"]
+    assert _column(text, 2) == ["2023", "2024"]
+    assert _column(text, 3) == ["10234", "7"]
+    assert _column(text, 4) == ["12,345", "987"]
+    assert _column(text, 5) == ["$1,534,567", "$7,990"]
+    assert "2,0" not in text
+    assert (fmt(2020, "Year"), fmt(12, "years_active"), fmt(2020.5, "year")) == (
+        "2020",
+        "12",
+        "2,020.50",
+    )
