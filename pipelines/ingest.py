@@ -230,7 +230,8 @@ def _report(
     failed: bool,
     retries_exhausted: bool,
 ) -> None:
-    """Record the run's metrics and raise the alerts its rules call for (5.1, 5.3)."""
+    """Record the run's metrics and raise the alerts its rules call for (5.1, 5.3); alerts are
+    per input file, so in one batch a good file does not resolve a bad file's alert."""
     metrics = {
         "records_in": run.records_in,
         "accepted": run.accepted,
@@ -248,6 +249,7 @@ def _report(
         run_id=run.run_id,
         source=f"ingest:{run.source}",
         dimensions={"pipeline": "ingest", "entity": entity},
+        scope={"input": run.inputs[0]["uri"]},
     )
 
 

@@ -7,8 +7,8 @@ over one run's metrics here, and the same rules become CloudWatch alarms at scal
 An alert raised with a fingerprint (what it is about) stays one open alert while its problem
 lasts: a repeat adds to its `occurrences` and `last_seen_at`, and `resolve` closes it once the
 problem is gone. Rule alerts are fingerprinted by source, metric and dimensions, like a CloudWatch
-alarm: open while runs breach the rule, resolved by the first run of the same pipeline that does
-not.
+alarm, plus the run's `scope` when it has one (the input file of an ingest): open while runs
+breach the rule, resolved by the first run of the same pipeline (and scope) that does not.
 """
 
 from __future__ import annotations
@@ -277,15 +277,19 @@ def evaluate_rules(
     run_id: str | None,
     source: str,
     dimensions: Mapping[str, str] | None = None,
+    scope: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Raise an alert for each metric that breaks a rule; return the alert ids.
 
     Per metric only the most severe breached rule fires, so a 30 % quarantine rate raises one
     critical alert rather than a warning and a critical one. Metrics a run did not emit are skipped.
-    Each alert's fingerprint is its source, metric and `dimensions`: a repeat updates the open
-    alert, and a metric back within every rule resolves it.
+    Each alert's fingerprint is its source, metric, `dimensions` and `scope`: a repeat updates the
+    open alert, and a metric back within every rule resolves it. `scope` narrows what the alert is
+    about below the metric's dimensions (e.g. `{"input": <file>}`: one file's recovery does not
+    close another's alert); such a run also resolves the unscoped alert of older releases.
     """
     rules = tuple(rules)
+    keys = {**(dimensions or {}), **(scope or {})}
     worst: dict[str, tuple[AlertRule, float]] = {}
     for rule in rules:
         value = metrics.get(rule.metric)
@@ -301,9 +305,10 @@ def evaluate_rules(
         and not math.isnan(float(metrics[rule.metric]))
     }  # fmt: skip
     if healthy:
-        monitor.resolve(
-            *(fingerprint_for(source, m, dimensions) for m in sorted(healthy)), run_id=run_id
-        )
+        recovered = [fingerprint_for(source, m, keys) for m in sorted(healthy)]
+        if scope:  # alerts raised before scopes existed could belong to any input
+            recovered += [fingerprint_for(source, m, dimensions) for m in sorted(healthy)]
+        monitor.resolve(*recovered, run_id=run_id)
     raised = []
     for rule, value in worst.values():
         details = {
@@ -316,7 +321,7 @@ def evaluate_rules(
         raised.append(
             monitor.alert(
                 rule.severity, source, rule.render(value), run_id=run_id, details=details,
-                fingerprint=fingerprint_for(source, rule.metric, dimensions),
+                fingerprint=fingerprint_for(source, rule.metric, keys),
             )
         )  # fmt: skip
     return raised
@@ -330,13 +335,18 @@ def record_run(
     source: str,
     dimensions: Mapping[str, str] | None = None,
     rules: Iterable[AlertRule] = DEFAULT_RULES,
+    scope: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Emit a run's metrics (units inferred from names), flush, then alert on the rules."""
+    """Emit a run's metrics (units inferred from names), flush, then alert on the rules.
+
+    `scope` (e.g. the input file) goes into the alerts' fingerprints only, not into the metrics'
+    dimensions: a metric per file would make a CloudWatch metric, and alarm, per file.
+    """
     for name, value in metrics.items():
         monitor.metric(
             name, float(value), unit=unit_for(name), run_id=run_id, dimensions=dimensions
         )
     monitor.flush()
     return evaluate_rules(
-        monitor, metrics, rules, run_id=run_id, source=source, dimensions=dimensions
+        monitor, metrics, rules, run_id=run_id, source=source, dimensions=dimensions, scope=scope
     )

@@ -93,3 +93,25 @@ def test_cloudwatch_folds_repeats_and_resolutions_from_the_log(
     assert alert.resolved_at is not None and alert.occurrences == 2
     events = [m["event"] for m in _log_messages(logs, monitor.log_group)]
     assert events == ["alert", "alert", "resolved"]
+
+
+def test_scoped_alerts_are_per_input_and_close_older_unscoped_ones(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    local = LocalMonitor(con)
+    dims = {"pipeline": "ingest", "entity": "venues"}
+    failed = {"run_failed": 1.0}
+    legacy = record_run(local, failed, run_id="r0", source="ingest:crm", dimensions=dims)
+    [bad] = record_run(local, failed, run_id="r1", source="ingest:crm", dimensions=dims,
+                       scope={"input": "/in/a.csv"})  # fmt: skip
+    assert [bad] != legacy
+    record_run(local, {"run_failed": 0.0}, run_id="r2", source="ingest:crm", dimensions=dims,
+               scope={"input": "/in/b.csv"})  # fmt: skip
+    [still_open] = local.open_alerts()
+    assert still_open.alert_id == bad  # b.csv's success says nothing about a.csv
+    assert still_open.fingerprint == fingerprint_for(
+        "ingest:crm", "run_failed", {**dims, "input": "/in/a.csv"}
+    )
+    # the metric itself is not split per input
+    assert {m.dimensions["entity"] for m in local.metrics("r1")} == {"venues"}
+    assert all("input" not in m.dimensions for m in local.metrics("r1"))

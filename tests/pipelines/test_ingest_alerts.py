@@ -1,0 +1,51 @@
+"""Alerts of an ingest follow its inputs: one file's recovery never closes another file's alert."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from core.settings import Settings
+from pipelines.ingest import ingest_files
+from tests.conftest import query_warehouse
+
+HEADER = ["Artist ID", "Artist Name", "Primary Genre", "Country", "Popularity", "Followers"]
+GOOD = [["g1", "Velvet Wolves", "indie", "US", "44", "52000"]]
+NAMELESS = [[f"b{i}", "", "", "", "", ""] for i in (2, 3, 4)]  # 75% quarantined: the run fails
+BAD = [["b1", "Loud Noise", "metal", "US", "40", "10"], *NAMELESS]
+
+
+def _csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows([HEADER, *rows])
+    return path
+
+
+def _open_alerts(settings: Settings) -> list[tuple[str, str]]:
+    rows = query_warehouse(
+        settings,
+        "SELECT details->>'metric', fingerprint FROM alerts WHERE resolved_at IS NULL ORDER BY 1",
+    )
+    return [(metric, fingerprint) for metric, fingerprint in rows]
+
+
+def test_a_good_file_in_the_same_batch_leaves_a_bad_files_alerts_open(
+    settings: Settings, tmp_path: Path
+) -> None:
+    bad, good = _csv(tmp_path / "bad.csv", BAD), _csv(tmp_path / "good.csv", GOOD)
+    outcomes = ingest_files(settings, [bad, good], entity="artists")
+    assert [o.status for o in outcomes] == ["failed", "succeeded"]
+    still_open = _open_alerts(settings)
+    assert [metric for metric, _ in still_open] == ["quarantine_rate", "run_failed"]
+    assert all(str(bad.resolve()) in fingerprint for _, fingerprint in still_open)
+
+    # the same good file again, with new rows: still not the bad file's recovery
+    _csv(good, [*GOOD, ["g2", "Quiet Storm", "jazz", "US", "30", "900"]])
+    ingest_files(settings, [good], entity="artists")
+    assert len(_open_alerts(settings)) == 2
+
+    # the bad file fixed: its own alerts close
+    _csv(bad, [["b1", "Loud Noise", "metal", "US", "40", "10"]])
+    [fixed] = ingest_files(settings, [bad], entity="artists")
+    assert fixed.status == "succeeded"
+    assert _open_alerts(settings) == []
