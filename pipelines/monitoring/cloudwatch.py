@@ -23,6 +23,7 @@ from typing import Any, Final, Self, cast
 from core.aws import aws_call
 from core.errors import ConfigError
 from pipelines.monitoring.base import (
+    SEVERITY_RANK,
     Alert,
     AlertRule,
     MonitoringError,
@@ -55,6 +56,9 @@ _COMPARISONS: Final[Mapping[Op, str]] = {
 _MAX_BATCH: Final = 1000  # put_metric_data's limit on data points per request
 _MAX_DIMENSIONS: Final = 30
 ALERTS_METRIC: Final = "AlertsRaised"
+"""Alerts newly opened (a repeat of an open alert is not news: it counts as `REPEATS_METRIC`)."""
+REPEATS_METRIC: Final = "AlertRepeats"
+"""Repeats of alerts still open: the same problem seen again by a later run."""
 
 
 def _aws(action: str, **detail: Any) -> AbstractContextManager[None]:
@@ -190,12 +194,21 @@ class CloudWatchMonitor:
     ) -> str:
         """Write the alert to CloudWatch Logs (and count it as a metric if its severity is set).
 
-        A repeat of an open fingerprint is written too and folded into the open alert when the
-        log is read; its id is returned. `AlertsRaised` counts every occurrence.
+        A repeat of an open fingerprint (or, from a fan-out, of an open alert's id) is written too
+        and folded into the open alert when the log is read; its id is returned. `AlertsRaised`
+        counts the alerts opened (and those that grew more severe), `AlertRepeats` the other
+        repeats, so an alarm on `AlertsRaised` pages once per problem rather than once per run
+        that still sees it.
         """
-        if fingerprint is not None and alert_id is None:
-            alert_id = next((a.alert_id for a in self.open_alerts()
-                             if a.fingerprint == fingerprint), None)  # fmt: skip
+        seen = None
+        if fingerprint is not None:
+            open_now = self.open_alerts()
+            seen = next(
+                (a for a in open_now if a.fingerprint == fingerprint or a.alert_id == alert_id),
+                None,
+            )
+        alert_id = alert_id or (seen.alert_id if seen else None)
+        news = seen is None or SEVERITY_RANK[severity] > SEVERITY_RANK[seen.severity]
         alert = Alert(
             alert_id=alert_id or uuid.uuid4().hex,
             raised_at=utc_now(),
@@ -220,11 +233,16 @@ class CloudWatchMonitor:
             },
             alert.raised_at,
         )
-        log_alert(alert)
+        if news:
+            log_alert(alert)
+        else:
+            log.info(
+                "%s alert %s from %s still open: %s", severity, alert.alert_id, source, message
+            )
         if severity in self.alert_metric_severities:
             self._pending.append(
                 {
-                    "MetricName": ALERTS_METRIC,
+                    "MetricName": ALERTS_METRIC if news else REPEATS_METRIC,
                     "Value": 1.0,
                     "Unit": "Count",
                     "Timestamp": alert.raised_at,

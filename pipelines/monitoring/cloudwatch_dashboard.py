@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from core.aws import aws_call
 from pipelines.monitoring.base import DEFAULT_RULES, AlertRule, MonitoringError
-from pipelines.monitoring.cloudwatch import ALERTS_METRIC
+from pipelines.monitoring.cloudwatch import ALERTS_METRIC, REPEATS_METRIC
 
 DEFAULT_NAME: Final = "Encore-Pipelines"
 DEFAULT_NAMESPACE: Final = "Encore/Pipelines"
@@ -139,7 +139,9 @@ def dashboard_body(
             _metric(ns, "run_failed", "Sum", "failed runs", color="#d62728"),
             _metric(ns, "retries_exhausted", "Sum", "retries exhausted", color="#ff7f0e"),
             [ns, ALERTS_METRIC, "severity", "critical",
-             {"stat": "Sum", "label": "critical alerts", "color": "#9467bd"}],
+             {"stat": "Sum", "label": "new critical alerts", "color": "#9467bd"}],
+            [ns, REPEATS_METRIC, "severity", "critical",
+             {"stat": "Sum", "label": "critical alerts repeated", "color": "#c5b0d5"}],
         ], x=0, y=2, view="bar"),
         graph("Records in, accepted, quarantined", [
             _metric(ns, "records_in", "Sum", "records in"),

@@ -25,6 +25,7 @@ from pipelines.monitoring import (
     LocalMonitor,
     Monitor,
     MonitoringError,
+    fingerprint_for,
     record_run,
 )
 
@@ -265,3 +266,29 @@ def test_fan_out_to_local_and_a_dead_cloudwatch_keeps_the_run_going(
     assert con.execute("SELECT alert_id FROM alerts").fetchall() == [(alert_id,)]
     assert con.execute("SELECT count(*) FROM pipeline_metrics").fetchall() == [(1,)]
     assert any("secondary monitor CloudWatchMonitor" in r.getMessage() for r in caplog.records)
+
+
+def test_alerts_raised_counts_new_alerts_and_repeats_apart(
+    monitor: CloudWatchMonitor, cloudwatch: Any, namespace: str
+) -> None:
+    # as the aws profile runs it: the warehouse first, CloudWatch beside it
+    con = duckdb.connect()
+    migrate(con)
+    fan = FanOutMonitor(LocalMonitor(con), monitor)
+    failed, dims = {"run_failed": 1.0}, {"pipeline": "ingest", "entity": "venues"}
+    for run in ("r1", "r2", "r3"):  # one problem seen by three runs
+        record_run(fan, failed, run_id=run, source="ingest:crm", dimensions=dims)
+    monitor.alert("critical", "ingest:crm", "again, straight to CloudWatch",
+                  fingerprint=fingerprint_for("ingest:crm", "run_failed", dims))  # fmt: skip
+    record_run(fan, {"run_failed": 0.0}, run_id="r4", source="ingest:crm", dimensions=dims)
+    record_run(fan, failed, run_id="r5", source="ingest:crm", dimensions=dims)  # news again
+
+    # a problem that grows worse is news too: 10% quarantined warns, 30% is critical
+    for run, rate in (("r6", 0.1), ("r7", 0.3)):
+        record_run(fan, {"quarantine_rate": rate}, run_id=run, source="ingest:crm")
+
+    critical = {"severity": "critical"}
+    [raised] = _stats(cloudwatch, namespace, "AlertsRaised", critical)
+    assert raised["Sum"] == 3.0  # r1's alert, r5's and r7's, not every run that saw a problem
+    [repeated] = _stats(cloudwatch, namespace, "AlertRepeats", critical)
+    assert repeated["Sum"] == 3.0
