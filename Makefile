@@ -3,25 +3,39 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
-STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+# one stamp per installed lock, named after its content: a changed lock or pyproject reinstalls
+STAMP      := $(VENV)/.installed-full-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+DEMO_STAMP := $(VENV)/.installed-demo-$(shell cat requirements-demo.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 PACKAGES := core pipelines models tools agent evals mcp_servers
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install system-deps demo test lint format bench eval lock clean
+.PHONY: install install-demo system-deps demo test lint format bench eval lock clean
 
+# everything: the tests, lint, benchmarks, the AWS adapters, Spark and the LLM providers
 install: $(STAMP)
 
+# only what the demo and the evals run on (no extras: no pyspark, moto, pytest, ...); an
+# up-to-date complete install serves too, and `make test` after it installs the rest
+install-demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
+
 # uv installs the locked set in seconds; bytecode is compiled up front so commands start fast
-$(STAMP): requirements.lock pyproject.toml
+define install_lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
-	$(UV) pip install --python $(BIN)/python --compile-bytecode --quiet -r requirements.lock
+	$(UV) pip install --python $(BIN)/python --compile-bytecode --quiet -r $(1)
 	$(UV) pip install --python $(BIN)/python --compile-bytecode --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
+endef
+
+$(STAMP): requirements.lock pyproject.toml
+	$(call install_lock,requirements.lock)
+
+$(DEMO_STAMP): requirements-demo.lock pyproject.toml
+	$(call install_lock,requirements-demo.lock)
 
 # Debian packages the tests drive for real: Chromium (UI tests, PNG charts), PostgreSQL
 # (semantic-query parity) and a Java runtime (the Spark ETL on a local Spark). Installed only
@@ -41,7 +55,7 @@ INSPECTOR := $(VENV)/node/node_modules/.bin/mcp-inspector
 $(INSPECTOR):
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/node @modelcontextprotocol/inspector@0.15.0
 
-demo: install
+demo: install-demo
 	$(BIN)/encore demo $(DEMO_ARGS)
 
 test: install system-deps $(INSPECTOR)
@@ -62,12 +76,14 @@ bench: install
 # Every eval case against the demo warehouse (build it first: `make demo`, or
 # `encore demo --no-ui --scale small`); gates on evals/thresholds.yaml and writes the report
 EVAL_REPORT ?= .encore/eval-report.md
-eval: install
+eval: install-demo
 	$(BIN)/encore eval --report $(EVAL_REPORT)
 
-# Re-resolve the pinned dependency set after changing pyproject.toml
+# Re-resolve the pinned dependency sets after changing pyproject.toml: every extra, then the
+# demo's subset (no extras) constrained by it, so both pin the same version of a shared package
 lock:
 	$(UV) pip compile pyproject.toml --extra dev --extra aws --extra bench --extra spark --extra openai --extra anthropic --extra ollama --python-version 3.11 --quiet -o requirements.lock
+	$(UV) pip compile pyproject.toml --constraint requirements.lock --python-version 3.11 --quiet -o requirements-demo.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
