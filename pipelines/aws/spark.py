@@ -6,6 +6,8 @@ aliases, normalisers, `validation_sql`, then `duplicate_key_sql`) is built here 
 written as Spark SQL. Each rule is one place where the two engines read the same SQL differently:
 
     DuckDB                                  Spark (3.5 on Glue 5.0; 4.x in the tests)
+    * EXCLUDE (a, b)                        the columns it keeps, listed (Spark 3.5 has no
+                                            * EXCEPT): `pipelines.aws.star_columns`
     prefix, suffix, strlen                  startswith, endswith, octet_length
     nfc_normalize                           ICU4J's Normalizer.compose by reflect (Spark 4),
                                             else a Python UDF (Spark 3.5 has no ICU4J)
@@ -53,7 +55,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -62,6 +64,7 @@ from sqlglot import exp
 
 from core.errors import ConfigError, SourceError
 from core.schemas import ENTITY_SCHEMAS
+from pipelines.aws.star_columns import expand_star_excludes, read_tables, spark4_only
 from pipelines.transforms.aliases import map_columns
 from pipelines.transforms.normalize import FIELD_NORMALISERS
 from pipelines.transforms.resolve import RESOLUTIONS
@@ -206,14 +209,36 @@ class UnsupportedSqlError(ConfigError):
     """DuckDB SQL with no faithful Spark rewrite (yet): fail loudly rather than differ."""
 
 
-def to_spark(sql: str, *, nfc: Nfc = "icu") -> str:
-    """DuckDB SQL as Spark SQL meaning the same (see the module docstring)."""
+def to_spark(
+    sql: str, *, nfc: Nfc = "icu", columns: Mapping[str, Sequence[str]] | None = None
+) -> str:
+    """DuckDB SQL as Spark 3.5 SQL meaning the same (see the module docstring).
+
+    `columns`: the columns of the tables the SQL reads, needed to spell out `* EXCLUDE`
+    (`pipelines.aws.star_columns`); SQL with none may leave it out.
+    """
     tree = sqlglot.parse_one(sql, read="duckdb")
     if not isinstance(tree, exp.Expression):
         raise UnsupportedSqlError(f"not one SQL statement: {sql[:200]}")
+    try:
+        tree = expand_star_excludes(tree, columns)
+    except ConfigError as exc:
+        raise UnsupportedSqlError(str(exc)) from exc
     for rule in RULES:
         tree = _rewrite(tree, rule, nfc)
-    return tree.sql(dialect="spark")
+    spark_sql = tree.sql(dialect="spark")
+    refused = spark4_only(spark_sql)
+    if refused:
+        raise UnsupportedSqlError("Spark 3.5 (Glue 5.0) refuses " + "; ".join(refused))
+    return spark_sql
+
+
+def read_columns(spark: SparkSession, sql: str) -> dict[str, list[str]]:
+    """The columns of the views and tables the DuckDB `sql` reads, as the session has them."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if not isinstance(tree, exp.Expression):
+        raise UnsupportedSqlError(f"not one SQL statement: {sql[:200]}")
+    return {t: spark.table(t).columns for t in read_tables(tree)}
 
 
 def _rewrite(node: exp.Expression, rule: Rule, nfc: Nfc) -> exp.Expression:
@@ -555,7 +580,8 @@ def run_transforms(
     )
     texts.createOrReplaceTempView(view)
     plan = plan_transforms(entity, raw.columns, view, source=source)
-    checked = spark.sql(to_spark(plan.sql, nfc=nfc_flavour(spark)))
+    columns = read_columns(spark, plan.sql)
+    checked = spark.sql(to_spark(plan.sql, nfc=nfc_flavour(spark), columns=columns))
     spark.catalog.dropTempView(view)  # the query is analysed already: it holds the plan
     valid = F.size(F.col(REASONS)) == 0
     accepted = checked.where(valid).select(*plan.fields, LINE, *plan.curated)

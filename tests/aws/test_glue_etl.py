@@ -199,7 +199,8 @@ def test_the_package_alone_holds_the_code_the_job_imports(tmp_path: Path) -> Non
     code = (
         "import pipelines.aws.glue_job, pipelines.aws.spark as spark; "
         "plan = spark.plan_transforms('fans', ['fan_id', 'Joined', '_line'], 'raw'); "
-        "print(spark.__file__, plan.mapping, len(spark.to_spark(plan.sql)) > 0)"
+        "columns = {'raw': ['fan_id', 'Joined', '_line']}; "
+        "print(spark.__file__, plan.mapping, len(spark.to_spark(plan.sql, columns=columns)) > 0)"
     )
     env = {**os.environ, "PYTHONPATH": str(package)}  # ahead of the editable install
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
