@@ -1,12 +1,17 @@
 """Build the Strands agent: MCP tools, memory tools, system prompt, conversation window, model.
 
-Each (data, role, user) has one MCP client: a `python -m mcp_servers all` subprocess (~230 MB)
-whose tools are bound to that role and user, or one HTTP session. A pool keeps at most
-`max_live` of them running, least recently used first out, and stops those idle for `idle_s`;
-a stopped client starts again, with its own role and user, on the next call an agent makes
-through it. So a new chat session starts in milliseconds while the server stays bounded however
-many users come and go. `configure_mcp_pool()` sets the bounds; `close_mcp_clients()` (also run
-at exit) stops every client.
+Each (data, role, user) has one MCP client: a `python -m mcp_servers all` subprocess (~250-300
+MB) whose tools are bound to that role and user at start (`mcp_servers/binding.py` fixes the
+ToolContext, and the audit log names that user), so servers are not shared across users. A pool
+keeps at most `max_live` of them running and stops those idle for `idle_s`; a stopped client
+starts again, with its own role and user, on the next call an agent makes through it.
+
+A running turn holds its client (`mcp_turn`), so the pool never stops it between the turn's
+tool calls. A client that must start takes a free slot, else stops the client idle longest that
+no turn holds; when every slot is held by a running turn it waits up to `slot_wait_s` for one
+to end (a restart costs seconds of CPU, a wait only the rest of another turn), and only then
+starts beyond the bound. `configure_mcp_pool()` sets the bounds; `close_mcp_clients()` (also
+run at exit) stops every client.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,6 +54,7 @@ log = logging.getLogger(__name__)
 _ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MAX_LIVE = 8
 DEFAULT_IDLE_S = 600.0
+DEFAULT_SLOT_WAIT_S = 30.0
 
 
 def _server_env(settings: Settings, *, user: str, role: str) -> dict[str, str]:
@@ -67,7 +74,8 @@ def _server_env(settings: Settings, *, user: str, role: str) -> dict[str, str]:
 
 class PooledMCPClient(MCPClient):
     """An MCP client of the pool: every call first makes sure it runs (starting it again after
-    the pool stopped it) and marks it busy, so the pool never stops it in the middle of a call.
+    the pool stopped it) and marks it busy, so the pool never stops it in the middle of a call;
+    `held` counts the running turns of agents on it, which keep it up between their calls.
 
     It also keeps what agents built on it share: its tool list, vocabulary reader and offline
     planner, which live as long as the client object (not its subprocess).
@@ -78,6 +86,7 @@ class PooledMCPClient(MCPClient):
         self.key = key
         self.describe = describe  # what to check when it does not start
         self.busy = 0
+        self.held = 0
         self.last_used = time.monotonic()
         self.starts = 0
         self.start_lock = threading.Lock()
@@ -121,13 +130,23 @@ class _Using:
 
 
 class _ClientPool:
-    """At most `max_live` running clients (busy ones are never stopped, so the bound can be
-    passed while more calls than that run at once); idle ones stop after `idle_s`."""
+    """At most `max_live` running clients; a client in a call or held by a running turn is never
+    stopped. Starting one when all are in use waits up to `slot_wait_s` for a turn to end, then
+    passes the bound (stopping the extra client once it is idle); idle ones stop after
+    `idle_s`."""
 
-    def __init__(self, max_live: int = DEFAULT_MAX_LIVE, idle_s: float = DEFAULT_IDLE_S) -> None:
+    def __init__(
+        self,
+        max_live: int = DEFAULT_MAX_LIVE,
+        idle_s: float = DEFAULT_IDLE_S,
+        slot_wait_s: float = DEFAULT_SLOT_WAIT_S,
+    ) -> None:
         self.max_live = max_live
         self.idle_s = idle_s
+        self.slot_wait_s = slot_wait_s
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)  # a client became idle or stopped
+        self._starting = 0  # slots taken by clients starting now (not yet in _live)
         # one client object per key while any agent holds it, running or not: a second object
         # for the same key would start a second subprocess
         self._known: weakref.WeakValueDictionary[tuple[str, ...], PooledMCPClient] = (
@@ -154,6 +173,19 @@ class _ClientPool:
     def using(self, client: PooledMCPClient) -> _Using:
         return _Using(self, client)
 
+    def hold(self, client: PooledMCPClient) -> None:
+        """A turn on `client` begins: keep it running until `unhold` (starts nothing)."""
+        with self._lock:
+            client.held += 1
+
+    def unhold(self, client: PooledMCPClient) -> None:
+        with self._lock:
+            client.held -= 1
+            client.last_used = time.monotonic()
+            victims = self._pick(lambda c: len(self._live) > self.max_live)
+            self._freed.notify_all()
+        self._stop(victims, "the pool is over its bound")
+
     def acquire(self, client: PooledMCPClient) -> None:
         """Mark `client` busy, starting it (and making room) if the pool had stopped it."""
         with self._lock:
@@ -165,27 +197,57 @@ class _ClientPool:
         try:
             with client.start_lock:
                 if not client.running():
-                    self._start(client)
+                    self._stop(self._make_room(client), "room for another user's turn")
+                    try:
+                        self._start(client)
+                    finally:
+                        with self._lock:
+                            self._starting -= 1
         except BaseException:
             self.release(client)
             raise
         with self._lock:
             self._live[client.key] = client
             self._live.move_to_end(client.key)
-            victims = self._pick(lambda c: len(self._live) > self.max_live)
-        self._stop(victims, "the pool is full")
         self._ensure_reaper()
+
+    def _make_room(self, client: PooledMCPClient) -> list[PooledMCPClient]:
+        """Take a slot for `client`: a free one, else the one of the client idle longest that
+        no turn holds (returned, to stop), else wait for a turn to end; past `slot_wait_s`,
+        a slot beyond the bound."""
+        deadline = time.monotonic() + self.slot_wait_s
+        with self._lock:
+            while True:
+                if len(self._live) + self._starting < self.max_live:
+                    self._starting += 1
+                    return []
+                victims = self._pick(lambda c: True, limit=1)
+                if victims:
+                    self._starting += 1
+                    return victims
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning(
+                        "all %d MCP clients are in use by running turns; starting one more "
+                        "for %s beyond ENCORE_MCP_MAX_LIVE",
+                        self.max_live,
+                        client.key[2:4],
+                    )
+                    self._starting += 1
+                    return []
+                self._freed.wait(left)
 
     def release(self, client: PooledMCPClient) -> None:
         with self._lock:
             client.busy -= 1
             client.last_used = time.monotonic()
             victims = self._pick(lambda c: len(self._live) > self.max_live)
-        self._stop(victims, "the pool is full")
+            self._freed.notify_all()
+        self._stop(victims, "the pool is over its bound")
 
     def _start(self, client: PooledMCPClient) -> None:
         try:
-            MCPClient.start(client)
+            client.start()
         except Exception as exc:
             raise ConfigError(
                 f"the MCP tool server did not start ({exc}); check that {client.describe}",
@@ -194,12 +256,17 @@ class _ClientPool:
         client.starts += 1
         log.info("MCP client started (%d running): %s", len(self._live) + 1, client.key[2:4])
 
-    def _pick(self, over: Callable[[PooledMCPClient], bool]) -> list[PooledMCPClient]:
-        """Remove and return idle running clients, least recently used first, while `over`."""
-        victims = []
-        for key, client in list(self._live.items()):
-            if client.busy == 0 and over(client):
-                del self._live[key]
+    def _pick(
+        self, over: Callable[[PooledMCPClient], bool], limit: int | None = None
+    ) -> list[PooledMCPClient]:
+        """Remove and return running clients no call uses and no turn holds, idle longest
+        first, while `over` (at most `limit`)."""
+        victims: list[PooledMCPClient] = []
+        for client in sorted(self._live.values(), key=lambda c: c.last_used):
+            if limit is not None and len(victims) >= limit:
+                break
+            if client.busy == 0 and client.held == 0 and over(client):
+                del self._live[client.key]
                 victims.append(client)
         return victims
 
@@ -216,6 +283,8 @@ class _ClientPool:
                     client.stop(None, None, None)
                 except Exception as exc:  # stopping: report, keep the pool going
                     log.warning("MCP client did not stop cleanly: %s", exc)
+            with self._lock:
+                self._freed.notify_all()
 
     def _ensure_reaper(self) -> None:
         with self._lock:
@@ -245,8 +314,14 @@ class _ClientPool:
                     return
             self._stop(victims, f"idle for {self.idle_s:g} s")
 
-    def configure(self, *, max_live: int | None, idle_s: float | None) -> None:
+    def configure(
+        self, *, max_live: int | None, idle_s: float | None, slot_wait_s: float | None = None
+    ) -> None:
         with self._lock:
+            if slot_wait_s is not None:
+                if slot_wait_s < 0:
+                    raise ConfigError(f"the MCP slot wait is 0 or more; got {slot_wait_s}")
+                self.slot_wait_s = slot_wait_s
             if max_live is not None:
                 if max_live < 1:
                     raise ConfigError(f"the MCP pool needs room for 1 client; got {max_live}")
@@ -279,10 +354,14 @@ class _ClientPool:
 _POOL = _ClientPool()
 
 
-def configure_mcp_pool(*, max_live: int | None = None, idle_s: float | None = None) -> None:
+def configure_mcp_pool(
+    *, max_live: int | None = None, idle_s: float | None = None, slot_wait_s: float | None = None
+) -> None:
     """Bound the MCP clients this process runs: at most `max_live` at once (default 8, each a
-    ~230 MB subprocess) and none idle for longer than `idle_s` seconds (default 600)."""
-    _POOL.configure(max_live=max_live, idle_s=idle_s)
+    ~250-300 MB subprocess), none idle for longer than `idle_s` seconds (default 600), and a
+    client that must start waits up to `slot_wait_s` (default 30) for a running turn to free a
+    slot before it passes the bound."""
+    _POOL.configure(max_live=max_live, idle_s=idle_s, slot_wait_s=slot_wait_s)
     _POOL.explicit = True
 
 
@@ -295,6 +374,24 @@ def _pool_bounds_from(agent_settings: AgentSettings) -> None:
 def live_mcp_clients() -> list[PooledMCPClient]:
     """The MCP clients running now, least recently used first."""
     return _POOL.live()
+
+
+_CLIENT_OF: weakref.WeakKeyDictionary[Agent, PooledMCPClient] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def mcp_turn(agent: Agent) -> Iterator[None]:
+    """Around one turn of `agent`: its pooled MCP client is not stopped between the turn's tool
+    calls (it still starts only when a call needs it)."""
+    client = _CLIENT_OF.get(agent)
+    if client is None:
+        yield
+        return
+    _POOL.hold(client)
+    try:
+        yield
+    finally:
+        _POOL.unhold(client)
 
 
 def mcp_client(
@@ -448,7 +545,7 @@ def build_agent(
     if model is None or isinstance(model, str):
         model = _shared_model(model or agent_settings.model, agent_settings, client, settings)
     tools: list[Any] = [*_tools_of(client), *memory_tools(memory, user)]
-    return Agent(
+    agent = Agent(
         model=model,
         tools=tools,
         messages=list(history or []),
@@ -462,3 +559,6 @@ def build_agent(
         trace_attributes={"session.id": session, "user.id": user, "encore.role": role},
         load_tools_from_directory=False,
     )
+    if isinstance(client, PooledMCPClient):
+        _CLIENT_OF[agent] = client
+    return agent

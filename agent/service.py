@@ -25,7 +25,7 @@ from strands.models import Model
 from strands.types.content import Messages
 
 from agent import telemetry
-from agent.build import build_agent, open_memory
+from agent.build import build_agent, mcp_turn, open_memory
 from agent.config import AgentSettings
 from agent.memory.base import Memory, PreferenceKind, check_kind
 from agent.memory.extract import extract_preferences
@@ -197,7 +197,11 @@ class AgentService:
         pending: dict[str, tuple[str, dict[str, Any], float]] = {}
         answer: list[str] = []
         usage: dict[str, int] = {}
-        with telemetry.turn_span(user=self.user, session=self.session, text=text) as span:
+        # the turn holds its MCP server: the pool does not stop it between the turn's tool calls
+        with (
+            mcp_turn(self.agent),
+            telemetry.turn_span(user=self.user, session=self.session, text=text) as span,
+        ):
             async for event in self.agent.stream_async(text):
                 if "data" in event and isinstance(event["data"], str):
                     answer.append(event["data"])
