@@ -315,7 +315,9 @@ def _transform_and_load(
         with _step(run, "concert_performance"):  # whether a sales batch only appends
             batch = before_load(con, entity)
         with _step(run, "load"):
-            run.inserted, run.updated = load_records(con, entity, source, run, fields)
+            run.inserted, run.updated = load_records(
+                con, entity, source, run, fields, appends=batch.appends
+            )
         if "concert_performance" in WRITES[entity]:
             with _step(run, "concert_performance"):
                 refresh_concert_performance(con, batch)

@@ -95,8 +95,15 @@ def foreign_key_sql(
 
 
 def load_records(
-    con: duckdb.DuckDBPyConnection, entity: str, source: str, run: Run, fields: list[str]
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    source: str,
+    run: Run,
+    fields: list[str],
+    *,
+    appends: bool = False,
 ) -> tuple[int, int]:
+    """Load `_clean` into the warehouse; `appends`: no stored key is in the batch's key range."""
     if entity in RESOLUTIONS:
         return _resolve_and_upsert(con, entity, source, run, "_clean", fields)
     if entity == "concert_results":
@@ -104,7 +111,7 @@ def load_records(
     if entity == "concert_listings":
         return _load_listings(con, source, run)
     key = fields[0]
-    return upsert(con, entity, "_clean", key, fields)
+    return upsert(con, entity, "_clean", key, fields, appends=appends)
 
 
 def _resolve_and_upsert(

@@ -151,7 +151,13 @@ def last_build(settings: Settings) -> dict[str, Any] | None:
 
 
 def upsert(
-    con: duckdb.DuckDBPyConnection, table: str, rows: str, key: str, columns: list[str]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: str,
+    key: str,
+    columns: list[str],
+    *,
+    appends: bool = False,
 ) -> tuple[int, int]:
     """Merge `rows` (a relation with `columns`) into `table` by `key`; return (inserted, updated).
 
@@ -160,12 +166,13 @@ def upsert(
 
     The cost follows the batch, not the table: only stored rows inside the batch's key range are
     read (zone maps skip the rest, so appending new, increasing ids reads none), and hash tables
-    are built from the batch, never from every stored key.
+    are built from the batch, never from every stored key. `appends` says the caller has already
+    found no stored key in the batch's range (`pipelines.marts.before_load`).
     """
     names = ", ".join(f'"{c}"' for c in columns)
     k = f'"{key}"'
-    low, high = _key_range(con, rows, k)
-    if low is None or not _any_between(con, table, k, low, high):  # all new: a plain append
+    low, high = (None, None) if appends else _key_range(con, rows, k)
+    if appends or low is None or not _any_between(con, table, k, low, high):  # a plain append
         return _changed(con, f"INSERT INTO {table} ({names}) SELECT {names} FROM {rows}"), 0
     stored, changed = "_upsert_stored", "_upsert_changed"
     # the stored rows this batch names (a semi-join: the batch is the build side)

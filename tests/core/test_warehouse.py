@@ -101,6 +101,36 @@ def test_constraints_hold_in_the_warehouse(settings: Settings) -> None:
         )
 
 
+def test_rebuilding_ticket_sales_for_storage_keeps_rows_types_and_checks(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0006 rebuilds ticket_sales (uncompressed sale ids) around the stored sales."""
+    before = [m for m in available_migrations() if m.version < 6]
+    monkeypatch.setattr(warehouse, "available_migrations", lambda: before)
+    con = connect_writer(settings)
+    sale = (
+        "INSERT INTO ticket_sales VALUES "
+        "(?, 'C1', NULL, TIMESTAMP '2025-01-01 10:00', ?, 'vip', 2, 10, 20)"
+    )
+    con.execute(sale, ["S1", "web"])
+    described = "SELECT column_name, column_type, null FROM (DESCRIBE ticket_sales)"
+    columns = con.execute(described).fetchall()
+    con.close()
+    monkeypatch.undo()
+    con = connect_writer(settings)  # applies 0006
+    assert con.execute("SELECT sale_id, amount FROM ticket_sales").fetchall() == [("S1", 20)]
+    assert con.execute(described).fetchall() == columns
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute(sale, ["S2", "fax"])
+    con.execute("CHECKPOINT")
+    [(compression,)] = con.execute(
+        "SELECT DISTINCT compression FROM pragma_storage_info('ticket_sales') "
+        "WHERE column_name = 'sale_id' AND segment_type <> 'VALIDITY'"
+    ).fetchall()
+    assert compression == "Uncompressed"
+    con.close()
+
+
 def test_transaction_rolls_back_on_error(settings: Settings) -> None:
     con = connect_writer(settings)
     with pytest.raises(RuntimeError), transaction(con):
