@@ -4,25 +4,34 @@ Steps run in order and each is independent: a source that is not configured is s
 the reason, a source that fails is reported without stopping the others.
 
     landing files -> stream -> Ticketmaster -> Spotify -> setlist.fm -> quality report
+
+The quality report after a run covers what the run changed (`quality="run"`): the checks that
+read a table one of its loads wrote, so a run that loaded nothing runs none and its cost follows
+the tables it touched, not the warehouse. `quality="warehouse"` checks everything, as
+`encore quality report` does.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from core.errors import EncoreError
 from core.settings import Settings
 from core.warehouse import connect_reader, connect_writer, reading
-from pipelines.ingest import FileOutcome, ingest_files
+from pipelines.ingest import WRITES, FileOutcome, ingest_files
+from pipelines.ledger import utc_now
 from pipelines.quality import QualityReport, assess
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TICKETMASTER_QUERY: dict[str, Any] = {"classificationName": "music", "countryCode": "US"}
+
+QualityScope = Literal["run", "warehouse"]
+QUALITY_SCOPES: Final[tuple[QualityScope, ...]] = ("run", "warehouse")
 
 
 @dataclass
@@ -52,8 +61,10 @@ def run_pipeline(
     stream: str = "events",
     use_apis: bool = True,
     on_step: Callable[[StepResult], None] | None = None,
+    quality: QualityScope = "run",
 ) -> tuple[list[StepResult], QualityReport]:
-    """Run every step; returns their results and the quality report of the warehouse after."""
+    """Run every step; returns their results and the quality report after them: of the tables
+    the run changed (`quality="run"`, none when it loaded nothing) or of the whole warehouse."""
     steps: list[Callable[[], StepResult]] = [
         lambda: _landing(settings, landing or settings.data_dir / "landing"),
         lambda: _stream(settings, stream),
@@ -71,12 +82,30 @@ def run_pipeline(
         if on_step:
             on_step(result)
     connect_writer(settings).close()  # the warehouse exists (and is migrated) even if empty
+    tables = changed_tables(results) if quality == "run" else None
+    if tables == set():
+        return results, QualityReport(None, utc_now(), [])
     con = connect_reader(settings)
     try:
-        report = assess(con, record_flags=False)
+        report = assess(con, record_flags=False, tables=tables)
     finally:
         con.close()
     return results, report
+
+
+def changed_tables(steps: Iterable[StepResult]) -> set[str]:
+    """The warehouse tables the steps' loads changed, plus the run ledger when any did (the
+    freshness check reads it); empty when nothing was inserted or updated."""
+    tables = {
+        table
+        for step in steps
+        for outcome in step.outcomes
+        if outcome.status == "succeeded"
+        and outcome.run is not None
+        and outcome.run.inserted + outcome.run.updated > 0
+        for table in WRITES.get(outcome.run.entity or outcome.entity or "", ())
+    }
+    return tables | {"pipeline_runs"} if tables else tables
 
 
 def _guarded(name: str, body: Callable[[], StepResult]) -> StepResult:

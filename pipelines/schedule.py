@@ -152,6 +152,8 @@ class Tick:
     steps: list[StepResult] = field(default_factory=list)
     refreshes: list[RefreshResult] = field(default_factory=list)
     quality_failures: int = 0
+    """Quality checks over their limit, of the tables the tick's loads changed (none ran when
+    it loaded nothing): the warehouse's older problems are `encore quality report`'s."""
     error: str | None = None
     crash: str | None = None
     """What broke the tick itself (not one of its inputs), e.g. a warehouse it could not open."""

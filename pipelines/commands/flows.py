@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -96,9 +96,14 @@ def pipeline_run_command(
     ] = None,
     stream: Annotated[str, typer.Option(help="stream to consume")] = "events",
     apis: Annotated[bool, typer.Option(help="refresh from the APIs that have keys set")] = True,
+    quality: Annotated[
+        Literal["run", "warehouse"],
+        typer.Option(help="check the tables this run changed, or the whole warehouse"),
+    ] = "run",
 ) -> None:
     """Run every source: landing files, the stream and the APIs -> raw -> curated -> warehouse ->
-    marts, then report data quality. Exits 1 when a step fails or quality fails."""
+    marts, then report the data quality of the tables the run changed (`--quality warehouse`:
+    of every table, as `encore quality report`). Exits 1 when a step fails or quality fails."""
     from pipelines.orchestrate import StepResult, run_pipeline
 
     table = Table("step", "status", "records", "accepted", "quarantined", "detail",
@@ -111,14 +116,26 @@ def pipeline_run_command(
 
     with console.status("running the pipeline ..."):
         steps, report = run_pipeline(
-            Settings(), landing=landing, stream=stream, use_apis=apis, on_step=show
-        )
+            Settings(), landing=landing, stream=stream, use_apis=apis, on_step=show,
+            quality=quality,
+        )  # fmt: skip
     console.print(table)
     failing = [r for r in report.results if not r.passed]
     verdict = "[green]passed[/]" if report.passed else "[red]failed[/]"
-    console.print(
-        f"data quality {verdict}: {len(report.results)} checks, {len(failing)} over limit"
-    )
+    if quality == "warehouse":
+        scope = "of the warehouse"
+    else:
+        scope = "of the tables this run changed"
+        if report.results:
+            scope += f" ({', '.join(sorted({r.entity for r in report.results}))})"
+    if report.results or quality == "warehouse":
+        console.print(
+            f"data quality {scope} {verdict}: {len(report.results)} checks, "
+            f"{len(failing)} over limit"
+        )
+    else:
+        console.print("no data changed, so no quality checks ran "
+                      "(`encore quality report` checks the whole warehouse)")  # fmt: skip
     for r in failing:
         console.print(f"  {r.entity}: {r.name} ({r.share:.1%} of {r.rows:,})")
     if any(s.status == "failed" for s in steps) or not report.passed:
