@@ -1,10 +1,14 @@
-"""The agent benchmark reports warm percentiles and a cold start over its question set."""
+"""The agent benchmark reports warm percentiles and a cold start over its question set.
+
+The bench starts one MCP server per bench user (five) plus the cold one; the warehouse-only
+server has the one tool the scripted plan calls and starts in about half the time of `all`.
+"""
 
 from __future__ import annotations
 
 from agent.bench import QUESTIONS, bench_agent
 from core.settings import Settings
-from tests.agent.conftest import agent_settings
+from tests.agent.conftest import WAREHOUSE_MCP_COMMAND, agent_settings
 from tests.agent.scripted import ScriptedModel
 
 
@@ -19,7 +23,7 @@ def test_bench_reports_latency_figures(small_warehouse: Settings) -> None:
         small_warehouse,
         rounds=2,
         model=ScriptedModel(plan=plan),
-        agent_settings=agent_settings(),
+        agent_settings=agent_settings(mcp_command=WAREHOUSE_MCP_COMMAND),
         questions=QUESTIONS[:3],
     )
     assert figures["turns"] == 6 and figures["questions"] == 3
