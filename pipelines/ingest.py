@@ -231,7 +231,17 @@ def _report(
     retries_exhausted: bool,
 ) -> None:
     """Record the run's metrics and raise the alerts its rules call for (5.1, 5.3); alerts are
-    per input file, so in one batch a good file does not resolve a bad file's alert."""
+    per input file, so in one batch a good file does not resolve a bad file's alert.
+
+    A stream batch or API response is a file the pipeline wrote under a new name in a temporary
+    `encore-*` folder: its input is the stream or API itself (the source), or no later batch
+    would ever resolve its alerts.
+    """
+    path = Path(run.inputs[0]["uri"])
+    ours = (
+        path.parent.name.startswith("encore-")
+        and path.parent.parent == Path(tempfile.gettempdir()).resolve()
+    )
     metrics = {
         "records_in": run.records_in,
         "accepted": run.accepted,
@@ -249,7 +259,7 @@ def _report(
         run_id=run.run_id,
         source=f"ingest:{run.source}",
         dimensions={"pipeline": "ingest", "entity": entity},
-        scope={"input": run.inputs[0]["uri"]},
+        scope=None if ours else {"input": str(path)},
     )
 
 

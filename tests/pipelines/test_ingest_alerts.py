@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.settings import Settings
 from pipelines.ingest import ingest_files
+from pipelines.stream import StreamRecord
+from pipelines.streaming import load_batch
 from tests.conftest import query_warehouse
 
 HEADER = ["Artist ID", "Artist Name", "Primary Genre", "Country", "Popularity", "Followers"]
@@ -49,3 +52,21 @@ def test_a_good_file_in_the_same_batch_leaves_a_bad_files_alerts_open(
     [fixed] = ingest_files(settings, [bad], entity="artists")
     assert fixed.status == "succeeded"
     assert _open_alerts(settings) == []
+
+
+def _stream_batch(rows: list[dict[str, str]], first: int) -> list[StreamRecord]:
+    return [
+        StreamRecord("events", "0", str(first + i), "k", {"entity": "fans", "record": row},
+                     datetime.now(UTC))
+        for i, row in enumerate(rows)
+    ]  # fmt: skip
+
+
+def test_a_stream_is_one_input_whatever_its_batches_are_named(settings: Settings) -> None:
+    bad = [{"fan_id": "F1", "age_band": "twelve"}, {"fan_id": "F2", "age_band": "25-34"}]
+    load_batch(settings, _stream_batch(bad, 0), source="stream:events")  # 50% quarantined
+    [alert] = _open_alerts(settings)
+    assert alert[0] == "quarantine_rate"
+    good = [{"fan_id": "F3", "age_band": "25-34"}]
+    load_batch(settings, _stream_batch(good, 2), source="stream:events")
+    assert _open_alerts(settings) == []  # the stream recovered
