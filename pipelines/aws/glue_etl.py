@@ -41,7 +41,8 @@ GLUE_VERSION: Final = "5.0"
 PREFIX: Final = "_glue"
 """Where the job's code lives in the lake bucket (beside raw/ and curated/)."""
 PACKAGES: Final = ("core", "pipelines")
-MODULES: Final = ("pydantic", "pydantic-settings", "python-dotenv", "sqlglot", "duckdb")
+MODULES: Final = ("pydantic", "pydantic-settings", "python-dotenv", "sqlglot", "duckdb",
+                  "defusedxml")  # fmt: skip
 """What the job imports beyond Glue 5.0's own (pyspark, pyarrow, numpy), pinned to the versions
 the tests ran: the transforms are checked against DuckDB with exactly these."""
 ENTITY_MAP_KEY: Final = "curated/entity_map/entity_map.parquet"

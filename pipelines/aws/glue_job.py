@@ -3,8 +3,9 @@
     --lake s3://bucket (or file:///path)  --source files  --dt 2026-11-27
     [--entity venues]  [--max-quarantine-rate 0.5]  [--JOB_RUN_ID ...]
 
-For every file under `raw/source=<source>/dt=<dt>/` (the layout pipelines.lake writes): read it as
-text columns, classify its rows with `pipelines.aws.spark.run_transforms` (the DuckDB rules,
+For every file under `raw/source=<source>/dt=<dt>/` (the layout pipelines.lake writes): read it
+(CSV, JSON, JSON Lines or XML, the last through the local reader's defusedxml parsing) as text
+columns, classify its rows with `pipelines.aws.spark.run_transforms` (the DuckDB rules,
 transpiled), then write
 
     curated/<entity>/dt=<dt>/<raw file stem>-<n>.parquet   the accepted rows (+ _line)
@@ -45,7 +46,7 @@ OPTIONAL: Final = {"entity": "", "max_quarantine_rate": "0.5", "JOB_RUN_ID": "lo
 QUARANTINE: Final = "quarantine"
 _BREAK: Final = re.compile(r"\r\n|\r|\n")
 _FORMATS: Final = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json",
-                   ".jsonl": "jsonl", ".ndjson": "jsonl"}  # fmt: skip
+                   ".jsonl": "jsonl", ".ndjson": "jsonl", ".xml": "xml"}  # fmt: skip
 
 
 class JobArgumentError(ValueError):
@@ -134,14 +135,19 @@ def raw_files(spark: SparkSession, lake: str, source: str, dt: str) -> list[str]
 
 def read_raw(spark: SparkSession, uri: str) -> DataFrame:
     """One raw file as text columns plus `_line`, the line its record starts on (CSV; blank
-    lines, which Spark skips, are not counted) or its number (JSON)."""
+    lines, which Spark skips, are not counted; XML, see `pipelines.aws.xml_rows`) or its
+    number (JSON)."""
     from pyspark.sql import functions as F  # noqa: N812
     from pyspark.sql.types import LongType, StructField, StructType
 
     suffix = PurePosixPath(uri.removesuffix(".gz")).suffix.lower()
     kind = _FORMATS.get(suffix)
     if kind is None:
-        raise JobArgumentError(f"{uri}: the Glue job reads CSV and JSON; ingest it locally")
+        raise JobArgumentError(f"{uri}: the Glue job reads CSV, JSON and XML; ingest it locally")
+    if kind == "xml":
+        from pipelines.aws.xml_rows import read_xml
+
+        return read_xml(spark, uri)
     reader = spark.read.option("mode", "PERMISSIVE")
     if kind == "csv":
         frame = (

@@ -21,8 +21,9 @@ external entities or DTDs are never processed.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import IO, Final, Protocol
 from xml.sax import SAXParseException
 from xml.sax.handler import ContentHandler
 from xml.sax.xmlreader import AttributesImpl, Locator
@@ -38,14 +39,21 @@ _ATTR: Final = "@"
 """Marks attribute keys: `@` cannot occur in XML names, so attribute and element keys differ."""
 
 
-def _display(key: str) -> str:
+def display_name(key: str) -> str:
+    """The column name of a record's field key (attribute keys lose their marker)."""
     return key.replace(_ATTR, "")
 
 
-class _Records(ContentHandler):
-    """Turns SAX events into flat records handed to a TableWriter."""
+class RecordSink(Protocol):
+    """Where records go: a TableWriter here, a list on a Spark executor (pipelines.aws)."""
 
-    def __init__(self, writer: TableWriter) -> None:
+    def add(self, record: Mapping[str, str | None], line: int | None) -> None: ...
+
+
+class _Records(ContentHandler):
+    """Turns SAX events into flat records handed to a RecordSink."""
+
+    def __init__(self, writer: RecordSink) -> None:
         super().__init__()
         self._writer = writer
         self._locator: Locator | None = None
@@ -108,18 +116,19 @@ class _Records(ContentHandler):
         self._writer.add(record, self._line)
 
 
+def parse_records(file: IO[bytes], sink: RecordSink) -> None:
+    """Hand every record of the XML in `file` to `sink`; a DTD raises DefusedXmlException."""
+    defusedxml.sax.parse(
+        file, _Records(sink), forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
+
+
 def read_xml(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParsedFile:
     """Read an XML file whose root element's children are the records."""
-    writer = TableWriter(con, table, display=_display)
+    writer = TableWriter(con, table, display=display_name)
     try:
         with open_binary(path) as file:
-            defusedxml.sax.parse(
-                file,
-                _Records(writer),
-                forbid_dtd=True,
-                forbid_entities=True,
-                forbid_external=True,
-            )
+            parse_records(file, writer)
         columns = writer.finish()
     except defusedxml.DefusedXmlException as exc:
         writer.discard()
