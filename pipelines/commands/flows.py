@@ -147,33 +147,44 @@ def pipeline_lineage_command(
     entity: Annotated[str, typer.Argument(help="artists, venues or concerts")],
     entity_id: Annotated[str, typer.Argument(help="the canonical id")],
 ) -> None:
-    """Where an entity came from: every source record linked to it, the run and the raw file."""
-    kind = {"artists": "artist", "venues": "venue", "concerts": "concert"}.get(entity)
-    if kind is None:
-        raise ConfigError("lineage covers artists, venues and concerts")
+    """Where an entity came from: every source record linked to it, the run and the raw file;
+    then the Glue ETL runs that read those raw files, their curated output and Redshift table."""
     from core.warehouse import connect_reader
+    from pipelines.lineage import KINDS, glue_steps, source_records
 
-    con = connect_reader(Settings())
+    if entity not in KINDS:
+        raise ConfigError("lineage covers artists, venues and concerts")
+    settings = Settings()
+    con = connect_reader(settings)
     try:
-        rows = con.execute(
-            """SELECT m.source, m.source_key, m.match_score, m.run_id, r.started_at,
-                      r.inputs->0->>'raw_uri'
-               FROM entity_map m LEFT JOIN pipeline_runs r USING (run_id)
-               WHERE m.entity_type = ? AND m.canonical_id = ? ORDER BY r.started_at""",
-            [kind, entity_id],
-        ).fetchall()
+        records = source_records(con, entity, entity_id)
+        steps = glue_steps(con, entity, records, settings.redshift_schema)
     finally:
         con.close()
-    if not rows:
+    if not records:
         console.print(f"no source records are linked to {entity} {entity_id!r}")
         raise typer.Exit(1)
     table = Table("source", "source key", "match", "run", "loaded", "raw input",
                   title=f"Lineage of {entity} {entity_id}")  # fmt: skip
-    for source, key, score, run, started, raw in rows:
-        match = "founded" if score is None else f"{score:.3f}"
-        table.add_row(source, key, match, run or "", f"{started:%Y-%m-%d %H:%M}" if started else "",
-                      raw or "")  # fmt: skip
+    for r in records:
+        match = "founded" if r.match_score is None else f"{r.match_score:.3f}"
+        loaded = f"{r.started_at:%Y-%m-%d %H:%M}" if r.started_at else ""
+        table.add_row(escape(r.source), escape(r.source_key), match, r.run_id or "", loaded,
+                      escape(r.raw_uri or ""))  # fmt: skip
     console.print(table)
+    if steps:  # printed as chains, never cut: a URI is only useful whole
+        console.print("[bold]Glue ETL runs over these raw files[/bold]")
+    for step in steps:
+        colour = "green" if step.status == "succeeded" else "red"
+        lines = [
+            f"raw {escape(step.raw_uri)}",
+            f"  -> Glue run {escape(step.glue_run_id)} (run {step.run_id}, "
+            f"[{colour}]{step.status}[/{colour}])",
+            *(f"  -> curated {escape(uri)}" for uri in step.curated),
+        ]
+        if step.redshift_table:
+            lines.append(f"  -> Redshift {step.redshift_table}")
+        console.print("\n".join(lines), soft_wrap=True)
 
 
 @pipeline_app.command("status")
