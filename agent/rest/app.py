@@ -47,6 +47,7 @@ from agent.rest.config import ApiSettings, api_dir
 from agent.rest.limits import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
+    ConcurrencyLimitMiddleware,
     RateLimiter,
     open_buckets,
     retry_after,
@@ -222,6 +223,10 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
     app.state.runtime = runtime
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
+    # before any other work (auth, body, thread pool): an overloaded server refuses cheaply
+    app.add_middleware(
+        ConcurrencyLimitMiddleware, max_in_flight=api.max_in_flight, exempt=frozenset({"/health"})
+    )
     app.add_middleware(AccessLogMiddleware)  # added last: outermost, sees every response
     v1 = APIRouter(prefix="/v1", responses=errors.ERROR_RESPONSES)
 

@@ -11,7 +11,8 @@ from core.settings import Settings
 
 
 class ApiSettings(BaseSettings):
-    """Token lifetime, per-user rate limits and request size limits of `encore serve api`."""
+    """Token lifetime, per-user rate limits, request size and concurrency limits of
+    `encore serve api`."""
 
     model_config = SettingsConfigDict(env_prefix="ENCORE_API_", env_file=".env", extra="ignore")
 
@@ -25,6 +26,13 @@ class ApiSettings(BaseSettings):
         "minute per address",
     )
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest request body accepted")
+    # below the 40 threads FastAPI runs endpoints on: an admitted request never waits for one
+    max_in_flight: int = Field(
+        32,
+        ge=1,
+        description="requests one server process works on at once; more are refused with 503 "
+        "and Retry-After instead of queueing (liveness /health is always answered)",
+    )
     jwks_cache_s: int = Field(3600, ge=60, description="how long Cognito's signing keys are kept")
 
 

@@ -2,7 +2,8 @@
 
 UnauthorizedError 401 · ForbiddenError, QueryRefusedError 403 · unknown artist/venue/fan/user 404
 ValidationError, request validation 422 · rate limit 429 · AuthUnavailableError, ModelNotTrained,
-ConfigError, WarehouseError 503 · QueryTimeoutError 504 · AwsError 502 · other EncoreError 500
+ConfigError, WarehouseError, too many requests in flight (limits.py) 503 · QueryTimeoutError 504
+AwsError 502 · other EncoreError 500
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
         404: "an unknown artist, venue or fan (with close names)",
         422: "invalid input, one item per field",
         429: "rate limit reached; wait Retry-After seconds",
-        503: "a model or the warehouse is not ready",
+        503: "a model or the warehouse is not ready, or the server is at its limit of "
+        "requests in flight (wait Retry-After seconds)",
     }.items()
 }
 """What OpenAPI lists for every authenticated endpoint (replacing FastAPI's own 422 shape)."""

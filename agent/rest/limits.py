@@ -1,6 +1,6 @@
 """What keeps one caller from hurting the others: per-key token buckets shared by the processes on
-the host, a request size limit, and the outermost middleware that logs every request with its user
-and never lets a traceback out."""
+the host, a request size limit, a cap on requests in flight, and the outermost middleware that logs
+every request with its user and never lets a traceback out."""
 
 from __future__ import annotations
 
@@ -103,8 +103,11 @@ def retry_after(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
     payload = json.dumps(body).encode()
+    extra = [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
     await send(
         {
             "type": "http.response.start",
@@ -112,6 +115,7 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),
+                *extra,
             ],
         }
     )
@@ -159,6 +163,52 @@ class BodyLimitMiddleware:
         except _BodyTooLargeError:
             if not started:
                 await _send_json(send, 413, too_large)
+
+
+OVERLOAD_RETRY_AFTER_S: Final = 1
+"""What a refused request is told to wait: requests here take tens to hundreds of milliseconds."""
+
+
+class ConcurrencyLimitMiddleware:
+    """503 with Retry-After when `max_in_flight` requests are already being served.
+
+    Past the limit a request would wait its turn on the thread pool behind every other one, and
+    a burst makes every caller slow; refused at once, clients back off and the ones in flight
+    finish at their usual speed. `exempt` paths (liveness) are always served. The count is per
+    process (each uvicorn worker has its own). uvicorn's `limit_concurrency` also answers 503,
+    but as plain text without Retry-After, and it counts open connections, not requests.
+    """
+
+    def __init__(self, app: ASGIApp, max_in_flight: int, exempt: frozenset[str]) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.exempt = exempt
+        # read and changed only on the event loop's thread: no lock needed
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            # no log line of its own: the access log records the 503, and overload is no time
+            # to write more
+            await _send_json(
+                send,
+                503,
+                {
+                    "error": "overloaded",
+                    "detail": f"the server is busy with {self.in_flight} requests; retry in "
+                    f"{OVERLOAD_RETRY_AFTER_S} s",
+                },
+                {"Retry-After": str(OVERLOAD_RETRY_AFTER_S)},
+            )
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 class AccessLogMiddleware:
