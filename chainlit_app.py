@@ -8,6 +8,8 @@ OAUTH_COGNITO_CLIENT_SECRET and OAUTH_COGNITO_DOMAIN are set.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -94,10 +96,14 @@ def _turns() -> chat.Turns:
 async def _open(session: str) -> None:
     name, role = _user()
     model = os.environ.get("ENCORE_MODEL", "offline")
+    # built off the event loop (it may start an MCP server): other chats keep streaming, and a
+    # message sent meanwhile waits for this build (`_service`)
+    build = asyncio.ensure_future(
+        chat.open_service(SETTINGS, UI, user=name, session=session, role=role, model=model)
+    )
+    cl.user_session.set("service_build", build)
     try:
-        service = chat.build_service(
-            SETTINGS, UI, user=name, session=session, role=role, model=model
-        )
+        service = await build
     except Exception as exc:  # the entrypoint edge: say it plainly, keep the page usable
         await cl.Message(content="The agent could not start. " + render.plain_error(exc)).send()
         return
@@ -135,14 +141,17 @@ async def _resume(thread: ThreadDict) -> None:
 
 @cl.on_settings_update
 async def _settings(values: dict[str, Any]) -> None:
-    service: chat.Service = cl.user_session.get("service")
+    service = await _service()
+    if service is None:
+        await cl.Message(content="The agent is not running; reload the page to try again.").send()
+        return
     name, granted = _user()
     setup = (values.get("model") or "offline", allowed_role(values.get("role") or granted, granted))
     if setup != cl.user_session.get("agent_setup"):
         await service.aclose()
         model, role = setup
         session = cl.context.session.thread_id
-        service = chat.build_service(
+        service = await chat.open_service(
             SETTINGS, UI, user=name, session=session, role=role, model=model
         )
         cl.user_session.set("service", service)
@@ -153,9 +162,19 @@ async def _settings(values: dict[str, Any]) -> None:
         await cl.Message(content="Saved: " + ", ".join(changed) + ".").send()
 
 
+async def _service() -> chat.Service | None:
+    """This chat's agent service, once its build (if still under way) has finished."""
+    service: chat.Service | None = cl.user_session.get("service")
+    build: asyncio.Future[chat.Service] | None = cl.user_session.get("service_build")
+    if service is None and build is not None:
+        with contextlib.suppress(Exception):  # `_open` has already said why it failed
+            service = await asyncio.shield(build)
+    return service
+
+
 @cl.on_message
 async def _message(message: cl.Message) -> None:
-    service: chat.Service | None = cl.user_session.get("service")
+    service = await _service()
     files = [e for e in message.elements if isinstance(e, cl.File)]
     if files:
         setup = cl.user_session.get("agent_setup") or (None, _user()[1])
@@ -190,6 +209,6 @@ async def _download_csv(action: cl.Action) -> None:
 
 @cl.on_chat_end
 async def _end() -> None:
-    service = cl.user_session.get("service")
+    service = await _service()
     if service is not None:
         await service.aclose()

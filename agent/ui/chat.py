@@ -76,6 +76,16 @@ def build_service(
     return service
 
 
+async def open_service(
+    settings: Settings, ui: UiSettings, *, user: str, session: str, role: str, model: str | None
+) -> Service:
+    """`build_service` in a worker thread: building may start the user's MCP server (seconds,
+    more under load), and the event loop serves every other chat of the UI process meanwhile."""
+    return await asyncio.to_thread(
+        build_service, settings, ui, user=user, session=session, role=role, model=model
+    )
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
