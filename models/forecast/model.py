@@ -22,6 +22,7 @@ What the numbers mean (requirement 3.5):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Final
 
 import numpy as np
@@ -29,12 +30,19 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import KFold, cross_val_predict
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from models.features import FEATURES
 from models.forecast import INTERVAL_LEVEL, LOW_CONFIDENCE, SELL_OUT_AT, TOLERANCE
 
 _DIFFICULTY_FLOOR: Final = 0.01
+
+
+@cache
+def _threadpools() -> ThreadpoolController:
+    """The native thread pools, found once: `threadpool_limits()` scans the loaded libraries on
+    every call, which costs more than predicting one row."""
+    return ThreadpoolController()
 
 
 def _regressor(
@@ -68,7 +76,7 @@ class SalesForecaster:
     def fit(self, train: pd.DataFrame, calibration: pd.DataFrame) -> SalesForecaster:
         """Fit on `train` (features + labels) and calibrate on the later `calibration` window."""
         # OpenMP threads make these small fits 10x slower on shared 2-core machines
-        with threadpool_limits(1):
+        with _threadpools().limit(limits=1):
             return self._fit(train, calibration)
 
     def _fit(self, train: pd.DataFrame, calibration: pd.DataFrame) -> SalesForecaster:
@@ -131,7 +139,7 @@ class SalesForecaster:
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Predictions for feature rows (index kept): tickets, interval, gross, confidence."""
-        with threadpool_limits(1):
+        with _threadpools().limit(limits=1):
             return self._predict(features)
 
     def _predict(self, features: pd.DataFrame) -> pd.DataFrame:

@@ -32,28 +32,44 @@ def reference_date(con: duckdb.DuckDBPyConnection) -> date:
     return last + timedelta(days=1) if isinstance(last, date) else date.today()
 
 
+def pair_targets(con: duckdb.DuckDBPyConnection, items: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Targets for items {artist_id, venue_id, date, price?}, keyed "0", "1", … in their order."""
+    today = reference_date(con)
+    targets = pd.DataFrame(
+        {
+            "key": [str(i) for i in range(len(items))],
+            "artist_id": [item["artist_id"] for item in items],
+            "venue_id": [item["venue_id"] for item in items],
+            "event_date": [pd.Timestamp(item["date"]) for item in items],
+            "price": [item.get("price") for item in items],
+        }
+    )
+    targets["as_of"] = [min(d, pd.Timestamp(today)) for d in targets["event_date"]]
+    targets["price"] = targets["price"].astype(float)
+    return targets
+
+
+def pair_features(con: duckdb.DuckDBPyConnection, items: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Feature rows for items {artist_id, venue_id, date, price?}, in the order given."""
+    return concert_features(con, pair_targets(con, items))
+
+
 def predict_pairs(
     settings: Settings,
     items: Sequence[dict[str, Any]],
     *,
     model: tuple[Predictor, ModelVersion] | None = None,
+    features: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, ModelVersion]:
-    """Predictions for items {artist_id, venue_id, date, price?}, in the order given."""
+    """Predictions for items {artist_id, venue_id, date, price?}, in the order given.
+
+    `features`: the items' `pair_features`, when the caller computed them on a reader it held
+    anyway (opening another costs tens of milliseconds).
+    """
     forecaster, meta = model or load_or_train(settings)
-    with reading(settings) as con:
-        today = reference_date(con)
-        targets = pd.DataFrame(
-            {
-                "key": [str(i) for i in range(len(items))],
-                "artist_id": [item["artist_id"] for item in items],
-                "venue_id": [item["venue_id"] for item in items],
-                "event_date": [pd.Timestamp(item["date"]) for item in items],
-                "price": [item.get("price") for item in items],
-            }
-        )
-        targets["as_of"] = [min(d, pd.Timestamp(today)) for d in targets["event_date"]]
-        targets["price"] = targets["price"].astype(float)
-        features = concert_features(con, targets)
+    if features is None:
+        with reading(settings) as con:
+            features = pair_features(con, items)
     return forecaster.predict(features).reset_index(drop=True), meta
 
 

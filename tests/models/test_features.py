@@ -64,3 +64,37 @@ def test_same_day_concerts_do_not_see_each_other(small_warehouse: Settings) -> N
         first_day = targets[targets["event_date"] == targets["event_date"].min()]
         features = concert_features(con, first_day)
     assert (features["g_mean_st"].isna()).all() and (features["v_n"] == 0).all()
+
+
+def test_a_few_targets_get_the_features_of_the_full_run(small_warehouse: Settings) -> None:
+    """A prediction computes history only for its own artists, venues and genres: the features
+    must be the ones training computes with every concert at once."""
+    with reading(small_warehouse) as con:
+        targets = training_targets(con)
+        # a scheduled-style target (price unknown, as of the data's end) and an unseen artist
+        upcoming = targets.iloc[[-1]].assign(
+            key="upcoming",
+            event_date=pd.Timestamp("2026-12-20"),
+            as_of=targets["event_date"].max() + pd.Timedelta(days=1),
+            price=float("nan"),
+        )
+        unseen = upcoming.assign(key="unseen", artist_id="no-such-artist")
+        everything = pd.concat([targets, upcoming, unseen], ignore_index=True)
+        full = concert_features(con, everything)
+        seasoned = (full[["a_n", "v_n", "am_n"]].to_numpy() > 0).all(axis=1).nonzero()[0]
+        # no history yet, the first and the last with artist, venue and artist-state history
+        picks = [0, int(seasoned[0]), int(seasoned[-2])]
+        for i in picks:
+            one = concert_features(con, everything.iloc[[i]])
+            pd.testing.assert_frame_equal(one, full.iloc[[i]], check_categorical=False)
+        few = everything.iloc[[*picks, len(targets), len(targets) + 1]]
+        pd.testing.assert_frame_equal(
+            concert_features(con, few), full.loc[few["key"]], check_categorical=False
+        )
+        # and the benchmark's baseline, every group's totals for the same few, agrees too
+        pd.testing.assert_frame_equal(
+            concert_features(con, few, every_group=True),
+            full.loc[few["key"]],
+            check_categorical=False,
+        )
+    assert full.loc["upcoming", "a_n"] > 0 and full.loc["unseen", "a_n"] == 0

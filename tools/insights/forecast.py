@@ -164,12 +164,18 @@ def predict_ticket_sales_batch(
                     "capacity": capacity,
                 }
             )
-    if any(r["price"] is not None and r["price"] < 0 for r in resolved):
-        raise ValidationError("price must be zero or more", field="price")
-    from models.forecast.predict import predict_pairs  # scikit-learn loads on first use
+        if any(r["price"] is not None and r["price"] < 0 for r in resolved):
+            raise ValidationError("price must be zero or more", field="price")
+        # scikit-learn loads on first use
+        from models.forecast.predict import pair_features, predict_pairs
+
+        # computed on the reader that resolved the names: one warehouse open per call
+        features = pair_features(con, resolved)
     from models.serving.predictor import forecaster
 
-    frame, meta = predict_pairs(ctx.settings, resolved, model=forecaster(ctx.settings))
+    frame, meta = predict_pairs(
+        ctx.settings, resolved, model=forecaster(ctx.settings), features=features
+    )
     predictions = [
         _prediction(
             frame.iloc[i],
