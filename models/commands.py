@@ -89,6 +89,13 @@ def _print_holdout(result: dict[str, Any]) -> None:
         f"{cal['hit_rate_confident']:.1%} landed within ±20% (others: "
         f"{cal['hit_rate_low_confidence']:.1%})"
     )
+    if "latency" in result:
+        lat = result["latency"]
+        console.print(
+            f"one prediction: p50 {lat['p50_ms']:.0f} ms, {lat['ratio_to_every_group']:.2f}x the "
+            "same with every artist's, venue's and genre's totals "
+            f"({lat['every_group_p50_ms']:.0f} ms)"
+        )
 
 
 _MAX_METRIC_COLUMNS = 8

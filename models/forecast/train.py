@@ -76,6 +76,11 @@ def _scores(
 
 def holdout_evaluation(frame: pd.DataFrame, *, seed: int = 42) -> dict[str, Any]:
     """Model vs baselines on the newest 20% (train 60%, calibrate 20%): metrics and calibration."""
+    return holdout_model(frame, seed=seed)[1]
+
+
+def holdout_model(frame: pd.DataFrame, *, seed: int = 42) -> tuple[SalesForecaster, dict[str, Any]]:
+    """The model `holdout_evaluation` fits, with its evaluation (benchmarks time it next)."""
     train, calibration, test = time_split(frame, (0.6, 0.2, 0.2))
     model = SalesForecaster(seed=seed).fit(train, calibration)
     pred = model.predict(test)
@@ -104,7 +109,7 @@ def holdout_evaluation(frame: pd.DataFrame, *, seed: int = 42) -> dict[str, Any]
         "mean_confidence": float(pred["confidence"].mean()),
         "hit_rate_all": float(within.mean()),
     }
-    return {
+    return model, {
         "rows": {"train": len(train), "calibration": len(calibration), "test": len(test)},
         "test_window": [str(test["event_date"].min())[:10], str(test["event_date"].max())[:10]],
         "metrics": results,

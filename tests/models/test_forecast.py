@@ -19,7 +19,7 @@ from tests.conftest import copy_warehouse
 
 @pytest.fixture(scope="module")
 def holdout(small_warehouse: Settings) -> dict[str, Any]:
-    return bench_forecast(small_warehouse)
+    return bench_forecast(small_warehouse, rounds=5)
 
 
 def test_model_beats_both_baselines(holdout: dict[str, Any]) -> None:
@@ -37,6 +37,15 @@ def test_confidence_is_calibrated_on_later_holdout(holdout: dict[str, Any]) -> N
     assert calibration["hit_rate_confident"] >= 0.70
     assert calibration["hit_rate_confident"] > calibration["hit_rate_low_confidence"]
     assert 0.6 <= holdout["metrics"]["model"]["coverage"] <= 0.97
+
+
+def test_bench_times_one_prediction_against_every_group(holdout: dict[str, Any]) -> None:
+    latency = holdout["latency"]
+    assert latency["rounds"] == 5
+    assert latency["p50_ms"] > 0 and latency["every_group_p50_ms"] > 0
+    assert latency["ratio_to_every_group"] == pytest.approx(
+        latency["p50_ms"] / latency["every_group_p50_ms"], abs=0.01
+    )
 
 
 @pytest.fixture(scope="module")
