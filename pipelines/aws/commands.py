@@ -88,7 +88,10 @@ def sync_command(
         bool, typer.Option("--grants", help="query policy -> Lake Formation grants")
     ] = False,
     warehouse: Annotated[
-        bool, typer.Option("--warehouse", help="curated Parquet -> Redshift (COPY + merge)")
+        bool,
+        typer.Option(
+            "--warehouse", help="warehouse tables + Glue job output -> Redshift (COPY + merge)"
+        ),
     ] = False,
     models: Annotated[
         bool, typer.Option("--models", help="registry champions -> SageMaker model packages")

@@ -9,7 +9,8 @@
     publish   the warehouse's entity_map, and the ids it holds, as curated/entity_map/ (the job
               checks foreign keys and applies known links against it; both commands publish it)
     record    a finished run's manifest (_glue/runs/<run id>.json, written by the job) into the
-              run ledger (one run per raw file, pipeline "glue_etl") and the local catalog
+              run ledger (one run per raw file, pipeline "glue_etl", with the objects it wrote
+              and their columns, which `encore aws sync --warehouse` loads) and the local catalog
               (the curated datasets it wrote), so `encore pipeline status` and the Glue catalog
               sync see Glue's output as they see the ingest's
 
@@ -354,7 +355,8 @@ def record_run(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any], buck
     ledger = RunLedger(con)
     day = f"dt={manifest['dt']}"
     for file in manifest["files"]:
-        inputs = [{"raw_uri": file["uri"], "glue_run_id": glue_run, "outputs": file["outputs"]}]
+        inputs = [{"raw_uri": file["uri"], "glue_run_id": glue_run, "outputs": file["outputs"],
+                   "datasets": file["datasets"]}]  # fmt: skip
         run = ledger.start(PIPELINE, str(manifest["source"]), file["entity"] or None, inputs)
         run.records_in, run.accepted = int(file["rows"]), int(file["accepted"])
         run.quarantined = int(file["quarantined"])

@@ -1,13 +1,24 @@
-"""The warehouse at scale: curated Parquet loaded into Redshift (requirements 2.2, 7.3).
+"""The warehouse at scale: the warehouse's tables and the Glue job's output loaded into Redshift
+(requirements 2.2, 7.3).
 
-For each contract table with curated Parquet on the S3 lake:
+Redshift gets canonical ids only. The local ingest's curated Parquet holds each source's own ids
+(entity resolution runs in the load that follows it), so what is loaded per contract table is:
+
+    the Glue job's curated objects      recorded by `encore aws etl run` in the run ledger (its
+                                        `_resolved = FALSE` rows, ids not linked yet, are dropped)
+    a snapshot of the warehouse table   exported to `_redshift/<table>/<sha256>.parquet` in the
+                                        lake bucket, named by its content, merged last so the
+                                        warehouse's canonical rows win; older snapshots are
+                                        deleted once a new one is merged
+
+and for each table:
 
     CREATE SCHEMA / CREATE TABLE IF NOT EXISTS   DDL of the DuckDB schema, transpiled by sqlglot,
                                                  one statement at a time (each idempotent)
     CREATE TABLE IF NOT EXISTS encore_loads      the objects already merged
     ALTER TABLE ... ADD COLUMN                   columns a migration added since the table was
                                                  created (information_schema says which)
-    then per Parquet object not merged yet, oldest first, in one transaction:
+    then per object not merged yet (Glue's oldest first, the snapshot last), in one transaction:
     CREATE TEMPORARY TABLE stage_<t>             the curated file's columns, in file order
     COPY stage_<t> FROM 's3://...' FORMAT AS PARQUET
     DELETE FROM <t> USING stage_<t> ...          merge: replace rows whose key is staged,
@@ -15,7 +26,7 @@ For each contract table with curated Parquet on the S3 lake:
     DROP TABLE stage_<t>
     INSERT INTO encore_loads VALUES (<object>)   in the same transaction: merged exactly once
 
-Objects are merged in the order they were written (upload time, then key), so a later run wins.
+An unchanged table has the same snapshot, which `encore_loads` lists: nothing is merged again.
 Statements run through the Redshift Data API (polled, with a timeout) or any DB-API connection.
 """
 
@@ -24,10 +35,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Protocol, runtime_checkable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 import sqlglot
 
@@ -38,12 +51,18 @@ from core.settings import Settings
 from core.warehouse import CONTRACT_TABLES, reading
 from pipelines.catalog import catalog
 
+if TYPE_CHECKING:
+    import duckdb
+
 log = logging.getLogger(__name__)
 
 _IDENT: Final = re.compile(r"^[a-z_][a-z0-9_]*$")
 _DONE: Final = "FINISHED"
 _FAILED: Final = ("FAILED", "ABORTED")
 LOADS_TABLE: Final = "encore_loads"
+SNAPSHOTS: Final = "_redshift"
+"""Where the warehouse tables' snapshots go in the lake bucket (beside raw/, curated/, _glue/)."""
+_SNAPSHOT_BATCH: Final = 100_000
 ORDER_COLUMN: Final = "_line"
 """The curated files' line number: among rows sharing a key, the last line wins."""
 RESOLVED_COLUMN: Final = "_resolved"
@@ -185,27 +204,18 @@ class LoadPlan:
 def plans(
     entries: Sequence[Mapping[str, Any]], schema: str, dialect: str = "redshift"
 ) -> tuple[list[LoadPlan], list[str]]:
-    """A plan per contract table with curated Parquet on S3, and what was skipped with why."""
+    """A plan per contract table the warehouse holds rows of, for its snapshot (its own
+    columns); and what was skipped with why."""
     by_name = {str(e["dataset"]): e for e in entries}
     found: list[LoadPlan] = []
-    skipped: list[str] = []
     for table in CONTRACT_TABLES:
-        curated = by_name.get(f"curated/{table}")
         warehouse = by_name.get(f"warehouse/{table}")
-        if curated is None or warehouse is None or table not in ENTITY_SCHEMAS:
+        if warehouse is None or table not in ENTITY_SCHEMAS or not warehouse.get("row_count"):
             continue  # nothing ingested for it (marts are rebuilt, not loaded)
-        if not str(curated["location"]).startswith("s3://"):
-            skipped.append(f"{table}: curated files are not on S3 (set ENCORE_LAKE_BUCKET)")
-            continue
-        file_columns = _schema(curated["schema"])
+        columns = _schema(warehouse["schema"])
         key = next(iter(ENTITY_SCHEMAS[table].model_fields))
-        if key not in file_columns:
-            skipped.append(f"{table}: the curated files lack the key {key}")
-            continue
-        found.append(
-            LoadPlan(table, schema, key, _schema(warehouse["schema"]), file_columns, dialect)
-        )
-    return found, skipped
+        found.append(LoadPlan(table, schema, key, columns, columns, dialect))
+    return found, []
 
 
 def _schema(value: Any) -> dict[str, str]:
@@ -419,23 +429,92 @@ def add_missing_columns(executor: Executor, plan: LoadPlan, report: SyncReport) 
         report.updated.append(f"{plan.target}: column {alter.split(' ADD COLUMN ', 1)[-1]} added")
 
 
-def curated_objects(s3: Any, bucket: str, table: str) -> list[str]:
-    """The s3:// URIs of a table's curated Parquet objects, in the order their runs wrote them.
+@dataclass(frozen=True)
+class LoadObject:
+    """One Parquet object to merge and the columns it holds, in file order."""
 
-    Upload time first, then the key (dt, then run id, which starts with the run's start time),
-    for objects stored within the same second.
-    """
-    found: list[tuple[Any, str]] = []
-    with aws_call(f"list curated objects of {table} in s3://{bucket}", table=table):
-        for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=f"curated/{table}/"
-        ):
-            found.extend(
-                (o["LastModified"], o["Key"])
-                for o in page.get("Contents", [])
-                if o["Key"].endswith(".parquet")
-            )
-    return [f"s3://{bucket}/{key}" for _, key in sorted(found)]
+    uri: str
+    columns: dict[str, str]
+
+
+def glue_objects(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[LoadObject], list[str]]:
+    """The curated objects of `table` the Glue job wrote, oldest run first, from the run ledger
+    (`encore aws etl run` records them); and the runs skipped with why."""
+    from pipelines.aws.glue_etl import PIPELINE
+    from pipelines.lineage import same_file
+
+    rows = con.execute(
+        "SELECT run_id, inputs->0 FROM pipeline_runs WHERE pipeline = ? AND entity = ? "
+        "AND status = 'succeeded' ORDER BY started_at, run_id",
+        [PIPELINE, table],
+    ).fetchall()
+    found: list[LoadObject] = []
+    skipped: list[str] = []
+    for run_id, first_input in rows:
+        read = json.loads(first_input) if first_input else {}
+        outputs = [same_file(o) for o in read.get("outputs", []) if f"/curated/{table}/" in o]
+        columns: dict[str, Any] = (read.get("datasets") or {}).get(table) or {}
+        if outputs and not columns:
+            skipped.append(f"{table}: Glue run {run_id} was recorded without its columns; "
+                           "record it again with `encore aws etl run`")  # fmt: skip
+            continue
+        found += [LoadObject(uri, {str(k): str(v) for k, v in columns.items()}) for uri in outputs]
+    return found, skipped
+
+
+def export_snapshot(
+    con: duckdb.DuckDBPyConnection, plan: LoadPlan, folder: Path
+) -> tuple[Path, str]:
+    """The warehouse table's rows as Parquet (the plan's columns, ordered by the key), and the
+    file's sha256: the same rows give the same bytes."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    columns = ", ".join(_ident(c) for c in plan.file_columns)
+    query = f"SELECT {columns} FROM {_ident(plan.table)} ORDER BY {_ident(plan.key)}"
+    reader = con.sql(query).to_arrow_reader(_SNAPSHOT_BATCH)
+    if reader is None:
+        raise WarehouseError(f"no rows reader for {query}", table=plan.table)
+    path = folder / f"{plan.table}.parquet"
+    with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return path, digest.hexdigest()
+
+
+def _put_snapshot(s3: Any, bucket: str, table: str, path: Path, digest: str) -> str:
+    """Upload the snapshot under its content's name unless it is there; its URI."""
+    from botocore.exceptions import ClientError
+
+    from core.aws import error_code
+
+    key = f"{SNAPSHOTS}/{table}/{digest[:32]}.parquet"
+    with aws_call(f"upload s3://{bucket}/{key}", key=key):
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
+                raise
+            s3.upload_file(str(path), bucket, key)
+    return f"s3://{bucket}/{key}"
+
+
+def _drop_old_snapshots(s3: Any, bucket: str, table: str, keep: str, report: SyncReport) -> None:
+    """Delete the table's earlier snapshots (merged before; the current one holds their rows)."""
+    prefix = f"{SNAPSHOTS}/{table}/"
+    with aws_call(f"list s3://{bucket}/{prefix}", table=table):
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        old = [o["Key"] for page in pages for o in page.get("Contents", [])
+               if f"s3://{bucket}/{o['Key']}" != keep]  # fmt: skip
+    for key in old:
+        with aws_call(f"delete s3://{bucket}/{key}", key=key):
+            s3.delete_object(Bucket=bucket, Key=key)
+        report.deleted.append(f"s3://{bucket}/{key}")
 
 
 def load_warehouse(
@@ -454,13 +533,21 @@ def load_warehouse(
         raise ConfigError("set ENCORE_REDSHIFT_WORKGROUP or ENCORE_REDSHIFT_CLUSTER_ID first")
     if not settings.warehouse_file.exists():
         raise ConfigError(f"no warehouse at {settings.warehouse_file}; ingest data first")
-    with reading(settings) as con:
-        entries = catalog(con)
-    found, skipped = plans(entries, settings.redshift_schema, dialect)
-    report = SyncReport("warehouse", skipped=skipped)
-    if not found:
-        report.skipped.append("no curated datasets on S3 in data_catalog yet")
-        return report
+    bucket, role = str(settings.lake_bucket), str(settings.redshift_iam_role)
+    s3 = s3 or client("s3", settings)
+    with tempfile.TemporaryDirectory(prefix="encore-redshift-") as tmp, reading(settings) as con:
+        found, skipped = plans(catalog(con), settings.redshift_schema, dialect)
+        report = SyncReport("warehouse", skipped=skipped)
+        if not found:
+            report.skipped.append("no warehouse tables in data_catalog yet; ingest data first")
+            return report
+        work: list[tuple[LoadPlan, list[LoadObject], str]] = []
+        for plan in found:
+            from_glue, not_loaded = glue_objects(con, plan.table)
+            report.skipped += not_loaded
+            path, digest = export_snapshot(con, plan, Path(tmp))
+            snapshot = _put_snapshot(s3, bucket, plan.table, path, digest)
+            work.append((plan, [*from_glue, LoadObject(snapshot, plan.file_columns)], snapshot))
     executor = executor or DataApiExecutor(
         client("redshift-data", settings),
         database=settings.redshift_database,
@@ -470,20 +557,19 @@ def load_warehouse(
         secret_arn=settings.redshift_secret_arn,
         timeout_s=settings.redshift_timeout_s,
     )
-    s3 = s3 or client("s3", settings)
-    bucket, role = str(settings.lake_bucket), str(settings.redshift_iam_role)
-    for plan in found:
+    for plan, objects, snapshot in work:
         for ddl in plan.ddl():  # each idempotent: no transaction needed
             executor.run([ddl], label=ddl[:120])
         add_missing_columns(executor, plan, report)
         done = {row[0] for row in executor.query(plan.loaded(), label=f"loaded {plan.target}")}
-        objects = curated_objects(s3, bucket, plan.table)
-        for uri in objects:
-            if uri in done:
+        for item in objects:
+            if item.uri in done:
                 continue
-            executor.run(plan.load(uri, role), label=f"merge {uri} into {plan.target}")
-            report.updated.append(f"{plan.target}: merged {uri}")
-        merged = sum(uri in done for uri in objects)
+            staged = replace(plan, file_columns=item.columns)
+            executor.run(staged.load(item.uri, role), label=f"merge {item.uri} into {plan.target}")
+            report.updated.append(f"{plan.target}: merged {item.uri}")
+        _drop_old_snapshots(s3, bucket, plan.table, snapshot, report)
+        merged = sum(item.uri in done for item in objects)
         if merged:
             report.skipped.append(f"{plan.target}: {merged} object(s) merged before")
     return report

@@ -3,8 +3,8 @@
 (a) `load_warehouse` runs for real on the PostgreSQL server the query tests start: the DDL, the
     merge and the load log are the same statements transpiled to "postgres" instead of
     "redshift", and each COPY (Redshift only) is replaced by inserting the same Parquet rows,
-    read from the moto S3 lake the ingest wrote them to. The Redshift text itself is checked
-    by parsing it with sqlglot's Redshift dialect, not by a Redshift server.
+    read from the moto S3 lake (the warehouse's snapshots and the Glue job's objects). The
+    Redshift text itself is checked by parsing it with sqlglot's Redshift dialect.
 (b) The Data API polling against moto's server, whose statements never finish: the timeout
     cancels the statement and names it.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlglot
@@ -102,7 +103,7 @@ def _rows(pg: Any, sql: str) -> list[tuple[Any, ...]]:
         return list(cur.fetchall())
 
 
-def test_load_warehouse_merges_each_curated_object_once_in_postgres(
+def test_load_warehouse_merges_each_snapshot_once_in_postgres(
     fresh_ingested: Settings,
     pg_dsn: str,
     tmp_path: Path,
@@ -195,13 +196,13 @@ def test_the_redshift_sql_is_redshift(ingested: Settings) -> None:
     assert schema_ddl == "CREATE SCHEMA IF NOT EXISTS analytics"
     assert table_ddl.startswith("CREATE TABLE IF NOT EXISTS analytics.fans (fan_id VARCHAR(MAX)")
     assert "signup_date DATE" in table_ddl and table_ddl.endswith("PRIMARY KEY (fan_id))")
-    uri = f"s3://{ingested.lake_bucket}/curated/fans/dt=2026-11-27/run.parquet"
+    uri = f"s3://{ingested.lake_bucket}/_redshift/fans/0123.parquet"
     stage, copy, delete, insert, drop, record = plan.load(uri, ROLE)
     assert stage.startswith("CREATE TEMPORARY TABLE stage_fans (fan_id VARCHAR(MAX)")
-    assert stage.endswith("_line BIGINT)")  # the file's columns, in file order, for COPY
+    assert stage.endswith("favorite_genre VARCHAR(MAX))")  # the snapshot's columns, for COPY
     assert copy == f"COPY stage_fans FROM '{uri}' IAM_ROLE '{ROLE}' FORMAT AS PARQUET"
     assert delete.startswith("DELETE FROM analytics.fans USING stage_fans")
-    assert "ROW_NUMBER() OVER (PARTITION BY fan_id ORDER BY _line DESC" in insert
+    assert "ROW_NUMBER() OVER (PARTITION BY fan_id ORDER BY fan_id DESC" in insert
     assert drop == "DROP TABLE stage_fans"
     assert record == (
         "INSERT INTO analytics.encore_loads (object_uri, table_name, loaded_at) "
@@ -225,7 +226,7 @@ class Recorder:
         return []
 
 
-def test_load_warehouse_copies_every_object_oldest_first(ingested: Settings) -> None:
+def test_load_warehouse_copies_each_tables_snapshot(ingested: Settings) -> None:
     settings = ingested.model_copy(
         update={"redshift_workgroup": "encore", "redshift_iam_role": ROLE}
     )
@@ -235,8 +236,8 @@ def test_load_warehouse_copies_every_object_oldest_first(ingested: Settings) -> 
     assert labels[0] == "CREATE SCHEMA IF NOT EXISTS public"
     assert labels[1].startswith("CREATE TABLE IF NOT EXISTS public.artists (artist_id VARCHAR(MAX)")
     assert labels[2].startswith("CREATE TABLE IF NOT EXISTS public.encore_loads")
-    assert labels[3].startswith(f"merge s3://{settings.lake_bucket}/curated/artists/dt=")
-    assert labels[7].startswith(f"merge s3://{settings.lake_bucket}/curated/fans/dt=")
+    assert labels[3].startswith(f"merge s3://{settings.lake_bucket}/_redshift/artists/")
+    assert labels[7].startswith(f"merge s3://{settings.lake_bucket}/_redshift/fans/")
     assert all(len(batch) == 1 for _, batch in recorder.batches[:3])  # DDL: one at a time
     copies = [s for _, batch in recorder.batches for s in batch if s.startswith("COPY")]
     assert len(copies) == 2 and all("FORMAT AS PARQUET" in c for c in copies)
@@ -288,3 +289,53 @@ def test_a_failed_batch_names_the_failing_statement() -> None:
     executor = DataApiExecutor(Failed(), database="dev", cluster_id="c1", db_user="loader")
     with pytest.raises(WarehouseError, match="'merge k' failed: S3 access denied in: COPY"):
         executor.run(["a", "b"], label="merge k")
+
+
+def test_a_record_another_source_renamed_loads_under_its_canonical_id(
+    fresh_ingested: Settings, pg_dsn: str, tmp_path: Path
+) -> None:
+    """A partner's "Lanterns, The" (X9) is the crm's artist A1: Redshift gets A1 once, as the
+    local warehouse holds it, never the partner's own id. The Glue job's resolved rows are
+    merged too (its unresolved ones are not), before the warehouse's, which win."""
+    import psycopg
+
+    from core.warehouse import writing
+    from pipelines.aws.glue_etl import record_run
+
+    settings = fresh_ingested.model_copy(
+        update={"redshift_workgroup": "unused", "redshift_iam_role": ROLE,
+                "redshift_schema": f"renamed_{fresh_ingested.glue_database.split('_')[-1]}"}
+    )  # fmt: skip
+    partner = write_csv(tmp_path / "partner", "artists.csv",
+                        "artist_id,name,genre,country\nX9,\"Lanterns, The\",rock,US\n")  # fmt: skip
+    [outcome] = ingest_files(settings, [partner], source="partner")
+    assert outcome.status == "succeeded", outcome.message
+    assert query_warehouse(settings, "SELECT canonical_id FROM entity_map WHERE source_key = 'X9'"
+                           ) == [("A1",)]  # fmt: skip
+    s3, bucket = aws_client("s3", settings), str(settings.lake_bucket)
+    glue_rows = pa.Table.from_pylist([
+        {"artist_id": "A3", "name": "Nova Lights", "_line": 2, "_resolved": True},
+        {"artist_id": "tm-99", "name": "The Wolves", "_line": 3, "_resolved": False},
+        {"artist_id": "A1", "name": "Lanterns", "_line": 4, "_resolved": True},
+    ])  # fmt: skip
+    body = io.BytesIO()
+    pq.write_table(glue_rows, body)
+    key = "curated/artists/dt=2026-11-27/glue-00000.parquet"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.getvalue())
+    types = {"artist_id": "VARCHAR", "name": "VARCHAR", "_line": "BIGINT", "_resolved": "BOOLEAN"}
+    manifest = {"run_id": "jr_rs", "source": "partner", "dt": "2026-11-27", "files": [
+        {"uri": f"s3://{bucket}/raw/source=partner/dt=2026-11-27/a.csv", "entity": "artists",
+         "rows": 3, "accepted": 3, "quarantined": 0, "status": "succeeded", "message": "",
+         "outputs": [f"s3a://{bucket}/{key}"], "datasets": {"artists": types}}]}  # fmt: skip
+    with writing(settings) as con:
+        record_run(con, manifest, bucket)
+    columns = "artist_id, name, genre, country, popularity, followers, formed_year, spotify_id"
+    expected = query_warehouse(settings, f"SELECT {columns} FROM artists ORDER BY artist_id")
+    with psycopg.connect(pg_dsn) as pg:
+        lake = CopyFromLake(pg, s3)
+        executor = DbApiExecutor(lake, errors=psycopg.Error)
+        load_warehouse(settings, executor=executor, s3=s3, dialect="postgres")
+        loaded = _rows(pg, f"SELECT {columns} FROM {settings.redshift_schema}.artists ORDER BY 1")
+    assert [row[0] for row in loaded] == ["A1", "A2", "A3"]  # no X9, no unresolved tm-99
+    assert [row for row in loaded if row[0] != "A3"] == expected  # the warehouse's rows won
+    assert lake.copied[0] == f"s3://{bucket}/{key}"  # Glue's object first, then the snapshot
