@@ -6,12 +6,18 @@ ToolContext, and the audit log names that user), so servers are not shared acros
 keeps at most `max_live` of them running and stops those idle for `idle_s`; a stopped client
 starts again, with its own role and user, on the next call an agent makes through it.
 
-A running turn holds its client (`mcp_turn`), so the pool never stops it between the turn's
-tool calls. A client that must start takes a free slot, else stops the client idle longest that
-no turn holds; when every slot is held by a running turn it waits up to `slot_wait_s` for one
-to end (a restart costs seconds of CPU, a wait only the rest of another turn), and only then
-starts beyond the bound. `configure_mcp_pool()` sets the bounds; `close_mcp_clients()` (also
-run at exit) stops every client.
+A restart costs a user seconds (20 s and more on a busy machine), so the pool avoids them:
+
+- a running turn holds its client (`mcp_turn`): it is never stopped between the turn's calls;
+- a client that must start takes a free slot, else the slot of the client idle longest if that
+  one has been idle `linger_s` (its user has likely gone); else, while more users are active
+  than `max_live`, it starts beyond it, up to `hard_limit()` (1.5x); there it stops the client
+  idle longest, or waits up to `slot_wait_s` for a turn to end (then starts anyway: a turn
+  never fails for want of a slot);
+- clients beyond `max_live` stop once idle for `linger_s`, any client once idle for `idle_s`.
+
+`configure_mcp_pool()` sets the bounds; `close_mcp_clients()` (also run at exit) stops every
+client.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MAX_LIVE = 8
 DEFAULT_IDLE_S = 600.0
 DEFAULT_SLOT_WAIT_S = 30.0
+DEFAULT_LINGER_S = 30.0
 
 
 def _server_env(settings: Settings, *, user: str, role: str) -> dict[str, str]:
@@ -130,20 +137,20 @@ class _Using:
 
 
 class _ClientPool:
-    """At most `max_live` running clients; a client in a call or held by a running turn is never
-    stopped. Starting one when all are in use waits up to `slot_wait_s` for a turn to end, then
-    passes the bound (stopping the extra client once it is idle); idle ones stop after
-    `idle_s`."""
+    """`max_live` running clients, more during a burst of active users (up to `hard_limit()`);
+    a client in a call or held by a running turn is never stopped (see the module docstring)."""
 
     def __init__(
         self,
         max_live: int = DEFAULT_MAX_LIVE,
         idle_s: float = DEFAULT_IDLE_S,
         slot_wait_s: float = DEFAULT_SLOT_WAIT_S,
+        linger_s: float = DEFAULT_LINGER_S,
     ) -> None:
         self.max_live = max_live
         self.idle_s = idle_s
         self.slot_wait_s = slot_wait_s
+        self.linger_s = linger_s
         self._lock = threading.Lock()
         self._freed = threading.Condition(self._lock)  # a client became idle or stopped
         self._starting = 0  # slots taken by clients starting now (not yet in _live)
@@ -156,6 +163,10 @@ class _ClientPool:
         self._wake = threading.Event()
         self._reaper: threading.Thread | None = None
         self.explicit = False  # set by configure_mcp_pool: then the environment's bounds yield
+
+    def hard_limit(self) -> int:
+        """Running clients during a burst: half again `max_live` (8 -> 12)."""
+        return self.max_live + max(1, self.max_live // 2)
 
     def live(self) -> list[PooledMCPClient]:
         """The running clients, least recently used first."""
@@ -182,9 +193,9 @@ class _ClientPool:
         with self._lock:
             client.held -= 1
             client.last_used = time.monotonic()
-            victims = self._pick(lambda c: len(self._live) > self.max_live)
+            victims = self._pick(lambda c: len(self._live) > self.hard_limit())
             self._freed.notify_all()
-        self._stop(victims, "the pool is over its bound")
+        self._stop(victims, "the pool is over its hard limit")
 
     def acquire(self, client: PooledMCPClient) -> None:
         """Mark `client` busy, starting it (and making room) if the pool had stopped it."""
@@ -212,25 +223,31 @@ class _ClientPool:
         self._ensure_reaper()
 
     def _make_room(self, client: PooledMCPClient) -> list[PooledMCPClient]:
-        """Take a slot for `client`: a free one, else the one of the client idle longest that
-        no turn holds (returned, to stop), else wait for a turn to end; past `slot_wait_s`,
-        a slot beyond the bound."""
+        """Take a slot for `client` (the clients returned are to stop): see the module
+        docstring for the order."""
         deadline = time.monotonic() + self.slot_wait_s
+
+        def lingered(c: PooledMCPClient) -> bool:  # its user has likely gone
+            return time.monotonic() - c.last_used >= self.linger_s
+
         with self._lock:
             while True:
-                if len(self._live) + self._starting < self.max_live:
-                    self._starting += 1
-                    return []
-                victims = self._pick(lambda c: True, limit=1)
-                if victims:
+                taken = len(self._live) + self._starting
+                now = time.monotonic()
+                victims: list[PooledMCPClient] = []
+                if taken >= self.max_live:
+                    victims = self._pick(lingered, limit=1)
+                    if not victims and taken >= self.hard_limit():
+                        victims = self._pick(lambda c: True, limit=1)
+                if victims or taken < self.hard_limit():
                     self._starting += 1
                     return victims
-                left = deadline - time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     log.warning(
                         "all %d MCP clients are in use by running turns; starting one more "
-                        "for %s beyond ENCORE_MCP_MAX_LIVE",
-                        self.max_live,
+                        "for %s beyond the pool's hard limit",
+                        taken,
                         client.key[2:4],
                     )
                     self._starting += 1
@@ -241,9 +258,9 @@ class _ClientPool:
         with self._lock:
             client.busy -= 1
             client.last_used = time.monotonic()
-            victims = self._pick(lambda c: len(self._live) > self.max_live)
+            victims = self._pick(lambda c: len(self._live) > self.hard_limit())
             self._freed.notify_all()
-        self._stop(victims, "the pool is over its bound")
+        self._stop(victims, "the pool is over its hard limit")
 
     def _start(self, client: PooledMCPClient) -> None:
         try:
@@ -297,31 +314,42 @@ class _ClientPool:
             self._reaper.start()
 
     def _reap(self) -> None:
-        """Stop clients idle longer than `idle_s`, until the pool is empty."""
+        """Stop clients idle longer than `idle_s`, and those beyond `max_live` idle longer than
+        `linger_s`, until the pool is empty."""
         while True:
-            self._wake.wait(min(max(self.idle_s / 4, 0.05), 30.0))
+            self._wake.wait(min(max(min(self.idle_s, self.linger_s) / 4, 0.05), 30.0))
             self._wake.clear()
             now = time.monotonic()
 
             def stale(client: PooledMCPClient, now: float = now) -> bool:
                 return now - client.last_used >= self.idle_s
 
+            def spare(client: PooledMCPClient, now: float = now) -> bool:
+                over = len(self._live) > self.max_live
+                return over and now - client.last_used >= self.linger_s
+
             with self._lock:
-                victims = self._pick(stale)
+                victims = self._pick(stale) + self._pick(spare)
                 empty = not self._live
                 if empty and not victims:
                     self._reaper = None
                     return
-            self._stop(victims, f"idle for {self.idle_s:g} s")
+            self._stop(victims, "idle")
 
     def configure(
-        self, *, max_live: int | None, idle_s: float | None, slot_wait_s: float | None = None
+        self,
+        *,
+        max_live: int | None,
+        idle_s: float | None,
+        slot_wait_s: float | None = None,
+        linger_s: float | None = None,
     ) -> None:
         with self._lock:
-            if slot_wait_s is not None:
-                if slot_wait_s < 0:
-                    raise ConfigError(f"the MCP slot wait is 0 or more; got {slot_wait_s}")
-                self.slot_wait_s = slot_wait_s
+            for name, value in (("slot_wait_s", slot_wait_s), ("linger_s", linger_s)):
+                if value is not None:
+                    if value < 0:
+                        raise ConfigError(f"the MCP pool's {name} is 0 or more; got {value}")
+                    setattr(self, name, value)
             if max_live is not None:
                 if max_live < 1:
                     raise ConfigError(f"the MCP pool needs room for 1 client; got {max_live}")
@@ -355,13 +383,17 @@ _POOL = _ClientPool()
 
 
 def configure_mcp_pool(
-    *, max_live: int | None = None, idle_s: float | None = None, slot_wait_s: float | None = None
+    *,
+    max_live: int | None = None,
+    idle_s: float | None = None,
+    slot_wait_s: float | None = None,
+    linger_s: float | None = None,
 ) -> None:
-    """Bound the MCP clients this process runs: at most `max_live` at once (default 8, each a
-    ~250-300 MB subprocess), none idle for longer than `idle_s` seconds (default 600), and a
-    client that must start waits up to `slot_wait_s` (default 30) for a running turn to free a
-    slot before it passes the bound."""
-    _POOL.configure(max_live=max_live, idle_s=idle_s, slot_wait_s=slot_wait_s)
+    """Bound the MCP clients this process runs (each a ~250-300 MB subprocess): `max_live` at
+    once (default 8; half again as many while more users are active, stopped once idle for
+    `linger_s`, default 30), none idle for longer than `idle_s` (default 600); at the hard limit
+    a start waits up to `slot_wait_s` (default 30) for a running turn to end."""
+    _POOL.configure(max_live=max_live, idle_s=idle_s, slot_wait_s=slot_wait_s, linger_s=linger_s)
     _POOL.explicit = True
 
 
