@@ -190,15 +190,17 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def drop_temp(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop the TEMP table or view `name` if it exists (DROP TABLE refuses a view, and back)."""
+def drop_temp(con: duckdb.DuckDBPyConnection, name: str, catalog: str = "temp") -> None:
+    """Drop the TEMP table or view `name` if it exists (DROP TABLE refuses a view, and back);
+    `catalog` names another attached database holding such working tables."""
     kind = con.execute(
         "SELECT table_type FROM information_schema.tables "
-        "WHERE table_catalog = 'temp' AND table_name = ?",
-        [name],
+        "WHERE table_catalog = ? AND table_name = ?",
+        [catalog, name],
     ).fetchall()
     if kind:
-        con.execute(f"DROP {'VIEW' if kind[0][0] == 'VIEW' else 'TABLE'} temp.{quote_ident(name)}")
+        dropped = "VIEW" if kind[0][0] == "VIEW" else "TABLE"
+        con.execute(f"DROP {dropped} {quote_ident(catalog)}.{quote_ident(name)}")
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

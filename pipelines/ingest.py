@@ -5,9 +5,12 @@ or is killed leaves the warehouse as it was. The same content ingested twice is 
 loading is an idempotent merge anyway. Bad rows are quarantined with every reason and their line
 number; nothing is dropped silently.
 
-    land -> parse -> map columns -> validate -> normalise -> resolve ids -> load -> curate
+    land -> parse + map columns + normalise + validate -> references -> resolve ids -> load
+         -> curate
 
-This module runs a file's steps; `pipelines.load` holds how each entity is merged.
+Parsing, mapping, normalising and validating are one pass (`pipelines.transforms.validating`):
+the rows are stored once, typed, with their text kept only where they fail. This module runs a
+file's steps; `pipelines.load` holds how each entity is merged.
 """
 
 from __future__ import annotations
@@ -34,14 +37,19 @@ from pipelines.catalog import record_dataset, refresh_warehouse_entries
 from pipelines.lake import Lake, LakeObject, open_lake
 from pipelines.lake.base import curated_key, raw_key, sha256_of
 from pipelines.ledger import Run, RunLedger
-from pipelines.load import duplicate_key_sql, foreign_key_sql, linked_parents, load_records
+from pipelines.load import (
+    duplicate_key_sql,
+    foreign_key_sql,
+    linked_parents,
+    load_records,
+    orphans_sql,
+)
 from pipelines.marts import before_load, refresh_concert_performance
 from pipelines.monitoring import open_monitor, record_run
 from pipelines.quality import Loaded, assess
 from pipelines.sources.files import ParsedFile, detect_format, drop_table, read_file
-from pipelines.transforms.aliases import infer_entity, map_columns
-from pipelines.transforms.normalize import FIELD_NORMALISERS
-from pipelines.transforms.validate import validation_sql
+from pipelines.transforms.aliases import infer_entity
+from pipelines.transforms.validating import RECORD, Validation
 
 log = logging.getLogger(__name__)
 
@@ -275,42 +283,26 @@ def _transform_and_load(
     scratch: str,
 ) -> list[tuple[int | None, list[str]]]:
     schema = ENTITY_SCHEMAS[entity]
-    validated = f"{scratch}._validated"
     _drop_scratch(con, scratch)
-    with _step(run, "read"):
-        parsed = read_file(con, raw, table="_raw")
-    mapping = map_columns(parsed.columns, entity)
-    if not mapping:
-        raise SourceError(
-            f"none of the columns {parsed.columns} of {raw.name} fit {entity}",
-            columns=parsed.columns,
-        )
-    # rename to schema fields, normalising text on the way in
-    projections = [
-        f'{FIELD_NORMALISERS.get(field_name, lambda e: e)(quote_ident(column))} AS "{field_name}"'
-        for column, field_name in mapping.items()
-    ]
-    mapped = f"(SELECT {', '.join(projections)}, _line FROM _raw) AS mapped"
-    checked = validation_sql(schema, mapped, list(mapping.values()), keep=["_line"])
+    validation = Validation(entity, raw)
+    with _step(run, "read and validate"):  # the text is checked as it is parsed, stored once
+        parsed = read_file(con, raw, table="_raw", transform=validation, into=scratch)
+    mapping = validation.mapping(parsed.columns)  # (a file without columns was never mapped)
     fields = list(schema.model_fields)
     key = fields[0]
-    with _step(run, "validate"):
-        linked = linked_parents(con, entity, source)
-        con.execute(
-            f"CREATE TABLE {validated} AS "
-            + foreign_key_sql(entity, source, f"({checked})", linked=linked)
-        )
+    with _step(run, "references"):
+        validated = _check_references(con, entity, source, parsed.relation, scratch)
     with _step(run, "duplicate keys"):
-        _flag_duplicate_keys(con, entity, key, validated)
+        validated = _flag_duplicate_keys(con, entity, key, validated, scratch)
 
     run.records_in = parsed.rows + len(parsed.rejects)
     with _step(run, "raw landing (wait)"):
         _landed(run, landing)
-    accepted = f"SELECT * EXCLUDE (_reasons) FROM {validated} WHERE len(_reasons) = 0"
+    accepted = f"SELECT * EXCLUDE (_reasons, {RECORD}) FROM {validated} WHERE len(_reasons) = 0"
     with _curating(con, accepted) as parquet:
         con.execute("BEGIN TRANSACTION")
         with _step(run, "quarantine"):
-            _quarantine(con, parsed, entity, source, run, validated)
+            _quarantine(con, parsed, mapping, entity, source, run, validated)
         if run.quarantine_rate > max_quarantine_rate:
             # a file mostly of bad rows is more likely the wrong file than bad data: keep the
             # evidence, load nothing
@@ -390,25 +382,53 @@ def _step(run: Run, name: str) -> Iterator[None]:
         run.timings[name] = run.timings.get(name, 0.0) + time.perf_counter() - started
 
 
-def _flag_duplicate_keys(
-    con: duckdb.DuckDBPyConnection, entity: str, key: str, validated: str
-) -> None:
-    """Quarantine all but one row of each key of `validated` (listings have no key)."""
-    if entity == "concert_listings":
-        return
-    repeated = con.execute(f"SELECT count({key}) - count(DISTINCT {key}) FROM {validated}")
-    if (repeated.fetchone() or (0,))[0]:  # rare: rank the rows only when a key repeats
-        database = validated.rsplit(".", 1)[0]
-        con.execute(f"ALTER TABLE {validated} RENAME TO _undeduplicated")
+def _check_references(
+    con: duckdb.DuckDBPyConnection, entity: str, source: str, rows: str, scratch: str
+) -> str:
+    """The relation of `rows` with their references to parents checked (see `foreign_key_sql`).
+
+    References from a source with links in entity_map are rewritten to canonical ids, a copy of
+    the rows. Others are canonical already: the orphans are looked up apart and, in the usual
+    case of none, the rows are used as they are, not copied.
+    """
+    linked = linked_parents(con, entity, source)
+    if linked:
         con.execute(
-            f"CREATE TABLE {validated} AS " + duplicate_key_sql(key, f"{database}._undeduplicated")
+            f"CREATE TABLE {scratch}._validated AS "
+            + foreign_key_sql(entity, source, rows, linked=linked)
         )
-        con.execute(f"DROP TABLE {database}._undeduplicated")
+        return f"{scratch}._validated"
+    orphans = orphans_sql(entity, rows)
+    if orphans is None:
+        return rows
+    con.execute(f"CREATE TABLE {scratch}._orphans AS {orphans}")
+    if not con.execute(f"SELECT count(*) FROM {scratch}._orphans").fetchall()[0][0]:
+        return rows
+    con.execute(
+        f"CREATE TABLE {scratch}._validated AS SELECT r.* REPLACE "
+        f"(list_concat(r._reasons, coalesce(o._orphaned, [])) AS _reasons) "
+        f"FROM {rows} r LEFT JOIN {scratch}._orphans o USING (_line)"
+    )
+    return f"{scratch}._validated"
+
+
+def _flag_duplicate_keys(
+    con: duckdb.DuckDBPyConnection, entity: str, key: str, validated: str, scratch: str
+) -> str:
+    """`validated` with all but one row of each key quarantined (listings have no key)."""
+    if entity == "concert_listings":
+        return validated
+    repeated = con.execute(f"SELECT count({key}) - count(DISTINCT {key}) FROM {validated}")
+    if not (repeated.fetchone() or (0,))[0]:  # rare: rank the rows only when a key repeats
+        return validated
+    con.execute(f"CREATE TABLE {scratch}._deduplicated AS " + duplicate_key_sql(key, validated))
+    return f"{scratch}._deduplicated"
 
 
 def _quarantine(
     con: duckdb.DuckDBPyConnection,
     parsed: ParsedFile,
+    mapping: dict[str, str],
     entity: str,
     source: str,
     run: Run,
@@ -416,12 +436,17 @@ def _quarantine(
 ) -> None:
     """Store the rejected and invalid rows with their reasons; count accepted and quarantined."""
     raw = parsed.path
-    # the whole row as it was read, for the quarantine (built for bad rows only: it is costly)
-    record = ", ".join(f"{quote_ident(c)} := r.{quote_ident(c)}" for c in parsed.columns)
+    # A row that failed validation kept its text as read; one refused later (an orphan, a
+    # repeated key) was valid, so its fields tell it under the file's names (the raw zone keeps
+    # the file as it came).
+    fields = ", ".join(
+        f"{quote_ident(column)} := CAST(v.{quote_ident(field)} AS VARCHAR)"
+        for column, field in mapping.items()
+    )
     con.execute(
         "INSERT INTO quarantine (run_id, entity, source, input_uri, line_number, record, reasons) "
-        f"SELECT ?, ?, ?, ?, v._line, to_json(struct_pack({record})), v._reasons "
-        f"FROM {validated} v JOIN _raw r USING (_line) WHERE len(v._reasons) > 0",
+        f"SELECT ?, ?, ?, ?, v._line, coalesce(v.{RECORD}, to_json(struct_pack({fields}))), "
+        f"v._reasons FROM {validated} v WHERE len(v._reasons) > 0",
         [run.run_id, entity, source, str(raw)],
     )
     for reject in parsed.rejects:
@@ -473,10 +498,10 @@ _SCRATCH: Final = (
 def _drop_scratch(con: duckdb.DuckDBPyConnection, scratch: str) -> None:
     """Drop the previous file's working tables (in this connection's temp schema and `scratch`)."""
     con.execute("DROP VIEW IF EXISTS _clean")
-    drop_table(con, "_raw")  # a view over the parsed rows, or a table
+    drop_table(con, "_raw", scratch)  # a view over the parsed rows, or a table
     for table in _SCRATCH:
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    for table in ("_validated", "_undeduplicated"):
+    for table in ("_orphans", "_validated", "_deduplicated"):
         con.execute(f"DROP TABLE IF EXISTS {scratch}.{table}")
 
 

@@ -40,14 +40,18 @@ def duplicate_key_sql(key: str, rows: str) -> str:
 
 
 def linked_parents(con: duckdb.DuckDBPyConnection, entity: str, source: str) -> set[str]:
-    """The parents of `entity` that `source` has links to in `entity_map`."""
+    """The parents of `entity` whose keys `source` has links in `entity_map` to translate.
+
+    Links of a key to itself (a primary source's ids are the canonical ones) translate nothing:
+    a parent with only those is left out, and its references are looked up as they are.
+    """
     parents = [p for p in _FOREIGN_KEYS.get(entity, {}).values() if p in RESOLUTIONS]
     if not parents:
         return set()
     types = {RESOLUTIONS[p].entity_type: p for p in parents}
     rows = con.execute(
         "SELECT DISTINCT entity_type FROM entity_map WHERE source = ? AND entity_type IN "
-        f"({', '.join('?' * len(types))})",
+        f"({', '.join('?' * len(types))}) AND source_key <> canonical_id",
         [source, *types],
     ).fetchall()
     return {types[t] for (t,) in rows}
@@ -60,8 +64,8 @@ def foreign_key_sql(
 
     A source key maps through `entity_map` (this source's links), else is taken as canonical
     when that id exists (the primary source's ids are canonical); otherwise it is an orphan.
-    `linked` names the parents the source has links to (see `linked_parents`; default: all):
-    the others skip the `entity_map` join.
+    `linked` names the parents whose keys the source has links to translate (see
+    `linked_parents`; default: all): the others skip the `entity_map` join.
     """
     refs = _FOREIGN_KEYS.get(entity, {})
     if not refs:
@@ -81,7 +85,8 @@ def foreign_key_sql(
             joins.append(f"LEFT JOIN {parent} p{i} ON p{i}.{id_column} = {target}")
         else:
             joins.append(f"LEFT JOIN {parent} p{i} ON p{i}.{id_column} = v.{column}")
-        canonical.append(f'{parent_ref} AS "{column}"')
+        # an orphan keeps the value it came with (the quarantine shows it)
+        canonical.append(f'coalesce({parent_ref}, v.{column}) AS "{column}"')
         reasons.append(
             f"CASE WHEN v.{column} IS NOT NULL AND {parent_ref} IS NULL "
             f"THEN '{column}: orphan_fk (no {parent} with this id)' END"
@@ -91,6 +96,25 @@ def foreign_key_sql(
         f"SELECT v.* EXCLUDE ({', '.join(refs)}, _reasons), {', '.join(canonical)}, "
         f"list_concat(v._reasons, list_filter([{listed}], lambda x: x IS NOT NULL)) AS _reasons "
         f"FROM {checked} v {' '.join(joins)}"
+    )
+
+
+def orphans_sql(entity: str, rows: str) -> str | None:
+    """SELECT `_line` and `_orphaned` (the reasons) of the rows of `rows` whose references name
+    no stored parent; None when `entity` has no references. For rows whose references are
+    canonical ids already (no entity_map links): the orphans `foreign_key_sql` would flag."""
+    refs = _FOREIGN_KEYS.get(entity, {})
+    if not refs:
+        return None
+    reasons = [
+        f"CASE WHEN v.{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} p "
+        f"WHERE p.{_PARENT_KEYS[parent]} = v.{column}) "
+        f"THEN '{column}: orphan_fk (no {parent} with this id)' END"
+        for column, parent in refs.items()
+    ]
+    return (
+        f"SELECT _line, _orphaned FROM (SELECT _line, list_filter([{', '.join(reasons)}], "
+        f"lambda x: x IS NOT NULL) AS _orphaned FROM {rows} v) WHERE len(_orphaned) > 0"
     )
 
 

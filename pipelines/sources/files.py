@@ -19,6 +19,7 @@ and bounded in memory; renaming, validation and loading happen downstream.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import json
 from pathlib import Path
 from typing import Final
@@ -31,9 +32,13 @@ from pipelines.sources.files_common import (
     FileFormat,
     ParsedFile,
     StructuralReject,
+    Transform,
+    create,
     drop_table,
     open_binary,
+    quote_ident,
     rows_table,
+    scratch_name,
 )
 from pipelines.sources.files_csv import read_csv
 from pipelines.sources.files_json import read_json, read_jsonl
@@ -44,6 +49,7 @@ __all__ = [
     "FileFormat",
     "ParsedFile",
     "StructuralReject",
+    "Transform",
     "detect_format",
     "drop_table",
     "read_file",
@@ -101,29 +107,62 @@ def detect_format(path: Path) -> FileFormat:
 
 
 def read_file(
-    con: duckdb.DuckDBPyConnection, path: Path, *, table: str, fmt: FileFormat | None = None
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    table: str,
+    fmt: FileFormat | None = None,
+    transform: Transform | None = None,
+    into: str = "temp",
 ) -> ParsedFile:
-    """Read `path` into a new TEMP table `table` of `con`; see the module docstring."""
+    """Read `path` into a new TEMP table `table` of `con`; see the module docstring.
+
+    With `transform` the table holds its SELECT over the text rows instead (CSV applies it while
+    parsing; the others after), and `into` may name an attached database to create it in.
+    """
     if not path.is_file():
         raise SourceError(f"no such file: {path}", path=str(path))
     # Checked up front: on failure the readers drop `table`, which must never be the caller's.
     taken = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = 'temp' "
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? "
         "AND lower(table_name) IN (lower(?), lower(?))",
-        [table, rows_table(table)],
+        [into, table, rows_table(table)],
     ).fetchall()[0][0]
     if taken:
         raise SourceError(
-            f"TEMP table {table!r} already exists; drop it or choose another name", table=table
+            f"table {table!r} already exists in {into}; drop it or choose another name",
+            table=table,
         )
     fmt = fmt or detect_format(path)
     try:
         if fmt == "csv":
-            return read_csv(con, path, table)
+            return read_csv(con, path, table, transform, into)
+        text = scratch_name("text") if transform or into != "temp" else table
         if fmt == "json":
-            return read_json(con, path, table)
-        if fmt == "jsonl":
-            return read_jsonl(con, path, table)
-        return read_xml(con, path, table)
+            parsed = read_json(con, path, text)
+        elif fmt == "jsonl":
+            parsed = read_jsonl(con, path, text)
+        else:
+            parsed = read_xml(con, path, text)
+        return parsed if text == table else _transformed(con, parsed, table, transform, into)
     except (OSError, EOFError) as exc:  # EOFError: a truncated .gz
         raise SourceError(f"cannot read {path}: {exc}", path=str(path)) from exc
+
+
+def _transformed(
+    con: duckdb.DuckDBPyConnection,
+    parsed: ParsedFile,
+    table: str,
+    transform: Transform | None,
+    into: str,
+) -> ParsedFile:
+    """`parsed`'s text rows through `transform`, as `into`.`table` (the text table is dropped)."""
+    text = f"temp.{quote_ident(parsed.table)}"
+    try:
+        select = (
+            transform(parsed.columns, text, [LINE_COLUMN]) if transform else f"SELECT * FROM {text}"
+        )
+        con.execute(f"{create('TABLE', into, table)} AS {select}")
+    finally:
+        drop_table(con, parsed.table)
+    return dataclasses.replace(parsed, table=table, database=into)

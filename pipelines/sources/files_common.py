@@ -37,6 +37,12 @@ class StructuralReject:
     """The offending text, truncated to 2,000 characters."""
 
 
+Transform = Callable[[list[str], str, list[str]], str]
+"""What a reader stores in place of the text rows: given the file's columns, a relation holding
+them as text and the columns to pass through, a SELECT over that relation giving one row per
+row, in its order (the ingest's validation: it parses and checks the text as it is read)."""
+
+
 @dataclass(frozen=True)
 class ParsedFile:
     """A file read into a TEMP table of text columns plus `_line`, and what could not be read."""
@@ -49,6 +55,13 @@ class ParsedFile:
     """The text columns in file order; `_line` is not listed."""
     rows: int
     rejects: list[StructuralReject]
+    database: str = "temp"
+    """Where `table` is: the connection's temp schema, or the database the caller named."""
+
+    @property
+    def relation(self) -> str:
+        """`table`, qualified with its database."""
+        return f"{quote_ident(self.database)}.{quote_ident(self.table)}"
 
 
 def clip(text: str | None) -> str | None:
@@ -71,10 +84,17 @@ def rows_table(name: str) -> str:
     return f"{name}__rows"
 
 
-def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def create(kind: Literal["TABLE", "VIEW"], database: str, name: str) -> str:
+    """`CREATE <kind>` of `name` in `database` (DuckDB spells the temp schema's `CREATE TEMP`)."""
+    if database == "temp":
+        return f"CREATE TEMP {kind} {quote_ident(name)}"
+    return f"CREATE {kind} {quote_ident(database)}.{quote_ident(name)}"
+
+
+def drop_table(con: duckdb.DuckDBPyConnection, table: str, database: str = "temp") -> None:
     """Drop a parsed file's TEMP table, or its view and the rows table behind it, if they exist."""
-    drop_temp(con, table)
-    drop_temp(con, rows_table(table))
+    drop_temp(con, table, database)
+    drop_temp(con, rows_table(table), database)
 
 
 def scrub(text: str) -> str:

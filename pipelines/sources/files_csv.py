@@ -1,5 +1,7 @@
 """CSV and TSV files into a TEMP table of text columns, read by DuckDB's CSV reader.
 
+(Or into a table of another attached database, transformed as it is read: see `Transform`.)
+
 DuckDB sniffs the delimiter, quote and escape (when one stray quote makes it settle on "no
 quoting", `"` is used instead, so quoted fields stay whole and the stray line is rejected) and
 parses the file, streaming, in parallel unless a quoted field spans lines. The first line is the
@@ -43,7 +45,9 @@ from pipelines.sources.files_common import (
     LINE_COLUMN,
     ParsedFile,
     StructuralReject,
+    Transform,
     clip,
+    create,
     drop_table,
     open_binary,
     quote_ident,
@@ -260,24 +264,29 @@ def _load(
     columns: list[str],
     rejects: tuple[str, str],
     parallel: bool,
+    transform: Transform | None,
+    into: str,
 ) -> int:
-    """Create `table` from DuckDB's parse of the file, in file order; return its row count."""
+    """Create `table` from DuckDB's parse of the file (through `transform`), in file order;
+    return its row count."""
     spec = ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in columns)
-    created = con.execute(
-        f"CREATE TEMP TABLE {quote_ident(table)} AS SELECT * FROM read_csv(?, "
+    parse = (
+        f"read_csv({quote_literal(str(path))}, "
         f"auto_detect = false, header = true, columns = {{{spec}}}, "
         f"delim = {quote_literal(dialect.delimiter)}, quote = {quote_literal(dialect.quote)}, "
         f"escape = {quote_literal(dialect.escape)}, null_padding = true, "
         f"allow_quoted_nulls = false, strict_mode = true, ignore_errors = true, "
         f"store_rejects = true, rejects_table = {quote_literal(rejects[0])}, "
-        f"rejects_scan = {quote_literal(rejects[1])}, parallel = {str(parallel).lower()})",
-        [str(path)],
-    ).fetchall()
+        f"rejects_scan = {quote_literal(rejects[1])}, parallel = {str(parallel).lower()})"
+    )
+    # a transform runs inside the parse: the rows are stored once, already transformed
+    select = transform(columns, parse, []) if transform else f"SELECT * FROM {parse}"
+    created = con.execute(f"{create('TABLE', into, table)} AS {select}").fetchall()
     return int(created[0][0])
 
 
 def _number(
-    con: duckdb.DuckDBPyConnection, table: str, parsed: str, lines: np.ndarray | None
+    con: duckdb.DuckDBPyConnection, table: str, parsed: str, lines: np.ndarray | None, into: str
 ) -> None:
     """Create `table`: the rows of `parsed`, each with `_line`, where its record starts.
 
@@ -285,22 +294,23 @@ def _number(
     two, which a view computes: the rows are not copied. Otherwise each row is zipped with its
     entry of `lines`; DuckDB zips by position on one thread only, hence not for every file.
     """
+    database = quote_ident(into)
     if lines is None:
         con.execute(
-            f"CREATE TEMP VIEW {quote_ident(table)} AS SELECT *, rowid + 2 AS {LINE_COLUMN} "
-            f"FROM temp.{quote_ident(parsed)}"
+            f"{create('VIEW', into, table)} AS SELECT *, rowid + 2 AS {LINE_COLUMN} "
+            f"FROM {database}.{quote_ident(parsed)}"
         )
         return
     view = scratch_name("lines")
     con.register(view, pa.table({LINE_COLUMN: pa.array(lines, pa.int64())}))
     try:
         con.execute(
-            f"CREATE TEMP TABLE {quote_ident(table)} AS SELECT * FROM temp.{quote_ident(parsed)} "
-            f"POSITIONAL JOIN {quote_ident(view)}"
+            f"{create('TABLE', into, table)} AS SELECT * "
+            f"FROM {database}.{quote_ident(parsed)} POSITIONAL JOIN {quote_ident(view)}"
         )
     finally:
         con.unregister(view)
-    drop_table(con, parsed)
+    drop_table(con, parsed, into)
 
 
 def _rejects(con: duckdb.DuckDBPyConnection, errors: str) -> list[tuple[int, str, str | None]]:
@@ -313,30 +323,41 @@ def _rejects(con: duckdb.DuckDBPyConnection, errors: str) -> list[tuple[int, str
     return [(int(line), str(reason), text) for line, reason, text in rows]
 
 
-def read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParsedFile:
-    """Read a CSV/TSV file with a header line; see the module docstring."""
+def read_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    transform: Transform | None = None,
+    into: str = "temp",
+) -> ParsedFile:
+    """Read a CSV/TSV file with a header line into `into`.`table`; see the module docstring.
+
+    With `transform`, the rows stored are its SELECT over the parsed text (see `Transform`).
+    """
     dialect = _sniff(con, path)
     if dialect is None:
-        return _empty(con, path, table)
+        return _empty(con, path, table, into)
     quick = _quick_layout(path, dialect)
     if quick is not None:
         try:
-            parsed = _parse(con, path, table, dialect, quick, trusted=False)
+            parsed = _parse(con, path, table, dialect, quick, trusted=False,
+                            transform=transform, into=into)  # fmt: skip
         except SourceError:
             parsed = None  # e.g. a quoted newline DuckDB's parallel reader refuses
         if parsed is not None:
             return parsed
     layout = _simple_layout(path, dialect) or _layout(path, dialect)
     if layout.header is None:
-        return _empty(con, path, table)
-    parsed = _parse(con, path, table, dialect, layout, trusted=True)
+        return _empty(con, path, table, into)
+    parsed = _parse(con, path, table, dialect, layout, trusted=True,
+                    transform=transform, into=into)  # fmt: skip
     assert parsed is not None  # a trusted layout is never refused
     return parsed
 
 
-def _empty(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParsedFile:
-    con.execute(f"CREATE TEMP TABLE {quote_ident(table)} ({LINE_COLUMN} BIGINT)")
-    return ParsedFile(path, "csv", table, [], 0, [])
+def _empty(con: duckdb.DuckDBPyConnection, path: Path, table: str, into: str) -> ParsedFile:
+    con.execute(f"{create('TABLE', into, table)} ({LINE_COLUMN} BIGINT)")
+    return ParsedFile(path, "csv", table, [], 0, [], into)
 
 
 def _parse(
@@ -347,6 +368,8 @@ def _parse(
     layout: _Layout,
     *,
     trusted: bool,
+    transform: Transform | None,
+    into: str,
 ) -> ParsedFile | None:
     """Read the file by `layout`; None (nothing kept) when an untrusted one proves wrong."""
     assert layout.header is not None
@@ -357,22 +380,23 @@ def _parse(
     parsed = rows_table(table)
     try:
         # DuckDB's parallel reader refuses quoted newlines when it pads short rows.
-        rows = _load(con, path, parsed, dialect, columns, names, parallel=not layout.shifts)
+        rows = _load(con, path, parsed, dialect, columns, names,
+                     parallel=not layout.shifts, transform=transform, into=into)  # fmt: skip
         found = _rejects(con, names[0])
         excluded = sorted({*skipped, *(ordinal for ordinal, _, _ in found)})
         if not trusted and rows + len(excluded) != layout.records:
-            drop_table(con, parsed)  # some record spans lines: the layout needs the full scan
+            drop_table(con, parsed, into)  # a record spans lines: the layout needs the full scan
             return None
         unterminated = layout.unterminated
         if unterminated and unterminated[0] in excluded:
             unterminated = None  # DuckDB rejected that record itself
         usual = excluded == [1] and not layout.shifts and not unterminated
-        _number(con, table, parsed, None if usual else layout.lines(excluded, rows))
+        _number(con, table, parsed, None if usual else layout.lines(excluded, rows), into)
         if unterminated:
             # DuckDB may keep what it read of the unterminated record as a padded row: drop it.
             ordinal, line = unterminated
             rows -= con.execute(
-                f"DELETE FROM temp.{quote_ident(table)} WHERE {LINE_COLUMN} = {line}"
+                f"DELETE FROM {quote_ident(into)}.{quote_ident(table)} WHERE {LINE_COLUMN} = {line}"
             ).fetchall()[0][0]
             found.append((ordinal, "unterminated quote: still open at the end of the file", None))
         if rows + len(excluded) + (1 if unterminated else 0) != layout.records:
@@ -380,12 +404,12 @@ def _parse(
                 "%s: DuckDB and Python split records differently; _line may be off", path
             )
     except duckdb.Error as exc:
-        drop_table(con, table)
-        drop_table(con, parsed)
+        drop_table(con, table, into)
+        drop_table(con, parsed, into)
         raise SourceError(f"could not read {path} as CSV: {exc}", path=str(path)) from exc
     except BaseException:
-        drop_table(con, table)
-        drop_table(con, parsed)
+        drop_table(con, table, into)
+        drop_table(con, parsed, into)
         raise
     finally:
         drop_table(con, names[0])
@@ -396,4 +420,4 @@ def _parse(
         )
         for ordinal, reason, text in found
     ]
-    return ParsedFile(path, "csv", table, columns, int(rows), result)
+    return ParsedFile(path, "csv", table, columns, int(rows), result, into)

@@ -108,9 +108,9 @@ def test_foreign_keys_and_links_on_spark_match_the_ingest_sql(spark: SparkSessio
         ("C1", True, []),
         ("C2", True, []),
         ("EV-7", False, []),
-        (None, False, [orphan]),
+        ("EV-2", False, [orphan]),  # an orphan keeps the id it came with
         ("C1", True, ["fan_id: orphan_fk (no fans with this id)"]),
-        (None, False, [orphan, "sale_id: duplicate_key (also on line 8)"]),
+        ("NOPE", False, [orphan, "sale_id: duplicate_key (also on line 8)"]),
         ("C1", True, []),  # the valid row of S6 wins its key
     ]
     assert {r["_source"] for r in got} == {"files"}

@@ -140,6 +140,19 @@ def test_sales_with_wrong_amounts_are_quarantined(small_settings: Settings, tmp_
     reasons = dict(query_warehouse(settings, "SELECT record->>'order_id', reasons FROM quarantine"))
     assert reasons["o2"] == ["record: amount_mismatch (amount <> quantity x unit_price)"]
     assert reasons["o3"] == ["fan_id: orphan_fk (no fans with this id)"]
+    # a row that failed validation is kept as written; an orphan (valid, refused afterwards) as
+    # its values under the file's column names, its unknown fan included
+    records = dict(query_warehouse(settings, "SELECT record->>'order_id', record FROM quarantine"))
+    assert records["o2"] == (
+        f'{{"order_id":"o2","event_id":"{concert}","customer_id":null,'
+        '"purchased_at":"2025-01-05 12:01:00","sales_channel":"box office","tier":"vip",'
+        '"qty":"1","price":"99.50","total":"95.00"}'
+    )
+    assert records["o3"] == (
+        f'{{"order_id":"o3","event_id":"{concert}","customer_id":"F-nobody",'
+        '"purchased_at":"2025-01-05 12:02:00","sales_channel":"mobile","tier":"general",'
+        '"qty":"1","price":"40.00","total":"40.00"}'
+    )
     assert query_warehouse(
         settings, "SELECT channel, price_tier, amount FROM ticket_sales WHERE sale_id = 'o1'"
     ) == [("web", "general", 80)]
