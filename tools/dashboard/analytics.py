@@ -18,13 +18,13 @@ drill-downs of the venues and artists it lists. Data text reaches the page only 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from plotly.io.json import to_json_plotly
 
-from tools.dashboard.analytics_data import AnalyticsData, Detail
+from tools.dashboard.analytics_data import AnalyticsData, Detail, Venue
 from tools.dashboard.analytics_figures import build_panels, detail_months
 from tools.dashboard.analytics_script import SCRIPT
 from tools.dashboard.figures import Panel
@@ -66,13 +66,16 @@ def _table(
     rows: Sequence[Sequence[Any]],
     links: dict[int, str] | None = None,
     flagged: Sequence[bool] = (),
+    targets: Mapping[int, Sequence[str | None]] | None = None,
 ) -> dict[str, Any]:
-    """A table for the page: display text, the columns that drill down (index -> kind) and the
-    rows to highlight."""
+    """A table for the page: display text, the columns that drill down (index -> kind), what
+    each row's link opens where it is not the text (a venue's id), and the rows to highlight."""
+    shown = targets or {}
     return {
         "columns": list(columns),
         "rows": [["" if v is None else str(v) for v in row] for row in rows],
         "links": {str(k): v for k, v in (links or {}).items()},
+        "targets": {str(k): ["" if t is None else str(t) for t in v] for k, v in shown.items()},
         "flagged": [i for i, f in enumerate(flagged) if f],
     }
 
@@ -103,19 +106,26 @@ def _ranking_table(ranking: VenueRanking | None) -> dict[str, Any]:
     ]  # fmt: skip
     columns = ("rank", "venue", "city", "state", "capacity", "score", "sell-through",
                "gross per show", "shows last year", "trend")  # fmt: skip
-    return _table(columns, rows, {1: "venue"})
+    ids = [r.venue_id for r in (ranking.rows if ranking else [])]
+    return _table(columns, rows, {1: "venue"}, targets={1: ids})
 
 
-def _predictions_table(predictions: Sequence[SalesPrediction]) -> dict[str, Any]:
+def _predictions_table(
+    predictions: Sequence[SalesPrediction], venues: dict[str, Venue]
+) -> dict[str, Any]:
+    places = [venues.get(p.concert_id or "") for p in predictions]
     rows = [
-        (p.date, p.artist, p.venue, f"{p.tickets_sold:,}", f"{p.tickets_low:,}–{p.tickets_high:,}",
-         _count(p.capacity), _money(p.gross), f"{p.confidence:.2f}",
-         "low confidence" if p.low_confidence else "", "yes" if p.cold_start else "")
-        for p in predictions
+        (p.date, p.artist, v.label() if v else p.venue, f"{p.tickets_sold:,}",
+         f"{p.tickets_low:,}–{p.tickets_high:,}", _count(p.capacity), _money(p.gross),
+         f"{p.confidence:.2f}", "low confidence" if p.low_confidence else "",
+         "yes" if p.cold_start else "")
+        for p, v in zip(predictions, places, strict=True)
     ]  # fmt: skip
     columns = ("date", "artist", "venue", "tickets", "80% interval", "capacity", "gross",
                "confidence", "flag", "cold start")  # fmt: skip
-    return _table(columns, rows, {1: "artist", 2: "venue"}, [p.low_confidence for p in predictions])
+    targets = {2: [v.venue_id if v else None for v in places]}
+    return _table(columns, rows, {1: "artist", 2: "venue"}, [p.low_confidence for p in predictions],
+                  targets)  # fmt: skip
 
 
 def _artists_table(artists: Table | None) -> dict[str, Any]:
@@ -151,9 +161,11 @@ def build_detail(detail: Detail) -> dict[str, Any]:
                "capacity", "sell-through", "gross")  # fmt: skip
     completed = [r for r in records if r["status"] == "completed"]
     figure = detail_months(detail)
+    targets = {1: [r["venue_id"] for r in records]} if other == "venue" else {}
     return {
         "kind": detail.kind,
-        "name": detail.name,
+        "name": detail.title or detail.name,
+        "key": detail.name,
         "summary": (
             f"{len(records):,} concerts ({len(completed):,} completed), "
             f"{sum(int(r['tickets_sold'] or 0) for r in completed):,} tickets sold, "
@@ -161,7 +173,7 @@ def build_detail(detail: Detail) -> dict[str, Any]:
             + (" (the role's row limit cut the list)" if detail.truncated else "")
         ),
         "figure": figure.to_plotly_json() if figure is not None else None,
-        "table": _table(columns, rows, {1: other}),
+        "table": _table(columns, rows, {1: other}, targets=targets),
     }
 
 
@@ -177,7 +189,7 @@ def build_view(data: AnalyticsData) -> dict[str, Any]:
         "panels": {} if data.problem else {p.key: _panel(p) for p in build_panels(data)},
         "tables": {
             "ranking": _ranking_table(data.ranking),
-            "predictions": _predictions_table(data.predictions),
+            "predictions": _predictions_table(data.predictions, data.prediction_venues),
             "artists": _artists_table(data.artists),
         },
         "notes": data.notes,

@@ -4,6 +4,9 @@ Totals, sales over time, artist trends and the channel mix are semantic queries 
 them with the caller's role, row cap and audit); the venue ranking is `venue_ranking` (the
 ranking model); predictions are `predict_concerts` for the scheduled concerts `upcoming_concerts`
 finds. A section the role may not see carries a note instead of failing the page.
+
+Venues are drilled into by id, never by name: two venues may share a name (a "Paramount
+Theatre" in several cities), and each drill-down shows the name with the city.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Final, Literal, TypeVar
 
 from core.entities import match_name
 from core.errors import QueryRefusedError, ValidationError
+from core.warehouse import reading
 from models.registry import ModelRegistry
 from tools.context import ToolContext
 from tools.insights.forecast import SalesPrediction, predict_concerts
@@ -86,15 +90,31 @@ class AnalyticsFilters:
         return TimeRange(start=self.date_from, end=self.date_to)
 
 
+@dataclass(frozen=True)
+class Venue:
+    """A venue as the page names it: its name with its city, so namesakes tell apart."""
+
+    venue_id: str
+    name: str
+    city: str | None = None
+    state: str | None = None
+
+    def label(self) -> str:
+        place = ", ".join(p for p in (self.city, self.state) if p)
+        return f"{self.name} ({place})" if place else self.name
+
+
 @dataclass
 class Detail:
-    """One venue's or artist's concerts and months, within the filters (the drill-down)."""
+    """One venue's or artist's concerts and months, within the filters (the drill-down).
+    `name` is the artist's name or the venue's id; `title` what the page heads it with."""
 
     kind: DetailKind
     name: str
     concerts: Table
     months: Table
     truncated: bool = False
+    title: str = ""
 
 
 @dataclass
@@ -114,6 +134,8 @@ class AnalyticsData:
     channels: Table | None = None
     ranking: VenueRanking | None = None
     predictions: list[SalesPrediction] = field(default_factory=list)
+    prediction_venues: dict[str, Venue] = field(default_factory=dict)
+    """Concert id -> its venue, so a predicted concert opens the right venue."""
     notes: dict[str, str] = field(default_factory=dict)
     """Section -> why it is empty or partial (refused for the role, nothing matches, ...)."""
     options: dict[str, list[str]] = field(default_factory=dict)
@@ -122,6 +144,7 @@ class AnalyticsData:
 
 
 def detail_key(kind: DetailKind, name: str) -> str:
+    """The key of a drill-down: the artist's name or the venue's id, in lower case."""
     return f"{kind}:{name.lower()}"
 
 
@@ -251,44 +274,92 @@ def resolve_filters(
     return replace(filters, **fixed)
 
 
+def _venues(ctx: ToolContext, where: str, params: list[Any]) -> list[Venue]:
+    """Venues by id or name. Names and cities are what every role's policy shows."""
+    sql = f"SELECT venue_id, name, city, state FROM venues WHERE {where} ORDER BY city, venue_id"
+    with reading(ctx.settings) as con:
+        rows = con.execute(sql, params).fetchall()
+    return [Venue(str(i), str(n), c, s) for i, n, c, s in rows]
+
+
+def venues_by_id(ctx: ToolContext, ids: list[str]) -> dict[str, Venue]:
+    if not ids:
+        return {}
+    return {v.venue_id: v for v in _venues(ctx, "list_contains(?::VARCHAR[], venue_id)", [ids])}
+
+
+def concert_venues(ctx: ToolContext, concert_ids: list[str]) -> dict[str, Venue]:
+    """Concert id -> its venue."""
+    if not concert_ids:
+        return {}
+    sql = (
+        "SELECT c.concert_id, v.venue_id, v.name, v.city, v.state FROM concerts c "
+        "JOIN venues v USING (venue_id) WHERE list_contains(?::VARCHAR[], c.concert_id)"
+    )
+    with reading(ctx.settings) as con:
+        rows = con.execute(sql, [concert_ids]).fetchall()
+    return {str(c): Venue(str(i), str(n), city, st) for c, i, n, city, st in rows}
+
+
 def resolve(ctx: ToolContext, kind: DetailKind, text: str) -> str:
-    """The warehouse's name of the venue or artist a user means (small typos corrected)."""
+    """The artist's name (small typos corrected) or the venue's id a user means. A venue is
+    given by id; a name shared by several venues raises ValidationError naming each one."""
+    if kind == "venue" and (hit := venues_by_id(ctx, [text.strip()])):
+        return next(iter(hit))
     names = vocabulary(ctx, "venues" if kind == "venue" else "artists").names
-    return names[match_name(kind, text, names)]
+    name = names[match_name(kind, text, names)]
+    if kind == "artist":
+        return name
+    found = _venues(ctx, "lower(name) = lower(?)", [name])
+    if len(found) > 1:
+        listed = "; ".join(f"{v.label()}: id {v.venue_id}" for v in found)
+        raise ValidationError(
+            f"{len(found)} venues are called {name!r}: {listed}; open one by its id",
+            field="name",
+            suggestions=[v.venue_id for v in found],
+        )
+    if not found:  # the vocabulary knew it, the table no longer does
+        raise ValidationError(f"no venue named {text!r}", field="name")
+    return found[0].venue_id
 
 
 _DETAIL_COLUMNS: Final = {
     "venue": ["event_date", "artist", "status"],
-    "artist": ["event_date", "venue", "city", "status"],
+    "artist": ["event_date", "venue", "venue_id", "city", "status"],
 }
+_DETAIL_KEY: Final = {"venue": "venue_id", "artist": "artist"}
 _DETAIL_MEASURES: Final = ["tickets_sold", "capacity", "sell_through", "gross_revenue"]
 
 
 def details(
     ctx: ToolContext, filters: AnalyticsFilters, kind: DetailKind, names: list[str]
 ) -> dict[str, Detail]:
-    """Drill-downs for venues or artists (named as the warehouse names them): their concerts,
+    """Drill-downs for venues (by id) or artists (by the warehouse's name): their concerts,
     newest first, and their completed sales per month, within the filters. Two queries for all
-    names; the role's row cap applies (`truncated` says when it cut the concerts)."""
+    of them; the role's row cap applies (`truncated` says when it cut the concerts)."""
     if not names:
         return {}
+    key = _DETAIL_KEY[kind]
     # drilling into an artist replaces the artist filter; a venue has no filter of its own
     base = filters.semantic(without=("artist",) if kind == "artist" else ())
-    wanted = [*base, Filter(field=kind, op="in", value=names)]
-    concerts = _semantic(ctx, _DETAIL_MEASURES, [kind, *_DETAIL_COLUMNS[kind]], wanted,
+    wanted = [*base, Filter(field=key, op="in", value=names)]
+    concerts = _semantic(ctx, _DETAIL_MEASURES, [key, *_DETAIL_COLUMNS[kind]], wanted,
                          filters.time_range(), order=[OrderBy(field="event_date")],
                          limit=min(DETAIL_ROWS * len(names), 10_000))  # fmt: skip
-    months = _semantic(ctx, ["tickets_sold", "gross_revenue", "sell_through"], [kind, "month"],
+    months = _semantic(ctx, ["tickets_sold", "gross_revenue", "sell_through"], [key, "month"],
                        [*wanted, _COMPLETED], filters.time_range(),
                        order=[OrderBy(field="month", descending=False)])  # fmt: skip
+    venues = venues_by_id(ctx, names) if kind == "venue" else {}
     found: dict[str, Detail] = {}
     for name in names:
+        venue = venues.get(name)
         found[detail_key(kind, name)] = Detail(
             kind,
             name,
-            _rows_of(concerts, kind, name),
-            _rows_of(months, kind, name),
+            _rows_of(concerts, key, name),
+            _rows_of(months, key, name),
             concerts.truncated,
+            title=venue.label() if venue else name,
         )
     return found
 
@@ -344,8 +415,11 @@ def collect_analytics(
     data.channels = guarded(notes, "channels", lambda: channel_mix(ctx, filters), None)
     data.ranking = guarded(notes, "ranking", lambda: ranked_venues(ctx, filters), None)
     data.predictions = guarded(notes, "predictions", lambda: predictions(ctx, filters), [])
+    data.prediction_venues = concert_venues(
+        ctx, [p.concert_id for p in data.predictions if p.concert_id]
+    )
     if embed_details:
-        venues = [r.venue for r in data.ranking.rows] if data.ranking else []
+        venues = [r.venue_id for r in data.ranking.rows] if data.ranking else []
         detail_lists: tuple[tuple[DetailKind, list[str]], ...] = (
             ("venue", venues),
             ("artist", names),

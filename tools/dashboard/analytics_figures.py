@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import plotly.graph_objects as go
 
-from tools.dashboard.analytics_data import AnalyticsData, Detail
+from tools.dashboard.analytics_data import AnalyticsData, Detail, Venue
 from tools.dashboard.figures import _LAYOUT, Panel
 from tools.insights.forecast import SalesPrediction
 from tools.insights.ranking import VenueRanking
@@ -84,8 +84,8 @@ def venue_ranking(ranking: VenueRanking | None) -> go.Figure | None:
     traces = [
         go.Bar(name=factor, orientation="h", y=labels,
                x=[round(r.factors[factor]["contribution"], 2) for r in rows],
-               customdata=[r.venue for r in rows], marker_color=colour,
-               hovertemplate="%{customdata}: " + factor + " %{x:.1f}<extra></extra>")
+               customdata=[r.venue_id for r in rows], marker_color=colour,
+               hovertemplate="%{y}: " + factor + " %{x:.1f}<extra></extra>")
         for factor, colour in FACTOR_COLOURS.items()
     ]  # fmt: skip
     return _figure("Venue ranking: score by factor (click a venue)", traces, barmode="stack",
@@ -93,8 +93,16 @@ def venue_ranking(ranking: VenueRanking | None) -> go.Figure | None:
                    margin={"l": 280, "r": 20, "t": 50, "b": 40})  # fmt: skip
 
 
-def sales_predictions(predictions: Sequence[SalesPrediction]) -> go.Figure | None:
-    """Predicted tickets of scheduled concerts with their 80% interval; low confidence in red."""
+def sales_predictions(
+    predictions: Sequence[SalesPrediction], venues: dict[str, Venue] | None = None
+) -> go.Figure | None:
+    """Predicted tickets of scheduled concerts with their 80% interval; low confidence in red.
+    A click opens the concert's venue (`venues`: concert id -> venue)."""
+    venues = venues or {}
+
+    def venue_of(p: SalesPrediction) -> Venue:
+        return venues.get(p.concert_id or "") or Venue(p.venue, p.venue)
+
     if not predictions:
         return None
     traces = []
@@ -109,8 +117,9 @@ def sales_predictions(predictions: Sequence[SalesPrediction]) -> go.Figure | Non
             error_y={"type": "data", "symmetric": False, "color": colour, "thickness": 1,
                      "array": [p.tickets_high - p.tickets_sold for p in chosen],
                      "arrayminus": [p.tickets_sold - p.tickets_low for p in chosen]},
-            customdata=[p.venue for p in chosen],
-            text=[f"{p.artist} at {p.venue}, confidence {p.confidence:.2f}" for p in chosen],
+            customdata=[venue_of(p).venue_id for p in chosen],
+            text=[f"{p.artist} at {venue_of(p).label()}, confidence {p.confidence:.2f}"
+                  for p in chosen],
             hovertemplate="%{text}<br>%{x}: %{y:,} tickets<extra></extra>",
         ))  # fmt: skip
     return _figure("Predicted tickets of scheduled concerts (80% interval)", traces,
@@ -128,7 +137,9 @@ def channel_mix(channels: Table | None) -> go.Figure | None:
 
 def detail_months(detail: Detail) -> go.Figure | None:
     """One venue's or artist's tickets and gross per month."""
-    return sales_over_time(detail.months, f"{detail.name}: tickets and gross per month")
+    return sales_over_time(
+        detail.months, f"{detail.title or detail.name}: tickets and gross per month"
+    )
 
 
 _EMPTY: Final = "Nothing matches these filters."
@@ -144,7 +155,8 @@ def build_panels(data: AnalyticsData) -> list[Panel]:
               notes.get("artists", _EMPTY)),
         Panel("ranking", "Venue ranking", venue_ranking(data.ranking),
               notes.get("ranking", "No venue has three completed concerts in these filters.")),
-        Panel("predictions", "Sales predictions", sales_predictions(data.predictions),
+        Panel("predictions", "Sales predictions",
+              sales_predictions(data.predictions, data.prediction_venues),
               notes.get("predictions", "No scheduled concert matches these filters.")),
         Panel("channels", "Channels", channel_mix(data.channels),
               notes.get("channels", "No ticket transactions match these filters.")),

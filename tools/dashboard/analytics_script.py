@@ -24,11 +24,11 @@ SCRIPT: Final = r"""
   }
   function status(text) { document.getElementById('status').textContent = text; }
 
-  function link(kind, name) {
-    var a = node('a', name);
+  function link(kind, text, target) {  // target: what it opens (a venue's id), else the text
+    var a = node('a', text);
     a.href = '#';
     a.setAttribute('data-kind', kind);
-    a.setAttribute('data-name', name);
+    a.setAttribute('data-name', target || text);
     return a;
   }
 
@@ -45,7 +45,8 @@ SCRIPT: Final = r"""
       var tr = node('tr', null, t.flagged.indexOf(i) >= 0 ? 'low' : '');
       row.forEach(function (v, j) {
         var td = node('td'), kind = t.links[String(j)];
-        if (kind && v) td.appendChild(link(kind, v)); else td.textContent = v;
+        var target = (t.targets && t.targets[String(j)] || [])[i];
+        if (kind && v) td.appendChild(link(kind, v, target)); else td.textContent = v;
         if (v === 'low confidence') td.className = 'flag';
         tr.appendChild(td);
       });

@@ -78,16 +78,15 @@ def test_filter_and_drill_into_a_venue(tab: Any, ui_app: App) -> None:
 
     # a click on a ranked venue opens its concerts and months
     venue = tab.locator("#table-ranking a[data-kind='venue']").first
-    name = venue.inner_text()
+    venue_id = str(venue.get_attribute("data-name"))  # a venue opens by id: names repeat
     venue.click()
     tab.wait_for_selector("#detail h2[data-detail='venue']", timeout=30_000)
-    assert tab.locator("#detail h2").inner_text() == f"Venue: {name}"
-    quoted = name.replace("'", "''")
-    [(concerts,)] = query_warehouse(
+    [(name, city, concerts)] = query_warehouse(
         ui_app.settings,
-        "SELECT count(*) FROM concert_performance JOIN venues USING (venue_id) "
-        f"WHERE name = '{quoted}'",
+        "SELECT any_value(name), any_value(city), count(*) FROM concert_performance "
+        f"JOIN venues USING (venue_id) WHERE venue_id = '{venue_id}'",
     )
+    assert tab.locator("#detail h2").inner_text() == f"Venue: {name} ({city}, CA)"
     assert tab.locator("#detail-table tbody tr").count() == concerts
     summary = tab.locator("#detail .summary").inner_text()
     assert summary.startswith(f"{concerts:,} concerts")

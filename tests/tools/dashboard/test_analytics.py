@@ -9,9 +9,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from core.errors import ValidationError
 from core.settings import Settings
 from tests.conftest import copy_warehouse, query_warehouse
 from tools.context import ToolContext
@@ -23,6 +25,7 @@ from tools.dashboard.analytics_data import (
     detail_key,
     details,
     predictions,
+    resolve,
     totals,
 )
 from tools.dashboard.cli import app as dashboard_cli
@@ -115,20 +118,22 @@ def test_partners_see_only_what_their_role_allows(warehouse: Settings) -> None:
 
 
 def test_drill_down_shows_a_venues_concerts_and_months(analyst: ToolContext) -> None:
-    [(venue, concerts, tickets)] = query_warehouse(
+    [(venue_id, venue, city, state, concerts, tickets)] = query_warehouse(
         analyst.settings,
-        "SELECT v.name, count(*), sum(p.tickets_sold) FILTER (p.status = 'completed') "
+        "SELECT v.venue_id, v.name, v.city, v.state, count(*), "
+        "sum(p.tickets_sold) FILTER (p.status = 'completed') "
         "FROM concert_performance p JOIN venues v USING (venue_id) "
         "WHERE p.event_date BETWEEN DATE '2025-01-01' AND DATE '2025-12-31' "
         "GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1",
     )
-    found = details(analyst, FROM_2025, "venue", [venue])[detail_key("venue", venue)]
+    found = details(analyst, FROM_2025, "venue", [venue_id])[detail_key("venue", venue_id)]
     assert len(found.concerts.rows) == concerts
     assert sum(r[1] for r in found.months.rows) == tickets
     dates = [r[0] for r in found.concerts.rows]
     assert dates == sorted(dates, reverse=True) and all(d.startswith("2025") for d in dates)
     shown = build_detail(found)
-    assert shown["name"] == venue and len(shown["table"]["rows"]) == concerts
+    assert shown["name"] == f"{venue} ({city}, {state})" and shown["key"] == venue_id
+    assert len(shown["table"]["rows"]) == concerts
     assert (
         shown["summary"].startswith(f"{concerts:,} concerts")
         and f"{tickets:,} tickets" in (shown["summary"])
@@ -185,10 +190,70 @@ def test_encore_dashboard_analytics_writes_a_page_with_its_drill_downs(
     tiles = {t["key"]: t["value"] for t in view["tiles"]}
     assert tiles["tickets_sold"] == f"{tickets:,}"
     # the file has no server: the listed venues and artists open from embedded drill-downs
-    venues = [row[1] for row in view["tables"]["ranking"]["rows"]]
+    venues = view["tables"]["ranking"]["targets"]["1"]  # venues open by id
     artists = [row[0] for row in view["tables"]["artists"]["rows"]]
     assert venues and artists
     assert all(detail_key("venue", v) in view["details"] for v in venues)
     assert all(detail_key("artist", a) in view["details"] for a in artists)
     bad = CliRunner().invoke(dashboard_cli, ["dashboard", "analytics", "--from", "2025-13-01"])
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+
+
+@pytest.fixture(scope="module")
+def namesakes(
+    trained_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[ToolContext, list[tuple[str, str, int]]]:
+    """A warehouse where the two busiest venues of 2025 in different cities share one name:
+    the analyst and, per venue, (id, city, concerts in 2025)."""
+    settings = copy_warehouse(trained_warehouse, tmp_path_factory.mktemp("namesakes"), models=True)
+    rows = query_warehouse(
+        settings,
+        "SELECT v.venue_id, v.name, v.city, count(*) FROM concert_performance p "
+        "JOIN venues v USING (venue_id) "
+        "WHERE p.event_date BETWEEN DATE '2025-01-01' AND DATE '2025-12-31' "
+        "GROUP BY ALL ORDER BY count(*) DESC, 1",
+    )
+    first = rows[0]
+    second = next(r for r in rows if r[2] != first[2])
+    with duckdb.connect(str(settings.warehouse_file)) as con:
+        con.execute("UPDATE venues SET name = ? WHERE venue_id = ?", [first[1], second[0]])
+    venues = [(str(r[0]), str(r[2]), int(r[3])) for r in (first, second)]
+    return ToolContext(settings, user="ana", role="analyst"), venues
+
+
+def test_venues_sharing_a_name_drill_down_apart_by_id(
+    namesakes: tuple[ToolContext, list[tuple[str, str, int]]],
+) -> None:
+    ctx, venues = namesakes
+    ids = [venue_id for venue_id, _, _ in venues]
+    found = details(ctx, FROM_2025, "venue", ids)
+    headings = set()
+    for venue_id, city, concerts in venues:
+        shown = build_detail(found[detail_key("venue", venue_id)])
+        assert len(shown["table"]["rows"]) == concerts  # not both venues' concerts together
+        assert f"({city}, " in shown["name"]  # the heading names the city
+        headings.add(shown["name"])
+    assert len(headings) == 2
+    # an id opens its venue; the shared name alone asks which one, naming both cities
+    assert resolve(ctx, "venue", ids[1]) == ids[1]
+    shared = found[detail_key("venue", ids[0])].title.rsplit(" (", 1)[0]
+    with pytest.raises(ValidationError) as refused:
+        resolve(ctx, "venue", shared.lower())
+    assert all(city in str(refused.value) for _, city, _ in venues)
+    assert set(refused.value.detail["suggestions"]) == set(ids)
+
+
+def test_the_page_links_each_namesake_to_its_own_venue(
+    namesakes: tuple[ToolContext, list[tuple[str, str, int]]],
+) -> None:
+    ctx, _ = namesakes
+    data = collect_analytics(ctx, AnalyticsFilters(), embed_details=True)  # with what is to come
+    assert data.ranking and data.predictions
+    view = _view_of(render_analytics(data, plotlyjs_url="/p.js"))
+    ranked_ids = view["tables"]["ranking"]["targets"]["1"]
+    assert ranked_ids == [r.venue_id for r in data.ranking.rows]
+    assert all(detail_key("venue", i) in view["details"] for i in ranked_ids)
+    assert set(view["panels"]["ranking"]["figure"]["data"][0]["customdata"]) == set(ranked_ids)
+    predicted = view["tables"]["predictions"]
+    for row, target in zip(predicted["rows"], predicted["targets"]["2"], strict=True):
+        assert target and row[2].endswith(")")  # "Name (City, ST)", opening its venue's id
