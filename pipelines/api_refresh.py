@@ -138,5 +138,7 @@ def _land_and_ingest(
             paths.append((path, entity))
         outcomes = []
         for path, entity in paths:  # artists and venues before the concerts that use them
-            outcomes += ingest_files(settings, [path], entity=entity, source=source)
+            outcomes += ingest_files(
+                settings, [path], entity=entity, source=source, alerts_per_file=False
+            )
         return outcomes

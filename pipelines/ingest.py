@@ -123,8 +123,15 @@ def ingest_files(
     force: bool = False,
     lake: Lake | None = None,
     on_file: Callable[[FileOutcome], None] | None = None,
+    alerts_per_file: bool = True,
 ) -> list[FileOutcome]:
-    """Ingest files and folders; returns one outcome per file, parents loaded first."""
+    """Ingest files and folders; returns one outcome per file, parents loaded first.
+
+    Alerts are per input file, so in one batch a good file does not resolve a bad file's alert.
+    A stream batch or API response is a file the pipeline wrote under a new name each time: its
+    caller passes `alerts_per_file=False`, so that its alerts belong to the source and entity
+    and the next healthy batch resolves them.
+    """
     lake = lake or open_lake(settings)
     files = expand_inputs(paths)
     con = connect_writer(settings)
@@ -137,7 +144,8 @@ def ingest_files(
         planned.sort(key=lambda item: LOAD_ORDER.index(item[1]) if item[1] in LOAD_ORDER else 99)
         outcomes = []
         for path, file_entity in planned:
-            outcome = _ingest_one(settings, con, lake, path, file_entity, source, force, scratch)
+            outcome = _ingest_one(settings, con, lake, path, file_entity, source, force,
+                                  scratch, alerts_per_file)  # fmt: skip
             outcomes.append(outcome)
             if on_file:
                 on_file(outcome)
@@ -171,6 +179,7 @@ def _ingest_one(
     source: str,
     force: bool,
     scratch: str,
+    alerts_per_file: bool,
 ) -> FileOutcome:
     ledger = RunLedger(con)
     if entity not in ENTITY_SCHEMAS:
@@ -216,9 +225,11 @@ def _ingest_one(
         with contextlib.suppress(EncoreError, OSError):  # the raw copy is evidence too
             _landed(run, landing)
         ledger.finish(run, "failed", error=str(exc))
-        _report(settings, con, run, entity, started, failed=True, retries_exhausted=exhausted)
+        _report(settings, con, run, entity, started, alerts_per_file,
+                failed=True, retries_exhausted=exhausted)  # fmt: skip
         return FileOutcome(path, entity, "failed", run, message=str(exc))
-    _report(settings, con, run, entity, started, failed=False, retries_exhausted=False)
+    _report(settings, con, run, entity, started, alerts_per_file,
+            failed=False, retries_exhausted=False)  # fmt: skip
     log.info("ingested %s as %s in %.2fs", path.name, entity, time.perf_counter() - started)
     return FileOutcome(path, entity, "succeeded", run, quarantine_samples=samples)
 
@@ -234,22 +245,13 @@ def _report(
     run: Run,
     entity: str,
     started: float,
+    alerts_per_file: bool,
     *,
     failed: bool,
     retries_exhausted: bool,
 ) -> None:
-    """Record the run's metrics and raise the alerts its rules call for (5.1, 5.3); alerts are
-    per input file, so in one batch a good file does not resolve a bad file's alert.
-
-    A stream batch or API response is a file the pipeline wrote under a new name in a temporary
-    `encore-*` folder: its input is the stream or API itself (the source), or no later batch
-    would ever resolve its alerts.
-    """
-    path = Path(run.inputs[0]["uri"])
-    ours = (
-        path.parent.name.startswith("encore-")
-        and path.parent.parent == Path(tempfile.gettempdir()).resolve()
-    )
+    """Record the run's metrics and raise the alerts its rules call for (5.1, 5.3), per input
+    file unless `alerts_per_file` is off (see `ingest_files`)."""
     metrics = {
         "records_in": run.records_in,
         "accepted": run.accepted,
@@ -267,7 +269,7 @@ def _report(
         run_id=run.run_id,
         source=f"ingest:{run.source}",
         dimensions={"pipeline": "ingest", "entity": entity},
-        scope=None if ours else {"input": str(path)},
+        scope={"input": run.inputs[0]["uri"]} if alerts_per_file else None,
     )
 
 

@@ -84,7 +84,9 @@ def load_batch(
                                   f"{', '.join(ENTITY_SCHEMAS)}")  # fmt: skip
             # no whole-batch quality gate: a batch is not a file, its bad records are quarantined
             lenient = settings.model_copy(update={"max_quarantine_rate": 1.0})
-            outcomes += ingest_files(lenient, [path], entity=entity, source=source)
+            outcomes += ingest_files(
+                lenient, [path], entity=entity, source=source, alerts_per_file=False
+            )
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:  # not committed: the batch comes again, after the cause is fixed
         raise SourceError(f"a stream batch failed to load: {failed[0].message}")
