@@ -171,8 +171,10 @@ def demo_command(
         counts = build["counts"]  # type: ignore[index]
     pipelines_cli.print_counts(counts, "Demo warehouse")
     if rebuilt:  # the landing folder, the stream, the APIs with keys, then the quality report
-        try:
-            pipelines_cli.flows.pipeline_run_command(landing=None, stream="events", apis=True)
+        try:  # of the whole warehouse: the demo has just built all of it
+            pipelines_cli.flows.pipeline_run_command(
+                landing=None, stream="events", apis=True, quality="warehouse"
+            )
         except typer.Exit:
             console.print("[yellow]The pipeline run reported problems (above); continuing.[/]")
 
