@@ -17,12 +17,12 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field
 from strands import Agent
 from strands.models import Model
-from strands.types.content import Messages
+from strands.types.content import ContentBlock, Messages
 
 from agent import telemetry
 from agent.build import build_agent, mcp_turn, open_memory
@@ -122,15 +122,71 @@ def _collect(output: Any, result: TurnResult) -> None:
 
 
 def history_messages(memory: Memory, user: str, session: str, turns: int) -> Messages:
-    """The last `turns` user/assistant pairs of a session, as Strands messages."""
+    """The last `turns` turns of a session, as Strands messages: each question, the tool calls
+    behind its answer (what follow-ups such as "what about next month?" refer to), the answer."""
     messages: Messages = []
-    for event in memory.events(user, session, limit=2 * turns) if turns else []:
-        expected = "user" if not messages or messages[-1]["role"] == "assistant" else "assistant"
-        if event.role == expected:
-            messages.append({"role": event.role, "content": [{"text": event.text}]})
-    if messages and messages[-1]["role"] == "user":
-        messages.pop()  # a turn that never got its answer
+    for event in memory.events(user, session, limit=3 * turns) if turns else []:
+        last = messages[-1]["role"] if messages else "assistant"
+        if event.role == "user" and last == "assistant":
+            messages.append({"role": "user", "content": [{"text": event.text}]})
+        elif event.role == "tool" and last == "user" and "text" in messages[-1]["content"][0]:
+            messages += _tool_exchange(event.text)
+        elif event.role == "assistant" and last == "user":
+            messages.append({"role": "assistant", "content": [{"text": event.text}]})
+    while messages and messages[-1]["role"] == "user":
+        messages.pop()  # a turn that never got its answer (its question, its tool results)
     return messages
+
+
+_STORED_OUTPUT_LIMIT: Final = 100_000
+"""Characters of one tool output kept in a session's history; a larger one (a chart's figure)
+is stored without its output."""
+
+
+def _stored_calls(calls: list[ToolCallRecord]) -> str:
+    """A turn's tool calls as the JSON text of its `tool` memory event."""
+    stored = []
+    for call in calls:
+        output = json.dumps(call.output, default=str)
+        kept = call.output if len(output) <= _STORED_OUTPUT_LIMIT else None
+        stored.append({"name": call.name, "input": call.input, "output": kept,
+                       "error": call.error})  # fmt: skip
+    return json.dumps(stored, default=str)
+
+
+def _tool_exchange(text: str) -> Messages:
+    """The assistant's tool uses and their results, from a `tool` memory event."""
+    try:
+        calls = json.loads(text)
+    except json.JSONDecodeError:
+        return []
+    uses: list[ContentBlock] = []
+    results: list[ContentBlock] = []
+    for call in calls if isinstance(calls, list) else []:
+        use_id = f"history-{uuid.uuid4().hex[:12]}"
+        uses.append(
+            {
+                "toolUse": {
+                    "toolUseId": use_id,
+                    "name": call["name"],
+                    "input": call.get("input") or {},
+                }
+            }
+        )
+        output = call.get("error") or call.get("output")
+        shown = output if isinstance(output, str) else json.dumps(output, default=str)
+        results.append(
+            {
+                "toolResult": {
+                    "toolUseId": use_id,
+                    "status": "error" if call.get("error") else "success",
+                    "content": [{"text": shown}],
+                }
+            }
+        )
+    if not uses:
+        return []
+    return [{"role": "assistant", "content": uses}, {"role": "user", "content": results}]
 
 
 def _last_text(messages: Messages) -> str:
@@ -234,6 +290,8 @@ class AgentService:
             result.answer = "".join(answer).strip() or _last_text(self.agent.messages)
             result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
             telemetry.record_turn(span, result.latency_ms, usage, len(result.tool_calls))
+        if result.tool_calls:  # kept so that a resumed session's follow-ups know what they follow
+            self.memory.add_event(self.user, self.session, "tool", _stored_calls(result.tool_calls))
         self.memory.add_event(self.user, self.session, "assistant", result.answer)
         yield TurnDone(result=result)
 

@@ -12,9 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from agent.memory.base import MemoryEvent, PreferenceKind, Preferences, check_kind, merge
+from agent.memory.base import (
+    MemoryEvent,
+    PreferenceKind,
+    Preferences,
+    Role,
+    check_kind,
+    merge,
+)
 from core.errors import ConfigError
 
 PREFERENCES_SESSION = "encore-preferences"
@@ -49,9 +56,7 @@ class AgentCoreMemory:
                 memory_id=self.memory_id,
             ) from exc
 
-    def add_event(
-        self, user: str, session: str, role: Literal["user", "assistant"], text: str
-    ) -> None:
+    def add_event(self, user: str, session: str, role: Role, text: str) -> None:
         self._call(
             "store an event",
             lambda: self.client.create_event(
@@ -77,7 +82,7 @@ class AgentCoreMemory:
             for item in event.get("payload", []):
                 conv = item.get("conversational") or {}
                 role = str(conv.get("role", "")).lower()
-                if role in ("user", "assistant"):
+                if role in ("user", "assistant", "tool"):
                     text = conv.get("content", {}).get("text", "")
                     out.append(MemoryEvent(session=session, role=role, text=text, at=at))
         out.sort(key=lambda e: e.at)

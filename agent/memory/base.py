@@ -31,11 +31,15 @@ class Preferences(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v not in (None, [], "")}
 
 
+Role = Literal["user", "assistant", "tool"]
+"""Who wrote an event: the user, the agent's answer, or (JSON) the tool calls behind an answer."""
+
+
 class MemoryEvent(BaseModel):
     """One message of a session."""
 
     session: str
-    role: Literal["user", "assistant"]
+    role: Role
     text: str
     at: dt.datetime
 
@@ -75,9 +79,7 @@ def merge(prefs: Preferences, kind: PreferenceKind, value: Any) -> Preferences:
 class Memory(Protocol):
     """Per-user memory. Every call names the user: one user never reads another's data."""
 
-    def add_event(
-        self, user: str, session: str, role: Literal["user", "assistant"], text: str
-    ) -> None:
+    def add_event(self, user: str, session: str, role: Role, text: str) -> None:
         """Append a message to the user's session."""
 
     def events(self, user: str, session: str, limit: int = 20) -> list[MemoryEvent]:

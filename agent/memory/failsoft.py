@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from agent.memory.base import Memory, MemoryEvent, PreferenceKind, Preferences
+from agent.memory.base import Memory, MemoryEvent, PreferenceKind, Preferences, Role
 from core.errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -32,9 +32,7 @@ class FailSoftMemory:
             log.warning("memory unavailable (%s): %s; answering without it", what, exc)
             return fallback
 
-    def add_event(
-        self, user: str, session: str, role: Literal["user", "assistant"], text: str
-    ) -> None:
+    def add_event(self, user: str, session: str, role: Role, text: str) -> None:
         self._try("add_event", lambda: self.inner.add_event(user, session, role, text), None)
 
     def events(self, user: str, session: str, limit: int = 20) -> list[MemoryEvent]:

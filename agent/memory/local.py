@@ -17,9 +17,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from agent.memory.base import MemoryEvent, PreferenceKind, Preferences, check_kind, merge
+from agent.memory.base import (
+    MemoryEvent,
+    PreferenceKind,
+    Preferences,
+    Role,
+    check_kind,
+    merge,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -86,9 +93,7 @@ class LocalMemory:
                 self._con.close()
                 self._con = None
 
-    def add_event(
-        self, user: str, session: str, role: Literal["user", "assistant"], text: str
-    ) -> None:
+    def add_event(self, user: str, session: str, role: Role, text: str) -> None:
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
             con.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -104,6 +105,22 @@ async def test_a_resumed_session_replays_its_turns(
     await make_service(model, user="c", session="s-1").ask("question two")
     texts = [m["content"][0].get("text") for m in model.calls[0]["messages"]]
     assert texts[:2] == ["question one", "Answer one."]
+
+
+async def test_a_resumed_session_answers_a_follow_up_to_its_last_turn(
+    make_service: Callable[..., AgentService],
+) -> None:
+    """The tool calls behind an answer are kept with the session, so a service built later
+    (another process, a restarted UI) can answer "what about 2024?" as the first one would."""
+    first = make_service(None, user="fu", session="s-fu")
+    asked = await first.ask("Which genres sold the most tickets?")
+    [query] = [c for c in asked.tool_calls if c.name == "semantic_query"]
+    resumed = make_service(None, user="fu", session="s-fu")
+    result = await resumed.ask("what about 2024?")
+    [call] = [c for c in result.tool_calls if c.name == "semantic_query"]
+    assert call.input["dimensions"] == query.input["dimensions"]
+    assert "2024" in json.dumps(call.input), call.input
+    assert result.tables and result.tables[0].columns[0] == "genre"
 
 
 class BrokenMemory:
