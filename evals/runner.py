@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import numpy as np
 from strands.models import Model
 
@@ -73,15 +74,12 @@ class EvalRun:
         return out
 
 
-def _gold(settings: Settings, sql: str | None) -> list[tuple[Any, ...]] | None:
-    if sql is None:
-        return None
-    with reading(settings) as con:
-        return con.execute(sql).fetchall()
+def _gold(con: duckdb.DuckDBPyConnection, sql: str | None) -> list[tuple[Any, ...]] | None:
+    return None if sql is None else con.execute(sql).fetchall()
 
 
-def _scalar(settings: Settings, sql: str | None) -> Any:
-    rows = _gold(settings, sql)
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str | None) -> Any:
+    rows = _gold(con, sql)
     return rows[0][0] if rows else None
 
 
@@ -127,7 +125,7 @@ class _Services:
         return AgentService(agent, self.memory, user=user, session=session, role="analyst")
 
 
-async def _run_case(services: _Services, case: Case) -> CaseScore:
+async def _run_case(services: _Services, gold: duckdb.DuckDBPyConnection, case: Case) -> CaseScore:
     user = case.user or f"eval-{uuid.uuid4().hex[:8]}"
     scored = CaseScore(case)
     service = None
@@ -137,14 +135,14 @@ async def _run_case(services: _Services, case: Case) -> CaseScore:
                 if service is not None:
                     await service.aclose()
                 service = services.create(user)
-            scored.turns.append(await _run_turn(services.settings, service, turn))
+            scored.turns.append(await _run_turn(gold, service, turn))
     finally:
         if service is not None:
             await service.aclose()
     return scored
 
 
-async def _run_turn(settings: Settings, service: Any, turn: Turn) -> TurnScore:
+async def _run_turn(gold: duckdb.DuckDBPyConnection, service: Any, turn: Turn) -> TurnScore:
     started = time.perf_counter()
     try:
         result = (await service.ask(turn.ask)).model_dump(mode="json")
@@ -153,9 +151,9 @@ async def _run_turn(settings: Settings, service: Any, turn: Turn) -> TurnScore:
         result, error = {"answer": "", "tool_calls": [], "tables": [], "charts": []}, repr(exc)
     latency = (time.perf_counter() - started) * 1000
     scores = {
-        "execution": scorers.execution(turn, _gold(settings, turn.gold_sql), result),
+        "execution": scorers.execution(turn, _gold(gold, turn.gold_sql), result),
         "tool_selection": scorers.tool_selection(turn, result),
-        "key_facts": scorers.key_facts(turn, _scalar(settings, turn.facts_sql), result),
+        "key_facts": scorers.key_facts(turn, _scalar(gold, turn.facts_sql), result),
         "refusal": scorers.refusal(turn, result),
         "chart": scorers.chart(turn, result),
     }
@@ -179,21 +177,23 @@ async def run_eval(
 ) -> EvalRun:
     """Run the (selected) cases against the warehouse in `settings`; `quick`: one case per
     template (`one_per_template`)."""
-    with reading(settings) as con:
-        cases = load_cases(con)
-    if quick:
-        cases = one_per_template(cases)
-    if select:
-        cases = [c for c in cases if select(c)]
-    services = _Services(settings, model)
-    for user in {c.user for c in cases if c.user}:
-        services.memory.forget(user)  # what an earlier run told the memory cases' users
-    started = time.perf_counter()
-    results = []
-    for case in cases:
-        score = await _run_case(services, case)
-        results.append(score)
-        if on_case:
-            on_case(score)
+    # one reader for the cases and every turn's gold answer (an open costs tens of ms); the run's
+    # user is an analyst, so nothing writes the warehouse while the reader holds it
+    with reading(settings) as gold:
+        cases = load_cases(gold)
+        if quick:
+            cases = one_per_template(cases)
+        if select:
+            cases = [c for c in cases if select(c)]
+        services = _Services(settings, model)
+        for user in {c.user for c in cases if c.user}:
+            services.memory.forget(user)  # what an earlier run told the memory cases' users
+        started = time.perf_counter()
+        results = []
+        for case in cases:
+            score = await _run_case(services, gold, case)
+            results.append(score)
+            if on_case:
+                on_case(score)
     name = model if isinstance(model, str) else type(model).__name__
     return EvalRun(name, results, time.perf_counter() - started)
