@@ -267,11 +267,23 @@ def _ranked(call: Call, _artist: str | None) -> str:
     if first.get("event_date") and first.get("artist"):
         name = f"{first['artist']} at {first.get('venue')} on {first['event_date']}"
     return (
-        f"{len(rows)} results; first: {name}.\n\n"
+        _no_match(call, rows)
+        + f"{len(rows)} results; first: {name}.\n\n"
         + "\n".join(lines)
         + (f"\n\n{markdown(table)}" if table and call.name.startswith("venue") else "")
         + _sql(call.result)
     )
+
+
+def _no_match(call: Call, rows: list[dict[str, Any]]) -> str:
+    """Say so when recommended concerts match none of the user's taste (every score is 0): the
+    recommender then lists what else is on rather than nothing."""
+    if call.name != "recommend_concerts" or any((r.get("score") or 0) > 0 for r in rows):
+        return ""
+    liked = [str(g) for g in call.input.get("genres") or []]
+    what = " or ".join(liked) if liked else "your taste"
+    when = " in those dates" if call.input.get("date_from") or call.input.get("date_to") else ""
+    return f"Nothing matching {what} is on{when}; these are other concerts, not matches.\n\n"
 
 
 def _prediction(item: dict[str, Any]) -> str:

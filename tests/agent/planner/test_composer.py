@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.planner.composer import explain_error, fmt, markdown
+from agent.planner.composer import compose, explain_error, fmt, markdown
 from agent.planner.state import Call
 
 
@@ -62,3 +62,19 @@ def test_years_and_ids_print_without_separators_while_counts_keep_them() -> None
         "12",
         "2,020.50",
     )
+
+
+def test_recommendations_that_match_nothing_liked_say_so() -> None:
+    def concert(artist: str, score: float, reason: str) -> dict[str, object]:
+        where = {"venue": "Hall", "city": "Austin", "event_date": "2026-12-01"}
+        return {"rank": 1, "concert_id": artist, "artist": artist, **where,
+                "score": score, "reason": reason}  # fmt: skip
+
+    window = {"genres": ["rock", "alternative"], "date_from": "2026-11-27", "date_to": "2026-12-27"}
+    others = [concert("Ada", 0.0, "popular country act"), concert("Bo", 0.0, "popular pop act")]
+    call = Call(name="recommend_concerts", input=window, result={"items": others})
+    answer = compose("recommend_concerts", [call], [], None)
+    assert answer.startswith("Nothing matching rock or alternative is on in those dates")
+    matches = [concert("Cy", 0.8, "you like rock"), *others]
+    call = Call(name="recommend_concerts", input=window, result={"items": matches})
+    assert "Nothing matching" not in compose("recommend_concerts", [call], [], None)
