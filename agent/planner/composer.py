@@ -234,8 +234,9 @@ def _genre_rank(call: Call, artist: str | None) -> str:
     else:
         mine = rows[position]
         head = (
-            f"{mine['artist']} ranks #{position + 1} of {len(rows)} {genre} artists "
-            "by tickets sold: "
+            # of the artists with concerts: the profile's rank counts every artist of the genre
+            f"{mine['artist']} ranks #{position + 1} of the {len(rows)} {genre} artists with "
+            "concerts by tickets sold: "
             f"{fmt(mine.get('tickets_sold'))} tickets vs a {genre} average of {fmt(round(avg))}."
         )
     table = {"columns": list(rows[0]), "rows": [list(r.values()) for r in rows]}
