@@ -25,7 +25,7 @@ def allowed_role(wanted: str, granted: str) -> str:
 class UiSettings(BaseSettings):
     """How the chat UI authenticates and which agent it drives."""
 
-    model_config = SettingsConfigDict(env_prefix="ENCORE_UI_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ENCORE_UI_", env_file=".env", extra="ignore")
 
     header_auth: bool = Field(
         False, description="trust the user named in `header_user` (only behind an auth proxy)"
