@@ -341,7 +341,7 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
     @v1.get("/recommendations/concerts", tags=["recommendations"])
     def recommend_concerts(
         ctx: Caller,
-        fan_id: Annotated[str | None, Query(max_length=50, description="e.g. F000123")] = None,
+        fan_id: Annotated[str | None, Query(max_length=50, description="a fan id")] = None,
         genres: Annotated[list[str] | None, Query(max_length=20)] = None,
         artists: Annotated[list[str] | None, Query(max_length=20)] = None,
         city: Place = None,

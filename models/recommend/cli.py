@@ -24,7 +24,7 @@ _BENCH_METRICS = ("precision@10", "recall@10", "ndcg@10", "map@10", "coverage@10
 
 @app.callback(invoke_without_command=True)
 def recommend_command(
-    fan: Annotated[str | None, typer.Option("--fan", help="a fan id, e.g. F000123")] = None,
+    fan: Annotated[str | None, typer.Option("--fan", help="a fan id of the fans table")] = None,
     similar_to: Annotated[
         str | None, typer.Option("--similar-to", help="artists similar to this one")
     ] = None,

@@ -62,8 +62,10 @@ def recommend_concerts(
     if fan_id is not None:
         pos = model.fan_index.get(fan_id.strip())
         if pos is None:
+            some = ", ".join(model.fan_index.ids[:3])
             raise ValidationError(
-                f"no fan with id {fan_id!r}; fan ids look like F000123", field="fan_id"
+                f"no fan with id {fan_id!r} in the trained model; fan ids look like {some}",
+                field="fan_id",
             )
         history, visits = model.purchases[pos], model.venue_visits[pos]
         fan = model.fans.iloc[pos]
