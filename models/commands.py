@@ -175,7 +175,7 @@ def evaluate_command(
 ) -> None:
     """Every registered model version side by side: status, metrics, promotion decision."""
     from models.evaluation import compare_versions
-    from models.registry import ModelRegistry
+    from models.registry import ModelRegistry, metric_text
 
     rows = compare_versions(ModelRegistry(_settings()), [model] if model else None)
     if as_json:
@@ -193,7 +193,10 @@ def evaluate_command(
                 row["version"],
                 row["status"],
                 row["trained_at"],
-                *(f"{row['metrics'][m]:.4g}" if m in row["metrics"] else "" for m in metric_names),
+                *(
+                    metric_text(m, row["metrics"][m]) if m in row["metrics"] else ""
+                    for m in metric_names
+                ),
                 row["decision"] or "",
             )
         console.print(table)

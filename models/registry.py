@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,6 +68,13 @@ def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(payload, handle, indent=2, sort_keys=True, default=str)
     Path(tmp).replace(path)
+
+
+def metric_text(name: str, value: float) -> str:
+    """A metric as people read it: a `*_day` metric (a date's ordinal) as the date."""
+    if name.endswith("_day") and value >= 1:
+        return date.fromordinal(int(value)).isoformat()
+    return f"{value:.4g}"
 
 
 class ModelRegistry:
@@ -217,8 +224,9 @@ class ModelRegistry:
                 if worse:
                     candidate.status = "rejected"
                     candidate.decision = (
-                        f"kept {champion.version}: {primary_metric} {new_value:.4g} is worse "
-                        f"than {old_value:.4g}"
+                        f"kept {champion.version}: {primary_metric} "
+                        f"{metric_text(primary_metric, new_value)} is worse "
+                        f"than {metric_text(primary_metric, old_value)}"
                     )
                     self._save_meta(candidate)
                     log.info("%s %s rejected: %s", name, version, candidate.decision)
@@ -227,10 +235,14 @@ class ModelRegistry:
             self._save_meta(champion)
             state["history"].append(champion.version)
         candidate.status = "champion"
-        candidate.decision = f"promoted: {primary_metric} {new_value:.4g}" + (
-            f" vs {champion.metrics.get(primary_metric, float('nan')):.4g} of {champion.version}"
-            if champion is not None and champion.version != version
-            else " (first champion)"
+        old = champion.metrics.get(primary_metric, float("nan")) if champion else float("nan")
+        candidate.decision = (
+            f"promoted: {primary_metric} {metric_text(primary_metric, new_value)}"
+            + (
+                f" vs {metric_text(primary_metric, old)} of {champion.version}"
+                if champion is not None and champion.version != version
+                else " (first champion)"
+            )
         )
         self._save_meta(candidate)
         state["champion"] = version

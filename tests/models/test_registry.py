@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
 from core.errors import ValidationError
 from core.settings import Settings
 from core.warehouse import reading
-from models.registry import ModelNotTrainedError, ModelRegistry, warehouse_snapshot
+from models.registry import (
+    ModelNotTrainedError,
+    ModelRegistry,
+    metric_text,
+    warehouse_snapshot,
+)
 
 
 def _register(registry: ModelRegistry, mae: float, payload: object = None) -> str:
@@ -51,6 +57,22 @@ def test_worse_version_is_rejected_better_is_promoted(settings: Settings) -> Non
     tie = _register(registry, 10.0)
     assert registry.promote("sales_forecast", tie, primary_metric="mae", higher_is_better=False)
     assert registry.load("sales_forecast")[1].version == tie
+
+
+def test_a_date_metric_reads_as_a_date_in_the_decision(settings: Settings) -> None:
+    """Freshness (the last event date a ranking saw) is compared as a day number, shown as a
+    date."""
+    registry = ModelRegistry(settings)
+    day = float(date(2025, 10, 16).toordinal())
+    for value in (day, day - 1):
+        version = registry.register(
+            "venue_ranking", {}, metrics={"data_day": value}, params={}, data_snapshot={}
+        ).version
+        registry.promote("venue_ranking", version, primary_metric="data_day", higher_is_better=True)
+    first, second = registry.versions("venue_ranking")
+    assert first.decision == "promoted: data_day 2025-10-16 (first champion)"
+    assert second.decision == "kept v0001: data_day 2025-10-15 is worse than 2025-10-16"
+    assert metric_text("mae", 309.27) == "309.3"
 
 
 def test_rollback_restores_previous_champion(settings: Settings) -> None:
