@@ -54,7 +54,8 @@ app.add_typer(recommend_cli.app, name="recommend")
 app.add_typer(
     aws_cli.app,
     name="aws",
-    help="Publish to AWS: Glue catalog, Lake Formation grants, Redshift, SageMaker.",
+    help="The AWS path: the CloudFormation stack, sync (Glue catalog, Lake Formation grants, "
+    "Redshift, SageMaker models), the Glue ETL job and the SageMaker endpoint.",
 )
 aws_cli.app.add_typer(serving_cli.endpoint_app, name="endpoint")
 aws_cli.app.add_typer(stack_cli.stack_app, name="stack")
