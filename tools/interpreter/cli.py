@@ -11,6 +11,7 @@ import typer
 
 from core.errors import EncoreError
 from core.settings import Settings
+from tools.cli_options import RoleOption, UserOption
 from tools.context import ToolContext
 from tools.results import Table
 
@@ -29,11 +30,13 @@ def analyze_command(
         list[str] | None, typer.Option("--param", "-p", help="name=value (JSON values work)")
     ] = None,
     list_templates: Annotated[bool, typer.Option("--list", help="list the templates")] = False,
+    role: RoleOption = "analyst",
+    user: UserOption = "local",
 ) -> None:
     """Run an analysis in the local sandbox and print its result as JSON."""
     from tools.interpreter.service import list_analysis_templates, run_analysis
 
-    ctx = ToolContext(Settings())
+    ctx = ToolContext(Settings(), user=user, role=role)
     if list_templates:
         typer.echo(json.dumps([t.model_dump() for t in list_analysis_templates(ctx)], indent=2))
         return
@@ -65,12 +68,14 @@ def chart_command(
     color: Annotated[str | None, typer.Option("--color")] = None,
     title: Annotated[str | None, typer.Option("--title")] = None,
     png: Annotated[Path | None, typer.Option("--png", help="also write a PNG here")] = None,
+    role: RoleOption = "analyst",
+    user: UserOption = "local",
 ) -> None:
     """Draw a chart of a query result; prints the plotly JSON."""
     from tools.charts import make_chart
     from tools.query.runner import run_sql
 
-    ctx = ToolContext(Settings())
+    ctx = ToolContext(Settings(), user=user, role=role)
     try:
         result = run_sql(ctx, sql)
         chart = make_chart(

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from core.errors import EncoreError
 from core.settings import Settings
+from tools.cli_options import RoleOption, UserOption
 from tools.context import ToolContext
 from tools.results import QueryResult
 
@@ -68,8 +69,8 @@ def query_command(
     start: Annotated[str | None, typer.Option(help="first event date (ISO)")] = None,
     end: Annotated[str | None, typer.Option(help="last event date (ISO)")] = None,
     limit: Annotated[int, typer.Option(help="maximum rows")] = 100,
-    role: Annotated[str, typer.Option(help="governance role: admin, analyst, partner")] = "analyst",
-    user: Annotated[str, typer.Option(help="user recorded in the audit")] = "local",
+    role: RoleOption = "analyst",
+    user: UserOption = "local",
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
     engine: Annotated[
         str, typer.Option(help="SQL only: auto (by the tables), warehouse or lake")

@@ -47,6 +47,18 @@ def test_query_refusal_exits_with_the_reason(env: None) -> None:
     assert "only SELECT is allowed; got DROP" in out.output
 
 
+def test_query_runs_as_the_role_in_encore_role(env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment that sets ENCORE_ROLE=partner gets the partner's view from `encore query`,
+    as from `encore ask`: fan ids are not the partner's to read."""
+    monkeypatch.setenv("ENCORE_ROLE", "partner")
+    out = CliRunner().invoke(_root(), ["query", "SELECT fan_id FROM fans LIMIT 1"])
+    assert out.exit_code == 1
+    assert "not available to role partner" in out.output
+    out = CliRunner().invoke(_root(), ["query", "SELECT fan_id FROM fans LIMIT 1", "--json",
+                                       "--role", "analyst"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+
+
 def test_parse_filter() -> None:
     assert parse_filter("state=CA") == {"field": "state", "op": "=", "value": "CA"}
     assert parse_filter("venue_type in arena, club")["value"] == ["arena", "club"]
