@@ -9,6 +9,7 @@ swaps in `scripted_service.py` (the demo conversations then fail: they expect re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -115,9 +116,20 @@ def ui_app(ui_warehouse: Settings) -> Iterator[App]:
     )
     if os.environ.get("ENCORE_UI_TEST_AGENT") == "scripted":
         env["ENCORE_UI_AGENT"] = f"{SCRIPTED}:create"
-    port = _free_port()
     log = settings.data_dir.parent / "encore-ui.log"
     started = time.monotonic()
+    with running_ui(env, log) as (url, user, password):
+        printed = log.read_text(errors="replace")
+        app = App(url, user, password, settings, log, time.monotonic() - started, printed)
+        print(f"\nUI answered {app.started_in_s:.1f} s after `encore ui` started")
+        yield app
+
+
+@contextlib.contextmanager
+def running_ui(env: dict[str, str], log: Path) -> Iterator[tuple[str, str, str]]:
+    """`encore ui` with `env` on a free loopback port, its output in `log`; yields (url, demo
+    user, password) once it answers, and stops it after."""
+    port = _free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(ENCORE), "ui", "--host", "127.0.0.1", "--port", str(port)],
@@ -129,10 +141,7 @@ def ui_app(ui_warehouse: Settings) -> Iterator[App]:
     try:
         url, user, password = _printed(log, process, 60)
         _wait_ready(url, process, log, 90)
-        printed = log.read_text(errors="replace")
-        app = App(url, user, password, settings, log, time.monotonic() - started, printed)
-        print(f"\nUI answered {app.started_in_s:.1f} s after `encore ui` started")
-        yield app
+        yield url, user, password
     finally:
         process.terminate()  # the launcher turns SIGTERM into stopping Chainlit too
         try:

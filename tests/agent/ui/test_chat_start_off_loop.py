@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,8 +21,7 @@ import httpx
 import pytest
 import socketio
 
-from agent.ui.launch import ROOT
-from tests.agent.ui.conftest import ENCORE, _free_port, _printed, _wait_ready
+from tests.agent.ui.conftest import running_ui
 from tests.agent.ui.slow_start_service import SLOW_S
 
 SERVICE = Path(__file__).with_name("slow_start_service.py")
@@ -46,26 +44,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
         "AWS_EC2_METADATA_DISABLED": "true",
         "NO_PROXY": "127.0.0.1,localhost",
     }
-    port = _free_port()
-    log = data.parent / "encore-ui.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(ENCORE), "ui", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        url, user, password = _printed(log, process, 60)
-        _wait_ready(url, process, log, 90)
+    with running_ui(env, data.parent / "encore-ui.log") as (url, user, password):
         yield Ui(url, user, password, mark)
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 class Chat:
