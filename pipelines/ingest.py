@@ -182,17 +182,19 @@ def _ingest_one(
     alerts_per_file: bool,
 ) -> FileOutcome:
     ledger = RunLedger(con)
-    if entity not in ENTITY_SCHEMAS:
-        return FileOutcome(
-            path, None, "failed",
-            message=f"cannot tell which entity {path.name} holds; pass --entity",
-        )  # fmt: skip
     started = time.perf_counter()
     digest = sha256_of(path)
+    inputs = [{"uri": str(path.resolve()), "sha256": digest, "bytes": path.stat().st_size}]
+    if entity not in ENTITY_SCHEMAS:  # a failed run all the same: recorded, measured, alerted
+        message = f"cannot tell which entity {path.name} holds; pass --entity"
+        run = ledger.start("ingest", source, None, inputs)
+        ledger.finish(run, "failed", error=message)
+        _report(settings, con, run, "unknown", started, alerts_per_file,
+                failed=True, retries_exhausted=False)  # fmt: skip
+        return FileOutcome(path, None, "failed", run, message=message)
     earlier = ledger.succeeded_with(digest, entity)
     if earlier and not force:
         return FileOutcome(path, entity, "skipped", message=f"same content loaded by run {earlier}")
-    inputs = [{"uri": str(path.resolve()), "sha256": digest, "bytes": path.stat().st_size}]
     run = ledger.start("ingest", source, entity, inputs)
     run.timings["hash"] = time.perf_counter() - started
     exhausted = False

@@ -70,3 +70,25 @@ def test_a_stream_is_one_input_whatever_its_batches_are_named(settings: Settings
     good = [{"fan_id": "F3", "age_band": "25-34"}]
     load_batch(settings, _stream_batch(good, 2), source="stream:events")
     assert _open_alerts(settings) == []  # the stream recovered
+
+
+def test_a_file_of_no_known_entity_is_a_failed_run_with_an_alert(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Every ingestion is logged (1.5): one that cannot start still leaves a run and an alert."""
+    odd = tmp_path / "odd.csv"
+    odd.write_text("colour,flavour\nred,sweet\n")
+    [outcome] = ingest_files(settings, [odd])
+    assert outcome.status == "failed" and "pass --entity" in outcome.message
+    assert outcome.run is not None
+    [(status, entity, error, uri)] = query_warehouse(
+        settings,
+        "SELECT status, entity, error, inputs->>'$[0].uri' FROM pipeline_runs "
+        f"WHERE run_id = '{outcome.run.run_id}'",
+    )
+    assert (status, entity, uri) == ("failed", None, str(odd.resolve()))
+    assert "pass --entity" in str(error)
+    assert ("run_failed", True) in [
+        (metric, str(odd.resolve()) in (fingerprint or ""))
+        for metric, fingerprint in _open_alerts(settings)
+    ]
