@@ -50,7 +50,8 @@ class ParsedFile:
     path: Path
     format: FileFormat
     table: str
-    """A TEMP table or view in the caller's connection; drop it with `drop_table`."""
+    """A TEMP table or view in the caller's connection, or in the attached database `database`;
+    drop it with `drop_table`."""
     columns: list[str]
     """The text columns in file order; `_line` is not listed."""
     rows: int
