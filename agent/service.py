@@ -144,14 +144,17 @@ is stored without its output."""
 
 
 def _stored_calls(calls: list[ToolCallRecord]) -> str:
-    """A turn's tool calls as the JSON text of its `tool` memory event."""
+    """A turn's tool calls as the JSON text of its `tool` memory event.
+
+    Each output is serialised once: the text measured against the limit is the text stored
+    (an output can be a table of thousands of rows)."""
     stored = []
     for call in calls:
         output = json.dumps(call.output, default=str)
-        kept = call.output if len(output) <= _STORED_OUTPUT_LIMIT else None
-        stored.append({"name": call.name, "input": call.input, "output": kept,
-                       "error": call.error})  # fmt: skip
-    return json.dumps(stored, default=str)
+        head = json.dumps({"name": call.name, "input": call.input}, default=str)[:-1]
+        kept = output if len(output) <= _STORED_OUTPUT_LIMIT else "null"
+        stored.append(f'{head}, "output": {kept}, "error": {json.dumps(call.error)}}}')
+    return f"[{', '.join(stored)}]"
 
 
 def _tool_exchange(text: str) -> Messages:

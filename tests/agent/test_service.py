@@ -155,3 +155,34 @@ async def test_the_offline_planner_is_the_default_model(
     assert result.tables and result.tables[0].columns[0] == "genre"
     top_genre = result.tables[0].rows[0][0]
     assert top_genre in result.answer
+
+
+class _CountedValue:
+    """A value that counts how often it is turned into text (json's `default=str`)."""
+
+    def __init__(self) -> None:
+        self.serialised = 0
+
+    def __str__(self) -> str:
+        self.serialised += 1
+        return "v" * 1000
+
+
+def test_a_turns_tool_outputs_are_serialised_once_when_stored() -> None:
+    from agent.service import ToolCallRecord, _stored_calls
+
+    values = [_CountedValue() for _ in range(3)]
+    big = {"rows": [[i, "x" * 200] for i in range(600)]}  # past the stored-output limit
+    calls = [
+        ToolCallRecord(name="semantic_query", input={"limit": 3}, output={"rows": values}),
+        ToolCallRecord(name="make_chart", input={}, output=big, error=None),
+        ToolCallRecord(name="run_sql", input={"sql": "x"}, output="refused", error="refused"),
+    ]
+    stored = json.loads(_stored_calls(calls))
+    assert [v.serialised for v in values] == [1, 1, 1]
+    assert stored == [
+        {"name": "semantic_query", "input": {"limit": 3}, "output": {"rows": ["v" * 1000] * 3},
+         "error": None},
+        {"name": "make_chart", "input": {}, "output": None, "error": None},
+        {"name": "run_sql", "input": {"sql": "x"}, "output": "refused", "error": "refused"},
+    ]  # fmt: skip
