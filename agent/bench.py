@@ -37,6 +37,10 @@ QUESTIONS: tuple[str, ...] = (
 )
 
 
+def _user(i: int) -> str:
+    return f"bench-{i % USERS}"
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -53,7 +57,7 @@ async def _run(
     async def turn(question: str, i: int) -> tuple[float, int, bool]:
         service = AgentService.create(
             settings,
-            user=f"bench-{i % USERS}",
+            user=_user(i),
             role=agent_settings.role,
             model=model,
             agent_settings=agent_settings,
@@ -106,8 +110,10 @@ def bench_agent(
     """Latency figures of the agent over `questions` (`rounds` warm passes after a cold turn)."""
     agent_settings = agent_settings or AgentSettings()
     model = model or agent_settings.model
-    close_mcp_clients()  # a true cold start: no MCP server left from earlier in this process
+    # only the bench users' clients: other sessions of the process (a chat UI's) keep theirs
+    users = {_user(i) for i in range(USERS)}
+    close_mcp_clients(users=users)  # a true cold start: no bench server left from a past run
     try:
         return asyncio.run(_run(settings, agent_settings, model, rounds, questions))
     finally:
-        close_mcp_clients()
+        close_mcp_clients(users=users)

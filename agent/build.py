@@ -17,7 +17,7 @@ A restart costs a user seconds (20 s and more on a busy machine), so the pool av
 - clients beyond `max_live` stop once idle for `linger_s`, any client once idle for `idle_s`.
 
 `configure_mcp_pool()` sets the bounds; `close_mcp_clients()` (also run at exit) stops every
-client.
+client, `close_mcp_clients(users=...)` only those users' clients.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -362,13 +362,14 @@ class _ClientPool:
         self._wake.set()
         self._stop(victims, "the pool was made smaller")
 
-    def close(self) -> None:
-        """Stop every running client (they start again if used)."""
+    def close(self, which: Callable[[PooledMCPClient], bool] = lambda c: True) -> None:
+        """Stop every running client, or those `which` selects (they start again if used)."""
         with self._lock:
-            victims = self._pick(lambda c: True)
-            busy = list(self._live.values())
-            self._live.clear()
-            known = list(self._known.values())
+            victims = self._pick(which)
+            busy = [c for c in self._live.values() if which(c)]
+            for client in busy:
+                del self._live[client.key]
+            known = [c for c in self._known.values() if which(c)]
         self._stop(victims, "closing")
         for client in busy:  # shutting down: stop them even mid-call
             try:
@@ -464,8 +465,12 @@ def mcp_client(
         return client
 
 
-def close_mcp_clients() -> None:
-    """Stop every MCP client (and its subprocess); a later call starts them again."""
+def close_mcp_clients(*, users: Collection[str] | None = None) -> None:
+    """Stop every MCP client (and its subprocess), or only the clients of `users` (leaving
+    other sessions of the process theirs); a later call starts them again."""
+    if users is not None:
+        _POOL.close(lambda client: client.key[3] in users)  # key: data, warehouse, role, user
+        return
     _POOL.close()
     with _lock:
         _memories.clear()
