@@ -150,10 +150,13 @@ class Monitor(Protocol):
         alert_id: str | None = None,
         fingerprint: str | None = None,
     ) -> str:
-        """Raise an alert and return its id (`alert_id` lets a fan-out share one id).
+        """Raise an alert and return its id.
 
         With a `fingerprint` that an open alert already has, that alert is updated (occurrences,
         last seen, severity, message, run) and its id returned instead.
+
+        `alert_id` makes this a copy of an alert another monitor raised under that id (what a
+        fan-out sends its secondaries): stored and counted, but not logged again.
         """
         ...
 

@@ -3,7 +3,8 @@
 Metrics are buffered and sent with `put_metric_data` in batches (on `flush`, when a batch fills,
 or when a `with` block ends). Each alert is one JSON event in the log group, in a stream per UTC
 day; repeats, resolutions and acknowledgements are events too, so `recent_alerts` rebuilds state
-from the log alone (a repeat of an open fingerprint, or of an id, folds into the first alert).
+from the log (a repeat of an open fingerprint, or of an id, folds into the first alert), plus the
+events this monitor wrote that the log does not serve yet (it lags by seconds).
 boto3 is imported only when this module builds its own clients.
 """
 
@@ -13,7 +14,7 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,8 @@ _COMPARISONS: Final[Mapping[Op, str]] = {
 }
 _MAX_BATCH: Final = 1000  # put_metric_data's limit on data points per request
 _MAX_DIMENSIONS: Final = 30
+_LOG_LAG_MS: Final = 300_000
+"""How long CloudWatch Logs may take to serve an event written (seconds, usually)."""
 ALERTS_METRIC: Final = "AlertsRaised"
 """Alerts newly opened (a repeat of an open alert is not news: it counts as `REPEATS_METRIC`)."""
 REPEATS_METRIC: Final = "AlertRepeats"
@@ -128,6 +131,10 @@ class CloudWatchMonitor:
         )
         self._pending: list[dict[str, Any]] = []
         self._streams: set[str] = set()
+        # events this monitor wrote that no read has returned yet (message -> timestamp in ms):
+        # CloudWatch Logs serves a new event to readers only seconds later, so without them a
+        # repeat raised meanwhile would read as a new alert, and a resolution find nothing open
+        self._unread: dict[str, int] = {}
 
     def metric(
         self,
@@ -200,6 +207,7 @@ class CloudWatchMonitor:
         repeats, so an alarm on `AlertsRaised` pages once per problem rather than once per run
         that still sees it.
         """
+        copy = alert_id is not None  # a fan-out's copy: the monitor that made the id logged it
         seen = None
         if fingerprint is not None:
             open_now = self.open_alerts()
@@ -233,9 +241,9 @@ class CloudWatchMonitor:
             },
             alert.raised_at,
         )
-        if news:
+        if news and not copy:
             log_alert(alert)
-        else:
+        elif not copy:
             log.info(
                 "%s alert %s from %s still open: %s", severity, alert.alert_id, source, message
             )
@@ -347,10 +355,8 @@ class CloudWatchMonitor:
 
     def _put_event(self, body: Mapping[str, Any], at: datetime) -> None:
         stream = at.astimezone(UTC).strftime("%Y/%m/%d")
-        event = {
-            "timestamp": int(at.timestamp() * 1000),
-            "message": json.dumps(body, sort_keys=True, default=str),
-        }
+        text, stamp = json.dumps(body, sort_keys=True, default=str), int(at.timestamp() * 1000)
+        event = {"timestamp": stamp, "message": text}
         for attempt in (1, 2):
             self._ensure_stream(stream)
             try:
@@ -358,6 +364,7 @@ class CloudWatchMonitor:
                     self.logs.put_log_events(
                         logGroupName=self.log_group, logStreamName=stream, logEvents=[event]
                     )
+                self._unread[text] = stamp
                 return
             except MonitoringError as exc:
                 # The group or stream was deleted behind our cache (retention, cleanup): make
@@ -365,29 +372,41 @@ class CloudWatchMonitor:
                 if exc.detail.get("code") != "ResourceNotFoundException" or attempt == 2:
                     raise
                 self._streams.discard(stream)
+                self._unread.clear()  # what it held is gone
 
-    def _events(self) -> Iterator[dict[str, Any]]:
+    def _events(self) -> list[dict[str, Any]]:
+        """The log group's events of the last `lookback`, and this monitor's own not yet
+        readable there."""
         start = int((utc_now() - self.lookback).timestamp() * 1000)
         kwargs: dict[str, Any] = {"logGroupName": self.log_group, "startTime": start}
+        texts: list[str] = []
         while True:
             try:
                 with _aws(f"read CloudWatch Logs {self.log_group}", log_group=self.log_group):
                     page = self.logs.filter_log_events(**kwargs)
             except MonitoringError as exc:
                 if exc.detail.get("code") == "ResourceNotFoundException":
-                    return  # no alert was ever raised, so the group does not exist yet
+                    break  # no alert was ever raised, or the group was deleted since
                 raise
-            for event in page.get("events", []):
-                try:
-                    body = json.loads(event.get("message", ""))
-                except json.JSONDecodeError:
-                    continue  # someone else's plain-text line in our group
-                if isinstance(body, dict):
-                    yield body
+            texts += [str(event.get("message", "")) for event in page.get("events", [])]
             token = page.get("nextToken")
             if not token or token == kwargs.get("nextToken"):
-                return
+                break
             kwargs["nextToken"] = token
+        for text in texts:
+            self._unread.pop(text, None)  # readable now
+        # an event still unread after the log's lag is gone (its group or stream was deleted)
+        kept_from = max(start, int(utc_now().timestamp() * 1000) - _LOG_LAG_MS)
+        self._unread = {text: at for text, at in self._unread.items() if at >= kept_from}
+        events = []
+        for text in [*texts, *self._unread]:
+            try:
+                body = json.loads(text)
+            except json.JSONDecodeError:
+                continue  # someone else's plain-text line in our group
+            if isinstance(body, dict):
+                events.append(body)
+        return events
 
     def ensure_alarms(
         self,

@@ -118,8 +118,9 @@ class LocalMonitor:
             ).fetchall()
             if repeat:
                 existing, occurrences = repeat[0]
-                log.info("%s alert %s from %s still open (%d occurrences): %s",
-                         severity, existing, source, occurrences, message)  # fmt: skip
+                if alert_id is None:  # else a copy: the monitor that made the id logged it
+                    log.info("%s alert %s from %s still open (%d occurrences): %s",
+                             severity, existing, source, occurrences, message)  # fmt: skip
                 return str(existing)
         alert = Alert(
             alert_id=alert_id or uuid.uuid4().hex,
@@ -148,7 +149,8 @@ class LocalMonitor:
             ],
             f"raise a {severity} alert from {source}",
         )
-        log_alert(alert)
+        if alert_id is None:
+            log_alert(alert)
         return alert.alert_id
 
     def resolve(self, *fingerprints: str, run_id: str | None = None) -> list[str]:
@@ -296,7 +298,7 @@ class FanOutMonitor:
         fingerprint: str | None = None,
     ) -> str:
         """Raise the alert on every monitor under one id (the primary's: a repeat keeps the open
-        alert's id); return that id."""
+        alert's id); return that id. The primary logs it, the secondaries store copies."""
         shared_id = self.primary.alert(
             severity, source, message, run_id=run_id, details=details, alert_id=alert_id,
             fingerprint=fingerprint,
