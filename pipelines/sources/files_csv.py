@@ -342,7 +342,7 @@ def read_csv(
         try:
             parsed = _parse(con, path, table, dialect, quick, trusted=False,
                             transform=transform, into=into)  # fmt: skip
-        except SourceError:
+        except _ParseRefusedError:
             parsed = None  # e.g. a quoted newline DuckDB's parallel reader refuses
         if parsed is not None:
             return parsed
@@ -353,6 +353,14 @@ def read_csv(
                     transform=transform, into=into)  # fmt: skip
     assert parsed is not None  # a trusted layout is never refused
     return parsed
+
+
+class _ParseRefusedError(SourceError):
+    """DuckDB refused the file as laid out; the quick layout's caller tries the full scan.
+
+    A transform's own refusal (no column fits the entity) is not one: scanning the file again
+    would only end in the same error.
+    """
 
 
 def _empty(con: duckdb.DuckDBPyConnection, path: Path, table: str, into: str) -> ParsedFile:
@@ -406,7 +414,7 @@ def _parse(
     except duckdb.Error as exc:
         drop_table(con, table, into)
         drop_table(con, parsed, into)
-        raise SourceError(f"could not read {path} as CSV: {exc}", path=str(path)) from exc
+        raise _ParseRefusedError(f"could not read {path} as CSV: {exc}", path=str(path)) from exc
     except BaseException:
         drop_table(con, table, into)
         drop_table(con, parsed, into)
