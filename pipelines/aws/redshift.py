@@ -4,30 +4,45 @@
 Redshift gets canonical ids only. The local ingest's curated Parquet holds each source's own ids
 (entity resolution runs in the load that follows it), so what is loaded per contract table is:
 
+    the warehouse table's changes       the rows of the key buckets whose digests differ from
+                                        those Redshift was last synced with
+                                        (`pipelines.aws.buckets`), exported to
+                                        `_redshift/<table>/` in the lake bucket; Redshift
+                                        replaces those buckets whole, so deletes reach it too
     the Glue job's curated objects      recorded by `encore aws etl run` in the run ledger (its
                                         `_resolved = FALSE` rows, ids not linked yet, are dropped)
-    a snapshot of the warehouse table   exported to `_redshift/<table>/<sha256>.parquet` in the
-                                        lake bucket, named by its content, merged last so the
-                                        warehouse's canonical rows win; older snapshots are
-                                        deleted once a new one is merged
 
-and for each table:
+Each Redshift row says where it came from (`_origin`: 'warehouse' or 'glue'). The warehouse's rows
+win: a Glue row never replaces one, and a bucket's replacement drops the warehouse's rows of it,
+never Glue's (a key Glue brought that the warehouse never held is not the warehouse's to delete).
+Rows from before `_origin` existed count as the warehouse's.
+
+For each table:
 
     CREATE SCHEMA / CREATE TABLE IF NOT EXISTS   DDL of the DuckDB schema, transpiled by sqlglot,
-                                                 one statement at a time (each idempotent)
-    CREATE TABLE IF NOT EXISTS encore_loads      the objects already merged
+                                                 one statement at a time (each idempotent); also
+                                                 encore_loads (the Glue objects merged) and
+                                                 encore_sync_state (each bucket's digest)
     ALTER TABLE ... ADD COLUMN                   columns a migration added since the table was
-                                                 created (information_schema says which)
-    then per object not merged yet (Glue's oldest first, the snapshot last), in one transaction:
-    CREATE TEMPORARY TABLE stage_<t>             the curated file's columns, in file order
-    COPY stage_<t> FROM 's3://...' FORMAT AS PARQUET
-    DELETE FROM <t> USING stage_<t> ...          merge: replace rows whose key is staged,
-    INSERT INTO <t> SELECT ... WHERE _rank = 1   the file's last line per key winning
-    DROP TABLE stage_<t>
-    INSERT INTO encore_loads VALUES (<object>)   in the same transaction: merged exactly once
+                                                 created (information_schema says which), and
+                                                 `_origin`
+    then, in one transaction, when a bucket changed:
+    CREATE TEMPORARY TABLE stage_<t>, buckets_<t>   the changed rows; the buckets and digests
+    COPY ... FROM 's3://...' FORMAT AS PARQUET
+    DELETE FROM <t> WHERE <bucket> IN (replaced)    the warehouse's rows of the replaced buckets
+    DELETE FROM <t> USING stage_<t> ...             Glue rows of keys the warehouse now holds
+    INSERT INTO <t> SELECT ..., 'warehouse'
+    DELETE + INSERT encore_sync_state               the digests the rows now match
+    then per Glue object not merged yet (oldest first), in one transaction:
+    CREATE TEMPORARY TABLE stage_<t>; COPY           the curated file's columns, in file order
+    DELETE FROM <t> USING stage_<t> ...              Glue's earlier rows of the staged keys
+    INSERT INTO <t> SELECT ... WHERE _rank = 1       the file's last line per key winning, keys
+                                                     the warehouse holds left out
+    INSERT INTO encore_loads VALUES (<object>)       in the same transaction: merged exactly once
 
-An unchanged table has the same snapshot, which `encore_loads` lists: nothing is merged again.
-Statements run through the Redshift Data API (polled, with a timeout) or any DB-API connection.
+A sync that fails leaves each table as the last finished transaction left it. An unchanged table
+copies nothing. Statements run through the Redshift Data API (polled, with a timeout) or any
+DB-API connection.
 """
 
 from __future__ import annotations
@@ -37,8 +52,9 @@ import logging
 import re
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
@@ -49,6 +65,14 @@ from core.errors import ConfigError, WarehouseError
 from core.schemas import ENTITY_SCHEMAS
 from core.settings import Settings
 from core.warehouse import CONTRACT_TABLES, reading
+from pipelines.aws.buckets import (
+    Bucket,
+    bucket_sql,
+    changed,
+    choose_width,
+    export_changes,
+    local_buckets,
+)
 from pipelines.catalog import catalog
 
 if TYPE_CHECKING:
@@ -60,9 +84,12 @@ _IDENT: Final = re.compile(r"^[a-z_][a-z0-9_]*$")
 _DONE: Final = "FINISHED"
 _FAILED: Final = ("FAILED", "ABORTED")
 LOADS_TABLE: Final = "encore_loads"
+STATE_TABLE: Final = "encore_sync_state"
+"""Each table's key buckets and the digests Redshift's rows of them match (one per schema)."""
 SNAPSHOTS: Final = "_redshift"
-"""Where the warehouse tables' snapshots go in the lake bucket (beside raw/, curated/, _glue/)."""
-_SNAPSHOT_BATCH: Final = 100_000
+"""Where the warehouse tables' changes go in the lake bucket (beside raw/, curated/, _glue/)."""
+ORIGIN_COLUMN: Final = "_origin"
+"""Where a Redshift row came from: 'warehouse' (the sync's buckets) or 'glue' (a Glue object)."""
 ORDER_COLUMN: Final = "_line"
 """The curated files' line number: among rows sharing a key, the last line wins."""
 RESOLVED_COLUMN: Final = "_resolved"
@@ -101,9 +128,19 @@ class LoadPlan:
         return f"stage_{_ident(self.table)}"
 
     @property
+    def buckets(self) -> str:
+        """The temporary table of the buckets a sync replaces, and their new digests."""
+        return f"buckets_{_ident(self.table)}"
+
+    @property
     def loads(self) -> str:
         """The table recording which objects were merged (one per schema)."""
         return f"{_ident(self.schema)}.{LOADS_TABLE}"
+
+    @property
+    def state(self) -> str:
+        """The table of the digests each table's buckets were last synced with (one per schema)."""
+        return f"{_ident(self.schema)}.{STATE_TABLE}"
 
     @property
     def merged_columns(self) -> list[str]:
@@ -111,7 +148,7 @@ class LoadPlan:
         return [c for c in self.target_columns if c in self.file_columns]
 
     def ddl(self) -> list[str]:
-        """Create the schema and the table when missing (Redshift has no CHECK constraints)."""
+        """Create the schema and the tables when missing (Redshift has no CHECK constraints)."""
         columns = ", ".join(f"{_ident(c)} {t}" for c, t in self.target_columns.items())
         return [
             transpile(f"CREATE SCHEMA IF NOT EXISTS {_ident(self.schema)}", self.dialect),
@@ -123,6 +160,12 @@ class LoadPlan:
             transpile(
                 f"CREATE TABLE IF NOT EXISTS {self.loads} (object_uri VARCHAR PRIMARY KEY, "
                 "table_name VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL)",
+                self.dialect,
+            ),
+            transpile(
+                f"CREATE TABLE IF NOT EXISTS {self.state} (table_name VARCHAR NOT NULL, "
+                "bucket VARCHAR NOT NULL, digest VARCHAR NOT NULL, row_count BIGINT NOT NULL, "
+                "synced_at TIMESTAMP NOT NULL, PRIMARY KEY (table_name, bucket))",
                 self.dialect,
             ),
         ]
@@ -148,6 +191,12 @@ class LoadPlan:
             if c.lower() not in present
         ]
 
+    def add_origin(self) -> str:
+        """ALTER TABLE ... ADD COLUMN _origin (tables synced before it existed lack it)."""
+        return transpile(
+            f"ALTER TABLE {self.target} ADD COLUMN {ORIGIN_COLUMN} VARCHAR", self.dialect
+        )
+
     def loaded(self) -> str:
         """The query of the objects already merged into this table."""
         return transpile(
@@ -155,18 +204,80 @@ class LoadPlan:
             self.dialect,
         )
 
+    def synced(self) -> str:
+        """The query of the buckets, digests and row counts Redshift's rows match."""
+        return transpile(
+            f"SELECT bucket, digest, row_count FROM {self.state} "
+            f"WHERE table_name = '{_ident(self.table)}'",
+            self.dialect,
+        )
+
     def create_stage(self) -> str:
         columns = ", ".join(f"{_ident(c)} {t}" for c, t in self.file_columns.items())
         return transpile(f"CREATE TEMPORARY TABLE {self.stage} ({columns})", self.dialect)
 
-    def copy(self, uri: str, iam_role: str) -> str:
-        """Redshift's COPY of one Parquet object into the staging table (columns by position)."""
+    def copy(self, uri: str, iam_role: str, into: str | None = None) -> str:
+        """Redshift's COPY of one Parquet object into a staging table (columns by position)."""
         if not uri.startswith("s3://") or "'" in uri or "'" in iam_role:
             raise ConfigError(f"cannot COPY from {uri!r} with role {iam_role!r}")
-        return f"COPY {self.stage} FROM '{uri}' IAM_ROLE '{iam_role}' FORMAT AS PARQUET"
+        return f"COPY {into or self.stage} FROM '{uri}' IAM_ROLE '{iam_role}' FORMAT AS PARQUET"
+
+    def replace_buckets(
+        self, rows_uri: str | None, buckets_uri: str, iam_role: str, *, width: int, whole: bool
+    ) -> list[str]:
+        """Every statement that replaces the changed buckets (all of the warehouse's rows when
+        `whole`) with the staged rows and records their digests, for one transaction.
+
+        `rows_uri`: the rows of the replaced buckets (None when they are all empty now);
+        `buckets_uri`: bucket, digest, row_count, replaced (see `buckets.export_changes`).
+        """
+        key, table = _ident(self.key), _ident(self.table)
+        columns = ", ".join(_ident(c) for c in self.merged_columns)
+        ours = f"({ORIGIN_COLUMN} IS NULL OR {ORIGIN_COLUMN} <> 'glue')"
+        in_replaced = (
+            f"{bucket_sql(key, width)} IN (SELECT bucket FROM {self.buckets} WHERE replaced)"
+        )
+        return [
+            self.create_stage(),
+            *([self.copy(rows_uri, iam_role)] if rows_uri else []),
+            transpile(
+                f"CREATE TEMPORARY TABLE {self.buckets} (bucket VARCHAR, digest VARCHAR, "
+                "row_count BIGINT, replaced BOOLEAN)",
+                self.dialect,
+            ),
+            self.copy(buckets_uri, iam_role, into=self.buckets),
+            transpile(
+                f"DELETE FROM {self.target} WHERE {ours}"
+                + ("" if whole else f" AND {in_replaced}"),
+                self.dialect,
+            ),
+            transpile(
+                f"DELETE FROM {self.target} USING {self.stage} "
+                f"WHERE {self.target}.{key} = {self.stage}.{key}",
+                self.dialect,
+            ),
+            transpile(
+                f"INSERT INTO {self.target} ({columns}, {ORIGIN_COLUMN}) "
+                f"SELECT {columns}, 'warehouse' FROM {self.stage}",
+                self.dialect,
+            ),
+            transpile(f"DELETE FROM {self.state} WHERE table_name = '{table}'", self.dialect),
+            transpile(
+                f"INSERT INTO {self.state} (table_name, bucket, digest, row_count, synced_at) "
+                f"SELECT '{table}', bucket, digest, row_count, CURRENT_TIMESTAMP "
+                f"FROM {self.buckets} WHERE digest IS NOT NULL",
+                self.dialect,
+            ),
+            transpile(f"DROP TABLE {self.stage}", self.dialect),
+            transpile(f"DROP TABLE {self.buckets}", self.dialect),
+        ]
 
     def merge(self) -> list[str]:
-        """Replace the staged keys' rows (resolved ones only), then drop the staging table."""
+        """Merge the staged Glue rows (resolved ones only), then drop the staging table.
+
+        A staged key replaces Glue's earlier row of it; a key the warehouse's rows hold is left
+        as the warehouse has it.
+        """
         key = _ident(self.key)
         columns = ", ".join(_ident(c) for c in self.merged_columns)
         order = ORDER_COLUMN if ORDER_COLUMN in self.file_columns else key
@@ -179,39 +290,46 @@ class LoadPlan:
             *unresolved,
             transpile(
                 f"DELETE FROM {self.target} USING {self.stage} "
-                f"WHERE {self.target}.{key} = {self.stage}.{key}",
+                f"WHERE {self.target}.{key} = {self.stage}.{key} "
+                f"AND {self.target}.{ORIGIN_COLUMN} = 'glue'",
                 self.dialect,
             ),
             transpile(
-                f"INSERT INTO {self.target} ({columns}) SELECT {columns} FROM ("
+                f"INSERT INTO {self.target} ({columns}, {ORIGIN_COLUMN}) "
+                f"SELECT {columns}, 'glue' FROM ("
                 f"SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY {order} DESC) "
-                f"AS _rank FROM {self.stage}) AS ranked WHERE _rank = 1",
+                f"AS _rank FROM {self.stage}) AS ranked WHERE _rank = 1 AND NOT EXISTS "
+                f"(SELECT 1 FROM {self.target} AS kept WHERE kept.{key} = ranked.{key})",
                 self.dialect,
             ),
             transpile(f"DROP TABLE {self.stage}", self.dialect),
         ]
 
     def load(self, uri: str, iam_role: str) -> list[str]:
-        """Every statement that merges one object and records it, for one transaction."""
-        record = transpile(
-            f"INSERT INTO {self.loads} (object_uri, table_name, loaded_at) "
-            f"VALUES ('{uri}', '{_ident(self.table)}', CURRENT_TIMESTAMP)",
-            self.dialect,
-        )
-        return [self.create_stage(), self.copy(uri, iam_role), *self.merge(), record]
+        """Every statement that merges one Glue object and records it, for one transaction."""
+        table = _ident(self.table)
+        record = [
+            transpile(f"DELETE FROM {self.loads} WHERE object_uri = '{uri}'", self.dialect),
+            transpile(
+                f"INSERT INTO {self.loads} (object_uri, table_name, loaded_at) "
+                f"VALUES ('{uri}', '{table}', CURRENT_TIMESTAMP)",
+                self.dialect,
+            ),
+        ]
+        return [self.create_stage(), self.copy(uri, iam_role), *self.merge(), *record]
 
 
 def plans(
     entries: Sequence[Mapping[str, Any]], schema: str, dialect: str = "redshift"
 ) -> tuple[list[LoadPlan], list[str]]:
-    """A plan per contract table the warehouse holds rows of, for its snapshot (its own
-    columns); and what was skipped with why."""
+    """A plan per contract table of the catalog, with the warehouse's columns (an empty table
+    too: its rows may have been deleted since the last sync); and what was skipped with why."""
     by_name = {str(e["dataset"]): e for e in entries}
     found: list[LoadPlan] = []
     for table in CONTRACT_TABLES:
         warehouse = by_name.get(f"warehouse/{table}")
-        if warehouse is None or table not in ENTITY_SCHEMAS or not warehouse.get("row_count"):
-            continue  # nothing ingested for it (marts are rebuilt, not loaded)
+        if warehouse is None or table not in ENTITY_SCHEMAS:
+            continue  # not in the warehouse (marts are rebuilt, not loaded)
         columns = _schema(warehouse["schema"])
         key = next(iter(ENTITY_SCHEMAS[table].model_fields))
         found.append(LoadPlan(table, schema, key, columns, columns, dialect))
@@ -415,18 +533,20 @@ class DbApiExecutor(_ListsColumns):
 # -- the load -------------------------------------------------------------------------------
 
 
-def add_missing_columns(executor: Executor, plan: LoadPlan, report: SyncReport) -> None:
-    """Give a table created before a migration the columns it added (ALTER TABLE ADD COLUMN)."""
+def add_missing_columns(executor: Executor, plan: LoadPlan, report: SyncReport) -> set[str] | None:
+    """Give a table created before a migration the columns it added (ALTER TABLE ADD COLUMN);
+    the columns it had before, or None when the executor cannot tell."""
     if not isinstance(executor, TableColumns):
         log.warning("cannot check the columns of %s: the executor cannot list them", plan.target)
-        return
+        return None
     existing = executor.table_columns(plan)
     if not existing:  # nothing visible (e.g. no privilege on information_schema): cannot tell
         log.warning("no columns of %s visible in information_schema; not altering", plan.target)
-        return
+        return None
     for alter in plan.add_columns(existing):
         executor.run([alter], label=alter[:120])
         report.updated.append(f"{plan.target}: column {alter.split(' ADD COLUMN ', 1)[-1]} added")
+    return existing
 
 
 @dataclass(frozen=True)
@@ -462,59 +582,95 @@ def glue_objects(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[LoadO
     return found, skipped
 
 
-def export_snapshot(
-    con: duckdb.DuckDBPyConnection, plan: LoadPlan, folder: Path
-) -> tuple[Path, str]:
-    """The warehouse table's rows as Parquet (the plan's columns, ordered by the key), and the
-    file's sha256: the same rows give the same bytes."""
-    import hashlib
-
-    import pyarrow.parquet as pq
-
-    columns = ", ".join(_ident(c) for c in plan.file_columns)
-    query = f"SELECT {columns} FROM {_ident(plan.table)} ORDER BY {_ident(plan.key)}"
-    reader = con.sql(query).to_arrow_reader(_SNAPSHOT_BATCH)
-    if reader is None:
-        raise WarehouseError(f"no rows reader for {query}", table=plan.table)
-    path = folder / f"{plan.table}.parquet"
-    with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
-        for batch in reader:
-            writer.write_batch(batch)
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return path, digest.hexdigest()
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone()
+    return int(row[0]) if row else 0
 
 
-def _put_snapshot(s3: Any, bucket: str, table: str, path: Path, digest: str) -> str:
-    """Upload the snapshot under its content's name unless it is there; its URI."""
-    from botocore.exceptions import ClientError
-
-    from core.aws import error_code
-
-    key = f"{SNAPSHOTS}/{table}/{digest[:32]}.parquet"
+def _upload(s3: Any, bucket: str, key: str, path: Path) -> str:
+    """Upload one file of a sync; its URI."""
     with aws_call(f"upload s3://{bucket}/{key}", key=key):
-        try:
-            s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
-                raise
-            s3.upload_file(str(path), bucket, key)
+        s3.upload_file(str(path), bucket, key)
     return f"s3://{bucket}/{key}"
 
 
-def _drop_old_snapshots(s3: Any, bucket: str, table: str, keep: str, report: SyncReport) -> None:
-    """Delete the table's earlier snapshots (merged before; the current one holds their rows)."""
+def _drop_objects(s3: Any, bucket: str, table: str, report: SyncReport) -> None:
+    """Delete the table's sync files (merged now, or left by a sync that failed)."""
     prefix = f"{SNAPSHOTS}/{table}/"
     with aws_call(f"list s3://{bucket}/{prefix}", table=table):
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        old = [o["Key"] for page in pages for o in page.get("Contents", [])
-               if f"s3://{bucket}/{o['Key']}" != keep]  # fmt: skip
-    for key in old:
+        keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+    for key in keys:
         with aws_call(f"delete s3://{bucket}/{key}", key=key):
             s3.delete_object(Bucket=bucket, Key=key)
         report.deleted.append(f"s3://{bucket}/{key}")
+
+
+@dataclass
+class _Table:
+    """One table's sync: what Redshift holds of it, and what is to be loaded."""
+
+    plan: LoadPlan
+    rows: int  # the warehouse's
+    glue: list[LoadObject]
+    synced: dict[str, Bucket] = field(default_factory=dict)
+    merged: set[str] = field(default_factory=set)  # Glue objects merged before
+    whole: bool = False  # replace every bucket: Redshift's rows have no known origin
+    replace: list[str] | None = None  # the statements replacing the changed buckets
+    note: str = ""
+
+
+def _prepare(executor: Executor, item: _Table, report: SyncReport) -> bool:
+    """Create or update the table in Redshift and read its digests and merged objects; False
+    when there is nothing to sync (no rows, no Glue output, never synced)."""
+    plan = item.plan
+    if not item.rows and not item.glue:
+        columns = executor.table_columns(plan) if isinstance(executor, TableColumns) else set()
+        if not columns:
+            return False
+    for ddl in plan.ddl():  # each idempotent: no transaction needed
+        executor.run([ddl], label=ddl[:120])
+    existing = add_missing_columns(executor, plan, report)
+    if existing is not None and ORIGIN_COLUMN not in {c.lower() for c in existing}:
+        executor.run([plan.add_origin()], label=f"add {ORIGIN_COLUMN} to {plan.target}")
+        # its rows' origins are unknown: the whole table is replaced (no digests yet) and
+        # Glue's objects are merged again after it, so Glue's rows come back as Glue's
+        item.merged, item.whole = set(), True
+    else:
+        found = executor.query(plan.loaded(), label=f"loaded {plan.target}")
+        item.merged = {str(row[0]) for row in found}
+    rows = executor.query(plan.synced(), label=f"synced buckets of {plan.target}")
+    item.synced = {str(b): Bucket(str(d), int(n)) for b, d, n in rows}
+    return True
+
+
+def _export(
+    con: duckdb.DuckDBPyConnection, item: _Table, folder: Path, s3: Any, bucket: str, role: str
+) -> None:
+    """Diff the table against Redshift's digests; upload the changes and plan their merge."""
+    plan = item.plan
+    columns = [_ident(c) for c in plan.file_columns]
+    width, whole = choose_width(item.rows, item.synced)
+    whole = whole or item.whole
+    local = local_buckets(con, _ident(plan.table), _ident(plan.key), columns, width)
+    replaced = set() if whole else changed(local, item.synced)
+    if not whole and not replaced:
+        item.note = f"{plan.target}: unchanged since the last sync ({len(local)} bucket(s))"
+        return
+    export = export_changes(
+        con, _ident(plan.table), _ident(plan.key), columns, width=width, local=local,
+        replaced=replaced, whole=whole, folder=folder,
+    )  # fmt: skip
+    name = f"{SNAPSHOTS}/{plan.table}/{uuid.uuid4().hex[:16]}"
+    rows_uri = (
+        _upload(s3, bucket, f"{name}.rows.parquet", export.rows_file) if export.rows_file else None
+    )
+    buckets_uri = _upload(s3, bucket, f"{name}.buckets.parquet", export.buckets_file)
+    item.replace = plan.replace_buckets(rows_uri, buckets_uri, role, width=width, whole=whole)
+    scope = (
+        "every bucket" if whole else f"{export.replaced} of {len(local | item.synced)} bucket(s)"
+    )
+    item.note = f"{plan.target}: {scope} replaced, {export.rows} row(s) copied"
 
 
 def load_warehouse(
@@ -524,7 +680,8 @@ def load_warehouse(
     s3: Any = None,
     dialect: str = "redshift",
 ) -> SyncReport:
-    """Create the warehouse tables in Redshift and merge the curated objects not merged yet.
+    """Create the warehouse tables in Redshift, replace the key buckets that changed since the
+    last sync and merge the Glue objects not merged yet (see the module docstring).
 
     `dialect` is the SQL dialect of the executor's database (PostgreSQL in the tests).
     """
@@ -534,20 +691,17 @@ def load_warehouse(
     if not settings.warehouse_file.exists():
         raise ConfigError(f"no warehouse at {settings.warehouse_file}; ingest data first")
     bucket, role = str(settings.lake_bucket), str(settings.redshift_iam_role)
-    s3 = s3 or client("s3", settings)
-    with tempfile.TemporaryDirectory(prefix="encore-redshift-") as tmp, reading(settings) as con:
+    with reading(settings) as con:
         found, skipped = plans(catalog(con), settings.redshift_schema, dialect)
         report = SyncReport("warehouse", skipped=skipped)
-        if not found:
-            report.skipped.append("no warehouse tables in data_catalog yet; ingest data first")
-            return report
-        work: list[tuple[LoadPlan, list[LoadObject], str]] = []
+        tables: list[_Table] = []
         for plan in found:
             from_glue, not_loaded = glue_objects(con, plan.table)
             report.skipped += not_loaded
-            path, digest = export_snapshot(con, plan, Path(tmp))
-            snapshot = _put_snapshot(s3, bucket, plan.table, path, digest)
-            work.append((plan, [*from_glue, LoadObject(snapshot, plan.file_columns)], snapshot))
+            tables.append(_Table(plan, _count(con, plan.table), from_glue))
+    if not tables:
+        report.skipped.append("no warehouse tables in data_catalog yet; ingest data first")
+        return report
     executor = executor or DataApiExecutor(
         client("redshift-data", settings),
         database=settings.redshift_database,
@@ -557,19 +711,27 @@ def load_warehouse(
         secret_arn=settings.redshift_secret_arn,
         timeout_s=settings.redshift_timeout_s,
     )
-    for plan, objects, snapshot in work:
-        for ddl in plan.ddl():  # each idempotent: no transaction needed
-            executor.run([ddl], label=ddl[:120])
-        add_missing_columns(executor, plan, report)
-        done = {row[0] for row in executor.query(plan.loaded(), label=f"loaded {plan.target}")}
-        for item in objects:
-            if item.uri in done:
+    # Redshift first: the warehouse stays open only while its changes are exported
+    tables = [item for item in tables if _prepare(executor, item, report)]
+    s3 = s3 or client("s3", settings)
+    with tempfile.TemporaryDirectory(prefix="encore-redshift-") as tmp, reading(settings) as con:
+        for item in tables:
+            _export(con, item, Path(tmp), s3, bucket, role)
+    for item in tables:
+        plan = item.plan
+        if item.replace is not None:
+            executor.run(item.replace, label=f"replace changed buckets of {plan.target}")
+            report.updated.append(item.note)
+            _drop_objects(s3, bucket, plan.table, report)
+        elif item.note:
+            report.skipped.append(item.note)
+        for glue in item.glue:
+            if glue.uri in item.merged:
                 continue
-            staged = replace(plan, file_columns=item.columns)
-            executor.run(staged.load(item.uri, role), label=f"merge {item.uri} into {plan.target}")
-            report.updated.append(f"{plan.target}: merged {item.uri}")
-        _drop_old_snapshots(s3, bucket, plan.table, snapshot, report)
-        merged = sum(item.uri in done for item in objects)
+            staged = replace(plan, file_columns=glue.columns)
+            executor.run(staged.load(glue.uri, role), label=f"merge {glue.uri} into {plan.target}")
+            report.updated.append(f"{plan.target}: merged {glue.uri}")
+        merged = sum(glue.uri in item.merged for glue in item.glue)
         if merged:
-            report.skipped.append(f"{plan.target}: {merged} object(s) merged before")
+            report.skipped.append(f"{plan.target}: {merged} Glue object(s) merged before")
     return report
