@@ -18,7 +18,9 @@ raises a warning. A failed tick or refresh is logged, recorded and alerted throu
 Alerts follow the inputs, not the ticks: an input (a landing file, the stream, an API, a
 refresher) that starts failing raises one critical alert, which stays open while it keeps failing
 (its count and last-seen time go up, one alert instead of one per tick) and is resolved by the
-first tick in which that input no longer fails.
+first tick in which that input no longer fails. Every tick, idle or not, also checks that the
+loads are fresh: data not loaded for a week keeps one warning open until a load brings it up to
+date (nothing arriving is a problem too).
 
 APScheduler fires the ticks: at most one at a time (`max_instances=1`, plus a lock for direct
 calls), missed firings coalesced into one, and a file lock keeps a second scheduler off the same
@@ -99,8 +101,21 @@ def refresh_rules() -> tuple[AlertRule, ...]:
 @functools.cache
 def tick_rules() -> tuple[AlertRule, ...]:
     """The rules a tick's own metrics are checked against: a failed tick is alerted per failing
-    input instead (`input_alerts`), so `run_failed` is left out here."""
-    return tuple(rule for rule in refresh_rules() if rule.metric != "run_failed")
+    input instead (`input_alerts`), so `run_failed` is left out here; data not loaded for a week
+    (the quality report's freshness check) warns until a load brings it up to date."""
+    from pipelines.monitoring import AlertRule
+
+    return (
+        *(rule for rule in refresh_rules() if rule.metric != "run_failed"),
+        AlertRule(
+            metric="stale_entities",
+            op=">=",
+            threshold=1,
+            severity="warning",
+            message="{value:.0f} kind(s) of data not loaded for 7 days; are the sources still "
+            "delivering? (`encore quality report` names them)",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -152,8 +167,12 @@ class Tick:
     steps: list[StepResult] = field(default_factory=list)
     refreshes: list[RefreshResult] = field(default_factory=list)
     quality_failures: int = 0
-    """Quality checks over their limit, of the tables the tick's loads changed (none ran when
-    it loaded nothing): the warehouse's older problems are `encore quality report`'s."""
+    """Quality checks over their limit, of the tables the tick's loads changed (when it loaded
+    nothing, only the freshness of the loads): the warehouse's older problems are `encore quality
+    report`'s."""
+    stale_entities: int | None = None
+    """Kinds of data whose last load is older than the freshness check allows (None: not
+    checked, the tick broke first)."""
     error: str | None = None
     crash: str | None = None
     """What broke the tick itself (not one of its inputs), e.g. a warehouse it could not open."""
@@ -370,7 +389,8 @@ class PipelineScheduler:
         return tick
 
     def _run(self, tick: Tick) -> None:
-        from pipelines.orchestrate import run_pipeline
+        from core.warehouse import connect_writer
+        from pipelines.orchestrate import run_pipeline, timely_quality
 
         started = time.perf_counter()
         run: Run | None = None
@@ -380,9 +400,18 @@ class PipelineScheduler:
             tick.steps, report = run_pipeline(
                 self.settings, landing=self.landing, stream=self.stream, use_apis=self.use_apis
             )
+            con = connect_writer(self.settings)  # one open for both: it costs what they do
+            try:
+                if not report.results:  # nothing loaded, but data still goes stale while idle
+                    report = timely_quality(con)
+                pending = pending_refreshes(self.settings, con, self.refreshers)
+            finally:
+                con.close()
             tick.quality_failures = sum(not r.passed for r in report.results)
+            tick.stale_entities = sum(r.flagged for r in report.results
+                                      if r.dimension == "freshness")  # fmt: skip
             errors = [f"{s.name}: {s.detail}" for s in tick.steps if s.status == "failed"]
-            tick.refreshes = self._refresh()
+            tick.refreshes = [self._refresh_one(p) for p in pending]
             errors += [f"refresh {r.name}: {r.detail}" for r in tick.refreshes
                        if r.status == "failed"]  # fmt: skip
         # A scheduler outlives any one run: whatever broke is recorded and alerted, and the next
@@ -420,20 +449,12 @@ class PipelineScheduler:
             "quality_failed_checks": tick.quality_failures,
             "models_refreshed": sum(r.status == "done" for r in tick.refreshes),
         }
+        if tick.stale_entities is not None:
+            metrics["stale_entities"] = tick.stale_entities
         self._record(run, "succeeded" if tick.status != "failed" else "failed", tick.error,
                      metrics, source="schedule", dimensions={"pipeline": "schedule"},
                      rules=tick_rules(),
                      then=lambda monitor: input_alerts(monitor, tick))  # fmt: skip
-
-    def _refresh(self) -> list[RefreshResult]:
-        from core.warehouse import connect_writer
-
-        con = connect_writer(self.settings)
-        try:
-            stale = pending_refreshes(self.settings, con, self.refreshers)
-        finally:
-            con.close()
-        return [self._refresh_one(p) for p in stale]
 
     def _refresh_one(self, pending: Pending) -> RefreshResult:
         from core.warehouse import connect_writer
