@@ -140,6 +140,8 @@ def read_raw(spark: SparkSession, uri: str) -> DataFrame:
     from pyspark.sql import functions as F  # noqa: N812
     from pyspark.sql.types import LongType, StructField, StructType
 
+    from pipelines.aws.spark import spark_column
+
     suffix = PurePosixPath(uri.removesuffix(".gz")).suffix.lower()
     kind = _FORMATS.get(suffix)
     if kind is None:
@@ -165,7 +167,7 @@ def read_raw(spark: SparkSession, uri: str) -> DataFrame:
         indexed = frame.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1] + 1))
     schema = StructType([*frame.schema.fields, StructField("_line", LongType(), False)])
     numbered = spark.createDataFrame(indexed, schema)
-    return numbered.select(*[F.col(f"`{c}`").cast("string").alias(c) for c in frame.columns],
+    return numbered.select(*[F.col(spark_column(c)).cast("string").alias(c) for c in frame.columns],
                            "_line")  # fmt: skip
 
 

@@ -575,7 +575,7 @@ def run_transforms(
     configure(spark)
     view = f"encore_raw_{uuid.uuid4().hex[:12]}"
     texts = raw.select(
-        *[F.col(_spark_name(c)).cast("string").alias(c) for c in raw.columns if c != LINE],
+        *[F.col(spark_column(c)).cast("string").alias(c) for c in raw.columns if c != LINE],
         F.col(LINE).cast("bigint").alias(LINE),
     )
     texts.createOrReplaceTempView(view)
@@ -595,6 +595,7 @@ def run_transforms(
     return Transformed(entity, checked, accepted, quarantined, plan.mapping, plan.fields)
 
 
-def _spark_name(column: str) -> str:
-    """A column name as DataFrame.col reads it (dots and backticks are syntax there)."""
+def spark_column(column: str) -> str:
+    """A column name as DataFrame.col reads it: quoted in backticks, backticks doubled (dots,
+    spaces and backticks are syntax there)."""
     return "`" + column.replace("`", "``") + "`"
