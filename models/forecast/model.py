@@ -32,7 +32,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import KFold, cross_val_predict
 from threadpoolctl import ThreadpoolController
 
-from models.features import FEATURES
+from models.features import CATEGORICAL, FEATURES
 from models.forecast import INTERVAL_LEVEL, LOW_CONFIDENCE, SELL_OUT_AT, TOLERANCE
 
 _DIFFICULTY_FLOOR: Final = 0.01
@@ -46,8 +46,9 @@ def _threadpools() -> ThreadpoolController:
 
 
 def _regressor(
-    seed: int, *, loss: str = "squared_error", iters: int = 200
+    seed: int, categorical: np.ndarray, *, loss: str = "squared_error", iters: int = 200
 ) -> HistGradientBoostingRegressor:
+    """A regressor of the model matrix; `categorical` marks its category-code columns."""
     return HistGradientBoostingRegressor(
         loss=loss,
         learning_rate=0.06,
@@ -55,7 +56,7 @@ def _regressor(
         max_leaf_nodes=31,
         min_samples_leaf=20,
         l2_regularization=1.0,
-        categorical_features="from_dtype",
+        categorical_features=categorical,
         random_state=seed,
     )
 
@@ -72,6 +73,9 @@ class SalesForecaster:
     confidence_map: IsotonicRegression | None = None
     conformal_q: float = float("nan")
     params: dict[str, float] = field(default_factory=dict)
+    categories: dict[str, tuple[str, ...]] | None = None
+    """Each categorical feature's categories, its codes' order. None: a forecaster fitted before
+    the model matrix existed, whose regressors take the feature frame and encode it each."""
 
     def fit(self, train: pd.DataFrame, calibration: pd.DataFrame) -> SalesForecaster:
         """Fit on `train` (features + labels) and calibrate on the later `calibration` window."""
@@ -80,22 +84,29 @@ class SalesForecaster:
             return self._fit(train, calibration)
 
     def _fit(self, train: pd.DataFrame, calibration: pd.DataFrame) -> SalesForecaster:
-        x, y = train[list(self.features)], train["sell_through"].clip(0, 1)
-        self.sell_through = _regressor(self.seed).fit(x, y)
-        has_price = train["avg_ticket_price"].notna()
-        self.price = _regressor(self.seed, iters=100).fit(
-            x[has_price], train.loc[has_price, "avg_ticket_price"]
+        # the categories a regressor would find in the frame (OrdinalEncoder's sorted uniques)
+        self.categories = {
+            name: tuple(sorted(str(v) for v in train[name].dropna().unique()))
+            for name in self.features
+            if name in CATEGORICAL
+        }
+        x, y = self._matrix(train), train["sell_through"].clip(0, 1).to_numpy()
+        categorical = np.array([name in self.categories for name in self.features])
+        self.sell_through = _regressor(self.seed, categorical).fit(x, y)
+        has_price = train["avg_ticket_price"].notna().to_numpy()
+        self.price = _regressor(self.seed, categorical, iters=100).fit(
+            x[has_price], train.loc[has_price, "avg_ticket_price"].to_numpy()
         )
         # out-of-fold residuals teach the difficulty model how wrong the regressor tends to be
         oof = cross_val_predict(
-            _regressor(self.seed, iters=100),
+            _regressor(self.seed, categorical, iters=100),
             x,
             y,
             cv=KFold(3, shuffle=True, random_state=self.seed),
         )
-        self.difficulty = _regressor(self.seed, loss="absolute_error", iters=100).fit(
-            self._difficulty_x(x, oof), np.abs(y - oof)
-        )
+        self.difficulty = _regressor(
+            self.seed, np.append(categorical, False), loss="absolute_error", iters=100
+        ).fit(self._difficulty_x(x, oof), np.abs(y - oof))
         self._calibrate(calibration)
         self.params = {
             "tolerance": TOLERANCE,
@@ -106,13 +117,37 @@ class SalesForecaster:
         }
         return self
 
+    def _matrix(self, features: pd.DataFrame) -> np.ndarray:
+        """The regressors' input, built once per call: float64 columns in `features` order,
+        categories as codes (NaN when missing or unseen, as the regressors' own encoder did)."""
+        assert self.categories is not None
+        out = np.empty((len(features), len(self.features)), dtype=np.float64)
+        for i, name in enumerate(self.features):
+            column = features[name]
+            if name in self.categories:
+                codes = pd.Index(self.categories[name]).get_indexer(pd.Index(column.astype(object)))
+                out[:, i] = np.where(codes < 0, np.nan, codes)
+            else:
+                out[:, i] = column.to_numpy(dtype=np.float64)
+        return out
+
+    def _inputs(self, features: pd.DataFrame) -> np.ndarray | pd.DataFrame:
+        """What the regressors take: the model matrix, or the frame for an older forecaster."""
+        if self.categories is None:
+            return features[list(self.features)]
+        return self._matrix(features)
+
     @staticmethod
-    def _difficulty_x(x: pd.DataFrame, st_hat: np.ndarray) -> pd.DataFrame:
+    def _difficulty_x(
+        x: np.ndarray | pd.DataFrame, st_hat: np.ndarray
+    ) -> np.ndarray | pd.DataFrame:
+        if isinstance(x, np.ndarray):
+            return np.column_stack([x, st_hat])
         out = x.copy()
         out["st_hat"] = st_hat
         return out
 
-    def _raw(self, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def _raw(self, x: np.ndarray | pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         assert self.sell_through is not None and self.difficulty is not None
         st_hat = np.clip(self.sell_through.predict(x), 0.0, 1.0)
         spread = np.maximum(
@@ -121,7 +156,7 @@ class SalesForecaster:
         return st_hat, spread
 
     def _calibrate(self, calibration: pd.DataFrame) -> None:
-        x = calibration[list(self.features)]
+        x = self._inputs(calibration)
         y = calibration["sell_through"].clip(0, 1).to_numpy()
         st_hat, spread = self._raw(x)
         scores = np.abs(y - st_hat) / spread
@@ -144,9 +179,9 @@ class SalesForecaster:
 
     def _predict(self, features: pd.DataFrame) -> pd.DataFrame:
         assert self.price is not None and self.confidence_map is not None
-        x = features[list(self.features)]
+        x = self._inputs(features)
         st_hat, spread = self._raw(x)
-        capacity = x["capacity"].to_numpy(dtype=float)
+        capacity = features["capacity"].to_numpy(dtype=float)
         half = self.conformal_q * spread
         low_st, high_st = np.clip(st_hat - half, 0, 1), np.clip(st_hat + half, 0, 1)
         price = np.maximum(self.price.predict(x), 0.0)
@@ -163,5 +198,5 @@ class SalesForecaster:
         out["confidence"] = np.clip(confidence, 0.0, 1.0)
         out["low_confidence"] = out["confidence"] < LOW_CONFIDENCE
         out["likely_sell_out"] = st_hat >= SELL_OUT_AT
-        out["cold_start"] = (x["a_n"].to_numpy() == 0) | (x["v_n"].to_numpy() == 0)
+        out["cold_start"] = (features["a_n"].to_numpy() == 0) | (features["v_n"].to_numpy() == 0)
         return out

@@ -8,7 +8,7 @@ import pandas as pd
 
 from core.settings import Settings
 from core.warehouse import reading, writing
-from models.features import FEATURES, concert_features, training_targets
+from models.features import FEATURES, FEW_TARGETS, concert_features, training_targets
 from tests.conftest import copy_warehouse
 
 
@@ -98,3 +98,38 @@ def test_a_few_targets_get_the_features_of_the_full_run(small_warehouse: Setting
             check_categorical=False,
         )
     assert full.loc["upcoming", "a_n"] > 0 and full.loc["unseen", "a_n"] == 0
+
+
+def test_a_prediction_s_few_targets_take_the_small_query_with_the_same_features(
+    small_warehouse: Settings,
+) -> None:
+    """Up to FEW_TARGETS targets take a query planned in a fraction of the time; their features
+    are the full query's, to the last bits of a running mean (which the full query does not fix
+    from one run to the next either)."""
+    with reading(small_warehouse) as con:
+        targets = training_targets(con)
+        upcoming = targets.iloc[[-1]].assign(
+            key="upcoming",
+            event_date=pd.Timestamp("2026-12-20"),
+            as_of=targets["event_date"].max() + pd.Timedelta(days=1),
+            price=float("nan"),
+            on_sale_date=pd.NaT,
+        )
+        few = pd.concat(
+            [
+                targets.iloc[[0, 40, 400, len(targets) // 2, len(targets) - 3]],
+                upcoming,
+                upcoming.assign(key="no-artist", artist_id="no-such-artist"),
+                upcoming.assign(key="no-venue", venue_id="no-such-venue"),
+                upcoming.assign(key="priced", price=55.0),
+            ],
+            ignore_index=True,
+        )
+        assert len(few) <= FEW_TARGETS
+        small = concert_features(con, few)
+        full = concert_features(con, few, every_group=True)
+    assert list(small.index) == list(few["key"]) and list(small.columns) == list(FEATURES)
+    pd.testing.assert_frame_equal(small, full, check_exact=False, rtol=1e-12, atol=0)
+    assert small.loc["no-artist", "a_n"] == 0 and pd.isna(small.loc["no-artist", "genre"])
+    assert small.loc["no-venue", "v_n"] == 0 and pd.isna(small.loc["no-venue", "capacity"])
+    assert small.loc["upcoming", "a_n"] > 0 and small.loc["priced", "price"] == 55.0

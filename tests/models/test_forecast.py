@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+import joblib
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.model_selection import KFold, cross_val_predict
 
 from core.settings import Settings
 from core.warehouse import reading
+from models.evaluation import time_split
+from models.features import FEATURES
 from models.forecast import LOW_CONFIDENCE, TOLERANCE
 from models.forecast.bench import bench_forecast
+from models.forecast.model import SalesForecaster, _regressor, _threadpools
 from models.forecast.predict import predict_concert_ids, predict_pairs
-from models.forecast.train import train
+from models.forecast.train import train, training_frame
 from models.registry import ModelRegistry
 from tests.conftest import copy_warehouse
 
@@ -99,3 +106,55 @@ def test_scheduled_concerts(trained: Settings) -> None:
     frame, _ = predict_concert_ids(trained, ids)
     assert list(frame.index) == ids
     assert np.all(frame["likely_sell_out"] == (frame["sell_through"] >= 0.95))
+
+
+def _frame_fitted(train: pd.DataFrame, calibration: pd.DataFrame) -> SalesForecaster:
+    """A forecaster as saved before the model matrix: regressors fitted on the feature frame,
+    each encoding the categories itself (what older registry versions hold)."""
+    x, y = train[list(FEATURES)], train["sell_through"].clip(0, 1)
+
+    def regressor(**kw: Any) -> Any:
+        return _regressor(42, np.zeros(0, dtype=bool), **kw).set_params(
+            categorical_features="from_dtype"
+        )
+
+    old = SalesForecaster(seed=42)
+    with _threadpools().limit(limits=1):
+        old.sell_through = regressor().fit(x, y)
+        has_price = train["avg_ticket_price"].notna()
+        old.price = regressor(iters=100).fit(x[has_price], train.loc[has_price, "avg_ticket_price"])
+        oof = cross_val_predict(
+            regressor(iters=100), x, y, cv=KFold(3, shuffle=True, random_state=42)
+        )
+        old.difficulty = regressor(loss="absolute_error", iters=100).fit(
+            x.assign(st_hat=oof), np.abs(y - oof)
+        )
+        old._calibrate(calibration)
+    del old.__dict__["categories"]  # pickles of that time have no such attribute
+    return old
+
+
+def test_older_forecasters_load_and_the_model_matrix_predicts_the_same(
+    small_warehouse: Settings,
+) -> None:
+    """The forecaster encodes its features once per call for its three regressors; a version
+    saved before that still loads and predicts, and a refit predicts exactly what it did."""
+    with reading(small_warehouse) as con:
+        frame = training_frame(con)
+    fit_part, calibration = time_split(frame, (0.8, 0.2))
+    buffer = io.BytesIO()
+    joblib.dump(_frame_fitted(fit_part, calibration), buffer)
+    old = joblib.load(io.BytesIO(buffer.getvalue()))
+    assert old.categories is None
+    new = SalesForecaster(seed=42).fit(fit_part, calibration)
+    assert new.categories is not None and set(new.categories) == {"genre", "venue_type"}
+    # unseen and missing categories too: both treat them as missing
+    rows = frame.tail(300).copy()
+    rows.loc[rows.index[:3], "genre"] = None
+    rows["venue_type"] = rows["venue_type"].cat.add_categories(["zeppelin"])
+    rows.loc[rows.index[3:6], "venue_type"] = "zeppelin"
+    for features in (frame, rows):
+        pd.testing.assert_frame_equal(
+            new.predict(features), old.predict(features), check_exact=True
+        )
+    assert new.conformal_q == old.conformal_q
