@@ -79,7 +79,8 @@ def predict_concert_ids(
     *,
     model: tuple[Predictor, ModelVersion] | None = None,
 ) -> tuple[pd.DataFrame, ModelVersion]:
-    """Predictions for existing concerts by id (scheduled ones, typically), keyed by concert_id."""
+    """Predictions for existing concerts by id (scheduled ones, typically), keyed by concert_id,
+    with each concert's event_date, status, artist, venue and the venue's capacity."""
     forecaster, meta = model or load_or_train(settings)
     wanted = list(dict.fromkeys(concert_ids))
     with reading(settings) as con:
@@ -101,6 +102,7 @@ def predict_concert_ids(
     info = targets.set_index("key")
     out["event_date"] = info["event_date"]
     out["status"] = info["status"]
+    out["capacity"] = features["capacity"]
     lookup = {cid: (artist, venue) for cid, artist, venue in names}
     out["artist"] = [lookup[cid][0] for cid in out.index]
     out["venue"] = [lookup[cid][1] for cid in out.index]

@@ -215,21 +215,13 @@ def predict_concerts(ctx: ToolContext, *, concert_ids: list[str]) -> SalesPredic
 
     ids = [c.strip() for c in concert_ids]
     frame, meta = predict_concert_ids(ctx.settings, ids, model=forecaster(ctx.settings))
-    with reading(ctx.settings) as con:
-        capacities = dict(
-            con.execute(
-                "SELECT c.concert_id, v.capacity FROM concerts c JOIN venues v USING (venue_id) "
-                "WHERE list_contains(?, c.concert_id)",
-                [list(frame.index)],
-            ).fetchall()
-        )
     predictions = [
         _prediction(
             row,
             artist=str(row["artist"]),
             venue=str(row["venue"]),
             day=pd.Timestamp(row["event_date"]).date().isoformat(),
-            capacity=capacities.get(cid),
+            capacity=None if pd.isna(row["capacity"]) else float(row["capacity"]),
             version=meta.version,
             concert_id=str(cid),
         )
