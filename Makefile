@@ -64,7 +64,7 @@ test: install system-deps $(INSPECTOR)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy $(PACKAGES)
+	$(BIN)/mypy $(PACKAGES) chainlit_app.py
 
 format: install
 	$(BIN)/ruff format .

@@ -19,8 +19,11 @@ import chainlit as cl
 import chainlit.config
 import chainlit.server
 from chainlit.config import config
-from chainlit.input_widget import Select, TextInput
+from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.input_widget import InputWidget, Select, TextInput
 from chainlit.types import ThreadDict
+from chainlit.user_session import SessionAccessor
+from starlette.datastructures import Headers
 
 from agent.ui import chat, dashboard, demo, history, offline, render, storage
 from agent.ui.auth import UserStore
@@ -47,15 +50,32 @@ offline.install()
 storage.install(ELEMENTS, config.run.root_path)
 dashboard.install(SETTINGS, config.run.root_path)
 
+# this chat's state, typed (the plain `cl.user_session.get` returns Any)
+_USER: SessionAccessor[cl.User | None] = cl.user_session.create_accessor("user", None)
+_SERVICE: SessionAccessor[chat.Service | None] = cl.user_session.create_accessor("service", None)
+_BUILD: SessionAccessor[asyncio.Future[chat.Service] | None] = cl.user_session.create_accessor(
+    "service_build", None
+)
+_SETUP: SessionAccessor[tuple[str, str] | None] = cl.user_session.create_accessor(
+    "agent_setup", None
+)
+"""The model and role the chat's agent runs with."""
+
+
+async def _say(content: str) -> None:
+    """Post a message from the assistant (Chainlit's `send` carries no annotations)."""
+    await cl.Message(content=content).send()  # type: ignore[no-untyped-call]  # no annotations
+
 
 @cl.data_layer
-def _data_layer() -> Any:
+def _data_layer() -> SQLAlchemyDataLayer:
     return history.data_layer(SETTINGS, ELEMENTS)
 
 
 @cl.password_auth_callback
-def _password_login(username: str, password: str) -> cl.User | None:
-    user = UserStore(SETTINGS).authenticate(username, password)
+async def _password_login(username: str, password: str) -> cl.User | None:
+    # hashing takes tens of milliseconds: off the event loop, which serves every chat
+    user = await asyncio.to_thread(UserStore(SETTINGS).authenticate, username, password)
     if user is None:
         return None
     return cl.User(identifier=user.name, metadata={"role": user.role, "provider": "credentials"})
@@ -64,7 +84,7 @@ def _password_login(username: str, password: str) -> cl.User | None:
 if UI.header_auth:
 
     @cl.header_auth_callback
-    def _header_login(headers: Any) -> cl.User | None:
+    async def _header_login(headers: Headers) -> cl.User | None:
         name = headers.get(UI.header_user)
         role = headers.get(UI.header_role) or "analyst"
         if not name:
@@ -75,7 +95,7 @@ if UI.header_auth:
 if os.environ.get("OAUTH_COGNITO_CLIENT_ID"):
 
     @cl.oauth_callback
-    def _oauth_login(
+    async def _oauth_login(
         provider_id: str, token: str, raw: dict[str, str], user: cl.User, id_token: str | None
     ) -> cl.User | None:
         user.metadata["role"] = "analyst"
@@ -83,7 +103,7 @@ if os.environ.get("OAUTH_COGNITO_CLIENT_ID"):
 
 
 def _user() -> tuple[str, str]:
-    user = cl.user_session.get("user")
+    user = _USER.get()
     name = user.identifier if user else "local"
     role = (user.metadata or {}).get("role", "analyst") if user else "analyst"
     return name, str(role)
@@ -101,16 +121,16 @@ async def _open(session: str) -> None:
     build = asyncio.ensure_future(
         chat.open_service(SETTINGS, UI, user=name, session=session, role=role, model=model)
     )
-    cl.user_session.set("service_build", build)
+    _BUILD.set(build)
     try:
         service = await build
     except Exception as exc:  # the entrypoint edge: say it plainly, keep the page usable
-        await cl.Message(content="The agent could not start. " + render.plain_error(exc)).send()
+        await _say("The agent could not start. " + render.plain_error(exc))
         return
-    cl.user_session.set("service", service)
-    cl.user_session.set("agent_setup", (model, role))
+    _SERVICE.set(service)
+    _SETUP.set((model, role))
     prefs = service.preferences()
-    widgets = [
+    widgets: list[InputWidget] = [
         Select(
             id="model", label="Model provider", values=sorted({model, *MODELS}), initial_value=model
         ),
@@ -120,7 +140,7 @@ async def _open(session: str) -> None:
         value = prefs.get(kind)
         text = ", ".join(map(str, value)) if isinstance(value, list) else str(value or "")
         widgets.append(TextInput(id=f"pref_{kind}", label=f"Remembered {kind}", initial=text))
-    await cl.ChatSettings(widgets).send()
+    await cl.ChatSettings(widgets).send()  # type: ignore[no-untyped-call]  # no annotations
 
 
 @cl.set_starters
@@ -143,29 +163,28 @@ async def _resume(thread: ThreadDict) -> None:
 async def _settings(values: dict[str, Any]) -> None:
     service = await _service()
     if service is None:
-        await cl.Message(content="The agent is not running; reload the page to try again.").send()
+        await _say("The agent is not running; reload the page to try again.")
         return
     name, granted = _user()
     setup = (values.get("model") or "offline", allowed_role(values.get("role") or granted, granted))
-    if setup != cl.user_session.get("agent_setup"):
+    if setup != _SETUP.get():
         await service.aclose()
         model, role = setup
         session = cl.context.session.thread_id
         service = await chat.open_service(
             SETTINGS, UI, user=name, session=session, role=role, model=model
         )
-        cl.user_session.set("service", service)
-        cl.user_session.set("agent_setup", setup)
-        await cl.Message(content=f"Now answering with **{model}** as **{role}**.").send()
+        _SERVICE.set(service)
+        _SETUP.set(setup)
+        await _say(f"Now answering with **{model}** as **{role}**.")
     changed = chat.apply_preferences(service, values)
     if changed:
-        await cl.Message(content="Saved: " + ", ".join(changed) + ".").send()
+        await _say("Saved: " + ", ".join(changed) + ".")
 
 
 async def _service() -> chat.Service | None:
     """This chat's agent service, once its build (if still under way) has finished."""
-    service: chat.Service | None = cl.user_session.get("service")
-    build: asyncio.Future[chat.Service] | None = cl.user_session.get("service_build")
+    service, build = _SERVICE.get(), _BUILD.get()
     if service is None and build is not None:
         with contextlib.suppress(Exception):  # `_open` has already said why it failed
             service = await asyncio.shield(build)
@@ -175,17 +194,18 @@ async def _service() -> chat.Service | None:
 @cl.on_message
 async def _message(message: cl.Message) -> None:
     service = await _service()
-    files = [e for e in message.elements if isinstance(e, cl.File)]
+    files: list[cl.File] = [e for e in message.elements if isinstance(e, cl.File)]
     if files:
-        setup = cl.user_session.get("agent_setup") or (None, _user()[1])
-        await chat.ingest_upload(SETTINGS, files, _user()[0], setup[1])
+        name, granted = _user()
+        role = setup[1] if (setup := _SETUP.get()) else granted
+        await chat.ingest_upload(SETTINGS, files, name, role)
         if not message.content.strip():
             return
     if service is None:
-        await cl.Message(content="The agent is not running; reload the page to try again.").send()
+        await _say("The agent is not running; reload the page to try again.")
         return
     if message.content.strip().lower() in ("/preferences", "/prefs"):
-        await cl.Message(content=chat.preferences_markdown(service.preferences())).send()
+        await _say(chat.preferences_markdown(service.preferences()))
         return
     await chat.run_turn(service, message.content, _turns())
 
@@ -193,7 +213,7 @@ async def _message(message: cl.Message) -> None:
 @cl.action_callback("chart_this")
 async def _chart_this(action: cl.Action) -> None:
     name, granted = _user()
-    role = (cl.user_session.get("agent_setup") or (None, granted))[1]
+    role = setup[1] if (setup := _SETUP.get()) else granted
     await chat.chart_turn(action, _turns(), ToolContext(SETTINGS, user=name, role=role))
 
 
