@@ -73,7 +73,6 @@ from pipelines.aws.buckets import (
     export_changes,
     local_buckets,
 )
-from pipelines.catalog import catalog
 
 if TYPE_CHECKING:
     import duckdb
@@ -322,8 +321,9 @@ class LoadPlan:
 def plans(
     entries: Sequence[Mapping[str, Any]], schema: str, dialect: str = "redshift"
 ) -> tuple[list[LoadPlan], list[str]]:
-    """A plan per contract table of the catalog, with the warehouse's columns (an empty table
-    too: its rows may have been deleted since the last sync); and what was skipped with why."""
+    """A plan per contract table of `entries` (`warehouse_entries`, or the catalog's), with
+    the warehouse's columns (an empty table too: its rows may have been deleted since the last
+    sync); and what was skipped with why."""
     by_name = {str(e["dataset"]): e for e in entries}
     found: list[LoadPlan] = []
     for table in CONTRACT_TABLES:
@@ -334,6 +334,21 @@ def plans(
         key = next(iter(ENTITY_SCHEMAS[table].model_fields))
         found.append(LoadPlan(table, schema, key, columns, columns, dialect))
     return found, []
+
+
+def warehouse_entries(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The contract tables as `plans` takes them (catalog entries), read from the warehouse's
+    own schema: a generated warehouse has no catalog entries, and the catalog's columns may
+    predate a migration."""
+    listed = ", ".join(f"'{t}'" for t in CONTRACT_TABLES)
+    columns: dict[str, dict[str, str]] = {}
+    for table, column, data_type in con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = 'main' "
+        f"AND table_name IN ({listed}) ORDER BY table_name, ordinal_position"
+    ).fetchall():
+        columns.setdefault(str(table), {})[str(column)] = str(data_type)
+    return [{"dataset": f"warehouse/{t}", "schema": c} for t, c in columns.items()]
 
 
 def _schema(value: Any) -> dict[str, str]:
@@ -692,7 +707,7 @@ def load_warehouse(
         raise ConfigError(f"no warehouse at {settings.warehouse_file}; ingest data first")
     bucket, role = str(settings.lake_bucket), str(settings.redshift_iam_role)
     with reading(settings) as con:
-        found, skipped = plans(catalog(con), settings.redshift_schema, dialect)
+        found, skipped = plans(warehouse_entries(con), settings.redshift_schema, dialect)
         report = SyncReport("warehouse", skipped=skipped)
         tables: list[_Table] = []
         for plan in found:
@@ -700,7 +715,7 @@ def load_warehouse(
             report.skipped += not_loaded
             tables.append(_Table(plan, _count(con, plan.table), from_glue))
     if not tables:
-        report.skipped.append("no warehouse tables in data_catalog yet; ingest data first")
+        report.skipped.append("no warehouse tables yet; ingest or generate data first")
         return report
     executor = executor or DataApiExecutor(
         client("redshift-data", settings),

@@ -356,6 +356,24 @@ def test_load_warehouse_copies_each_table_whole_the_first_time(ingested: Setting
                               "public.fans: every bucket replaced, 2 row(s) copied"]  # fmt: skip
 
 
+def test_a_generated_warehouse_is_synced_though_it_has_no_catalog_entries(
+    small_warehouse: Settings, s3_settings: Settings
+) -> None:
+    settings = small_warehouse.model_copy(
+        update={"lake_bucket": s3_settings.lake_bucket, "aws_endpoint_url":
+                s3_settings.aws_endpoint_url, "aws_region": s3_settings.aws_region,
+                "redshift_workgroup": "encore", "redshift_iam_role": ROLE}
+    )  # fmt: skip
+    assert query_warehouse(settings, "SELECT count(*) FROM data_catalog") == [(0,)]
+    report = load_warehouse(settings, executor=Recorder(), s3=aws_client("s3", settings))
+    tables = ["artists", "venues", "fans", "concerts", "ticket_sales", "concert_results"]
+    counts = dict(query_warehouse(settings, " UNION ALL ".join(
+        f"SELECT '{t}', count(*) FROM {t}" for t in tables)))  # fmt: skip
+    assert report.updated == [
+        f"public.{t}: every bucket replaced, {counts[t]} row(s) copied" for t in tables
+    ]  # the mart, concert_performance, is rebuilt from them, not loaded
+
+
 def test_load_warehouse_names_missing_settings(ingested: Settings) -> None:
     with pytest.raises(ConfigError, match="ENCORE_REDSHIFT_IAM_ROLE"):
         load_warehouse(ingested)
