@@ -80,6 +80,9 @@ LOGICAL_KEYS: Final[dict[str, str]] = {"ticket_sales": "sale_id"}
 LOGICAL_FOREIGN_KEYS: Final[tuple[tuple[str, str, str, str], ...]] = (
     ("ticket_sales", "concert_id", "concerts", "concert_id"),
     ("ticket_sales", "fan_id", "fans", "fan_id"),
+    # not declared so that concerts can be updated (migration 0007)
+    ("concert_results", "concert_id", "concerts", "concert_id"),
+    ("concert_performance", "concert_id", "concerts", "concert_id"),
 )
 """Unenforced references: (table, column, parent, parent column)."""
 

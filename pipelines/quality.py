@@ -142,6 +142,12 @@ CHECKS: Final[tuple[Check, ...]] = (
         "WHERE NOT EXISTS (SELECT 1 FROM concerts c WHERE c.concert_id = s.concert_id)",
         f"SELECT count(*) FROM {ROWS}", 0.0, ("concerts",), validated=True,
     ),
+    Check(  # not a declared key (migration 0007): a check in its place
+        "concert_results", "result belongs to a known concert", "integrity", "error",
+        f"SELECT concert_id, 'no concert ' || concert_id FROM {ROWS} r "
+        "WHERE NOT EXISTS (SELECT 1 FROM concerts c WHERE c.concert_id = r.concert_id)",
+        f"SELECT count(*) FROM {ROWS}", 0.0, ("concerts",), validated=True,
+    ),
     Check(
         "concerts", "sold no more than capacity", "validity", "error",
         f"SELECT concert_id, 'sold ' || tickets_sold || ' of ' || capacity FROM {ROWS} "
