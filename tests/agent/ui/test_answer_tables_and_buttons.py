@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from agent.ui.launch import ROOT
 from core.settings import Settings
@@ -129,6 +130,15 @@ def test_table_shows_once_and_buttons_work_after_a_restart(data: Settings, brows
         other.stop()
 
 
+def press(page: Any, name: str, timeout_s: float = 120) -> None:
+    """Click the answer's button `name` once it is enabled. Chainlit disables every action button
+    while a task runs, and on a resumed thread that is the whole `on_chat_resume`: it starts the
+    user's agent and its MCP server, which took over 30 s on a loaded 2-core machine."""
+    button = page.get_by_role("button", name=name)
+    expect(button).to_be_enabled(timeout=timeout_s * 1000)
+    button.click()
+
+
 def resume_and_use_the_buttons(page: Any, thread: str) -> None:
     """Open the thread from the sidebar; Show SQL, Download CSV and Chart this answer."""
     page.locator(f'#thread-history a[href$="{thread}"]').click()
@@ -138,12 +148,12 @@ def resume_and_use_the_buttons(page: Any, thread: str) -> None:
 
     sql = "code.language-sql"
     before = page.locator(sql).count()
-    page.get_by_role("button", name="Show SQL").click(timeout=30_000)
+    press(page, "Show SQL")
     more(page, sql, before)
     shown = page.locator(sql).last.inner_text()
     assert "SELECT" in shown and "tickets_sold" in shown, shown
 
-    page.get_by_role("button", name="Download CSV").click()
+    press(page, "Download CSV")
     link = page.get_by_text("encore-table-1.csv")
     with page.expect_download(timeout=30_000) as download:
         link.click(timeout=30_000)
@@ -151,6 +161,6 @@ def resume_and_use_the_buttons(page: Any, thread: str) -> None:
     assert lines[0] == "month,tickets_sold" and len(lines) > 2, lines[:3]
 
     charts = page.locator(CHART).count()
-    page.get_by_role("button", name="Chart this").click()
+    press(page, "Chart this")
     more(page, CHART, charts)
     assert "no longer" not in page.locator(ASSISTANT).last.inner_text()

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from agent.ui.demo import conversations
 from tests.agent.ui.conftest import App
@@ -51,6 +52,8 @@ def type_message(page: Any, text: str) -> None:
     """Type into the chat box as a user does and send."""
     page.click("#chat-input")
     page.keyboard.type(text)
+    # disabled until the page's socket is connected and the typed text has reached its state
+    expect(page.locator("#chat-submit")).to_be_enabled(timeout=60_000)
     page.click("#chat-submit")
 
 
