@@ -1,4 +1,4 @@
-"""A writable copy of the small warehouse with a recommender trained on it, once per module."""
+"""A writable copy of the session's trained small warehouse (its recommender is the champion)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from tests.conftest import copy_warehouse, query_warehouse
 
 
 @pytest.fixture(scope="module")
-def trained(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings of a private warehouse copy whose registry holds a champion recommender."""
-    from models.recommend import train
+def trained(trained_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of a private warehouse copy whose registry holds a champion recommender.
 
-    settings = copy_warehouse(small_warehouse, tmp_path_factory.mktemp("recommend"))
-    train(settings)
-    return settings
+    A copy of `trained_warehouse` (which trains the recommender with `train`, as this module did
+    per module before) rather than a training of its own: tests here may retrain and register.
+    """
+    return copy_warehouse(trained_warehouse, tmp_path_factory.mktemp("recommend"), models=True)
 
 
 @pytest.fixture(scope="module")
