@@ -228,26 +228,24 @@ class LoadPlan:
         `whole`) with the staged rows and records their digests, for one transaction.
 
         `rows_uri`: the rows of the replaced buckets (None when they are all empty now);
-        `buckets_uri`: bucket, digest, row_count, replaced (see `buckets.export_changes`).
+        `buckets_uri`: the replaced buckets' new digests (see `buckets.export_changes`).
         """
         key, table = _ident(self.key), _ident(self.table)
         columns = ", ".join(_ident(c) for c in self.merged_columns)
         ours = f"({ORIGIN_COLUMN} IS NULL OR {ORIGIN_COLUMN} <> 'glue')"
-        in_replaced = (
-            f"{bucket_sql(key, width)} IN (SELECT bucket FROM {self.buckets} WHERE replaced)"
-        )
+        replaced = f"IN (SELECT bucket FROM {self.buckets})"
         return [
             self.create_stage(),
             *([self.copy(rows_uri, iam_role)] if rows_uri else []),
             transpile(
                 f"CREATE TEMPORARY TABLE {self.buckets} (bucket VARCHAR, digest VARCHAR, "
-                "row_count BIGINT, replaced BOOLEAN)",
+                "row_count BIGINT)",
                 self.dialect,
             ),
             self.copy(buckets_uri, iam_role, into=self.buckets),
             transpile(
                 f"DELETE FROM {self.target} WHERE {ours}"
-                + ("" if whole else f" AND {in_replaced}"),
+                + ("" if whole else f" AND {bucket_sql(key, width)} {replaced}"),
                 self.dialect,
             ),
             transpile(
@@ -260,7 +258,11 @@ class LoadPlan:
                 f"SELECT {columns}, 'warehouse' FROM {self.stage}",
                 self.dialect,
             ),
-            transpile(f"DELETE FROM {self.state} WHERE table_name = '{table}'", self.dialect),
+            transpile(
+                f"DELETE FROM {self.state} WHERE table_name = '{table}'"
+                + ("" if whole else f" AND bucket {replaced}"),
+                self.dialect,
+            ),
             transpile(
                 f"INSERT INTO {self.state} (table_name, bucket, digest, row_count, synced_at) "
                 f"SELECT '{table}', bucket, digest, row_count, CURRENT_TIMESTAMP "

@@ -304,7 +304,7 @@ def test_the_redshift_sql_is_redshift(ingested: Settings) -> None:
     assert delete_buckets == (
         "DELETE FROM analytics.fans WHERE (_origin IS NULL OR _origin <> 'glue') AND "
         "SUBSTRING(MD5(CAST(fan_id AS VARCHAR(MAX))) FROM 1 FOR 2) IN "
-        "(SELECT bucket FROM buckets_fans WHERE replaced)"
+        "(SELECT bucket FROM buckets_fans)"
     )
     whole = plan.replace_buckets(None, buckets, ROLE, width=2, whole=True)
     assert not any("MD5" in s or " FROM '{rows}'" in s for s in whole)
@@ -421,22 +421,25 @@ def test_a_failed_batch_names_the_failing_statement() -> None:
         executor.run(["a", "b"], label="merge k")
 
 
-def _glue_output(settings: Settings, s3: Any, run_id: str, rows: list[dict[str, Any]]) -> str:
-    """Put a Glue run's curated artists in the lake and record the run; the object's key."""
+def _glue_output(
+    settings: Settings, s3: Any, run_id: str, rows: list[dict[str, Any]], entity: str = "artists"
+) -> str:
+    """Put a Glue run's curated rows of `entity` (text columns, `_line`, `_resolved`) in the
+    lake and record the run; the object's key."""
     from core.warehouse import writing
     from pipelines.aws.glue_etl import record_run
 
     bucket = str(settings.lake_bucket)
     body = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows), body)
-    key = f"curated/artists/dt=2026-11-27/{run_id}-00000.parquet"
+    key = f"curated/{entity}/dt=2026-11-27/{run_id}-00000.parquet"
     s3.put_object(Bucket=bucket, Key=key, Body=body.getvalue())
-    types = {"artist_id": "VARCHAR", "name": "VARCHAR", "_line": "BIGINT", "_resolved": "BOOLEAN"}
+    types = dict.fromkeys(rows[0], "VARCHAR") | {"_line": "BIGINT", "_resolved": "BOOLEAN"}
     manifest = {"run_id": run_id, "source": "partner", "dt": "2026-11-27", "files": [
         {"uri": f"s3://{bucket}/raw/source=partner/dt=2026-11-27/{run_id}.csv",
-         "entity": "artists", "rows": len(rows), "accepted": len(rows), "quarantined": 0,
+         "entity": entity, "rows": len(rows), "accepted": len(rows), "quarantined": 0,
          "status": "succeeded", "message": "", "outputs": [f"s3a://{bucket}/{key}"],
-         "datasets": {"artists": types}}]}  # fmt: skip
+         "datasets": {entity: types}}]}  # fmt: skip
     with writing(settings) as con:
         record_run(con, manifest, bucket)
     return key
@@ -447,11 +450,9 @@ def test_a_record_another_source_renamed_loads_under_its_canonical_id(
 ) -> None:
     """A partner's "Lanterns, The" (X9) is the crm's artist A1: Redshift gets A1 once, as the
     local warehouse holds it, never the partner's own id. The Glue job's resolved rows are
-    merged too (its unresolved ones are not), and the warehouse's rows win over them. A
-    warehouse delete removes the warehouse's rows, not the keys only Glue brought."""
+    merged too (its unresolved ones are not), and the warehouse's rows win over them whichever
+    comes first."""
     import psycopg
-
-    from core.warehouse import writing
 
     settings = _settings(fresh_ingested, "renamed")
     schema = settings.redshift_schema
@@ -483,27 +484,57 @@ def test_a_record_another_source_renamed_loads_under_its_canonical_id(
         assert [row for row in loaded if row[0] != "A3"] == expected  # the warehouse's rows won
         assert f"s3://{settings.lake_bucket}/{key}" in lake.copied
 
-        # A2 leaves the warehouse; Glue's next run renames A3 and names A1 again
-        with writing(settings) as duck:
-            duck.execute("DELETE FROM artists WHERE artist_id = 'A2'")
+        # Glue's next run renames A3 and names A1 again, after the warehouse's A1 was loaded
         _glue_output(settings, s3, "jr_rs2", [
             {"artist_id": "A1", "name": "Lanterns again", "_line": 2, "_resolved": True},
             {"artist_id": "A3", "name": "Nova Lights II", "_line": 3, "_resolved": True},
         ])  # fmt: skip
         load()
         assert _rows(pg, origins_sql) == [("A1", "The Lanterns", "warehouse"),
+                                          ("A2", "Mira Sol", "warehouse"),
                                           ("A3", "Nova Lights II", "glue")]  # fmt: skip
 
-        # the warehouse founds A3 itself: its row replaces Glue's; its delete then removes it
-        crm = write_csv(tmp_path / "crm", "artists.csv",
-                        "artist_id,name,genre,country\nA3,Nova Lights,pop,US\n")  # fmt: skip
-        assert ingest_files(settings, [crm])[0].status == "succeeded"
+
+def test_a_warehouse_delete_removes_its_rows_not_the_keys_only_glue_brought(
+    fresh_ingested: Settings, pg_dsn: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    from core.warehouse import writing
+
+    settings = _settings(fresh_ingested, "deletes")
+    schema = settings.redshift_schema
+    s3 = aws_client("s3", settings)
+    _glue_output(settings, s3, "jr_fans", [
+        {"fan_id": "F7", "city": "Tulsa", "_line": 2, "_resolved": True},
+        {"fan_id": "F2", "city": "Salem", "_line": 3, "_resolved": True},
+    ], entity="fans")  # fmt: skip
+    origins_sql = f"SELECT fan_id, city, _origin FROM {schema}.fans ORDER BY 1"
+    with psycopg.connect(pg_dsn) as pg:
+        executor = DbApiExecutor(CopyFromLake(pg, s3), errors=psycopg.Error)
+
+        def load() -> Any:
+            return load_warehouse(settings, executor=executor, s3=s3, dialect="postgres")
+
         load()
-        assert ("A3", "Nova Lights", "warehouse") in _rows(pg, origins_sql)
+        assert _rows(pg, origins_sql) == [("F1", "Austin", "warehouse"),
+                                          ("F2", "Boston", "warehouse"),
+                                          ("F7", "Tulsa", "glue")]  # fmt: skip
         with writing(settings) as duck:
-            duck.execute("DELETE FROM artists WHERE artist_id = 'A3'")
+            duck.execute("DELETE FROM fans WHERE fan_id = 'F2'")
         load()
-        assert _rows(pg, origins_sql) == [("A1", "The Lanterns", "warehouse")]
+        assert _rows(pg, origins_sql) == [("F1", "Austin", "warehouse"),
+                                          ("F7", "Tulsa", "glue")]  # fmt: skip
+
+        # the warehouse takes F7 in: its row replaces Glue's, and its delete then removes it
+        more = write_csv(tmp_path / "more", "fans.csv", "fan_id,city,country\nF7,Enid,US\n")
+        assert ingest_files(settings, [more])[0].status == "succeeded"
+        load()
+        assert ("F7", "Enid", "warehouse") in _rows(pg, origins_sql)
+        with writing(settings) as duck:
+            duck.execute("DELETE FROM fans WHERE fan_id = 'F7'")
+        load()
+        assert _rows(pg, origins_sql) == [("F1", "Austin", "warehouse")]
 
 
 def test_a_table_synced_before_digests_is_replaced_once_keeping_glues_rows(
