@@ -2,10 +2,11 @@
 
 Cold start (first service of the process: MCP server start-up, vocabularies, first turn) is
 reported apart from the warm p50/p95, where each question runs in a fresh session of a process
-whose MCP client is already up - what a new chat session costs. Turns rotate over `USERS` users,
-and the MCP client is one per user, so one untimed pass over the questions first brings every
-user's server and planner up (vocabularies, models and chart libraries loaded on first use);
-otherwise a few "warm" turns would carry a server's start-up and set the p95.
+whose MCP client is already up - what a new chat session costs. Turns rotate over `USERS` users
+(who share the role's MCP server unless ENCORE_MCP_SHARE=false), so one untimed pass over the
+questions first brings every server and planner up (vocabularies, models and chart libraries
+loaded on first use); otherwise a few "warm" turns would carry a server's start-up and set the
+p95.
 """
 
 from __future__ import annotations

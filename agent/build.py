@@ -1,10 +1,14 @@
 """Build the Strands agent: MCP tools, memory tools, system prompt, conversation window, model.
 
-Each (data, role, user) has one MCP client: a `python -m mcp_servers all` subprocess (~250-300
-MB) whose tools are bound to that role and user at start (`mcp_servers/binding.py` fixes the
-ToolContext, and the audit log names that user), so servers are not shared across users. A pool
-keeps at most `max_live` of them running and stops those idle for `idle_s`; a stopped client
-starts again, with its own role and user, on the next call an agent makes through it.
+Each (data, role) has one MCP client: a `python -m mcp_servers all` subprocess (~250-300 MB)
+whose tools are bound to that role at start and shared by the role's users: each agent's tools
+name their user in every call's `_meta` (`mcp_servers/binding.py`: only a server the agent
+started so trusts it), so the audit log names who asked while a new user starts nothing.
+With `ENCORE_MCP_SHARE=false`, or a server at `ENCORE_MCP_URL` (which cannot trust a caller's
+word), each (data, role, user) has a client of its own whose user is fixed at start.
+
+A pool keeps at most `max_live` of them running and stops those idle for `idle_s`; a stopped
+client starts again, with its own role (and user), on the next call an agent makes through it.
 
 A restart costs a user seconds (20 s and more on a busy machine), so the pool avoids them:
 
@@ -36,13 +40,13 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mcp import StdioServerParameters, stdio_client
 from strands import Agent
 from strands.agent.conversation_manager import SlidingWindowConversationManager
 from strands.models import Model
-from strands.tools.mcp import MCPClient
+from strands.tools.mcp import MCPAgentTool, MCPClient
 from strands.types.content import Messages
 from strands.types.tools import AgentTool
 
@@ -55,6 +59,7 @@ from agent.prompt import system_prompt
 from agent.providers import build_model
 from core.errors import ConfigError
 from core.settings import Settings
+from tools.context import CALL_USER_META
 
 log = logging.getLogger(__name__)
 _ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +69,13 @@ DEFAULT_SLOT_WAIT_S = 30.0
 DEFAULT_LINGER_S = 30.0
 
 
-def _server_env(settings: Settings, *, user: str, role: str) -> dict[str, str]:
+SHARED_USER = "*"
+"""The user part of a shared client's key: its calls name their users."""
+
+
+def _server_env(
+    settings: Settings, *, user: str, role: str, per_call_user: bool = False
+) -> dict[str, str]:
     """The parent's environment plus every Settings field as ENCORE_*, so the server sees the
     same data directory and limits as the agent."""
     env = dict(os.environ)
@@ -75,7 +86,8 @@ def _server_env(settings: Settings, *, user: str, role: str) -> dict[str, str]:
             value = value.get_secret_value()
         key = f"ENCORE_{name.upper()}"
         env[key] = json.dumps(value) if isinstance(value, list | dict) else str(value)
-    env |= {"ENCORE_USER": user, "ENCORE_ROLE": role, "AWS_EC2_METADATA_DISABLED": "true"}
+    env |= {"ENCORE_USER": user, "ENCORE_ROLE": role, "AWS_EC2_METADATA_DISABLED": "true",
+            "ENCORE_MCP_PER_CALL_USER": str(per_call_user).lower()}  # fmt: skip
     return env
 
 
@@ -92,6 +104,7 @@ class PooledMCPClient(MCPClient):
         super().__init__(**kwargs)
         self.key = key
         self.describe = describe  # what to check when it does not start
+        self.users: set[str] = set()  # whose agents have used it
         self.busy = 0
         self.held = 0
         self.last_used = time.monotonic()
@@ -435,15 +448,18 @@ def mcp_client(
     url: str | None = None,
     command: list[str] | None = None,
     timeout_s: int = 60,
+    shared: bool = False,
 ) -> PooledMCPClient:
     """The started MCP client for this data, role and user (one per process; pooled).
 
     `url`: a streamable-HTTP server; else `command` (default `python -m mcp_servers all`) runs
-    as a stdio subprocess.
+    as a stdio subprocess. `shared`: a stdio server serves every user of the role, each call
+    naming its user (see `tools_for`).
     """
     command = command or [sys.executable, "-m", "mcp_servers", "all"]
+    shared = shared and not url
     key: tuple[str, ...] = (str(settings.data_dir.resolve()), str(settings.warehouse_file))
-    key += (role, user, *([url] if url else command))
+    key += (role, SHARED_USER if shared else user, *([url] if url else command))
 
     def make() -> PooledMCPClient:
         if url:
@@ -452,7 +468,10 @@ def mcp_client(
         params = StdioServerParameters(
             command=command[0],
             args=command[1:],
-            env=_server_env(settings, user=user, role=role),
+            # a shared server's calls without a named user are the agent's own
+            env=_server_env(
+                settings, user="agent" if shared else user, role=role, per_call_user=shared
+            ),
             cwd=_ROOT,
         )
         where = f"`{' '.join(command)}` runs"
@@ -461,15 +480,16 @@ def mcp_client(
         )
 
     client = _POOL.client(key, make)
+    client.users.add(user)
     with _POOL.using(client):
         return client
 
 
 def close_mcp_clients(*, users: Collection[str] | None = None) -> None:
-    """Stop every MCP client (and its subprocess), or only the clients of `users` (leaving
-    other sessions of the process theirs); a later call starts them again."""
+    """Stop every MCP client (and its subprocess), or only those no user but `users` has used
+    (leaving other sessions of the process theirs); a later call starts them again."""
     if users is not None:
-        _POOL.close(lambda client: client.key[3] in users)  # key: data, warehouse, role, user
+        _POOL.close(lambda client: client.users <= set(users))
         return
     _POOL.close()
     with _lock:
@@ -485,6 +505,32 @@ def _tools_of(client: MCPClient) -> tuple[AgentTool, ...]:
     if client.tools is None:
         client.tools = tuple(client.list_tools_sync())
     return client.tools
+
+
+class _CallsAs:
+    """`client` naming `user` in the `_meta` of every tool call, for a shared server's audit
+    (`MCPAgentTool` only calls `call_tool_async` on its client)."""
+
+    def __init__(self, client: MCPClient, user: str) -> None:
+        self.client, self.user = client, user
+
+    async def call_tool_async(self, **kwargs: Any) -> Any:
+        kwargs["meta"] = {**(kwargs.get("meta") or {}), CALL_USER_META: self.user}
+        return await self.client.call_tool_async(**kwargs)
+
+
+def tools_for(client: MCPClient, user: str) -> list[AgentTool]:
+    """The client's MCP tools for an agent of `user`: on a shared server each call names them."""
+    tools = _tools_of(client)
+    if not (isinstance(client, PooledMCPClient) and client.key[3] == SHARED_USER):
+        return list(tools)
+    caller = cast(MCPClient, _CallsAs(client, user))
+    return [
+        MCPAgentTool(t.mcp_tool, caller, name_override=t.tool_name, timeout=t.timeout)
+        if isinstance(t, MCPAgentTool)
+        else t
+        for t in tools
+    ]
 
 
 def vocabulary_reader(client: MCPClient) -> Callable[[str], list[str]]:
@@ -566,7 +612,8 @@ def build_agent(
     """A Strands agent for `user` in `session`, its tools from the MCP servers.
 
     `model` is a spec ("offline", "openai:gpt-4o-mini", ...) or a ready Strands model; `mcp` an
-    already started client (default: the shared one for this settings/role/user).
+    already started client (default: the pooled one for this settings and role, and user unless
+    shared).
     """
     agent_settings = agent_settings or AgentSettings()
     memory = memory or open_memory(settings, agent_settings)
@@ -578,10 +625,11 @@ def build_agent(
         url=agent_settings.mcp_url,
         command=agent_settings.mcp_command,
         timeout_s=agent_settings.mcp_startup_timeout_s,
+        shared=agent_settings.mcp_share,
     )
     if model is None or isinstance(model, str):
         model = _shared_model(model or agent_settings.model, agent_settings, client, settings)
-    tools: list[Any] = [*_tools_of(client), *memory_tools(memory, user)]
+    tools: list[Any] = [*tools_for(client, user), *memory_tools(memory, user)]
     agent = Agent(
         model=model,
         tools=tools,

@@ -35,9 +35,12 @@ class AgentSettings(BaseSettings):
         description="command of the stdio MCP server; empty: python -m mcp_servers all",
     )
     mcp_startup_timeout_s: int = Field(60, ge=1, description="wait for the MCP server to start")
-    mcp_max_live: int = Field(
-        8, ge=1, description="MCP server subprocesses (one per user and role) running at once"
+    mcp_share: bool = Field(
+        True,
+        description="one MCP server subprocess per role for all users, each call naming its "
+        "user; false: one per user and role, its user fixed at start",
     )
+    mcp_max_live: int = Field(8, ge=1, description="MCP server subprocesses running at once")
     mcp_idle_s: float = Field(600.0, gt=0, description="an idle MCP server stops after this")
     traces: str = Field("none", description="none, console, file:PATH or otlp")
     memory: Literal["local", "agentcore"] = Field("local", description="memory backend")

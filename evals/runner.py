@@ -84,11 +84,10 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str | None) -> Any:
 
 
 class _Services:
-    """Agent services for the cases of one run, all on one MCP server (audit user `eval`).
+    """Agent services for the cases of one run, all on one MCP server started up front.
 
-    Each case has a user of its own for memory, but the tools need not be started per user:
-    `AgentService.create` starts one MCP subprocess per user and keeps it for the process, which
-    for a few hundred cases is a few hundred servers.
+    Each case has a user of its own (memory, the audit log); the server is the role's shared
+    one, which names each call's user (see `agent.build`).
     """
 
     def __init__(self, settings: Settings, model: str | Model) -> None:
@@ -105,6 +104,7 @@ class _Services:
             url=self.agent_settings.mcp_url,
             command=self.agent_settings.mcp_command,
             timeout_s=self.agent_settings.mcp_startup_timeout_s,
+            shared=True,
         )
 
     def create(self, user: str) -> Any:

@@ -28,8 +28,10 @@ def build_server(
     role: str = "analyst",
     host: str = "127.0.0.1",
     port: int = 8000,
+    per_call_user: bool = False,
 ) -> FastMCP:
-    """The FastMCP server `name`, its tools bound to this user and role."""
+    """The FastMCP server `name`, its tools bound to this user and role (`per_call_user`: the
+    client may name each call's user instead; see `mcp_servers.binding`)."""
     if name not in get_args(ServerName):
         raise ValueError(
             f"unknown MCP server {name!r}; choose one of {', '.join(get_args(ServerName))}"
@@ -45,7 +47,7 @@ def build_server(
         port=port,
         log_level="WARNING",
     )
-    ctx = ToolContext(settings=settings, user=user, role=role)
+    ctx = ToolContext(settings=settings, user=user, role=role, per_call_user=per_call_user)
     for module in modules:
         module.register(server, ctx)
     return server

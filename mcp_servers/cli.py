@@ -32,15 +32,28 @@ def mcp_command(
     user: Annotated[str, typer.Option(envvar="ENCORE_USER", help="user id for the audit log")] = (
         "mcp"
     ),
+    per_call_user: Annotated[
+        bool,
+        typer.Option(
+            envvar="ENCORE_MCP_PER_CALL_USER",
+            help='stdio only: take each call\'s user from its _meta "encore/user" (the agent '
+            "shares one server among its users); the role stays --role",
+        ),
+    ] = False,
 ) -> None:
     """Serve Encore's tools over MCP (stdio by default; HTTP at http://HOST:PORT/mcp)."""
+    if per_call_user and transport != "stdio":
+        # over HTTP anyone who reaches the port could name any user
+        raise typer.BadParameter("only a stdio server, whose one client started it, may take the "
+                                 "user from each call", param_hint="--per-call-user")  # fmt: skip
     # stdout belongs to the protocol on stdio: logs go to stderr only
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, force=True)
     from core.warehouse import share_readers  # DuckDB: only when a server starts
 
     share_readers()  # a server answers call after call: keep the warehouse open between them
     settings = Settings()
-    mcp = build_server(server, settings, user=user, role=role, host=host, port=port)
+    mcp = build_server(server, settings, user=user, role=role, host=host, port=port,
+                       per_call_user=per_call_user)  # fmt: skip
     threading.Thread(target=warm_up, args=(settings,), name="warm-up", daemon=True).start()
     if transport == "http":
         typer.echo(f"Encore MCP server {server!r} at http://{host}:{port}/mcp", err=True)

@@ -29,8 +29,11 @@ def agent_settings(**overrides: Any) -> AgentSettings:
 
 @pytest.fixture(scope="session")
 def agent_mcp(small_warehouse: Settings) -> Iterator[Any]:
-    """The shared `python -m mcp_servers all` subprocess over the small warehouse."""
-    client = mcp_client(small_warehouse, user="local", role="analyst", command=MCP_COMMAND)
+    """The shared `python -m mcp_servers all` subprocess over the small warehouse: the one every
+    analyst's agent uses (`build_agent` shares a server per role)."""
+    client = mcp_client(
+        small_warehouse, user="local", role="analyst", command=MCP_COMMAND, shared=True
+    )
     yield client
     close_mcp_clients()
 

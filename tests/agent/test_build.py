@@ -31,10 +31,14 @@ from tests.agent.conftest import MCP_COMMAND, WAREHOUSE_MCP_COMMAND, agent_setti
 from tests.agent.scripted import ScriptedModel
 
 
-def test_sessions_share_one_mcp_client(small_warehouse: Settings, agent_mcp: Any) -> None:
-    again = mcp_client(small_warehouse, user="local", role="analyst", command=MCP_COMMAND)
+def test_users_of_a_role_share_one_mcp_client(small_warehouse: Settings, agent_mcp: Any) -> None:
+    again = mcp_client(
+        small_warehouse, user="someone", role="analyst", command=MCP_COMMAND, shared=True
+    )
     assert again is agent_mcp
-    other_role = mcp_client(small_warehouse, user="local", role="partner", command=MCP_COMMAND)
+    other_role = mcp_client(
+        small_warehouse, user="local", role="partner", command=MCP_COMMAND, shared=True
+    )
     assert other_role is not agent_mcp  # the role is fixed per server process
 
 
@@ -110,14 +114,14 @@ ROWS = "SELECT name FROM artists ORDER BY name LIMIT 3"
 
 def _pooled_service(settings: Settings, memory: LocalMemory, user: str, role: str) -> AgentService:
     """A service whose turns read artist rows through run_sql twice, on a server of its own
-    (the warehouse domain: the pool tests start many servers)."""
+    (unshared, the warehouse domain: the pool tests start many servers)."""
     return AgentService.create(
         settings,
         user=user,
         role=role,
         model=ScriptedModel([("run_sql", {"sql": ROWS}), "done"] * 2),
         memory=memory,
-        agent_settings=agent_settings(mcp_command=WAREHOUSE_MCP_COMMAND),
+        agent_settings=agent_settings(mcp_command=WAREHOUSE_MCP_COMMAND, mcp_share=False),
     )
 
 
