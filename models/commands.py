@@ -141,6 +141,9 @@ def train_command(
         if name == "sales_forecast":
             _print_holdout(result)
         console.print(f"[bold]{name}[/bold]: " + _summary(result))
+        evaluation = result.get("evaluation")
+        if isinstance(evaluation, dict) and not evaluation.get("available", True):
+            console.print(f"  [yellow]evaluation: not available[/yellow] ({evaluation['reason']})")
 
 
 def _train_one(name: str, settings: Settings, note: Callable[[str], None]) -> dict[str, Any]:

@@ -148,7 +148,15 @@ def track_actuals(
     )
     champion = ModelRegistry(settings).current(model)
     baseline = champion.metrics.get("mape") if champion else None
+    if baseline is not None and np.isnan(baseline):
+        baseline = None  # a version registered before unmeasured metrics were left out
     report["holdout_mape"] = baseline
+    if champion is not None and baseline is None:
+        report["baseline"] = f"no holdout MAPE to compare with: {champion.version} " + (
+            f"was not evaluated ({champion.not_evaluated})"
+            if champion.not_evaluated
+            else "has none"
+        )
     degraded = (
         baseline is not None
         and len(joined) >= MIN_TRACKED

@@ -8,13 +8,16 @@ Layout under `settings.models_dir`:
 
 A version directory is built in a temporary directory beside it and renamed into place, and every
 JSON file is replaced with `Path.replace`, so a reader never sees half a version. Promotion keeps a
-new version only when its primary metric is not worse than the champion's (DESIGN issue #4).
+new version only when its primary metric is not worse than the champion's (DESIGN issue #4); a
+version registered as not evaluated (`not_evaluated` names why) has nothing to be worse with and is
+promoted, the reason kept in its decision (see `ModelRegistry.promote`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -60,6 +63,9 @@ class ModelVersion(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     data_snapshot: dict[str, Any] = Field(default_factory=dict)
     decision: str | None = Field(None, description="why the version was promoted or rejected")
+    not_evaluated: str | None = Field(
+        None, description="why the version has no holdout metrics (None: it was evaluated)"
+    )
 
 
 def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
@@ -71,7 +77,10 @@ def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
 
 
 def metric_text(name: str, value: float) -> str:
-    """A metric as people read it: a `*_day` metric (a date's ordinal) as the date."""
+    """A metric as people read it: a `*_day` metric (a date's ordinal) as the date; NaN (left
+    by versions registered before NaNs were dropped) as "n/a", never as a number."""
+    if math.isnan(value):
+        return "n/a"
     if name.endswith("_day") and value >= 1:
         return date.fromordinal(int(value)).isoformat()
     return f"{value:.4g}"
@@ -125,8 +134,20 @@ class ModelRegistry:
         metrics: Mapping[str, float],
         params: Mapping[str, Any],
         data_snapshot: Mapping[str, Any],
+        not_evaluated: str | None = None,
     ) -> ModelVersion:
-        """Store a new candidate version of `name`; it is not served until `promote` keeps it."""
+        """Store a new candidate version of `name`; it is not served until `promote` keeps it.
+
+        NaN metrics are left out (a metric that could not be measured is absent, not a number
+        to compare or show); `not_evaluated` says why a version has no holdout metrics at all.
+        """
+        measured = {k: float(v) for k, v in metrics.items() if not math.isnan(float(v))}
+        if len(measured) < len(metrics):
+            log.info(
+                "%s: unmeasured (NaN) metrics left out: %s",
+                name,
+                sorted(set(metrics) - set(measured)),
+            )
         model_dir = self._model_dir(name)
         model_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=model_dir))
@@ -138,9 +159,10 @@ class ModelRegistry:
                     name=name,
                     version=version,
                     trained_at=datetime.now(UTC),
-                    metrics={k: float(v) for k, v in metrics.items()},
+                    metrics=measured,
                     params=dict(params),
                     data_snapshot=dict(data_snapshot),
+                    not_evaluated=not_evaluated,
                 )
                 _write_json(staging / "meta.json", meta.model_dump(mode="json"))
                 try:
@@ -201,11 +223,19 @@ class ModelRegistry:
 
         The first version is always promoted; a tie counts as "not worse". When
         `protocol_param` names a param whose value differs from the champion's (the evaluation
-        itself changed, so the metrics do not compare), the new version is promoted. The
-        decision and its reason are written to the version's meta.json either way.
+        itself changed, so the metrics do not compare), the new version is promoted.
+
+        Without a comparable figure on both sides there is no evidence against the candidate,
+        so it is promoted: a version registered as `not_evaluated` (e.g. the recommender after
+        new data left its holdout window without an evaluable fan) is trained on the newest data,
+        and keeping the old champion would stop refreshes (requirement 3.3); a champion without
+        the metric (itself not evaluated) is replaced by the next version. A candidate that lacks
+        the metric without saying why is refused (a misspelt metric name, not a missing
+        evaluation). The decision and its reason are written to the version's meta.json.
         """
         candidate = self._meta(name, version)
-        if primary_metric not in candidate.metrics:
+        new_value = _measured(candidate, primary_metric)
+        if new_value is None and candidate.not_evaluated is None:
             raise ValidationError(
                 f"{name} {version} has no metric {primary_metric!r}; "
                 f"it has: {', '.join(sorted(candidate.metrics)) or 'none'}",
@@ -213,41 +243,42 @@ class ModelRegistry:
             )
         state = self._state(name)
         champion = self._meta(name, state["champion"]) if state["champion"] else None
-        new_value = candidate.metrics[primary_metric]
-        if champion is not None and champion.version != version:
-            old_value = champion.metrics.get(primary_metric)
-            comparable = protocol_param is None or champion.params.get(
-                protocol_param
-            ) == candidate.params.get(protocol_param)
-            if old_value is not None and comparable:
-                worse = new_value < old_value if higher_is_better else new_value > old_value
-                if worse:
-                    candidate.status = "rejected"
-                    candidate.decision = (
-                        f"kept {champion.version}: {primary_metric} "
-                        f"{metric_text(primary_metric, new_value)} is worse "
-                        f"than {metric_text(primary_metric, old_value)}"
-                    )
-                    self._save_meta(candidate)
-                    log.info("%s %s rejected: %s", name, version, candidate.decision)
-                    return False
+        if champion is not None and champion.version == version:
+            champion = None  # promoting the champion again: nothing to compare or retire
+        old_value = None if champion is None else _measured(champion, primary_metric)
+        comparable = (
+            champion is None
+            or protocol_param is None
+            or champion.params.get(protocol_param) == candidate.params.get(protocol_param)
+        )
+        if (
+            champion is not None
+            and new_value is not None
+            and old_value is not None
+            and comparable
+            and (new_value < old_value if higher_is_better else new_value > old_value)
+        ):
+            candidate.status = "rejected"
+            candidate.decision = (
+                f"kept {champion.version}: {primary_metric} "
+                f"{metric_text(primary_metric, new_value)} is worse "
+                f"than {metric_text(primary_metric, old_value)}"
+            )
+            self._save_meta(candidate)
+            log.info("%s %s rejected: %s", name, version, candidate.decision)
+            return False
+        if champion is not None:
             champion.status = "retired"
             self._save_meta(champion)
             state["history"].append(champion.version)
         candidate.status = "champion"
-        old = champion.metrics.get(primary_metric, float("nan")) if champion else float("nan")
-        candidate.decision = (
-            f"promoted: {primary_metric} {metric_text(primary_metric, new_value)}"
-            + (
-                f" vs {metric_text(primary_metric, old)} of {champion.version}"
-                if champion is not None and champion.version != version
-                else " (first champion)"
-            )
+        candidate.decision = _promotion(
+            candidate, champion, primary_metric, new_value, old_value, comparable=comparable
         )
         self._save_meta(candidate)
         state["champion"] = version
         self._save_state(name, state)
-        log.info("%s %s promoted", name, version)
+        log.info("%s %s promoted: %s", name, version, candidate.decision)
         return True
 
     def rollback(self, name: str) -> ModelVersion:
@@ -282,6 +313,39 @@ class ModelRegistry:
         else:
             meta = self._meta(name, version)
         return _load_artifact(self._model_dir(name) / meta.version / "model.joblib"), meta
+
+
+def _measured(version: ModelVersion, metric: str) -> float | None:
+    """The version's value of `metric`, None when it was not measured (absent or NaN)."""
+    value = version.metrics.get(metric)
+    return None if value is None or math.isnan(value) else value
+
+
+def _promotion(
+    candidate: ModelVersion,
+    champion: ModelVersion | None,
+    metric: str,
+    new_value: float | None,
+    old_value: float | None,
+    *,
+    comparable: bool,
+) -> str:
+    """Why `candidate` was promoted over `champion` (None: it is the first champion)."""
+    if new_value is None:
+        text = f"promoted without evaluation ({candidate.not_evaluated})"
+    else:
+        text = f"promoted: {metric} {metric_text(metric, new_value)}"
+    if champion is None:
+        return f"{text} (first champion)"
+    if old_value is None:
+        why = "not evaluated" if champion.not_evaluated else f"no {metric}"
+        return f"{text}; {champion.version} had nothing to compare with ({why})"
+    old = f"{metric_text(metric, old_value)} of {champion.version}"
+    if new_value is None:
+        return f"{text}; not compared with {metric} {old}"
+    if not comparable:
+        return f"{text} vs {old}, measured differently (not compared)"
+    return f"{text} vs {old}"
 
 
 def _load_artifact(path: Path) -> object:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from core.errors import ConfigError
 from core.settings import Settings
 from models.recommend.cf import ItemKNN
 from models.recommend.data import read_snapshot
@@ -31,6 +32,12 @@ def bench_recommend(settings: Settings, *, test_days: int = TEST_DAYS) -> dict[s
     model = fit_hybrid(snapshot, cutoff=cutoff)
     fit_s = time.perf_counter() - tick
     holdout = make_holdout(snapshot, model, test_days=test_days)
+    if holdout.reason is not None:
+        raise ConfigError(
+            f"nothing to compare the recommenders on: {holdout.reason}; load more sales (or "
+            "run `encore generate`) and run the benchmark again",
+            cutoff=cutoff.isoformat(),
+        )
     rows = []
     for name, weights in VARIANTS.items():
         tick = time.perf_counter()

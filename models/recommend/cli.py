@@ -92,7 +92,10 @@ def bench_recommend_command(
     for prefix, label in (("", "upcoming concerts"), ("artist_", "new artists")):
         table = Table("model", *_BENCH_METRICS, title=f"recommenders on the warehouse: {label}")
         for row in result["models"]:
-            table.add_row(row["name"], *(f"{row[prefix + m]:.4f}" for m in _BENCH_METRICS))
+            table.add_row(
+                row["name"],
+                *(f"{row[prefix + m]:.4f}" if prefix + m in row else "-" for m in _BENCH_METRICS),
+            )
         console.print(table)
     refresh = result["refresh_s"]
     console.print(f"holdout: {result['holdout']}; refresh (read, evaluate, fit): {refresh:.1f} s")

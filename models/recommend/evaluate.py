@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
@@ -36,6 +37,8 @@ class Holdout:
     fans: IntArray  # positions in the fan index
     concerts_bought: sp.csr_matrix  # eval fans × candidates
     artists_bought: sp.csr_matrix  # eval fans × artists (test window, all)
+    reason: str | None = None
+    """Why no fan can be evaluated (None when some can): the model is then not measured."""
 
 
 def make_holdout(
@@ -81,13 +84,45 @@ def make_holdout(
     )
     concerts_bought.data[:] = 1.0
     artists_bought.data[:] = 1.0
-    return Holdout(cutoff, candidates, fans, concerts_bought, artists_bought)
+    reason = None if len(fans) else _why_empty(fan_pos, has_history, concert_col, test_days)
+    return Holdout(cutoff, candidates, fans, concerts_bought, artists_bought, reason)
+
+
+def _why_empty(
+    fan_pos: IntArray, has_history: npt.NDArray[np.bool_], concert_col: IntArray, test_days: int
+) -> str:
+    """Why a holdout has no fan to evaluate, in the terms of `make_holdout`'s filters.
+
+    New data makes this common: a refresh after one new sale puts only that sale in the window,
+    so a first-time buyer, or a purchase for a cancelled concert, leaves nothing to measure.
+    """
+    known = fan_pos >= 0
+    returning = known & has_history[np.maximum(fan_pos, 0)]
+    head = (
+        f"no fan in the {test_days}-day holdout window has both purchases before it and a "
+        "purchase of a candidate concert"
+    )
+    if not returning.any():
+        buyers = len(np.unique(fan_pos[known]))
+        return f"{head}: none of the {buyers} fan(s) who bought in the window had bought before"
+    return (
+        f"{head}: the {len(np.unique(fan_pos[returning]))} returning fan(s) bought only "
+        f"concerts that are not candidates ({int(returning.sum())} sale(s) of cancelled "
+        "concerts, concerts over before the window, or concerts not yet on sale)"
+    )
 
 
 def evaluate(
     model: HybridModel, holdout: Holdout, weights: Weights | None = None, *, batch: int = 500
 ) -> dict[str, float]:
-    """P/R/NDCG/MAP/coverage@10 for concerts (no prefix) and for new artists (`artist_`)."""
+    """P/R/NDCG/MAP/coverage@10 for concerts (no prefix) and for new artists (`artist_`).
+
+    Only what was measured is returned: with no fan to evaluate (`holdout.reason`) that is
+    `eval_fans` 0 alone, and the `artist_` metrics are left out when no evaluated fan bought an
+    artist new to them. A metric is never NaN, so nothing reads "nan" as a score.
+    """
+    if len(holdout.fans) == 0:
+        return {"eval_fans": 0.0}
     concert_recs, artist_recs, artist_rows = [], [], []
     history = model.purchases[holdout.fans]
     homes = model.fans.iloc[holdout.fans][["city", "state", "country"]].reset_index(drop=True)
@@ -112,10 +147,11 @@ def evaluate(
         np.vstack(concert_recs), holdout.concerts_bought, len(holdout.candidates)
     ).as_dict(K)
     has_new = np.diff(new_artists.indptr) > 0
-    artist = ranking_metrics(
-        np.vstack(artist_recs)[has_new], new_artists[has_new], len(model.artist_index)
-    ).as_dict(K)
-    out.update({f"artist_{name}": value for name, value in artist.items()})
+    if has_new.any():
+        artist = ranking_metrics(
+            np.vstack(artist_recs)[has_new], new_artists[has_new], len(model.artist_index)
+        ).as_dict(K)
+        out.update({f"artist_{name}": value for name, value in artist.items()})
     out["eval_fans"] = float(len(holdout.fans))
     return out
 

@@ -35,8 +35,15 @@ _lock = threading.Lock()
 def train(settings: Settings, *, register: bool = True) -> dict[str, Any]:
     """Fit the hybrid, measure it on a 60-day time-based holdout, register and maybe promote.
 
-    Returns the holdout metrics, timings in seconds (`refresh_s` is the whole refresh),
-    the registered version and whether it was promoted (only when not worse than the champion).
+    Returns the holdout metrics, `evaluation` (whether the holdout could measure the model and,
+    when not, why), timings in seconds (`refresh_s` is the whole refresh), the registered
+    version and whether it was promoted (only when not worse than the champion).
+
+    New data can leave the holdout window without a fan to measure (after one sale to a
+    first-time buyer, the window holds only that sale). The model is then trained and
+    registered all the same, as not evaluated with the reason, and promoted: with no
+    measurement there is no evidence that it is worse, and it is the only version that has seen
+    the new data (requirement 3.3 wants recommendations refreshed after new data).
     """
     started = time.perf_counter()
     snapshot = read_snapshot(settings)
@@ -53,6 +60,8 @@ def train(settings: Settings, *, register: bool = True) -> dict[str, Any]:
     holdout = make_holdout(snapshot, holdout_model)
     metrics = evaluate(holdout_model, holdout)
     evaluate_s = time.perf_counter() - tick
+    if holdout.reason is not None:
+        logger.info("recommender not evaluated: %s", holdout.reason)
 
     tick = time.perf_counter()
     model = fit_hybrid(snapshot)
@@ -61,6 +70,12 @@ def train(settings: Settings, *, register: bool = True) -> dict[str, Any]:
     result: dict[str, Any] = {
         "model": MODEL_NAME,
         "metrics": metrics,
+        "evaluation": {
+            "available": holdout.reason is None,
+            "reason": holdout.reason,
+            "eval_fans": len(holdout.fans),
+            "candidate_concerts": len(holdout.candidates),
+        },
         "params": _params(model),
         "data_snapshot": snapshot.describe(),
         "holdout_cutoff": cutoff.isoformat(),
@@ -119,6 +134,7 @@ def _register(settings: Settings, model: HybridModel, result: dict[str, Any]) ->
         metrics=result["metrics"],
         params=result["params"],
         data_snapshot=result["data_snapshot"],
+        not_evaluated=result["evaluation"]["reason"],
     )
     promoted = registry.promote(
         MODEL_NAME, version.version, primary_metric=PRIMARY_METRIC, higher_is_better=True
