@@ -6,9 +6,14 @@
 -- take a second source's record, a cancellation or a new price. The load checks the references
 -- of box scores (quarantining orphans) and the quality report counts them; concert_performance is
 -- built from concerts. The contract's foreign keys of concerts and of concert_performance to
--- artists and venues stay. Both tables are rebuilt with the same columns, checks and rows.
+-- artists and venues stay. Both tables are rebuilt with the same columns, checks and rows:
+-- copied aside, dropped and created again under their own names. (Creating a table under another
+-- name and renaming it leaves DuckDB's record of who references artists and venues pointing at
+-- the old name, after which no artist or venue can be deleted.)
 
-CREATE TABLE concert_results_rebuilt (
+CREATE TEMP TABLE concert_results_kept AS SELECT * FROM concert_results;
+DROP TABLE concert_results;
+CREATE TABLE concert_results (
     concert_id     VARCHAR PRIMARY KEY,
     shows          INTEGER NOT NULL DEFAULT 1 CHECK (shows >= 1),
     tickets_sold   INTEGER NOT NULL CHECK (tickets_sold >= 0),
@@ -17,11 +22,12 @@ CREATE TABLE concert_results_rebuilt (
     source         VARCHAR NOT NULL,
     CHECK (tickets_sold <= capacity)
 );
-INSERT INTO concert_results_rebuilt SELECT * FROM concert_results;
-DROP TABLE concert_results;
-ALTER TABLE concert_results_rebuilt RENAME TO concert_results;
+INSERT INTO concert_results SELECT * FROM concert_results_kept;
+DROP TABLE concert_results_kept;
 
-CREATE TABLE concert_performance_rebuilt (
+CREATE TEMP TABLE concert_performance_kept AS SELECT * FROM concert_performance;
+DROP TABLE concert_performance;
+CREATE TABLE concert_performance (
     concert_id        VARCHAR PRIMARY KEY,
     artist_id         VARCHAR NOT NULL REFERENCES artists (artist_id),
     venue_id          VARCHAR NOT NULL REFERENCES venues (venue_id),
@@ -35,6 +41,5 @@ CREATE TABLE concert_performance_rebuilt (
     results_source    VARCHAR NOT NULL CHECK (results_source IN ('transactions', 'box_score', 'none')),
     refreshed_at      TIMESTAMP NOT NULL
 );
-INSERT INTO concert_performance_rebuilt SELECT * FROM concert_performance;
-DROP TABLE concert_performance;
-ALTER TABLE concert_performance_rebuilt RENAME TO concert_performance;
+INSERT INTO concert_performance SELECT * FROM concert_performance_kept;
+DROP TABLE concert_performance_kept;

@@ -102,4 +102,9 @@ def test_migration_0007_keeps_the_results_and_performance_rows(
     with pytest.raises(duckdb.ConstraintException):  # the checks are still there
         con.execute("INSERT INTO concert_results VALUES ('C2', 1, 200, 100, 1, 'files')")
     con.execute("UPDATE concerts SET venue_id = venue_id, status = 'completed'")  # was refused
+    # the keys to artists and venues still hold, and an unreferenced one can be deleted
+    con.execute("INSERT INTO artists (artist_id, name) VALUES ('A2', 'Other')")
+    with pytest.raises(duckdb.ConstraintException):
+        con.execute("DELETE FROM artists WHERE artist_id = 'A1'")
+    con.execute("DELETE FROM artists WHERE artist_id = 'A2'")
     con.close()
