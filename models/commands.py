@@ -4,6 +4,7 @@ forecast` (`bench_app`)."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -86,8 +87,8 @@ def _print_holdout(result: dict[str, Any]) -> None:
     cal = result["calibration"]
     console.print(
         f"confidence >= 0.70 on {cal['share_confident']:.0%} of predictions; of those "
-        f"{cal['hit_rate_confident']:.1%} landed within ±20% (others: "
-        f"{cal['hit_rate_low_confidence']:.1%})"
+        f"{_share(cal['hit_rate_confident'])} landed within ±20% (others: "
+        f"{_share(cal['hit_rate_low_confidence'])})"
     )
     if "latency" in result:
         lat = result["latency"]
@@ -96,6 +97,11 @@ def _print_holdout(result: dict[str, Any]) -> None:
             "same with every artist's, venue's and genre's totals "
             f"({lat['every_group_p50_ms']:.0f} ms)"
         )
+
+
+def _share(value: float) -> str:
+    """A rate as a percentage; "n/a" when nothing was counted (NaN), never "nan%"."""
+    return "n/a" if math.isnan(value) else f"{value:.1%}"
 
 
 _MAX_METRIC_COLUMNS = 8

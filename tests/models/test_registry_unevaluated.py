@@ -72,3 +72,26 @@ def test_unmeasured_metrics_are_left_out_and_never_read_as_numbers(settings: Set
     assert registry.versions("rec")[0].metrics == {"ndcg@10": 0.4}
     assert _promote(registry, version)
     assert metric_text("mape", float("nan")) == "n/a"
+
+
+def test_training_output_shows_an_uncounted_hit_rate_as_n_a(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from models.commands import _print_holdout
+
+    scores = {"mae": 1.0, "rmse": 2.0, "mape": 0.1}
+    _print_holdout(
+        {
+            "rows": {"train": 6, "calibration": 2, "test": 2},
+            "test_window": ["2026-01-01", "2026-02-01"],
+            "metrics": {"model": {**scores, "coverage": 0.8}, "artist_mean": scores},
+            "calibration": {
+                "share_confident": 0.0,
+                "hit_rate_confident": float("nan"),  # no prediction was confident
+                "hit_rate_low_confidence": 0.5,
+            },
+        }
+    )
+    out = capsys.readouterr().out
+    assert "of those n/a landed within ±20% (others: 50.0%)" in " ".join(out.split())
+    assert "nan" not in out.lower()
