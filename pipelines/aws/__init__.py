@@ -2,7 +2,10 @@
 (DESIGN §3).
 
     glue.py       the curated lake datasets (data_catalog) as Glue databases, tables, partitions
-    redshift.py   curated Parquet into Redshift: COPY into staging, then merge
+    redshift.py   the warehouse's changed key buckets and Glue's curated Parquet into Redshift:
+                  COPY into staging, then replace or merge, one transaction each
+    buckets.py    which key buckets of a warehouse table changed since the last sync
+    redshift_exec.py  statements through the Redshift Data API or a DB-API connection
     spark.py      the DuckDB transforms (aliases, normalisers, validation) transpiled to Spark SQL
     glue_job.py   the Glue job's entrypoint: one raw partition -> curated Parquet + quarantine
     glue_etl.py   deploys that job (script, code zip, scheduled trigger), runs and follows it
