@@ -226,13 +226,20 @@ class LoadPlan:
         return f"COPY {into or self.stage} FROM '{uri}' IAM_ROLE '{iam_role}' FORMAT AS PARQUET"
 
     def replace_buckets(
-        self, rows_uri: str | None, buckets_uri: str, iam_role: str, *, width: int, whole: bool
+        self,
+        rows_uri: str | None,
+        buckets_uri: str | None,
+        iam_role: str,
+        *,
+        width: int,
+        whole: bool,
     ) -> list[str]:
         """Every statement that replaces the changed buckets (all of the warehouse's rows when
         `whole`) with the staged rows and records their digests, for one transaction.
 
         `rows_uri`: the rows of the replaced buckets (None when they are all empty now);
-        `buckets_uri`: the replaced buckets' new digests (see `buckets.export_changes`).
+        `buckets_uri`: the replaced buckets' new digests (see `buckets.export_changes`; None
+        when there are none: a table emptied whole). Empty objects are never COPYed.
         """
         key, table = _ident(self.key), _ident(self.table)
         columns = ", ".join(_ident(c) for c in self.merged_columns)
@@ -246,7 +253,7 @@ class LoadPlan:
                 "row_count BIGINT)",
                 self.dialect,
             ),
-            self.copy(buckets_uri, iam_role, into=self.buckets),
+            *([self.copy(buckets_uri, iam_role, into=self.buckets)] if buckets_uri else []),
             transpile(
                 f"DELETE FROM {self.target} WHERE {ours}"
                 + ("" if whole else f" AND {bucket_sql(key, width)} {replaced}"),
@@ -497,7 +504,11 @@ def _export(
     rows_uri = (
         _upload(s3, bucket, f"{name}.rows.parquet", export.rows_file) if export.rows_file else None
     )
-    buckets_uri = _upload(s3, bucket, f"{name}.buckets.parquet", export.buckets_file)
+    buckets_uri = (
+        _upload(s3, bucket, f"{name}.buckets.parquet", export.buckets_file)
+        if export.replaced
+        else None
+    )
     item.replace = plan.replace_buckets(rows_uri, buckets_uri, role, width=width, whole=whole)
     scope = (
         "every bucket" if whole else f"{export.replaced} of {len(local | item.synced)} bucket(s)"

@@ -564,6 +564,8 @@ def test_a_table_synced_before_digests_is_replaced_once_keeping_glues_rows(
                         "genre TEXT, country TEXT, popularity SMALLINT, followers BIGINT, "
                         "formed_year SMALLINT, spotify_id TEXT)")  # fmt: skip
             cur.execute(f"INSERT INTO {schema}.artists (artist_id, name) VALUES ('A3', 'Nova')")
+            cur.execute(f"CREATE TABLE {schema}.venues (venue_id TEXT PRIMARY KEY, name TEXT)")
+            cur.execute(f"INSERT INTO {schema}.venues VALUES ('V9', 'Gone Hall')")  # none locally
             cur.execute(f"CREATE TABLE {schema}.encore_loads (object_uri TEXT PRIMARY KEY, "
                         "table_name TEXT NOT NULL, loaded_at TIMESTAMP NOT NULL)")  # fmt: skip
             cur.execute(f"INSERT INTO {schema}.encore_loads VALUES ('{uri}', 'artists', now())")
@@ -572,6 +574,9 @@ def test_a_table_synced_before_digests_is_replaced_once_keeping_glues_rows(
         executor = DbApiExecutor(lake, errors=psycopg.Error)
         report = load_warehouse(settings, executor=executor, s3=s3, dialect="postgres")
         assert f"{schema}.artists: merged {uri}" in report.updated
+        assert f"{schema}.venues: every bucket replaced, 0 row(s) copied" in report.updated
+        assert _rows(pg, f"SELECT count(*) FROM {schema}.venues") == [(0,)]
+        assert not [u for u in lake.copied if "/venues/" in u]  # nothing to COPY, no empty file
         assert _rows(pg, f"SELECT fan_id, _origin FROM {schema}.fans ORDER BY 1") == [
             ("F1", "warehouse"), ("F2", "warehouse")]  # fmt: skip
         assert _rows(pg, f"SELECT artist_id, name, _origin FROM {schema}.artists ORDER BY 1") == [
