@@ -57,7 +57,7 @@ def bench_load_command(
     ] = None,
     chat_share: Annotated[float, typer.Option(help="share of users chatting with the agent")] = 0.5,
     agent_users: Annotated[
-        int, typer.Option(help="distinct users the chat sessions belong to (an MCP server each)")
+        int, typer.Option(help="distinct users the chat sessions belong to (one role: one server)")
     ] = 5,
     think: Annotated[float, typer.Option(help="seconds a user waits between requests")] = 0.0,
     api_rate_limits: Annotated[
