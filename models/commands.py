@@ -195,7 +195,10 @@ def evaluate_command(
         return
     for name in dict.fromkeys(row["model"] for row in rows):
         mine = [row for row in rows if row["model"] == name]
-        metric_names = sorted({m for row in mine for m in row["metrics"]})[:_MAX_METRIC_COLUMNS]
+        # the metrics promotion compared first: they must not be the columns cut off
+        deciding = [m for m in dict.fromkeys(row["decided_by"] for row in mine) if m]
+        others = sorted({m for row in mine for m in row["metrics"]} - set(deciding))
+        metric_names = [*deciding, *others][:_MAX_METRIC_COLUMNS]
         table = Table("version", "status", "trained_at", *metric_names, "decision", title=name)
         for row in mine:
             table.add_row(

@@ -119,8 +119,9 @@ def cross_validate(
 def compare_versions(
     registry: ModelRegistry, names: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """Every version of every model side by side: status, trained_at, metrics, decision, and
-    `not_evaluated`, why a version has no holdout metrics (None when it has them)."""
+    """Every version of every model side by side: status, trained_at, metrics, decision, the
+    metric it was decided by, and `not_evaluated`, why a version has no holdout metrics (None
+    when it has them)."""
     rows: list[dict[str, Any]] = []
     for name in names or registry.models():
         for version in registry.versions(name):
@@ -132,6 +133,7 @@ def compare_versions(
                     "trained_at": version.trained_at.isoformat(timespec="seconds"),
                     "metrics": version.metrics,
                     "decision": version.decision,
+                    "decided_by": version.decided_by,
                     "not_evaluated": version.not_evaluated,
                 }
             )

@@ -63,6 +63,7 @@ class ModelVersion(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     data_snapshot: dict[str, Any] = Field(default_factory=dict)
     decision: str | None = Field(None, description="why the version was promoted or rejected")
+    decided_by: str | None = Field(None, description="the metric its promotion compared")
     not_evaluated: str | None = Field(
         None, description="why the version has no holdout metrics (None: it was evaluated)"
     )
@@ -234,6 +235,7 @@ class ModelRegistry:
         evaluation). The decision and its reason are written to the version's meta.json.
         """
         candidate = self._meta(name, version)
+        candidate.decided_by = primary_metric
         new_value = _measured(candidate, primary_metric)
         if new_value is None and candidate.not_evaluated is None:
             raise ValidationError(
