@@ -12,7 +12,9 @@ stream consumer between ticks counts too, and a tick that loads nothing retrains
 Each refresh is a ledger run (pipeline `refresh`, source = its name) with metrics `duration_s` and
 `freshness_lag_s` (from the oldest new data to the end of the refresh); a lag over 30 minutes
 raises a warning. A failed tick or refresh is logged, recorded and alerted through
-`pipelines.monitoring`, and the schedule goes on; a refresher that cannot build from the data yet
+`pipelines.monitoring`, and the schedule goes on (a step that failed before loading anything,
+e.g. an API still failing after its retries, also has a ledger run of its own, alerted here per
+input rather than by `run_pipeline`); a refresher that cannot build from the data yet
 (`ConfigError`, e.g. no ticket sales) is recorded as skipped and waits for the next load.
 
 Alerts follow the inputs, not the ticks: an input (a landing file, the stream, an API, a
@@ -390,20 +392,19 @@ class PipelineScheduler:
 
     def _run(self, tick: Tick) -> None:
         from core.warehouse import connect_writer
-        from pipelines.orchestrate import run_pipeline, timely_quality
+        from pipelines.orchestrate import run_pipeline
 
         started = time.perf_counter()
         run: Run | None = None
         try:
             run = self._start_run()
             tick.run_id = run.run_id
-            tick.steps, report = run_pipeline(
-                self.settings, landing=self.landing, stream=self.stream, use_apis=self.use_apis
-            )
-            con = connect_writer(self.settings)  # one open for both: it costs what they do
+            # the failing inputs are alerted per input below (`input_alerts`), not per step
+            tick.steps, report = run_pipeline(self.settings, landing=self.landing,
+                                              stream=self.stream, use_apis=self.use_apis,
+                                              alert=False)  # fmt: skip
+            con = connect_writer(self.settings)
             try:
-                if not report.results:  # nothing loaded, but data still goes stale while idle
-                    report = timely_quality(con)
                 pending = pending_refreshes(self.settings, con, self.refreshers)
             finally:
                 con.close()
@@ -540,7 +541,9 @@ def failing_inputs(tick: Tick) -> dict[str, str]:
     for step in tick.steps:
         if step.status != "failed":
             continue
-        files = [o for o in step.outcomes if o.status == "failed"]
+        # a landing file keeps its name from tick to tick; an API response or stream batch is
+        # loaded from a file named afresh each time, so those alert as their step
+        files = [o for o in step.outcomes if o.status == "failed"] if step.name == "files" else []
         for outcome in files:
             failing[f"{step.name}:{outcome.path.name}"] = outcome.message or "failed"
         if not files:

@@ -103,8 +103,10 @@ def pipeline_run_command(
 ) -> None:
     """Run every source: landing files, the stream and the APIs -> raw -> curated -> warehouse ->
     marts, then report the data quality of the tables the run changed (`--quality warehouse`:
-    of every table, as `encore quality report`). Exits 1 when a step fails or quality fails."""
-    from pipelines.orchestrate import StepResult, run_pipeline
+    of every table, as `encore quality report`); a run that loaded nothing checks that the loads
+    are fresh. A failed step is recorded in the run ledger and alerted. Exits 1 when a step fails
+    or quality fails."""
+    from pipelines.orchestrate import StepResult, changed_tables, run_pipeline
 
     table = Table("step", "status", "records", "accepted", "quarantined", "detail",
                   title="Pipeline run")  # fmt: skip
@@ -112,7 +114,7 @@ def pipeline_run_command(
     def show(step: StepResult) -> None:
         colour = {"done": "green", "skipped": "yellow"}.get(step.status, "red")
         records = (f"{n:,}" for n in step.records)
-        table.add_row(step.name, f"[{colour}]{step.status}[/]", *records, step.detail)
+        table.add_row(step.name, f"[{colour}]{step.status}[/]", *records, escape(step.detail))
 
     with console.status("running the pipeline ..."):
         steps, report = run_pipeline(
@@ -120,22 +122,30 @@ def pipeline_run_command(
             quality=quality,
         )  # fmt: skip
     console.print(table)
+    for step in steps:
+        if step.run_id:
+            alerted = f"; {len(step.alerts)} alert(s) raised" if step.alerts else ""
+            console.print(f"[red]{step.name} failed[/]: recorded as run {step.run_id} "
+                          f"(`encore pipeline status`){alerted}")  # fmt: skip
     failing = [r for r in report.results if not r.passed]
     verdict = "[green]passed[/]" if report.passed else "[red]failed[/]"
     if quality == "warehouse":
         scope = "of the warehouse"
-    else:
+    elif changed_tables(steps):
         scope = "of the tables this run changed"
-        if report.results:
-            scope += f" ({', '.join(sorted({r.entity for r in report.results}))})"
-    if report.results or quality == "warehouse":
+        scope += f" ({', '.join(sorted({r.entity for r in report.results}))})"
+    else:
+        scope = None
+    if scope is None:
+        stale = "[yellow]stale[/]" if failing else "[green]fresh[/]"
+        console.print(f"no data changed, so only the freshness of the loads was checked: {stale} "
+                      f"({len(report.results)} check(s), {len(failing)} over limit; "
+                      "`encore quality report` checks the whole warehouse)")  # fmt: skip
+    else:
         console.print(
             f"data quality {scope} {verdict}: {len(report.results)} checks, "
             f"{len(failing)} over limit"
         )
-    else:
-        console.print("no data changed, so no quality checks ran "
-                      "(`encore quality report` checks the whole warehouse)")  # fmt: skip
     for r in failing:
         console.print(f"  {r.entity}: {r.name} ({r.share:.1%} of {r.rows:,})")
     if any(s.status == "failed" for s in steps) or not report.passed:

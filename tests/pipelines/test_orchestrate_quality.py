@@ -44,9 +44,10 @@ def test_a_run_judges_the_tables_it_changed_and_the_warehouse_on_request(
     assert "0 over limit" in out
     assert "sale belongs to a known concert" not in out
 
-    code, out = _run()  # nothing new: nothing to judge
+    code, out = _run()  # nothing new: only the loads' freshness to judge, and it is fine
     assert code == 0, out
-    assert "no data changed, so no quality checks ran" in out
+    assert "no data changed, so only the freshness of the loads was checked: fresh" in out
+    assert "sale belongs to a known concert" not in out
 
     code, out = _run("--quality", "warehouse")  # the whole warehouse, on request
     assert code == 1, out
