@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ValidationError
 from core.settings import Settings
 from core.warehouse import reading
-from pipelines.ingest import FileOutcome, ingest_files
+from pipelines.ingest import FileOutcome, expand_inputs, ingest_files
 from tools.context import ToolContext
 from tools.results import Table
 
@@ -54,14 +55,47 @@ def _require_writer(ctx: ToolContext) -> None:
         )
 
 
-def _allowed_file(settings: Settings, path: str) -> Path:
-    """Uploads must sit under the data dir or the working directory (no reading /etc via CSV)."""
+class IngestSettings(BaseSettings):
+    """Which folders `ingest_file` reads from (`ENCORE_INGEST_*`), besides the data dir's inbox."""
+
+    model_config = SettingsConfigDict(env_prefix="ENCORE_INGEST_", env_file=".env", extra="ignore")
+
+    roots: list[Path] = Field(
+        default_factory=list, description="more folders files may be ingested from; JSON list"
+    )
+    allow_cwd: bool = Field(
+        False,
+        description="also the server's working directory (off: an MCP client could load "
+        "any CSV/JSON/XML under wherever the server was started)",
+    )
+
+
+def allowed_roots(settings: Settings, ingest: IngestSettings | None = None) -> list[Path]:
+    """The folders `ingest_file` reads from: the data dir's uploads and landing folders, the
+    configured roots, and the working directory only when configured."""
+    ingest = ingest or IngestSettings()
+    roots = [settings.data_dir / "uploads", settings.data_dir / "landing", *ingest.roots]
+    if ingest.allow_cwd:
+        roots.append(Path.cwd())
+    return [root.expanduser().resolve() for root in roots]
+
+
+def _allowed_files(
+    settings: Settings, path: str, ingest: IngestSettings | None = None
+) -> list[Path]:
+    """The file, or the files of a folder, if every one resolves (symlinks followed) inside an
+    allowed root: no reading /etc or the data dir's users file through a CSV parser."""
+    roots = allowed_roots(settings, ingest)
     resolved = Path(path).expanduser().resolve()
-    roots = [settings.data_dir.resolve(), Path.cwd().resolve()]
-    if not any(resolved.is_relative_to(root) for root in roots):
+
+    def inside(file: Path) -> bool:
+        return any(file.resolve().is_relative_to(root) for root in roots)
+
+    if not inside(resolved):
         raise ValidationError(
             f"{path} is outside the folders Encore ingests from "
-            f"({', '.join(str(r) for r in roots)}); copy it into {settings.data_dir / 'uploads'}",
+            f"({', '.join(str(r) for r in roots)}); copy it into {roots[0]} "
+            "(or add its folder to ENCORE_INGEST_ROOTS)",
             path=path,
         )
     if not resolved.exists():
@@ -70,7 +104,16 @@ def _allowed_file(settings: Settings, path: str) -> Path:
         raise ValidationError(
             f"{resolved.name}: Encore reads {', '.join(sorted(_FORMATS))} files", path=path
         )
-    return resolved
+    files = expand_inputs([resolved])
+    escaping = [f for f in files if not inside(f)]
+    if escaping:  # a symlink inside an allowed folder pointing elsewhere
+        raise ValidationError(
+            f"{escaping[0].name} in {path} links outside the folders Encore ingests from",
+            path=str(escaping[0]),
+        )
+    if not files:
+        raise ValidationError(f"no files to ingest in {path}", path=path)
+    return files
 
 
 def _report(outcome: FileOutcome) -> FileReport:
@@ -101,19 +144,23 @@ def ingest_file(
 ) -> TriggerResult:
     """Ingest a CSV/JSON/XML file (or folder) into the warehouse. WRITES: needs confirm=True.
 
+    Only files under the data dir's `uploads` or `landing` folder (or a folder the operator
+    configured) can be ingested; others are refused with the folders that are allowed.
+
     The entity (artists, venues, concerts, ticket_sales, fans, concert_results) is inferred from
     the columns when not given. Bad rows are quarantined with reasons, never dropped.
     """
     _require_writer(ctx)
-    target = _allowed_file(ctx.settings, path)
+    files = _allowed_files(ctx.settings, path)
     if not confirm:
+        what = files[0].name if len(files) == 1 else f"{len(files)} files from {Path(path).name}"
         return TriggerResult(
             status="needs_confirmation",
-            message=f"ingest {target.name} as {entity or 'the entity its columns show'}; "
+            message=f"ingest {what} as {entity or 'the entity its columns show'}; "
             "call again with confirm=true to load it",
         )
     outcomes = ingest_files(
-        ctx.settings, [target], entity=entity, source=source or f"upload:{ctx.user}"
+        ctx.settings, files, entity=entity, source=source or f"upload:{ctx.user}"
     )
     files = [_report(o) for o in outcomes]
     failed = [f for f in files if f.status == "failed"]
