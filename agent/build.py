@@ -52,7 +52,7 @@ from strands.types.tools import AgentTool
 
 from agent.config import AgentSettings
 from agent.memory.base import Memory
-from agent.memory.failsoft import FailSoftMemory
+from agent.memory.failsoft import FailSoftMemory, UnavailableMemory
 from agent.memory.local import LocalMemory
 from agent.memory.tools import memory_tools
 from agent.prompt import system_prompt
@@ -572,7 +572,16 @@ def _shared_model(
 
 
 def open_memory(settings: Settings, agent_settings: AgentSettings) -> FailSoftMemory:
-    """The configured memory store, wrapped so a failing store never breaks a turn."""
+    """The configured memory store, wrapped so a failing store never breaks a turn; a store
+    that cannot even be opened (a damaged file) leaves the agent answering without memory."""
+    try:
+        return FailSoftMemory(_open_store(settings, agent_settings))
+    except Exception as exc:  # memory is optional (DESIGN 5), whatever broke it
+        log.warning("memory store unavailable (%s); answering without memory", exc)
+        return FailSoftMemory(UnavailableMemory(exc))
+
+
+def _open_store(settings: Settings, agent_settings: AgentSettings) -> Memory:
     inner: Memory
     if agent_settings.memory == "agentcore":
         from agent.memory.agentcore import AgentCoreMemory
@@ -594,7 +603,7 @@ def open_memory(settings: Settings, agent_settings: AgentSettings) -> FailSoftMe
                     max_events=agent_settings.memory_max_events,
                 )
         inner = local
-    return FailSoftMemory(inner)
+    return inner
 
 
 def build_agent(

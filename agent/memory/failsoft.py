@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from agent.memory.base import Memory, MemoryEvent, PreferenceKind, Preferences, Role
 from core.errors import ValidationError
@@ -51,3 +51,32 @@ class FailSoftMemory:
 
     def purge(self, now: dt.datetime | None = None) -> int:
         return self._try("purge", lambda: self.inner.purge(now), 0)
+
+
+class UnavailableMemory:
+    """A store that could not be opened (a damaged file, an unreachable service): every call
+    raises why, so that `FailSoftMemory` answers without memory instead of the turn failing."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def _fail(self) -> NoReturn:
+        raise self.error
+
+    def add_event(self, user: str, session: str, role: Role, text: str) -> None:
+        self._fail()
+
+    def events(self, user: str, session: str, limit: int = 20) -> list[MemoryEvent]:
+        self._fail()
+
+    def preferences(self, user: str) -> Preferences:
+        self._fail()
+
+    def set_preference(self, user: str, kind: PreferenceKind, value: Any) -> Preferences:
+        self._fail()
+
+    def forget(self, user: str, kind: PreferenceKind | None = None) -> Preferences:
+        self._fail()
+
+    def purge(self, now: dt.datetime | None = None) -> int:
+        self._fail()
