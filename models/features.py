@@ -60,20 +60,15 @@ _HISTORY = """
 """
 
 
-def _running(group: str, prefix: str, *, every_group: bool) -> str:
-    """Running totals per `group`, one row per (group, event_date) as known at the end of it.
+def _running(group: str, prefix: str, rows: str) -> str:
+    """Running totals per `group` over the history `rows` (a FROM clause), one row per
+    (group, event_date) as known at the end of it.
 
-    Unless `every_group`, only the groups some target belongs to are computed: a window
-    partition sees its own rows alone, so the totals are the ones a run over every group gives,
-    at the cost of the few groups a prediction asks about instead of the whole history.
+    `rows` may keep only the groups some target belongs to: a window partition sees its own
+    rows alone, so the totals are the ones a run over every group gives, at the cost of the few
+    groups a prediction asks about instead of the whole history.
     """
-    rows = (
-        "history"
-        if every_group
-        else f"history SEMI JOIN (SELECT DISTINCT {group} FROM t) USING ({group})"
-    )
     return f"""
-    {prefix}_hist AS (
         SELECT DISTINCT {group}, event_date,
             count(*) OVER w AS {prefix}_n,
             avg(st) OVER w AS {prefix}_mean_st,
@@ -84,13 +79,22 @@ def _running(group: str, prefix: str, *, every_group: bool) -> str:
                 AS {prefix}_recent_st
         FROM {rows}
         WINDOW w AS (PARTITION BY {group} ORDER BY event_date
-                     RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-    )"""
+                     RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"""
 
 
 def _asof(group: str, prefix: str) -> str:
     on = " AND ".join(f"t.{g} = {prefix}.{g}" for g in group.split(", "))
     return f"ASOF LEFT JOIN {prefix}_hist {prefix} ON {on} AND t.as_of > {prefix}.event_date"
+
+
+def _hist(group: str, prefix: str, *, every_group: bool) -> str:
+    """The CTE `<prefix>_hist`: running totals of every group, or of the targets' groups."""
+    rows = (
+        "history"
+        if every_group
+        else f"history SEMI JOIN (SELECT DISTINCT {group} FROM t) USING ({group})"
+    )
+    return f"{prefix}_hist AS ({_running(group, prefix, rows)})"
 
 
 def _sql(*, every_group: bool) -> str:
@@ -108,10 +112,10 @@ WITH t AS (
     LEFT JOIN venues v ON v.venue_id = tg.venue_id
 ),
 history AS ({_HISTORY}),
-{_running("artist_id", "a", every_group=every_group)},
-{_running("venue_id", "v", every_group=every_group)},
-{_running("artist_id, state", "am", every_group=every_group)},
-{_running("genre", "g", every_group=every_group)}
+{_hist("artist_id", "a", every_group=every_group)},
+{_hist("venue_id", "v", every_group=every_group)},
+{_hist("artist_id, state", "am", every_group=every_group)},
+{_hist("genre", "g", every_group=every_group)}
 SELECT t.key, t.genre, t.venue_type, t.capacity, t.popularity, t.log_followers,
        t.artist_age::DOUBLE AS artist_age,
        coalesce(t.price, a.a_mean_price, g.g_mean_price) AS price,
@@ -164,41 +168,34 @@ def concert_features(
     return out[list(FEATURES)]
 
 
-# ---- a few targets: the same running totals from one small window query --------------------
+# ---- a few targets: the same running totals from a query planned in a fraction of the time --
 
 FEW_TARGETS: Final = 32
 """Up to this many targets, `concert_features` takes `_few_features`: planning the full query
-costs a prediction more than running it (four window pipelines, four ASOF joins)."""
+costs a prediction more than running it (the targets frame, four ASOF joins)."""
+
+
+def _few_totals(group: str, prefix: str, among: str) -> str:
+    """`_running` over the groups whose key is in the list parameter `among`, as uniform rows
+    (grp, k1, k2, event_date, n, mean_st, mean_tickets, mean_price, recent_st)."""
+    k1, _, k2 = group.partition(", ")
+    key = f"[{k1}, {k2}]" if k2 else k1
+    return f"""
+    SELECT '{prefix}', {k1}, {k2 or "''"}, event_date, {prefix}_n, {prefix}_mean_st,
+           {prefix}_mean_tickets, {prefix}_mean_price, {prefix}_recent_st
+    FROM ({_running(group, prefix, f"history WHERE list_contains(${among}, {key})")})"""
+
 
 _FEW_HISTORY: Final = f"""
-WITH history AS ({_HISTORY}),
-rows AS (
-    SELECT 'a' AS grp, artist_id AS k1, '' AS k2, event_date, st, tickets, price
-    FROM history WHERE list_contains($artists, artist_id)
-    UNION ALL
-    SELECT 'v', venue_id, '', event_date, st, tickets, price
-    FROM history WHERE list_contains($venues, venue_id)
-    UNION ALL
-    SELECT 'am', artist_id, state, event_date, st, tickets, price
-    FROM history WHERE list_contains($artist_states, [artist_id, state])
-    UNION ALL
-    SELECT 'g', genre, '', event_date, st, tickets, price
-    FROM history WHERE list_contains($genres, genre)
-)
-SELECT DISTINCT grp, k1, k2, event_date,
-    count(*) OVER w AS n,
-    avg(st) OVER w AS mean_st,
-    avg(tickets) OVER w AS mean_tickets,
-    avg(price) OVER w AS mean_price,
-    avg(st) OVER (PARTITION BY grp, k1, k2 ORDER BY event_date
-                  RANGE BETWEEN INTERVAL 365 DAY PRECEDING AND CURRENT ROW) AS recent_st
-FROM rows
-WINDOW w AS (PARTITION BY grp, k1, k2 ORDER BY event_date
-             RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-ORDER BY grp, k1, k2, event_date
+WITH history AS ({_HISTORY})
+{_few_totals("artist_id", "a", "artists")}
+UNION ALL {_few_totals("venue_id", "v", "venues")}
+UNION ALL {_few_totals("artist_id, state", "am", "artist_states")}
+UNION ALL {_few_totals("genre", "g", "genres")}
+ORDER BY 1, 2, 3, 4
 """
-"""Running totals of the targets' artists, venues, artist-states and genres, one partition per
-group: a window partition sees its own rows alone, so each total is the one `_running` gives."""
+"""The running totals of the targets' artists, venues, artist-states and genres: the windows of
+the full query over the same partitions, without the targets frame and the ASOF joins."""
 
 _FEW_ARTISTS: Final = """
 SELECT artist_id, genre, popularity::DOUBLE, ln(1 + followers), formed_year

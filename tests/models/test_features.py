@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from core.settings import Settings
 from core.warehouse import reading, writing
+from models import features
 from models.features import FEATURES, FEW_TARGETS, concert_features, training_targets
 from tests.conftest import copy_warehouse
 
@@ -133,3 +135,19 @@ def test_a_prediction_s_few_targets_take_the_small_query_with_the_same_features(
     assert small.loc["no-artist", "a_n"] == 0 and pd.isna(small.loc["no-artist", "genre"])
     assert small.loc["no-venue", "v_n"] == 0 and pd.isna(small.loc["no-venue", "capacity"])
     assert small.loc["upcoming", "a_n"] > 0 and small.loc["priced", "price"] == 55.0
+
+
+def test_the_small_query_gives_the_bits_the_targets_query_gave(
+    small_warehouse: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On one thread (DuckDB's parallel windows may add their rows in another order from one
+    run to the next) the few-targets query computes exactly what the targets' query computed
+    before it: the same windows over the same partitions."""
+    one_thread = small_warehouse.model_copy(update={"query_threads": 1})
+    with reading(one_thread) as con:
+        targets = training_targets(con)
+        few = targets.iloc[[5, 300, 700, 900, len(targets) - 1]]
+        small = concert_features(con, few)
+        monkeypatch.setattr(features, "FEW_TARGETS", 0)
+        before = concert_features(con, few)
+    pd.testing.assert_frame_equal(small, before, check_exact=True)
