@@ -151,16 +151,16 @@ def ingest_file(
     the columns when not given. Bad rows are quarantined with reasons, never dropped.
     """
     _require_writer(ctx)
-    files = _allowed_files(ctx.settings, path)
+    inputs = _allowed_files(ctx.settings, path)
     if not confirm:
-        what = files[0].name if len(files) == 1 else f"{len(files)} files from {Path(path).name}"
+        what = inputs[0].name if len(inputs) == 1 else f"{len(inputs)} files from {Path(path).name}"
         return TriggerResult(
             status="needs_confirmation",
             message=f"ingest {what} as {entity or 'the entity its columns show'}; "
             "call again with confirm=true to load it",
         )
     outcomes = ingest_files(
-        ctx.settings, files, entity=entity, source=source or f"upload:{ctx.user}"
+        ctx.settings, inputs, entity=entity, source=source or f"upload:{ctx.user}"
     )
     files = [_report(o) for o in outcomes]
     failed = [f for f in files if f.status == "failed"]
