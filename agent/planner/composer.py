@@ -203,16 +203,32 @@ def _health(call: Call, _artist: str | None) -> str:
 def _profile(call: Call, _artist: str | None) -> str:
     r = call.result if isinstance(call.result, dict) else {}
     a, s, g = r.get("artist") or {}, r.get("summary") or {}, r.get("genre_standing") or {}
-    text = (
-        f"**{a.get('name')}** ({a.get('genre')}): {fmt(s.get('concerts'))} completed concerts, "
-        f"{fmt(s.get('tickets_sold'))} tickets sold, {fmt(s.get('gross_revenue'), 'gross')} gross, "
-        f"average sell-through {fmt(s.get('avg_sell_through'), 'sell_through')}."
-    )
+    played = bool(s.get("concerts"))
+    if played:
+        text = (
+            f"**{a.get('name')}** ({a.get('genre')}): {fmt(s.get('concerts'))} completed concerts, "
+            f"{fmt(s.get('tickets_sold'))} tickets sold, "
+            f"{fmt(s.get('gross_revenue'), 'gross')} gross, "
+            f"average sell-through {fmt(s.get('avg_sell_through'), 'sell_through')}."
+        )
+    else:
+        text = f"**{a.get('name')}** ({a.get('genre')}) has no completed concerts in our data yet."
     if g.get("artists_in_genre"):
         text += (
             f" Among {fmt(g['artists_in_genre'])} {g.get('genre')} artists they rank "
-            f"#{g.get('popularity_rank')} by popularity and "
-            f"#{g.get('tickets_rank')} by tickets sold."
+            f"#{g.get('popularity_rank')} by popularity"
+            + (
+                f" and #{g.get('tickets_rank')} by tickets sold."
+                if played and g.get("tickets_rank")
+                else "."
+            )
+        )
+    upcoming = records(r.get("upcoming"))
+    if upcoming and not played:
+        first = upcoming[0]
+        text += (
+            f" {len(upcoming)}{'+' * (len(upcoming) >= 10)} upcoming concerts; the next: "
+            f"{first.get('venue')}, {first.get('city')} on {first.get('event_date')}."
         )
     top = table_of(r.get("top_venues"))
     if top and top["rows"]:

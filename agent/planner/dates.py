@@ -14,6 +14,8 @@ _MONTHS: Final = {name.lower(): i for i, name in enumerate(calendar.month_name) 
 _UNIT_DAYS: Final = {"day": 1, "week": 7, "month": 30, "year": 365}
 _SEASONS: Final = {"spring": (3, 5), "summer": (6, 8), "fall": (9, 11), "autumn": (9, 11)}
 _MONTH_RE: Final = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_WEEKDAYS: Final = {name.lower(): i for i, name in enumerate(calendar.day_name)}
+_WEEKDAY_RE: Final = "|".join(_WEEKDAYS)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,16 @@ def _weekend(today: date, weeks_ahead: int) -> DateRange:
         saturday = today - timedelta(days=1)
     saturday += timedelta(weeks=weeks_ahead)
     return DateRange(saturday, saturday + timedelta(days=1))
+
+
+def _weekday(today: date, weekday: int, word: str | None) -> DateRange:
+    """ "next Friday" is the first Friday after today (a week on when today is Friday);
+    "this Friday" and a bare "Friday" include today."""
+    ahead = (weekday - today.weekday()) % 7
+    if ahead == 0 and word in ("next", "coming"):
+        ahead = 7
+    day = today + timedelta(days=ahead)
+    return DateRange(day, day)
 
 
 def _explicit(text: str, today: date) -> list[date]:
@@ -98,6 +110,8 @@ def parse_date_range(text: str, today: date) -> DateRange | None:
                 return _calendar_previous(unit, today)
         span = timedelta(days=_UNIT_DAYS[unit] * n)
         return DateRange(today, today + span) if forward else DateRange(today - span, today)
+    if m := re.search(rf"\b(?:(this|next|coming|on)\s+)?({_WEEKDAY_RE})\b", t):
+        return _weekday(today, _WEEKDAYS[m.group(2)], m.group(1))
     if m := re.search(r"\b(this|next)\s+weekend\b", t):
         return _weekend(today, 1 if m.group(1) == "next" else 0)
     if m := re.search(r"\b(this|last|next)\s+(spring|summer|fall|autumn)\b", t):

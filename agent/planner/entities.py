@@ -292,11 +292,25 @@ class Gazetteer:
                     if key in _COMMON or short_code or not key.strip("0123456789 "):
                         continue
                     index.setdefault(" ".join(_TOKEN.findall(key)), (kind, name))
+            for kind in ("artists", "venues"):
+                for alias, name in self._aliases(kind).items():
+                    index.setdefault(alias, (kind, name))
             self._longest = max((p.count(" ") + 1 for p in index), default=1)
             if all(kind in self._names for kind in KINDS):  # else retry the vocabulary next time
                 self._phrases = index
             return index
         return self._phrases
+
+    def _aliases(self, kind: str) -> dict[str, str]:
+        """Names as people shorten them ("Stone Drifters" for "Stone Drifters Band", "Blue Suns"
+        for "The Blue Suns"): two words or more, and only when one name shortens that way."""
+        found: dict[str, list[str]] = {}
+        for key, name in self.names(kind).items():
+            short = _SHORTENED.sub("", key).strip()
+            tokens = _TOKEN.findall(short)
+            if short != key and len(tokens) >= 2:
+                found.setdefault(" ".join(tokens), []).append(name)
+        return {alias: names[0] for alias, names in found.items() if len(set(names)) == 1}
 
     def _exact_spans(self, lowered: str) -> list[tuple[int, int, str, str]]:
         index = self._index()
@@ -319,6 +333,7 @@ class Gazetteer:
             choices = self.names(kind)
             if not choices:
                 continue
+            choices = {**self._aliases(kind), **choices}
             keys = list(choices)
             for size in (4, 3, 2):
                 for i in range(len(words) - size + 1):
@@ -339,6 +354,7 @@ class Gazetteer:
                 found.states.append(m.group(0))
 
 
+_SHORTENED = re.compile(r"^the\s+|\s+(band|orchestra|quartet|trio|ensemble)$")
 _TOKEN = re.compile(r"[\w&'-]+(?:\.[\w&'-]+)*")
 _NAME = re.compile(r"\b[A-Z][\w'.-]*(?:\s+(?:&|and|the|of|[A-Z][\w'.-]*))*\s+[A-Z][\w'.-]*")
 _NOT_NAMES = frozenset(

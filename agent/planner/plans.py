@@ -173,11 +173,17 @@ def _chart_after(kind: str) -> Step:
     return step
 
 
+_POSITION = re.compile(r"^(rank|position|row_number|id)$|_id$|_rank$", re.I)
+
+
 def _chart_args(kind: str, table: dict[str, Any]) -> dict[str, Any]:
     columns: list[str] = table["columns"]
     first = table["rows"][0] if table["rows"] else []
-    numeric = [c for c, v in zip(columns, first, strict=False) if isinstance(v, int | float)]
-    labels = [c for c in columns if c not in numeric]
+    numbers = [c for c, v in zip(columns, first, strict=False) if isinstance(v, int | float)]
+    labels = [c for c in columns if c not in numbers]
+    # a rank or an id is a position, not an amount: bars of it put the best one shortest
+    numeric = [c for c in numbers if not _POSITION.search(c)] or numbers
+    numeric.sort(key=lambda c: c != "score")  # a ranking's own measure first
     x = labels[0] if labels else columns[0]
     y = numeric[0] if numeric else columns[-1]
     if kind == "scatter" and len(numeric) >= 2:

@@ -14,7 +14,14 @@ _WRITE = re.compile(
     # an order to change data, not a question about change ("how did sales change?")
     r"^\s*(?:please\s+|can you\s+|could you\s+)?"
     r"(wipe|delete|drop|truncate|erase|change|update|modify|set|insert|overwrite)\b.*"
-    r"\b(warehouse|table|data|prices?|tickets?|venues?|artists?|concerts?|rows?|everything)\b",
+    r"\b(warehouse|database|db|tables?|data|prices?|tickets?|venues?|artists?|concerts?|rows?|"
+    r"records?|fans?|customers?|users?|sales|everything)\b",
+    re.I,
+)
+# a statement typed as SQL goes to run_sql, whose guard names what it refuses
+_SQL_STATEMENT = re.compile(
+    r"^\s*(delete\s+from|drop\s+(table|view|schema)|truncate(\s+table)?\s+\w+$|insert\s+into|"
+    r"update\s+\S+\s+set|alter\s+table|create\s+(or\s+replace\s+)?(table|view))\b",
     re.I,
 )
 _DOMAIN = re.compile(
@@ -61,6 +68,15 @@ OPERATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "pipeline_health": ("pipeline_health", {}),
     "start_pipeline_run": ("start_pipeline_run", {"confirm": False}),
 }
+_ABOUT_AN_ARTIST = (
+    "artist_profile",
+    "similar_artists",
+    "artist_venues",
+    "artist_compare_genre",
+    "external_lookup",
+    "popularity_vs_history",
+    "predict_sales",
+)
 _SCOPED = (
     "greeting",
     "memory_recall",
@@ -98,9 +114,11 @@ def override(intent: str, text: str, ents: Entities, state: DialogueState) -> st
         lowered,
     ):
         return "pipeline_health"
-    if intent != "run_sql" and _WRITE.search(text):
+    if _WRITE.search(text) and not _SQL_STATEMENT.search(text):
         return "refuse_write"
     named = ents.artists or ents.venues or ents.cities or ents.states or ents.genres
+    if intent in _ABOUT_AN_ARTIST:
+        named = named or ents.unmatched  # a name we don't know: the tool says so, with close ones
     if intent == "greeting" and not _GREETING.search(text):
         intent = "data_question" if named or _DOMAIN.search(text) else "out_of_scope"
     follow_up = state.last_call and re.search(r"\b(they|their|them|these|those)\b", lowered)

@@ -73,6 +73,8 @@ def artist_profile(ctx: ToolContext, *, artist: str) -> ArtistProfile:
         standing = _one(con, _GENRE_RANK_SQL, [artist_id, artist_id])
         standing.pop("artist_id", None)
         standing["genre"] = facts.get("genre")
+        if not summary.get("concerts"):
+            standing["tickets_rank"] = None  # no completed concert: no place by tickets sold
         history = _table(con, _HISTORY_SQL, [artist_id])
         top_venues = _table(con, _TOP_VENUES_SQL, [artist_id])
     upcoming = upcoming_concerts(ctx, artist=artist_id, limit=10)
