@@ -5,8 +5,10 @@ Figures are assembled here from the table's values; nothing the caller sends is 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+import numbers
 import re
 from typing import Any, Literal
 
@@ -213,6 +215,16 @@ def _scatter(
     return fig, title or fmt.title_for("scatter", x, y, color), note
 
 
+def _in_order(value: Any) -> tuple[int, Any]:
+    """Numbers (months, years) in numeric order, dates in time order, then text: as text,
+    month 10 came before month 2."""
+    if isinstance(value, numbers.Real):
+        return (0, float(value))
+    if isinstance(value, dt.date):
+        return (1, pd.Timestamp(value).value)
+    return (2, str(value))
+
+
 def _heatmap(
     frame: pd.DataFrame, x: str | None, y: str | None, color: str | None, title: str | None
 ) -> Built:
@@ -226,7 +238,7 @@ def _heatmap(
         "mean" if fmt.is_percent(color) or "price" in color or "avg" in color else "sum"
     )
     grid = frame.pivot_table(index=y, columns=x, values=color, aggfunc=how).sort_index()
-    grid = grid.reindex(sorted(grid.columns, key=str), axis=1)
+    grid = grid.reindex(sorted(grid.columns, key=_in_order), axis=1)
     prefix, tickformat = fmt.tick_format(color)
     fig = go.Figure(
         go.Heatmap(
