@@ -291,4 +291,6 @@ def drift_command(
             "[bold]prediction[/bold]", f"{p['psi']:.3f}", f"{p['ks']:.3f}", f"{p['ks_p']:.3g}"
         )
     console.print(table)
+    if drift.get("verdict"):
+        console.print(f"verdict: {drift['verdict']}")
     console.print(f"predictions vs actuals: {_summary(report['actuals'])}")

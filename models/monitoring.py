@@ -218,6 +218,7 @@ def drift_report(settings: Settings, *, alert: bool = True) -> dict[str, Any]:
         "features": rows,
         "prediction": prediction,
         "drifted_features": drifted,
+        "verdict": _verdict(rows, prediction, drifted, alerting=alert),
     }
     if alert and prediction["psi"] > PSI_ALERT:
         report["alert_id"] = _alert(
@@ -228,3 +229,29 @@ def drift_report(settings: Settings, *, alert: bool = True) -> dict[str, Any]:
             {"prediction": prediction, "drifted_features": drifted},
         )
     return report
+
+
+def _verdict(
+    rows: list[dict[str, Any]], prediction: dict[str, float], drifted: list[str], *, alerting: bool
+) -> str:
+    """What the figures mean, in a sentence: an alert follows the predictions' drift; inputs
+    that drifted while the predictions did not are named as something to watch."""
+    if prediction["psi"] > PSI_ALERT:
+        head = (
+            f"the predictions drifted (sell-through PSI {prediction['psi']:.2f} > {PSI_ALERT}): "
+            f"{'alert raised' if alerting else 'an alert (not written)'}; retrain or check the "
+            "inputs below"
+        )
+    else:
+        head = (
+            f"the predictions are stable (sell-through PSI {prediction['psi']:.2f} <= "
+            f"{PSI_ALERT}): no alert"
+        )
+    if not drifted:
+        return f"{head}; no input past PSI {PSI_ALERT}"
+    worst = sorted((r for r in rows if r["feature"] in drifted), key=lambda r: -r["psi"])[:3]
+    named = ", ".join(f"{r['feature']} {r['psi']:.2f}" for r in worst)
+    return (
+        f"{head}; {len(drifted)} of {len(rows)} inputs past PSI {PSI_ALERT} (largest: {named}): "
+        "upcoming concerts differ from the recent past there, to watch"
+    )
