@@ -14,6 +14,7 @@ from rich.logging import RichHandler
 from agent import commands as agent_cli
 from agent.loadtest import cli as load_cli
 from agent.stack import cli as stack_cli
+from agent.ui.users import users_app
 from core.errors import EncoreError
 from core.settings import Settings
 from evals import cli as evals_cli
@@ -59,6 +60,7 @@ app.add_typer(
 )
 aws_cli.app.add_typer(serving_cli.endpoint_app, name="endpoint")
 aws_cli.app.add_typer(stack_cli.stack_app, name="stack")
+app.add_typer(users_app, name="users")
 
 
 # `encore pipeline schedule` retrains the models after new data (requirement 3.3). Pipelines may
@@ -185,7 +187,18 @@ def demo_command(
         models_cli.train_command(model=model, as_json=False)
     if not stale:
         console.print("Reusing the trained models: " + ", ".join(models_cli.MODELS))
-    if not no_ui:
+    if no_ui:  # the login the UI would print: the REST API needs a user too
+        from agent.ui.auth import ensure_demo_user
+        from agent.ui.config import UiSettings
+
+        name, password = ensure_demo_user(settings, UiSettings().demo_user)
+        console.print(
+            f"Demo login: {name} / {password} (analyst), for the chat UI (`encore ui`) and "
+            "POST /v1/token of the REST API (`encore serve api`); more users and roles: "
+            "`encore users add NAME --role partner|analyst|admin`",
+            soft_wrap=True,  # one line to copy the password from
+        )
+    else:
         from agent.ui.launch import start_ui  # Chainlit takes seconds to import: only when used
 
         raise typer.Exit(start_ui(settings, host=host, port=port))

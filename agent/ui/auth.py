@@ -6,11 +6,15 @@ ignored) and other local users cannot read them.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -53,16 +57,24 @@ def check_password(password: str, stored: str) -> bool:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, creating it with 0600 from the start."""
+    """Write a file only its owner can read (0600 from the start), whole or not at all: a reader
+    (the API checking a password) never sees it half written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    path.chmod(0o600)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        draft.replace(path)
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 class UserStore:
-    """The local users file: `{"users": {name: {"password": hash, "role": role}}}`."""
+    """The local users file: `{"users": {name: {"password": hash, "role": role}}}`.
+
+    The chat UI and the REST API (POST /v1/token) read it; `encore users` and the demo write it.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.path = ui_dir(settings) / "users.json"
@@ -74,20 +86,47 @@ class UserStore:
         users: dict[str, dict[str, Any]] = data.get("users", {})
         return users
 
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[dict[str, dict[str, Any]]]:
+        """The users to change, written back on exit; one writer at a time across processes."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(".users.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            users = self._load()
+            yield users
+            _write_private(self.path, json.dumps({"users": users}, indent=2))
+        finally:
+            os.close(fd)  # releases the lock
+
     def names(self) -> list[str]:
         """Every local user name, sorted."""
         return sorted(self._load())
+
+    def users(self) -> list[LocalUser]:
+        """Every local user with their role, sorted by name."""
+        return [
+            LocalUser(name, str(record.get("role", "analyst")))
+            for name, record in sorted(self._load().items())
+        ]
 
     def add(self, name: str, password: str, role: str = "analyst") -> LocalUser:
         """Create or replace a user; the password is stored hashed."""
         if role not in ROLES:
             raise ValidationError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
-        if not name.strip() or len(password) < 8:
-            raise ValidationError("a user needs a name and a password of at least 8 characters")
-        users = self._load()
-        users[name] = {"password": hash_password(password), "role": role}
-        _write_private(self.path, json.dumps({"users": users}, indent=2))
+        if not name.strip() or name != name.strip() or len(password) < 8:
+            raise ValidationError(
+                "a user needs a name (no spaces around it) and a password of at least 8 characters"
+            )
+        record = {"password": hash_password(password), "role": role}
+        with self._changing() as users:
+            users[name] = record
         return LocalUser(name, role)
+
+    def remove(self, name: str) -> bool:
+        """Delete a user; False if there was none of that name."""
+        with self._changing() as users:
+            return users.pop(name, None) is not None
 
     def authenticate(self, name: str, password: str) -> LocalUser | None:
         """The user if the password matches, else None (unknown users cost the same time)."""
