@@ -192,6 +192,13 @@ def test_transient_failures_are_retried_then_alerted(
 
 # more than one DuckDB row group (122,880 rows), so a torn load could show as part of the rows
 KILLED_ROWS = 150_000
+# `encore ingest FILE --force` with its libraries imported before it is told to go: started
+# together up front, the four runs' interpreter starts (seconds each on a loaded 2-core machine)
+# overlap instead of adding up, and each run still loads in a process of its own that is killed
+READY_THEN_INGEST = (
+    "import sys, agent.cli, pipelines.ingest; print('ready', flush=True); sys.stdin.readline(); "
+    "sys.argv = ['encore', 'ingest', *sys.argv[1:], '--force']; agent.cli.main()"
+)
 
 
 @pytest.mark.slow
@@ -203,33 +210,53 @@ def test_a_killed_load_leaves_the_warehouse_as_it_was(settings: Settings, tmp_pa
         f"FROM range({KILLED_ROWS}) t(i)) TO '{path}' (HEADER)"
     )
     env = {**os.environ, "ENCORE_DATA_DIR": str(settings.data_dir)}
-    command = [str(Path(sys.executable).parent / "encore"), "ingest", str(path), "--force"]
+    shares = (0.05, 0.4, 0.7, 0.9)
+    waiting = [
+        subprocess.Popen(
+            [sys.executable, "-c", READY_THEN_INGEST, str(path)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in shares
+    ]
+    try:
+        for proc in waiting:
+            assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
 
-    def start_run() -> tuple[subprocess.Popen[bytes], float]:
-        """Start a run; return it once its raw copy appears (it is recorded as running by then)."""
-        before = _raw_copies(settings)
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        while _raw_copies(settings) == before and proc.poll() is None:
-            time.sleep(0.002)
-        return proc, time.monotonic()
+        def start_run(proc: subprocess.Popen[bytes]) -> float:
+            """Let a run go; return once its raw copy appears (it is recorded as running by
+            then)."""
+            before = _raw_copies(settings)
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+            while _raw_copies(settings) == before and proc.poll() is None:
+                time.sleep(0.002)
+            return time.monotonic()
 
-    # one full run first (in this process: a process start less), to learn how long a run
-    # takes here; it creates the warehouse and loads the rows
-    started = time.monotonic()
-    [outcome] = ingest_files(settings, [path])
-    remaining = time.monotonic() - started
-    assert outcome.status == "succeeded", outcome.message
-    with duckdb.connect(str(settings.warehouse_file)) as con:  # start from an empty table again
-        con.execute("DELETE FROM fans")
+        # one full run first (in this process), to learn how long a run takes here; it creates
+        # the warehouse and loads the rows
+        started = time.monotonic()
+        [outcome] = ingest_files(settings, [path])
+        remaining = time.monotonic() - started
+        assert outcome.status == "succeeded", outcome.message
+        with duckdb.connect(str(settings.warehouse_file)) as con:  # start from an empty table
+            con.execute("DELETE FROM fans")
 
-    # then kill runs at points spread over the rest of the run, load and commit included
-    for share in (0.05, 0.4, 0.7, 0.9):
-        proc, landed = start_run()
-        time.sleep(max(0.0, landed + remaining * share - time.monotonic()))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        (count,) = query_warehouse(settings, "SELECT count(*) FROM fans")[0]
-        assert count in (0, KILLED_ROWS)  # all or nothing, never part
+        # then kill runs at points spread over the rest of the run, load and commit included
+        for proc, share in zip(waiting, shares, strict=True):
+            landed = start_run(proc)
+            time.sleep(max(0.0, landed + remaining * share - time.monotonic()))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            (count,) = query_warehouse(settings, "SELECT count(*) FROM fans")[0]
+            assert count in (0, KILLED_ROWS)  # all or nothing, never part
+    finally:
+        for proc in waiting:
+            proc.kill()
+            proc.wait()
     statuses = [s for (s,) in query_warehouse(settings, "SELECT status FROM pipeline_runs")]
     assert "running" in statuses  # at least one kill landed inside a run, not before or after it
     assert set(statuses) <= {"running", "succeeded"}
