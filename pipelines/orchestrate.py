@@ -198,13 +198,14 @@ def record_failure(settings: Settings, step: StepResult, *, alert: bool = True) 
 def resolve_recovered(
     settings: Settings, con: duckdb.DuckDBPyConnection, steps: Iterable[StepResult]
 ) -> list[str]:
-    """Resolve the open alerts of steps that failed before and succeeded now; returns their ids.
-    Only reads unless such a step has an open alert (the monitor is opened for those only)."""
+    """Resolve the open alerts of steps that failed on their own before and did not now (a load
+    that failed is its ingest run's to alert); returns their ids. Only reads unless such a step
+    has an open alert (the monitor is opened for those only)."""
     alerting = {a.source for a in LocalMonitor(con).open_alerts()}
     resolved: list[str] = []
     for step in steps:
         source = _alert_source(step.name)
-        if step.status != "done" or source not in alerting:
+        if step.status == "skipped" or step.failed_unrecorded or source not in alerting:
             continue
         runs = [o.run.run_id for o in step.outcomes if o.run is not None]
         fingerprints = {fingerprint_for(source, metric, _dimensions(step.name))

@@ -161,9 +161,14 @@ def _summary(ticks: list[Tick], overlaps: int) -> None:
     refreshes = [r for t in ticks for r in t.refreshes if r.status == "done"]
     failed = sum(t.status == "failed" for t in ticks)
     line = f"{len(ticks)} run(s), {failed} failed, {len(refreshes)} model refresh(es)"
+    last = {r.name: r.status for t in ticks for r in t.refreshes if r.status != "skipped"}
+    unrefreshed = sorted(name for name, status in last.items() if status == "failed")
     if overlaps:
         line += f", {overlaps} firing(s) skipped while a run was still going"
-    if refreshes:
+    if unrefreshed:  # its new data waits for a refresh that has not happened: not within target
+        line += (f"; [red]refresh failed[/] for {', '.join(unrefreshed)}: its new data is not "
+                 "refreshed (requirement 3.3 not met)")  # fmt: skip
+    elif refreshes:
         worst = max(r.lag_s for r in refreshes)
         verdict = "[green]within[/]" if worst <= FRESHNESS_BUDGET_S else "[red]over[/]"
         line += f"; slowest new data to refreshed model {worst / 60:.1f} min ({verdict} 30 min)"
