@@ -3,10 +3,13 @@
 The steps, in order (`check`): parse in the DuckDB dialect (anything sqlglot cannot parse, or
 parses only as an opaque `Command`, is refused: fail closed) → exactly one statement → a read-only
 SELECT / WITH / UNION → tables on the role's allow-list (no table functions, no files, no system
-catalogs) → functions on the allow-list → columns resolved and on the allow-list → aggregates only
-for aggregate-only roles → masked columns and row filters applied by rewriting table references
-into views → a row limit. The re-rendered SQL then runs on the locked-down read-only connection
-(`core.warehouse.reading`) under a timer that interrupts it (`run_sql`).
+catalogs) → functions on the allow-list (aggregate-only roles: no aggregate that returns the rows'
+own values, such as list()) → columns resolved and on the allow-list → aggregates only for
+aggregate-only roles → minimum group sizes (a SELECT reading a table with `min_group_size` must
+aggregate, and gets HAVING COUNT(DISTINCT row key) >= n) → masked columns and row filters applied
+by rewriting table references into views → a row limit. The re-rendered SQL then runs on the
+locked-down read-only connection (`core.warehouse.reading`) under a timer that interrupts it
+(`run_sql`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,14 @@ _WRITE_NODES: tuple[type[exp.Expr], ...] = (
     exp.TruncateTable, exp.LoadData,
 )  # fmt: skip
 _QUALIFY_ALIAS = re.compile(r"^_col_\d+$")
+ROW_KEY = "encore_row_key"
+"""The hidden column a grant's view adds for counting group sizes (no caller can name it)."""
+_SPELLINGS = {
+    "ARRAY_AGG": "list()/array_agg()",
+    "GROUP_CONCAT": "string_agg()/group_concat()/listagg()",
+    "ARG_MAX": "arg_max()/max_by()",
+    "ARG_MIN": "arg_min()/min_by()",
+}
 
 
 @dataclass
@@ -168,6 +179,18 @@ def _check_functions(tree: exp.Expr, policy: Policy) -> list[str]:
     return sorted(used)
 
 
+def _check_row_level_aggregates(functions: list[str], role: Role, policy: Policy) -> None:
+    refused = [f for f in functions if f in policy.row_level_aggregates]
+    if refused:
+        names = ", ".join(_SPELLINGS.get(f, f"{f.lower()}()") for f in refused)
+        raise refuse(
+            f"role {role.name} sees aggregates only; {names} "
+            f"return{'s' if len(refused) == 1 else ''} the grouped rows' own values, not a "
+            "statistic of them: use COUNT, SUM, AVG, MIN, MAX or MEDIAN",
+            functions=refused,
+        )
+
+
 def _qualify(tree: exp.Expr, schema: Schema) -> exp.Expr:
     return qualify(
         tree, schema=schema, db="main", dialect=DIALECT, identify=False,
@@ -287,6 +310,75 @@ def _check_aggregate_only(qualified: exp.Expr, role: Role) -> None:
                 )
 
 
+def _scope_aggregates(select: exp.Select) -> bool:
+    return bool(select.args.get("group")) or any(_aggregates(e) for e in select.expressions)
+
+
+def _enforce_group_sizes(qualified: exp.Expr, role: Role) -> None:
+    """Every SELECT reading a table with a minimum group size aggregates it into big groups.
+
+    The count is of distinct row keys of each such table the SELECT reads directly, so a join
+    that repeats rows (a CROSS JOIN, a self-join) cannot make a single row's group look large.
+    """
+    pending: list[tuple[exp.Select, list[tuple[exp.Table, int]]]] = []
+    checked: set[int] = set()
+    for scope in traverse_scope(qualified):
+        reads = []
+        for source in scope.sources.values():
+            if not isinstance(source, exp.Table):
+                continue
+            grant = role.grant(source.name.lower())
+            if grant is not None and grant.min_group_size is not None:
+                reads.append((source, grant.min_group_size))
+        if not reads:
+            continue
+        select = scope.expression
+        names = ", ".join(sorted({t.name.lower() for t, _ in reads}))
+        if not isinstance(select, exp.Select) or not _scope_aggregates(select):
+            least = max(k for _, k in reads)
+            raise refuse(
+                f"role {role.name} may read {names} only in a SELECT that aggregates it "
+                f"(GROUP BY with COUNT/SUM/AVG, groups of at least {least} rows): a subquery, "
+                "CTE, EXISTS or window that passes its rows on is not allowed",
+                tables=names,
+            )
+        pending.append((select, reads))
+        checked.update(id(t) for t, _ in reads)
+    for table in qualified.find_all(exp.Table):
+        grant = role.grant(table.name.lower()) if not table.db or table.db == "main" else None
+        if grant is not None and grant.min_group_size is not None and id(table) not in checked:
+            raise refuse(f"role {role.name} may not read {table.name} this way; aggregate it in "
+                         "a plain SELECT ... FROM ... GROUP BY")  # fmt: skip
+    for select, reads in pending:
+        conditions: list[exp.Expr] = [
+            exp.GTE(
+                this=exp.Count(this=exp.Distinct(expressions=[
+                    exp.column(exp.to_identifier(ROW_KEY, quoted=True),
+                               table=exp.to_identifier(t.alias_or_name))
+                ])),
+                expression=exp.Literal.number(k),
+            )
+            for t, k in reads
+        ]  # fmt: skip
+        having = select.args.get("having")
+        if having is not None:
+            conditions.insert(0, exp.paren(having.this.copy(), copy=False))
+        select.set("having", exp.Having(this=exp.and_(*conditions)))
+
+
+def withheld_note(role: Role, checked_sql: str) -> str:
+    """Which small groups the checked SQL leaves out, for the caller ('' when none)."""
+    if f'"{ROW_KEY}"' not in checked_sql or role.tables is None:
+        return ""
+    sizes = {
+        table: grant.min_group_size
+        for table, grant in sorted(role.tables.items())
+        if grant.min_group_size is not None and f"main.{table}" in checked_sql
+    }
+    parts = [f"{table} groups of fewer than {k} rows" for table, k in sizes.items()]
+    return f"{' and '.join(parts)} are withheld for role {role.name}" if parts else ""
+
+
 def _apply_views(qualified: exp.Expr, role: Role, schema: Schema) -> None:
     """Replace reads of restricted tables with views that mask columns and filter rows."""
     for table in list(qualified.find_all(exp.Table)):
@@ -303,6 +395,10 @@ def _apply_views(qualified: exp.Expr, role: Role, schema: Schema) -> None:
             else exp.column(c)
             for c in columns
         ]
+        if grant.min_group_size is not None and grant.row_key is not None:
+            projections.append(
+                exp.alias_(exp.column(grant.row_key), exp.to_identifier(ROW_KEY, quoted=True))
+            )
         view = exp.select(*projections).from_(exp.table_(table.name, db="main"))
         if grant.row_filter:
             view = view.where(sqlglot.parse_one(grant.row_filter, read=DIALECT))
@@ -364,17 +460,21 @@ def check(
     """Check and rewrite one query for a role, or raise QueryRefusedError with the reason.
 
     `aggregated` is for SQL compiled by the semantic layer, which aggregates by construction
-    (its outer SELECT joins per-fact aggregates), so aggregate-only roles may run it.
+    (its outer SELECT joins per-fact aggregates), so aggregate-only roles may run it; minimum
+    group sizes and the refusal of row-level aggregates apply to it all the same.
     """
     tree = _read_only(sql, _parse(sql))
     tables = _check_tables(tree, role, schema)
     functions = _check_functions(tree, policy)
+    if role.aggregate_only:
+        _check_row_level_aggregates(functions, role, policy)
     names = _output_names(tree)
     qualified = _qualified(sql, tree, schema, role)  # in place: `tree` is not used afterwards
     _check_tables(qualified, role, schema)  # qualification may not add tables; be sure
     _check_columns(qualified, role)
     if role.aggregate_only and not aggregated:
         _check_aggregate_only(qualified, role)
+    _enforce_group_sizes(qualified, role)
     _restore_output_names(names, qualified)
     _apply_views(qualified, role, schema)
     fetch = _cap_limit(qualified, role, max_rows)

@@ -216,7 +216,7 @@ def lake_policy(policy: Policy) -> Policy:
                 for table, grant in role.tables.items()
             }
         roles[name] = replace(role, tables=tables, system_catalogs=frozenset())
-    return Policy(roles=roles, functions=policy.functions)
+    return replace(policy, roles=roles)
 
 
 def _schema(con: duckdb.DuckDBPyConnection, relations: set[str]) -> Schema:

@@ -22,6 +22,8 @@ class TableGrant:
     columns: frozenset[str] | None  # None: every column
     masked: dict[str, str] = field(default_factory=dict)  # column -> masking SQL
     row_filter: str | None = None
+    min_group_size: int | None = None  # reads must aggregate groups of at least this many rows
+    row_key: str | None = None  # the column that tells the rows apart when counting a group
 
     def allows(self, column: str) -> bool:
         return self.columns is None or column in self.columns
@@ -29,7 +31,12 @@ class TableGrant:
     @property
     def restricted(self) -> bool:
         """True when reads of the table go through a rewritten view (mask, filter or columns)."""
-        return bool(self.masked) or self.row_filter is not None or self.columns is not None
+        return (
+            bool(self.masked)
+            or self.row_filter is not None
+            or self.columns is not None
+            or self.min_group_size is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -52,10 +59,11 @@ class Role:
 
 @dataclass(frozen=True)
 class Policy:
-    """All roles and the function allow-list."""
+    """All roles, the function allow-list and the aggregates aggregate-only roles may not use."""
 
     roles: dict[str, Role]
     functions: frozenset[str]
+    row_level_aggregates: frozenset[str] = frozenset()
 
     def role(self, name: str) -> Role:
         """The named role; unknown roles are refused (fail closed)."""
@@ -72,10 +80,18 @@ def _grant(spec: Any, where: str) -> TableGrant:
         raise ConfigError(f"{where}: expected a mapping with columns/masked/row_filter")
     columns = spec.get("columns", ALL)
     masked = {str(k): str(v) for k, v in (spec.get("masked") or {}).items()}
+    min_group = spec.get("min_group_size")
+    row_key = spec.get("row_key")
+    if min_group is not None and (not isinstance(min_group, int) or min_group < 2 or not row_key):
+        raise ConfigError(
+            f"{where}: min_group_size needs a whole number of at least 2 and a row_key column"
+        )
     return TableGrant(
         columns=None if columns == ALL else frozenset(str(c) for c in columns),
         masked=masked,
         row_filter=spec.get("row_filter"),
+        min_group_size=min_group,
+        row_key=None if row_key is None else str(row_key),
     )
 
 
@@ -100,7 +116,8 @@ def parse_policy(data: dict[str, Any]) -> Policy:
     if not roles:
         raise ConfigError("the query policy defines no roles")
     functions = frozenset(str(f).upper() for f in data.get("functions") or ())
-    return Policy(roles=roles, functions=functions)
+    row_level = frozenset(str(f).upper() for f in data.get("row_level_aggregates") or ())
+    return Policy(roles=roles, functions=functions, row_level_aggregates=row_level)
 
 
 def load_policy(path: Path | None = None) -> Policy:

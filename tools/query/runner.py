@@ -17,7 +17,7 @@ from core.settings import Settings
 from core.warehouse import reading
 from tools.context import ToolContext
 from tools.query import audit
-from tools.query.guard import Checked, Schema, check
+from tools.query.guard import Checked, Schema, check, withheld_note
 from tools.query.policy import Policy, load_policy
 from tools.query.router import EngineChoice, EngineName, RoutedResult, choose
 from tools.results import QueryResult, Table
@@ -182,14 +182,16 @@ def run_sql(
 
     Warehouse tables: artists, venues, concerts, ticket_sales, fans, concert_results,
     concert_performance (the current, merged state). Lake relations: curated_<entity> (e.g.
-    curated_artists, curated_ticket_sales: every load's records with its load day `dt`,
-    for history) and raw_files (objects as received: source, dt, name, bytes, tier, content).
-    `engine` auto picks the engine from the tables (one query reads one engine's tables);
-    the result's `engine` and `reason` say which answered and why. The query must be a single
-    SELECT (WITH and UNION are fine). The guard refuses anything else with a reason: writes,
-    several statements, table functions, files, settings, system catalogs, columns the role
-    may not read. Results are capped at the role's row limit (`truncated` says when); the SQL
-    that ran is returned.
+    curated_artists, curated_ticket_sales: every load's records with its load day `dt`, for
+    history) and raw_files (objects as received: source, dt, name, bytes, tier, content).
+    `engine` auto picks the engine from the tables (one query reads one engine's tables); the
+    result's `engine` and `reason` say which answered and why. The query must be a single SELECT
+    (WITH and UNION are fine). The guard refuses anything else with a reason: writes, several
+    statements, table functions, files, settings, system catalogs, columns the role may not
+    read. Aggregate-only roles (partner) must aggregate, may not use list()/string_agg()/
+    first()/any_value()/arg_max(), and get only groups of at least the policy's minimum size (10
+    sales or fans): smaller groups are left out, and `reason` says so. Results are capped at the
+    role's row limit (`truncated` says when); the SQL that ran is returned.
     """
     try:
         route = choose(sql, engine)
@@ -205,5 +207,8 @@ def run_sql(
         )
     else:
         result = guarded_query(ctx, sql, max_rows=max_rows)
+    reason = route.reason
+    if note := withheld_note(load_policy().role(ctx.role), result.sql):
+        reason = f"{reason}; {note}"
     # built without validation: the rows were validated once already
-    return RoutedResult.model_construct(**dict(result), engine=route.engine, reason=route.reason)
+    return RoutedResult.model_construct(**dict(result), engine=route.engine, reason=reason)

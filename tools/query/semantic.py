@@ -17,6 +17,8 @@ from core.entities import match_name
 from core.errors import ValidationError
 from tools.context import ToolContext
 from tools.query.catalog import vocabulary
+from tools.query.guard import withheld_note
+from tools.query.policy import load_policy
 from tools.query.router import RoutedResult
 from tools.query.runner import guarded_query
 from tools.query.semantic_model import (
@@ -316,6 +318,7 @@ def semantic_query(
     )
     sql = compile_semantic(_resolve_filters(ctx, query, model), "duckdb", model)
     result = guarded_query(ctx, sql, kind="semantic", max_rows=limit, aggregated=True)
-    return RoutedResult.model_construct(
-        **dict(result), engine="warehouse", reason="semantic measures are defined on the warehouse"
-    )
+    reason = "semantic measures are defined on the warehouse"
+    if note := withheld_note(load_policy().role(ctx.role), result.sql):
+        reason = f"{reason}; {note}"
+    return RoutedResult.model_construct(**dict(result), engine="warehouse", reason=reason)
