@@ -35,6 +35,7 @@ def runtime(
     env = os.environ | {
         "ENCORE_DATA_DIR": str(data_dir),
         "ENCORE_WAREHOUSE_PATH": str(small_warehouse.warehouse_file),
+        "ENCORE_USER": "bo",  # who a call without a bearer token is (the body cannot say)
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     proc = subprocess.Popen(
@@ -108,7 +109,7 @@ def test_the_session_header_selects_the_conversation_and_its_memory(
     def ask(session: str) -> str:
         response = httpx.post(
             f"{url}/invocations",
-            json={"prompt": "hello", "user": "bo"},
+            json={"prompt": "hello"},
             headers={SESSION_HEADER: session},
             timeout=60,
         )
