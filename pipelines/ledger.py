@@ -66,10 +66,17 @@ class RunLedger:
         self.con = con
 
     def start(
-        self, pipeline: str, source: str, entity: str | None, inputs: list[dict[str, Any]]
+        self,
+        pipeline: str,
+        source: str,
+        entity: str | None,
+        inputs: list[dict[str, Any]],
+        *,
+        started_at: datetime | None = None,
     ) -> Run:
-        """Record a run as running (committed immediately, outside any load transaction)."""
-        run = Run(new_run_id(), pipeline, source, entity, utc_now(), inputs)
+        """Record a run as running (committed immediately, outside any load transaction);
+        `started_at` (UTC) for a run recorded after the fact, e.g. a step that failed."""
+        run = Run(new_run_id(), pipeline, source, entity, started_at or utc_now(), inputs)
         self.con.execute(
             "INSERT INTO pipeline_runs "
             "(run_id, pipeline, source, entity, inputs, started_at, status) "

@@ -23,6 +23,7 @@ failing inputs itself, so it passes `alert=False`: its steps are recorded, not a
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -36,7 +37,7 @@ from core.errors import EncoreError
 from core.settings import Settings
 from core.warehouse import connect_reader, connect_writer, reading
 from pipelines.ingest import WRITES, FileOutcome, ingest_files
-from pipelines.ledger import RunLedger
+from pipelines.ledger import RunLedger, utc_now
 from pipelines.monitoring import (
     DEFAULT_RULES,
     LocalMonitor,
@@ -175,7 +176,11 @@ def record_failure(settings: Settings, step: StepResult, *, alert: bool = True) 
         return
     try:
         ledger = RunLedger(con)
-        run = ledger.start(STEP_PIPELINE, step.name, None, [{"step": step.name, **step.failure}])
+        started = utc_now() - dt.timedelta(seconds=step.seconds)  # it is recorded once over
+        run = ledger.start(
+            STEP_PIPELINE, step.name, None, [{"step": step.name, **step.failure}],
+            started_at=started,
+        )  # fmt: skip
         run.attempts = step.attempts
         ledger.finish(run, "failed", error=step.detail)
         step.run_id = run.run_id

@@ -86,6 +86,14 @@ def test_cli_run_with_a_failing_api_records_it_alerts_once_and_resolves_on_recov
         query_warehouse(settings, "SELECT * FROM alerts")
     )
     assert SECRET not in everything and "apikey=***" in str(inputs)
+    # the row spans the step's own time (its four attempts), as its duration metric says
+    [(spanned, measured)] = query_warehouse(
+        settings,
+        "SELECT epoch(r.finished_at - r.started_at), m.value FROM pipeline_runs r "
+        "JOIN pipeline_metrics m USING (run_id) WHERE r.pipeline = 'run' AND m.name = 'duration_s'",
+    )
+    assert float(measured) > 0.2  # its backoff waits
+    assert abs(float(spanned) - float(measured)) < 0.25 * float(measured) + 0.25
 
     code, _ = run()  # still failing: one more failed run, the same two alerts seen again
     assert code == 1
