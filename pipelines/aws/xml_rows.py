@@ -8,59 +8,78 @@ refused before it is read, so entity expansion and external entities never happe
 then returns the refusal as data and the driver raises it as a SourceError naming the file.
 
 The file is parsed twice, once for its columns (only they reach the driver) and once for its
-rows, so no task holds more than the one file it reads; but it holds all of it, and its records:
-`binaryFiles` hands Python the file's bytes whole, and `parse_records` pushes every record to a
-sink before `rows_of` yields the first (a 26.5 MB file of 100k sales: 182 MB more at the peak,
-300k sales in 79.5 MB: 353 MB). A task's memory therefore bounds the XML file size; split larger
-files. Streaming would need both: the executor opening the object itself (boto3 for s3://, not
-`binaryFiles`) and the ingest's SAX handler fed incrementally (`IncrementalParser.feed`, draining
-records between chunks), which `pipelines.sources.files_xml` does not expose yet.
+rows, so no task holds more than the one file it reads. Neither pass keeps the file's records:
+the columns pass keeps their keys, the rows pass writes each record to a temporary file on the
+task's disk and yields them from there (a 79.5 MB file of 300k sales: 447 MB more at the peak
+when records were kept, nothing measurable beyond the file now); a gzipped file is decompressed
+as it is parsed. The file's bytes themselves are still whole in the task's memory:
+`binaryFiles` hands Python a file's content as one bytes object. Bounding that too would take
+the executor opening the object as a stream itself (boto3 for s3://), not done here.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import json
+import tempfile
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, cast
 
 from core.errors import SourceError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from pipelines.sources.files_xml import RecordSink
+
 LINE: Final = "_line"
 _REFUSED: Final = "XML with a DTD / entity declarations is refused"
 
 
-class _Records:
-    """A RecordSink that keeps records and their lines in memory (one file's, on one task)."""
+class _Columns:
+    """A RecordSink that keeps only the field keys, in first-seen order (the columns pass)."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[Mapping[str, str | None], int | None]] = []
+        self.keys: dict[str, None] = {}
 
     def add(self, record: Mapping[str, str | None], line: int | None) -> None:
-        self.records.append((record, line))
+        for key in record:
+            self.keys.setdefault(key)
 
 
-def _parse(data: bytes) -> tuple[list[tuple[Mapping[str, str | None], int | None]], str]:
-    """The file's records, or no records and why it was refused."""
+class _Spill:
+    """A RecordSink that writes each record to a temporary file on the task's disk, so the rows
+    pass holds one record at a time instead of the file's every record."""
+
+    def __init__(self, keys: list[str], file: IO[bytes]) -> None:
+        self.keys = keys
+        self.file = file
+
+    def add(self, record: Mapping[str, str | None], line: int | None) -> None:
+        row = [*(record.get(key) for key in self.keys), line]
+        self.file.write(json.dumps(row).encode() + b"\n")
+
+
+def _parse(data: bytes, sink: RecordSink) -> str:
+    """Hand the file's records to `sink`; "" or why the file was refused. A gzipped file is
+    decompressed as it is read, as the local reader does, never into a second copy."""
     from xml.sax import SAXParseException
 
     import defusedxml
 
     from pipelines.sources.files_xml import parse_records
 
-    if data[:2] == b"\x1f\x8b":  # gzip, as the local reader decompresses it
-        data = gzip.decompress(data)
-    sink = _Records()
+    stream: IO[bytes] = io.BytesIO(data)
+    if data[:2] == b"\x1f\x8b":
+        stream = cast(IO[bytes], gzip.GzipFile(fileobj=stream))
     try:
-        parse_records(io.BytesIO(data), sink)
+        parse_records(stream, sink)
     except defusedxml.DefusedXmlException as exc:
-        return [], f"{_REFUSED} ({type(exc).__name__})"
+        return f"{_REFUSED} ({type(exc).__name__})"
     except SAXParseException as exc:
-        return [], f"not well-formed XML: {exc.getMessage()} (line {exc.getLineNumber()})"
-    return sink.records, ""
+        return f"not well-formed XML: {exc.getMessage()} (line {exc.getLineNumber()})"
+    return ""
 
 
 def columns_of(data: bytes) -> tuple[dict[str, str], str]:
@@ -69,21 +88,24 @@ def columns_of(data: bytes) -> tuple[dict[str, str], str]:
     from pipelines.sources.files_common import ColumnNames
     from pipelines.sources.files_xml import display_name
 
-    records, refused = _parse(data)
+    sink = _Columns()
+    refused = _parse(data, sink)
+    if refused:
+        return {}, refused
     names = ColumnNames()
-    columns: dict[str, str] = {}
-    for record, _ in records:
-        for key in record:
-            if key not in columns:
-                columns[key] = names.add(display_name(key))
-    return columns, refused
+    return {key: names.add(display_name(key)) for key in sink.keys}, ""
 
 
 def rows_of(data: bytes, keys: list[str]) -> Iterator[tuple[Any, ...]]:
-    """The file's records as tuples of `keys`' values, then the line."""
-    records, _ = _parse(data)
-    for record, line in records:
-        yield (*(record.get(key) for key in keys), line)
+    """The file's records as tuples of `keys`' values, then the line (none if it is refused:
+    the columns pass reported why)."""
+    with tempfile.TemporaryFile() as file:
+        sink = _Spill(keys, file)
+        if _parse(data, sink):
+            return
+        file.seek(0)
+        for line in file:
+            yield tuple(json.loads(line))
 
 
 def read_xml(spark: SparkSession, uri: str) -> DataFrame:
