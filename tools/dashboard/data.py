@@ -168,6 +168,8 @@ class DashboardData:
     """Why nothing could be read (no warehouse yet); the page then shows only this."""
     sources: list[str] = field(default_factory=list)
     runs_ever: int = 0
+    built: str | None = None
+    """How the warehouse was last built whole (`encore generate` / `demo`), if it was."""
     runs: list[RunRow] = field(default_factory=list)
     reasons: list[ReasonCount] = field(default_factory=list)
     alerts: list[AlertRow] = field(default_factory=list)
@@ -212,6 +214,12 @@ def collect(settings: Settings, filters: Filters, *, drift: DriftMode = "off") -
 def _read_warehouse(con: duckdb.DuckDBPyConnection, filters: Filters, data: DashboardData) -> None:
     data.sources = [r[0] for r in con.execute(_SOURCES_SQL).fetchall()]
     data.runs_ever = _scalar(con, "SELECT count(*) FROM pipeline_runs")
+    build = con.execute(
+        "SELECT source, built_at, total_rows FROM warehouse_builds ORDER BY built_at DESC LIMIT 1"
+    ).fetchall()
+    if build:
+        source, built_at, rows = build[0]
+        data.built = f"built by {source} on {built_at:%Y-%m-%d %H:%M} UTC ({rows:,} rows)"
     window = [filters.start, filters.end, filters.source, filters.source]
     data.runs = [RunRow(*row) for row in con.execute(_RUNS_SQL, window).fetchall()]
     data.reasons = [

@@ -168,6 +168,12 @@ def _verdict(data: DashboardData, failed: int, failing_checks: int) -> str:
     if data.problem:
         return data.problem
     if data.empty:
+        if data.built:  # data, but none of it came through a pipeline: nothing to judge runs by
+            return (
+                f"The warehouse was {data.built}; no pipeline has loaded data into it since, so "
+                "there are no runs, quarantined rows or alerts to report. Load data with "
+                "`encore pipeline run` or `encore ingest FILES`."
+            )
         return NO_RUNS
     if not data.runs:
         return f"No runs match {data.filters.describe()}; widen the dates or drop the source."

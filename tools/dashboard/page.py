@@ -17,7 +17,7 @@ import plotly.io as pio
 
 from tools.dashboard.data import DashboardData
 from tools.dashboard.figures import Panel, build_panels
-from tools.dashboard.health import NO_RUNS, PipelineHealth, summarize
+from tools.dashboard.health import PipelineHealth, summarize
 
 _CSS: Final = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f5f6f8;
@@ -253,7 +253,7 @@ def render_html(
         healthy = health.message.startswith("Healthy")
         tone = "info" if not data.runs else ("good" if healthy else "bad")
         guidance = (
-            f'<div class="note info"><b>No runs yet</b> — {_e(NO_RUNS)}</div>'
+            f'<div class="note info"><b>No runs yet</b> — {_e(health.message)}</div>'
             if data.empty
             else f'<div class="note {tone}">{_e(health.message)}</div>'
         )
