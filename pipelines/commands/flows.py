@@ -169,10 +169,29 @@ def pipeline_lineage_command(
     try:
         records = source_records(con, entity, entity_id)
         steps = glue_steps(con, entity, records, settings.redshift_schema)
+        exists = bool(
+            con.execute(
+                f"SELECT count(*) FROM {entity} WHERE {KINDS[entity]}_id = ?", [entity_id]
+            ).fetchall()[0][0]
+        )
+        build = con.execute(
+            "SELECT source, built_at FROM warehouse_builds ORDER BY built_at DESC LIMIT 1"
+        ).fetchall()
     finally:
         con.close()
     if not records:
-        console.print(f"no source records are linked to {entity} {entity_id!r}")
+        if exists and build:  # a generated warehouse: its rows came from no source file
+            source, built_at = build[0]
+            console.print(
+                f"{entity} {entity_id!r} has no source records: it came with the warehouse "
+                f"{escape(source)} built on {built_at:%Y-%m-%d %H:%M} UTC (encore generate / "
+                "demo), not through a pipeline; lineage starts at records loaded by "
+                "`encore ingest` or `encore pipeline run`"
+            )
+        elif not exists:
+            console.print(f"no {KINDS[entity]} {entity_id!r} in the warehouse")
+        else:
+            console.print(f"no source records are linked to {entity} {entity_id!r}")
         raise typer.Exit(1)
     table = Table("source", "source key", "match", "run", "loaded", "raw input",
                   title=f"Lineage of {entity} {entity_id}")  # fmt: skip
