@@ -153,11 +153,13 @@ def _joins(fact: Fact, aliases: frozenset[str]) -> list[str]:
 def _fact_cte(fact: Fact, query: SemanticQuery, model: SemanticModel, measures: list[str],
               where: list[exp.Expr]) -> exp.Select:  # fmt: skip
     dims = [model.dimension(d) for d in query.dimensions]
-    parts = [d.sql for d in dims] + [model.measure(m).sql[fact.name] for m in measures] + where
+    status_named = "status" in query.dimensions or any(f.field == "status" for f in query.filters)
+    aggregates = {m: model.measure(m).sql_for(fact.name, status_named) for m in measures}
+    parts = [d.sql for d in dims] + list(aggregates.values()) + where
     aliases = frozenset().union(*(references(p) for p in parts))
     select = exp.select(
         *(exp.alias_(d.sql.copy(), d.name) for d in dims),
-        *(exp.alias_(model.measure(m).sql[fact.name].copy(), m) for m in measures),
+        *(exp.alias_(aggregates[m].copy(), m) for m in measures),
     ).from_(exp.table_(fact.table, alias=fact.alias), copy=False)
     for alias in _joins(fact, aliases):
         join = fact.joins[alias]
@@ -300,11 +302,13 @@ def semantic_query(
     """Answer "measures by dimensions" questions without writing SQL; the SQL comes back too.
 
     Measures: tickets_sold, gross_revenue, concerts, avg_ticket_price, sell_through, capacity,
-    sell_outs, fans, transactions, artists, venues. Dimensions: artist, genre, artist_country,
-    venue, venue_type, city, state, country, year, quarter, month, week, weekday, event_date,
-    status, channel, price_tier, age_band. Filters compare a dimension (names are matched
-    case-insensitively, small typos corrected) or a measure (applied after aggregating);
-    time_range limits event dates (inclusive). Example: measures=["tickets_sold"],
+    sell_outs, fans, transactions, artists, venues. `concerts` and `capacity` count completed
+    concerts unless the query filters or splits by status; `sell_through` is always the average
+    over completed concerts of each concert's tickets sold / capacity. Dimensions: artist,
+    genre, artist_country, venue, venue_type, city, state, country, year, quarter, month, week,
+    weekday, event_date, status, channel, price_tier, age_band. Filters compare a dimension
+    (names are matched case-insensitively, small typos corrected) or a measure (applied after
+    aggregating); time_range limits event dates (inclusive). Example: measures=["tickets_sold"],
     dimensions=["genre"], filters=[{"field": "state", "op": "=", "value": "CA"}].
     """
     model = load_model()

@@ -82,6 +82,14 @@ class Measure:
     description: str
     format: str
     sql: dict[str, exp.Expr]  # fact name -> aggregate, preferred fact first
+    by_status: dict[str, exp.Expr] = field(default_factory=dict)
+    """fact name -> the aggregate when the query filters or splits by status (every status)"""
+
+    def sql_for(self, fact: str, status_named: bool) -> exp.Expr:
+        """The aggregate on a fact; `status_named` when the query names the concerts' status."""
+        if status_named and fact in self.by_status:
+            return self.by_status[fact]
+        return self.sql[fact]
 
 
 @dataclass(frozen=True)
@@ -152,11 +160,15 @@ def parse_model(data: dict[str, Any]) -> SemanticModel:
     measures = {}
     for name, spec in data["measures"].items():
         sql = {f: _sql(s, f"measure {name}") for f, s in spec["sql"].items()}
-        for fact, expression in sql.items():
-            if fact not in facts or not references(expression) <= facts[fact].aliases:
+        by_status = {
+            f: _sql(s, f"measure {name}") for f, s in (spec.get("by_status") or {}).items()
+        }
+        for fact, expression in [*sql.items(), *by_status.items()]:
+            known = fact in sql and fact in facts
+            if not known or not references(expression) <= facts[fact].aliases:
                 raise ConfigError(f"semantic.yaml: measure {name} refers to an unknown fact/alias")
-        measures[name] = Measure(name, str(spec.get("description", "")),
-                                 str(spec.get("format", "number")), sql)  # fmt: skip
+        measures[name] = Measure(name, " ".join(str(spec.get("description", "")).split()),
+                                 str(spec.get("format", "number")), sql, by_status)  # fmt: skip
     dimensions = {
         name: Dimension(
             name=name,
