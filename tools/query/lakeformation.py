@@ -10,10 +10,10 @@ gets SELECT on the Glue tables of `ENCORE_GLUE_DATABASE` it may read:
     every table (admin)       Table + TableWildcard
 
 Lake Formation cannot mask, so masked columns (fan_id shown as md5 to analysts) are withheld,
-which fails closed. `aggregate_only` and `max_rows` have no Lake Formation counterpart; the query
-guard keeps enforcing them and the report says so. Syncing grants what is missing and revokes
-what the policy no longer allows, for the mapped principals on this database only; the data
-cells filters it manages are named `encore_<role>_<table>`.
+which fails closed. `aggregate_only`, `min_group_size` and `max_rows` have no Lake Formation
+counterpart; the query guard keeps enforcing them and the report says so. Syncing grants what is
+missing and revokes what the policy no longer allows, for the mapped principals on this database
+only; the data cells filters it manages are named `encore_<role>_<table>`.
 """
 
 from __future__ import annotations
@@ -113,6 +113,11 @@ def plan_grants(
             if table not in present:
                 plan.notes.append(f"role {name}, table {table}: not in Glue database {database}")
                 continue
+            if grant.min_group_size is not None:
+                plan.notes.append(
+                    f"role {name}, table {table}: min_group_size {grant.min_group_size} is "
+                    "enforced by the query guard only"
+                )
             hidden = set(grant.masked)  # Lake Formation cannot mask: withhold (fail closed)
             columns = None if grant.columns is None else sorted(grant.columns - hidden)
             if columns == []:

@@ -314,3 +314,14 @@ def test_sqli_payloads_never_return_single_partner_sales(
                             continue  # a UNION branch of literals, or the partner channel
                         assert value in big_sold_at, (sql, row)
     assert accepted > 50
+
+
+def test_lake_formation_plan_says_the_guard_alone_enforces_group_sizes(policy: Policy) -> None:
+    from tools.query.lakeformation import plan_grants
+
+    arn = "arn:aws:iam::123456789012:role/partner"
+    plan = plan_grants(policy, {"partner": arn}, "db", ["ticket_sales", "fans", "venues"])
+    assert (
+        f"role partner, table ticket_sales: min_group_size {K} is enforced by the query guard only"
+        in plan.notes
+    )
