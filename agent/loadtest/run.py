@@ -158,20 +158,25 @@ async def _phase(
 
 
 async def _warm(
-    http: httpx.AsyncClient, runtime: str, api: str, token: str, ins: vu.ApiInputs, agents: int
+    http: httpx.AsyncClient,
+    runtime: str,
+    api: str,
+    tokens: list[str],
+    ins: vu.ApiInputs,
+    agents: int,
 ) -> float:
     """Bring up what a first request pays for (each agent user's MCP server, the planner, the
     models), so the phases measure a service in use; the seconds the agent users took."""
     warm = vu.Recorder()
     session = vu.new_session()
     for question in QUESTIONS:  # every tool the questions use, loaded once
-        await vu.ask(http, warm, runtime, question, "chat-0", session)
+        await vu.ask(http, warm, runtime, question, tokens[0], session)
     rng = random.Random(0)  # noqa: S311 - a repeatable mix, not a secret
-    for _, call in vu.api_calls(http, api, token, ins, rng):
+    for _, call in vu.api_calls(http, api, tokens[0], ins, rng):
         await call()
     started = time.monotonic()
     await asyncio.gather(
-        *(vu.ask(http, warm, runtime, QUESTIONS[0], f"chat-{i}", vu.new_session())
+        *(vu.ask(http, warm, runtime, QUESTIONS[0], tokens[i], vu.new_session())
           for i in range(1, agents))
     )  # fmt: skip
     if failed := [s for s in warm.samples if s.error]:
@@ -200,7 +205,7 @@ async def _run(
         tokens = await sign_in(http, api.url, names, password)
         chats = max(1, min(users - 1, round(users * chat_share))) if users > 1 else 1
         agent_users = min(agent_users, chats)
-        warm_s = await _warm(http, runtime.url, api.url, tokens[0], ins, agent_users)
+        warm_s = await _warm(http, runtime.url, api.url, tokens, ins, agent_users)
 
         async def alone(recorder: vu.Recorder) -> None:  # the baseline: the whole mix, one user
             session, turn = vu.new_session(), 0
@@ -208,7 +213,7 @@ async def _run(
             calls = vu.api_calls(http, api.url, tokens[0], ins, rng)
             while not recorder.stop.is_set():
                 question = QUESTIONS[turn % len(QUESTIONS)]
-                await vu.ask(http, recorder, runtime.url, question, "chat-0", session)
+                await vu.ask(http, recorder, runtime.url, question, tokens[0], session)
                 for endpoint, call in calls:
                     await vu.timed(recorder, endpoint, call())
                 turn += 1
@@ -218,7 +223,7 @@ async def _run(
 
         def chatter(i: int) -> User:
             return lambda r: vu.chat_user(
-                http, r, runtime.url, QUESTIONS, user=f"chat-{i % agent_users}", offset=i,
+                http, r, runtime.url, QUESTIONS, token=tokens[i % agent_users], offset=i,
                 think_s=think_s,
             )  # fmt: skip
 
@@ -274,7 +279,7 @@ def bench_load(
         raise ConfigError("users, duration and baseline must be positive")
     with demo_data(data_dir) as (state, warehouse):
         ins = api_inputs(warehouse)
-        api_users = max(1, users)
+        api_users = max(1, users, agent_users)  # chat users sign in as the first agent_users
         names, password = add_api_users(state, api_users)
         env = {
             "ENCORE_DATA_DIR": str(state),

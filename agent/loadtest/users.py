@@ -141,12 +141,14 @@ def new_session() -> str:
 
 
 async def ask(
-    http: httpx.AsyncClient, recorder: Recorder, url: str, question: str, user: str, session: str
+    http: httpx.AsyncClient, recorder: Recorder, url: str, question: str, token: str, session: str
 ) -> httpx.Response | None:
+    """One question to the runtime as the user `token` signs in (the runtime takes the user
+    from the verified token, never from the body)."""
     request = http.post(
         f"{url}/invocations",
-        json={"prompt": question, "user": user},
-        headers={SESSION_HEADER: session},
+        json={"prompt": question},
+        headers={SESSION_HEADER: session, "Authorization": f"Bearer {token}"},
     )
     return await timed(recorder, AGENT, request, answer_error(session))
 
@@ -157,15 +159,16 @@ async def chat_user(
     url: str,
     questions: tuple[str, ...],
     *,
-    user: str,
+    token: str,
     offset: int,
     think_s: float = 0.0,
 ) -> None:
-    """A user in one conversation, asking the questions in turn from `offset`."""
+    """A user (signed in with `token`) in one conversation, asking the questions in turn from
+    `offset`."""
     session = new_session()
     turn = offset
     while not recorder.stop.is_set():
-        response = await ask(http, recorder, url, questions[turn % len(questions)], user, session)
+        response = await ask(http, recorder, url, questions[turn % len(questions)], token, session)
         turn += 1
         await _pause(recorder, response, think_s)
 
