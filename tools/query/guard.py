@@ -320,6 +320,8 @@ def _enforce_group_sizes(qualified: exp.Expr, role: Role) -> None:
     The count is of distinct row keys of each such table the SELECT reads directly, so a join
     that repeats rows (a CROSS JOIN, a self-join) cannot make a single row's group look large.
     """
+    if role.tables is None or all(g.min_group_size is None for g in role.tables.values()):
+        return
     pending: list[tuple[exp.Select, list[tuple[exp.Table, int]]]] = []
     checked: set[int] = set()
     for scope in traverse_scope(qualified):

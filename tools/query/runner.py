@@ -198,17 +198,18 @@ def run_sql(
     except QueryRefusedError as exc:
         audit.record(ctx, sql=sql, decision="refused", reason=exc.message)
         raise
+    policy = load_policy()
     if route.engine == "lake":
         from tools.query.lake_engine import lake_policy, open_lake_engine
 
-        policy = lake_policy(load_policy())
+        policy = lake_policy(policy)
         result = guarded_query(
             ctx, sql, kind="lake-sql", max_rows=max_rows, policy=policy, engine=open_lake_engine
         )
     else:
-        result = guarded_query(ctx, sql, max_rows=max_rows)
+        result = guarded_query(ctx, sql, max_rows=max_rows, policy=policy)
     reason = route.reason
-    if note := withheld_note(load_policy().role(ctx.role), result.sql):
+    if note := withheld_note(policy.role(ctx.role), result.sql):
         reason = f"{reason}; {note}"
     # built without validation: the rows were validated once already
     return RoutedResult.model_construct(**dict(result), engine=route.engine, reason=reason)

@@ -325,3 +325,32 @@ def test_lake_formation_plan_says_the_guard_alone_enforces_group_sizes(policy: P
         f"role partner, table ticket_sales: min_group_size {K} is enforced by the query guard only"
         in plan.notes
     )
+
+
+async def test_the_mcp_tools_apply_the_same_guard(query_settings: Settings) -> None:
+    """A partner's MCP client (stdio, HTTP or Claude Desktop) reaches the same refusals."""
+    from mcp.shared.memory import create_connected_server_and_client_session
+
+    from mcp_servers import build_server
+
+    server = build_server("warehouse", query_settings, role="partner")
+    async with create_connected_server_and_client_session(server._mcp_server) as client:
+        rows = await client.call_tool(
+            "run_sql",
+            {
+                "sql": "SELECT sold_at, concert_id, sum(amount) a, count(*) n FROM ticket_sales "
+                "GROUP BY sold_at, concert_id"
+            },
+        )
+        listed = await client.call_tool(
+            "run_sql", {"sql": "SELECT list(unit_price) FROM ticket_sales"}
+        )
+        tiers = await client.call_tool(
+            "semantic_query", {"measures": ["tickets_sold"], "dimensions": ["price_tier"]}
+        )
+    assert not rows.isError and rows.structuredContent is not None
+    assert rows.structuredContent["rows"] == []
+    assert "withheld for role partner" in rows.structuredContent["reason"]
+    assert listed.isError and "grouped rows' own values" in listed.content[0].text  # type: ignore[union-attr]
+    assert not tiers.isError and tiers.structuredContent is not None
+    assert len(tiers.structuredContent["rows"]) >= 2
