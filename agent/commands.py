@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table as RichTable
@@ -65,23 +66,66 @@ def _service(
 
 
 def render_table(table: Table, limit: int = 20) -> RichTable:
-    """A warehouse table for the terminal (first `limit` rows)."""
-    out = RichTable(show_lines=False, header_style="bold")
-    for column in table.columns:
-        out.add_column(column)
-    for row in table.rows[:limit]:
-        out.add_row(*("" if v is None else f"{v:,.2f}" if isinstance(v, float) else str(v)
-                      for v in row))  # fmt: skip
+    """A warehouse table for the terminal (first `limit` rows), its cells formatted as the chat
+    UI's grids show them (91%, $75.7K, 12,345)."""
+    from agent.ui.cells import display_rows
+
+    out = RichTable(
+        box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False,
+        collapse_padding=True,
+    )  # fmt: skip
+    rows = display_rows(table, limit)
+    headers = [column.replace("_", " ") for column in table.columns]  # wrap at their words
+    # in a narrow terminal columns wrap between words, not inside them, while there is room
+    words = []
+    for index, header in enumerate(headers):
+        texts = [header, *(row[index] for row in rows)]
+        words.append(min(max((len(w) for t in texts for w in t.split()), default=1), 16))
+    fits = sum(words) + 3 * len(words) <= console.width  # rich pads and spreads columns
+    first = table.rows[0] if table.rows else []
+    for index, header in enumerate(headers):
+        value = first[index] if index < len(first) else None
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        out.add_column(
+            header,
+            justify="right" if number else "left",
+            overflow="fold",
+            min_width=words[index] if fits else None,
+        )
+    for row in rows:
+        out.add_row(*row)
     if len(table.rows) > limit:
-        out.caption = f"{len(table.rows) - limit} more rows"
+        out.caption = f"{len(table.rows) - limit} more rows (`--json` prints them all)"
     return out
 
 
+def _print_table(table: RichTable) -> None:
+    """A table at its full width when the output is not a terminal (a file, a pipe, a test):
+    there is no screen edge to wrap or cut its cells at."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = console.measure(table, options=console.options.update(width=10_000)).maximum
+    Console(width=max(width, console.width)).print(table)
+
+
 def render_result(result: TurnResult, *, answer: bool = True) -> None:
-    if answer:
-        console.print(Markdown(result.answer or "_(no answer)_"))
+    """An answer for the terminal: its text (without the markdown tables printed below it as
+    tables), each table once, the SQL and charts; a write waiting for confirmation as what it
+    would do and the command that does it, instead of the tool's raw answer."""
+    from agent.ui.render import without_tables
+    from agent.ui.writes import pending_write, terminal_text
+
+    pending = pending_write(result.tool_calls)
+    if pending is not None:
+        console.print(Markdown(terminal_text(pending)))
+    elif answer:
+        text = result.answer or "_(no answer)_"
+        if result.tables:
+            text = without_tables(text, result.tables) or "_(see the table)_"
+        console.print(Markdown(text))
     for table in result.tables:
-        console.print(render_table(table))
+        _print_table(render_table(table))
     for sql in result.sql:
         console.print(f"[dim]SQL: {sql}[/dim]")
     for chart in result.charts:
