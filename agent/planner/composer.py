@@ -120,6 +120,9 @@ def compose(intent: str, calls: list[Call], notes: list[str], state_artist: str 
         if call.error is not None:
             parts.append(explain_error(call))
             continue
+        if intent == "low_confidence" and call.name in ("upcoming_concerts", "predict_concerts"):
+            parts.append(_low_confidence(call))
+            continue
         writer = _WRITERS.get(call.name, _generic)
         parts.append(writer(call, state_artist))
     if intent == "popularity_vs_history":
@@ -329,6 +332,55 @@ def _predict(call: Call, _artist: str | None) -> str:
     return "\n".join([head, *("- " + _prediction(i) for i in items[:10])]).strip()
 
 
+def _low_confidence(call: Call) -> str:
+    """Only the forecasts the model is unsure of (the concert list they came from is implied)."""
+    if call.name == "upcoming_concerts":
+        return "" if records(call.result) else "No concerts are scheduled then."
+    items = records(call.result)
+    unsure = [i for i in items if i.get("low_confidence")]
+    if not unsure:
+        return f"None of the {len(items)} concerts' forecasts is low-confidence."
+    head = (
+        f"{len(unsure)} of {len(items)} concerts have low-confidence forecasts "
+        "(take their numbers as rough):"
+    )
+    return "\n".join([head, *("- " + _prediction(i) for i in unsure[:15])]) + (
+        f"\n…and {len(unsure) - 15} more." if len(unsure) > 15 else ""
+    )
+
+
+def _analysis(call: Call, _artist: str | None) -> str:
+    """A sandbox analysis: what it printed, its first table, and what a correlation means."""
+    r = call.result if isinstance(call.result, dict) else {}
+    if r.get("error"):
+        return f"The analysis failed: {r['error']}"
+    parts = [str(r.get("stdout") or "").strip()]
+    tables = r.get("tables") or []
+    rows = records(tables[0]) if tables else []
+    pearson = next((x for x in rows if x.get("method") == "pearson"), None)
+    if pearson is not None and _is_number(pearson.get("correlation")):
+        value = float(pearson["correlation"])
+        strength = (
+            "practically no"
+            if abs(value) < 0.1
+            else "a weak"
+            if abs(value) < 0.3
+            else "a moderate"
+            if abs(value) < 0.5
+            else "a strong"
+        )
+        x, y = (call.input.get("params") or {}).get("x"), (call.input.get("params") or {}).get("y")
+        direction = "" if abs(value) < 0.1 else (" positive" if value > 0 else " negative")
+        parts.insert(
+            0,
+            f"Correlation of {str(x).replace('_', ' ')} with {str(y).replace('_', ' ')}: "
+            f"r = {value:.2f}, {strength}{direction} linear relationship.",
+        )
+    if tables and table_of(tables[0]):
+        parts.append(markdown(tables[0]))
+    return "\n\n".join(p for p in parts if p)
+
+
 def _chart(call: Call, _artist: str | None) -> str:
     title = call.result.get("title") if isinstance(call.result, dict) else None
     return f"Here is a {call.input.get('kind', 'bar')} chart: {title or call.input.get('title')}."
@@ -387,6 +439,7 @@ _WRITERS = {
     "predict_ticket_sales": _predict,
     "predict_concerts": _predict,
     "make_chart": _chart,
+    "run_analysis": _analysis,
     "lookup_source": _lookup,
     "recall_memory": _memory,
     "remember_preference": _memory,

@@ -264,6 +264,9 @@ class Gazetteer:
             if not any(taken[start:end]):
                 taken[start:end] = [True] * (end - start)
                 chosen.append(span)
+        for span in _inside_longer_names(text, chosen):
+            chosen.remove(span)  # "Madison Square Garden" is not the city of Madison
+            taken[span[0] : span[1]] = [False] * (span[1] - span[0])
         for _start, _end, kind, name in sorted(chosen):
             _add(found, kind, name)
         self._fuzzy(lowered, taken, found)
@@ -360,6 +363,30 @@ _NAME = re.compile(r"\b[A-Z][\w'.-]*(?:\s+(?:&|and|the|of|[A-Z][\w'.-]*))*\s+[A-
 _NOT_NAMES = frozenset(
     {"Spotify", "Ticketmaster", "Setlist.fm", "I", "Q1", "Q2", "Q3", "Q4", "SQL"}
 )
+
+
+_PLACE_WORDS: Final = frozenset({"city", "state", "area", "metro", "county", "downtown", "bay"})
+
+
+def _inside_longer_names(
+    text: str, chosen: list[tuple[int, int, str, str]]
+) -> list[tuple[int, int, str, str]]:
+    """Place names that are only part of a longer capitalised name no vocabulary knows
+    ("Madison" in "Madison Square Garden"): that name is something else, e.g. a venue."""
+    inside = []
+    for m in _NAME.finditer(text):
+        if m.start() == 0:
+            continue
+        within = [c for c in chosen if m.start() <= c[0] and c[1] <= m.end()]
+        if len(within) != 1 or within[0][2] not in ("cities", "states"):
+            continue
+        start, end = within[0][0], within[0][1]
+        rest = (text[m.start() : start] + " " + text[end : m.end()]).split()
+        # other capitalised words ("Square Garden"), not codes ("Texas and CA") nor "City"
+        named = [w for w in rest if not w.isupper() and w.lower() not in _PLACE_WORDS | _COMMON]
+        if named:
+            inside.append(within[0])
+    return inside
 
 
 def _unmatched_names(text: str, taken: list[bool]) -> list[str]:

@@ -92,27 +92,54 @@ class Plan:
 
 _NARROWEST_FIRST = ("genre", "venue_type", "capacity_band")
 """The venue-ranking filters dropped, in this order, when together they match no venue."""
+_FILTER_NAMES = {
+    "city": "city",
+    "state": "state",
+    "genre": "genre",
+    "venue_type": "venue type",
+    "capacity_band": "capacity band",
+}
 
 
-def relax_when_empty(plan: Plan) -> Step:
-    """Rank again without the narrowest filter when the ranking before found nothing, and say
-    which filter was dropped ("No matches" helps nobody choosing a venue)."""
+def relax_when_empty(plan: Plan, carried: tuple[str, ...] = ()) -> Step:
+    """Rank again without one filter when the ranking before found nothing: first a place
+    carried over from an earlier question (`carried`), then the narrowest asked one; the note says
+    which filters together matched nothing and which were dropped ("No matches" helps nobody)."""
 
     def step(done: list[Call]) -> Call | None:
         if not done or done[-1].name != "venue_ranking" or records(done[-1].result):
             return None
-        args = dict(done[-1].input)
-        for key in _NARROWEST_FIRST:
-            if args.get(key):
-                dropped = args.pop(key)
-                plan.notes.append(
-                    f"No venue matched {key.replace('_', ' ')} '{dropped}' together with the "
-                    "other filters, so these are the best without it."
-                )
-                return Call("venue_ranking", args)
+        tried = [c.input for c in done if c.name == "venue_ranking"]
+        asked = tried[0]
+        for dropped in _relaxations(asked, carried):
+            args = {k: v for k, v in asked.items() if k not in dropped}
+            if args in tried:
+                continue
+            every = [f"{_FILTER_NAMES[k]} '{asked[k]}'" for k in _FILTER_NAMES if asked.get(k)]
+            gone = [f"{_FILTER_NAMES[k]} '{asked[k]}'" for k in _FILTER_NAMES if k in dropped]
+            note = (
+                f"No venue matched {' and '.join(every)} together, so these are the best "
+                f"without {' and '.join(gone)}."
+            )
+            plan.notes[:] = [n for n in plan.notes if not n.startswith("No venue matched")]
+            plan.notes.append(note)
+            return Call("venue_ranking", args)
         return None
 
     return step
+
+
+def _relaxations(asked: dict[str, Any], carried: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Filters to leave out, in order: the carried-over place; one asked filter at a time,
+    narrowest first; then more of them together."""
+    place = tuple(k for k in carried if asked.get(k))
+    narrow = [k for k in _NARROWEST_FIRST if asked.get(k)]
+    sets: list[tuple[str, ...]] = [place] if place else []
+    sets += [(k,) for k in narrow]
+    sets += [tuple(narrow[:i]) for i in range(2, len(narrow) + 1)]
+    if place and narrow:
+        sets.append((*place, *narrow))
+    return sets
 
 
 def _const(name: str, **args: Any) -> Step:
@@ -173,6 +200,7 @@ def _chart_after(kind: str) -> Step:
     return step
 
 
+_TIME_DIMENSIONS = ("year", "quarter", "month", "week", "weekday")
 _POSITION = re.compile(r"^(rank|position|row_number|id)$|_id$|_rank$", re.I)
 
 
@@ -188,6 +216,19 @@ def _chart_args(kind: str, table: dict[str, Any]) -> dict[str, Any]:
     y = numeric[0] if numeric else columns[-1]
     if kind == "scatter" and len(numeric) >= 2:
         x, y = numeric[0], numeric[1]  # two measures against each other
+    if kind == "heatmap" and len(labels) >= 2 and numeric:
+        # time across, the other category down, the measure as colour
+        across = next((c for c in labels if c in _TIME_DIMENSIONS), labels[1])
+        down = next(c for c in labels if c != across)
+        return {
+            "kind": kind,
+            "table": {"columns": columns, "rows": table["rows"]},
+            "x": across,
+            "y": down,
+            "color": numeric[0],
+            "title": f"{numeric[0].replace('_', ' ')} by {down.replace('_', ' ')} and "
+            f"{across.replace('_', ' ')}",
+        }
     if kind == "map":
         sizes = [c for c in numeric if c.lower() not in ("latitude", "longitude", "lat", "lon")]
         y = sizes[0] if sizes else y
@@ -201,7 +242,6 @@ def _chart_args(kind: str, table: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_TIME_DIMENSIONS = ("year", "quarter", "month", "week", "weekday")
 _TIME_ADVERBS = {
     "monthly": "month",
     "quarterly": "quarter",
@@ -236,11 +276,17 @@ def question_dimensions(text: str) -> list[str]:
     for m in _NAMED_DIMENSION.finditer(lowered):
         after = lowered[m.end() :]
         add(after, plurals)
-        singular = re.match(r"(venue|artist|genre|city|state)\b", after)
-        if m.group(1) in ("which", "what") and singular:
-            add(after, _DIMENSION_NAMES)  # "which venue sold the most"
-    for m in re.finditer(r"\b(?:by|per|each|across)\s+([a-z][a-z ]*)", lowered):
-        add(m.group(1), _DIMENSION_NAMES)
+        singular = re.match(
+            r"(venue type|venue|artist|genre|city|state|country|(sales )?channel|price tier|"
+            r"age band|month|year|quarter|week|weekday|day of (the )?week)\b",
+            after,
+        )
+        period = singular and singular.group(1) in _TIME_DIMENSIONS
+        if singular and (m.group(1) in ("which", "what") or period):
+            add(after, _DIMENSION_NAMES)  # "which venue sold the most", "the best month"
+    for m in re.finditer(r"\b(?:by|per|each|across)\s+([a-z][a-z ,]*)", lowered):
+        for part in re.split(r"\s*(?:,|\band\b)\s*", m.group(1))[:3]:
+            add(part, _DIMENSION_NAMES)
     for adverb, dim in _TIME_ADVERBS.items():
         if re.search(rf"\b{adverb}\b", lowered) and dim not in dims:
             dims.append(dim)
@@ -259,15 +305,17 @@ def data_question(text: str, ents: Entities) -> Step:
         skip = ("genre",)  # "by country" names the dimension, not the genre
     filters = _filters(ents, skip) + _status_filter(lowered)
     time = [d for d in dims if d in _TIME_DIMENSIONS]
+    # "which month had the highest ...": the months ranked by the measure, not in time order
+    best_period = bool(_RANKED.search(lowered) and _WHICH_PERIOD.search(lowered))
     order = (
         [{"field": d, "descending": False} for d in time]
-        if time
-        else [{"field": measures[0], "descending": True}]
+        if time and not best_period
+        else [{"field": measures[0], "descending": not _LOWEST.search(lowered)}]
         if dims
         else []
     )
     # a ranking shows its top rows; a breakdown ("by state", "monthly") every group
-    limit = ents.limit or (10 if _RANKED.search(lowered) and not time else 500)
+    limit = ents.limit or (10 if _RANKED.search(lowered) and (best_period or not time) else 500)
     return _const(
         "semantic_query",
         measures=measures,
@@ -278,6 +326,11 @@ def data_question(text: str, ents: Entities) -> Step:
         limit=limit,
     )
 
+
+_WHICH_PERIOD = re.compile(
+    r"\b(which|what|best|worst|busiest|top)\s+(\d+\s+)?(months?|years?|quarters?|weeks?|weekdays?)\b"
+)
+_LOWEST = re.compile(r"\b(lowest|least|worst|fewest|smallest)\b")
 
 _STATUS = (
     (r"\b(scheduled|upcoming|planned|on sale)\b", "scheduled"),
@@ -305,6 +358,11 @@ def refine(call: Call, ents: Entities, text: str, today: date) -> Call:
         if ents.dates:
             args["time_range"] = ents.dates.as_time_range()
     else:
+        # a new place replaces the old one: "only in Texas" after New York is not New York, TX
+        if ents.states and not ents.cities:
+            args.pop("city", None)
+        if ents.cities and not ents.states:
+            args.pop("state", None)
         for key, values in (
             ("city", ents.cities),
             ("state", ents.states),
@@ -332,10 +390,25 @@ def refine(call: Call, ents: Entities, text: str, today: date) -> Call:
                 args["date_to"] = ents.dates.end.isoformat()
         if ents.capacity_band and call.name == "venue_ranking":
             args["capacity_band"] = ents.capacity_band
+        if call.name == "venue_ranking" and (seats := seat_bounds(ents, text)):
+            args.update(seats)
     limit = ents.limit or _bare_limit(text)
     if limit:
         args["limit"] = limit
     return Call(call.name, args)
+
+
+_SEATS = re.compile(r"\b(seats?|seating|capacity|people|places)\b", re.I)
+
+
+def seat_bounds(ents: Entities, text: str) -> dict[str, int]:
+    """ "more than 1,000 seats": the venue_ranking capacity bound a message sets, if any."""
+    if ents.comparison is None or not _SEATS.search(text):
+        return {}
+    op, value = ents.comparison
+    if op == ">":
+        return {"min_capacity": int(value) + (0 if re.search(r"at least|>=", text) else 1)}
+    return {"max_capacity": int(value) - (0 if re.search(r"at most|<=", text) else 1)}
 
 
 def _bare_limit(text: str) -> int | None:
@@ -429,3 +502,101 @@ def fan_base_question(text: str, ents: Entities) -> Step | None:
         f"GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))} ORDER BY fans DESC"
     )
     return _const("run_sql", sql=sql)
+
+
+_COLUMNS = (
+    (r"sell[- ]?through|fill rate", "sell_through"),
+    (r"(average |avg )?(ticket )?prices?", "avg_ticket_price"),
+    (r"revenue|gross", "gross_revenue"),
+    (r"capacity|seats|venue size", "capacity"),
+    (r"tickets?( sold)?|attendance", "tickets_sold"),
+)
+
+
+def measure_pair(text: str) -> tuple[str, str] | None:
+    """The two per-concert measures a question sets against each other ("capacity vs tickets
+    sold", "between ticket price and sell-through"), in the order named; None unless two."""
+    lowered = text.lower()
+    taken: list[tuple[int, int, str]] = []
+    for pattern, column in _COLUMNS:
+        for m in re.finditer(rf"\b(?:{pattern})\b", lowered):
+            if all(m.end() <= a or m.start() >= b for a, b, _ in taken):
+                taken.append((m.start(), m.end(), column))
+    named = list(dict.fromkeys(c for _, _, c in sorted(taken)))
+    return (named[0], named[1]) if len(named) == 2 else None
+
+
+def _concert_rows(pair: tuple[str, str], ents: Entities) -> str:
+    """Completed concerts with the two measures (as numbers), in the places and dates named."""
+    x, y = pair
+    where = ["p.status = 'completed'", f"p.{x} IS NOT NULL", f"p.{y} IS NOT NULL"]
+    for column, values in (("v.state", ents.states), ("v.city", ents.cities)):
+        if values:
+            where.append(f"{column} IN ({', '.join(map(_literal, values))})")
+    if ents.genres:
+        where.append(f"a.genre IN ({', '.join(map(_literal, ents.genres))})")
+    if ents.dates and ents.dates.start:
+        where.append(f"p.event_date >= DATE '{ents.dates.start.isoformat()}'")
+    if ents.dates and ents.dates.end:
+        where.append(f"p.event_date <= DATE '{ents.dates.end.isoformat()}'")
+    return (
+        f"SELECT p.concert_id, CAST(p.{x} AS DOUBLE) AS {x}, CAST(p.{y} AS DOUBLE) AS {y} "
+        "FROM concert_performance p JOIN venues v USING (venue_id) "
+        f"JOIN artists a USING (artist_id) WHERE {' AND '.join(where)} ORDER BY p.concert_id"
+    )
+
+
+def correlation(pair: tuple[str, str], ents: Entities) -> Step:
+    """How two measures move together over completed concerts: the sandbox's correlation
+    template (Pearson and Spearman, with a scatter)."""
+    x, y = pair
+    return _const(
+        "run_analysis",
+        template="price_vs_sell_through",
+        sql=_concert_rows(pair, ents),
+        params={"x": x, "y": y},
+    )
+
+
+def scatter(pair: tuple[str, str], ents: Entities) -> list[Step]:
+    """One point per completed concert, the first measure across."""
+    x, y = pair
+
+    def chart(done: list[Call]) -> Call | None:
+        table = table_of(done[-1].result) if done else None
+        if table is None or not table["rows"]:
+            return None
+        args = _chart_args("scatter", table)
+        args.update(x=x, y=y, title=f"{y.replace('_', ' ')} vs {x.replace('_', ' ')} per concert")
+        return Call("make_chart", args)
+
+    return [_const("run_sql", sql=_concert_rows(pair, ents)), chart]
+
+
+_BY_SIZE = re.compile(
+    r"\b(biggest|largest|smallest|by (capacity|size|seats))\b.*\bvenues?\b|"
+    r"\bvenues?\b.*\bby (capacity|size|seats)\b",
+    re.I,
+)
+
+
+def venues_by_size(text: str, ents: Entities) -> Step | None:
+    """ "The 10 biggest venues by capacity": venues ordered by their seats, not by popularity."""
+    if not _BY_SIZE.search(text):
+        return None
+    where = ["capacity IS NOT NULL"]
+    for column, values in (
+        ("state", ents.states),
+        ("city", ents.cities),
+        ("venue_type", ents.venue_types),
+    ):
+        if values:
+            where.append(f"{column} IN ({', '.join(map(_literal, values))})")
+    order = "ASC" if re.search(r"\bsmallest\b", text, re.I) else "DESC"
+    counted = re.search(r"\b(\d{1,3})\s+(biggest|largest|smallest)\b", text, re.I)
+    limit = ents.limit or (int(counted.group(1)) if counted else 10)
+    return _const(
+        "run_sql",
+        sql="SELECT name AS venue, city, state, venue_type, capacity FROM venues "
+        f"WHERE {' AND '.join(where)} ORDER BY capacity {order}, name LIMIT {limit}",
+    )

@@ -14,15 +14,21 @@ from agent.planner.plans import (
     _chart_args,
     _const,
     _query,
+    correlation,
     data_question,
     default_date,
     fan_base_question,
     ids_of,
     is_refinement,
+    measure_pair,
+    question_dimensions,
     refine,
     relax_when_empty,
+    scatter,
+    seat_bounds,
     state_artist,
     venue_map,
+    venues_by_size,
 )
 from agent.planner.rules import CHART_WORDS, OPERATIONS, override
 from agent.planner.state import Call, DialogueState
@@ -88,6 +94,26 @@ def build_plan(
         plan.intent = "venue_map"
         plan.steps += [venue_map(ents), _chart_after("map")]
         return plan
+    if intent in _ABOUT_DATA and (pair := measure_pair(text)):
+        # two measures against each other: per concert, not one total of each
+        if _CORRELATION.search(text):
+            plan.intent = "correlation"
+            plan.steps.append(correlation(pair, ents))
+            return plan
+        if re.search(r"\bscatter", text, re.I):
+            plan.intent = "data_question"
+            plan.steps += scatter(pair, ents)
+            return plan
+    if intent in _ABOUT_DATA and (by_size := venues_by_size(text, ents)):
+        plan.intent = "data_question"
+        plan.steps.append(by_size)
+        if CHART_WORDS.search(text):
+            plan.steps.append(_chart_after("bar"))
+        return plan
+    if intent in ("upcoming_concerts", "sellout_prediction") and _LOW_CONFIDENCE.search(text):
+        plan.intent = "low_confidence"
+        _sellouts(plan, ents, state, today, batch=100)
+        return plan
     if state.last_call is not None and (
         intent == "refine"
         or (
@@ -99,7 +125,7 @@ def build_plan(
         plan.intent = "refine"
         last = state.last_call
         plan.steps.append(lambda _d: refine(last, ents, text, today))
-        plan.steps += [relax_when_empty(plan) for _ in range(3)]  # one filter at a time
+        plan.steps += [relax_when_empty(plan) for _ in range(6)]  # one filter at a time
         return plan
     artist = state_artist(ents, state)
     if intent == "artist_profile":
@@ -123,6 +149,7 @@ def build_plan(
             _genre_compare(plan, ents, state, artist)
     elif intent == "venue_ranking" or (intent == "venue_for_artist" and not ents.artists):
         place = _carried_place(ents, state)
+        carried = () if ents.cities or ents.states else ("city", "state")
         plan.steps.append(
             _const(
                 "venue_ranking",
@@ -131,10 +158,11 @@ def build_plan(
                 genre=_first(ents.genres),
                 capacity_band=ents.capacity_band,
                 venue_type=_first(ents.venue_types),
+                **seat_bounds(ents, text),
                 limit=ents.limit or 10,
             )
         )
-        plan.steps += [relax_when_empty(plan) for _ in range(3)]  # one filter at a time
+        plan.steps += [relax_when_empty(plan, carried) for _ in range(8)]  # one at a time
     elif intent == "venue_for_artist":
         plan.steps.append(
             _const(
@@ -148,6 +176,8 @@ def build_plan(
         args = _upcoming_args(ents, today)
         if not args["artist"] and _PRONOUN.search(text):
             args["artist"] = state.artist
+        if not args["venue"] and (unknown := _unknown_venue(text, ents)):
+            args["venue"] = unknown  # the tool says there is none and names close ones
         plan.steps.append(_const("upcoming_concerts", **args))
     elif intent in ("recommend_concerts", "preference_statement"):
         _preferences(plan, intent, text, ents, prefs, today)
@@ -191,9 +221,12 @@ def build_plan(
         ]
     elif intent == "compare_sales":
         dim = _compare_dimension(text, ents)
+        money = bool(re.search(r"revenue|gross|money|earn", text, re.I))
         plan.steps += [
             _query(
-                ["tickets_sold", "gross_revenue", "concerts"],
+                ["gross_revenue", "tickets_sold", "concerts"]
+                if money
+                else ["tickets_sold", "gross_revenue", "concerts"],
                 [dim],
                 ents,
                 skip=()
@@ -204,7 +237,7 @@ def build_plan(
         ]
     elif intent == "chart_request":
         if state.last_table and state.last_table["rows"]:
-            kind = "line" if re.search(r"line|trend|over time", text, re.I) else "bar"
+            kind = _chart_kind(text)
             table = state.last_table
             plan.steps.append(lambda _d: Call("make_chart", _chart_args(kind, table)))
         else:
@@ -253,6 +286,22 @@ def _chart_kind(text: str) -> str:
     )
 
 
+_CORRELATION = re.compile(r"\bcorrelat|\brelationship\b|\brelate[sd]?\b|\baffects?\b", re.I)
+_LOW_CONFIDENCE = re.compile(
+    r"\b(low|lowest|least|poor|weak)[- ]confidence\b|\bnot confident\b|\buncertain", re.I
+)
+# questions about the data, whatever the classifier's finer label
+_ABOUT_DATA = (
+    "data_question",
+    "chart_request",
+    "compare_sales",
+    "genre_popularity",
+    "sales_trend",
+    "venue_ranking",
+    "venue_for_artist",
+    "run_sql",
+    "refine",
+)
 _AGGREGATES = ("data_question", "sales_trend", "genre_popularity", "compare_sales")
 _CITY_OR_STATE = {"New York": "NY", "Washington": "WA"}
 
@@ -267,6 +316,14 @@ def _state_not_city(ents: Entities, text: str) -> Entities:
     cities = [c for c in ents.cities if c not in moved]
     states = list(dict.fromkeys([*ents.states, *(_CITY_OR_STATE[c] for c in moved)]))
     return Entities(**{**ents.__dict__, "cities": cities, "states": states})
+
+
+def _unknown_venue(text: str, ents: Entities) -> str | None:
+    """A name no vocabulary knows, said as a place of concerts ("at Madison Square Garden")."""
+    for name in ents.unmatched:
+        if re.search(rf"\b(at|in)\s+(the\s+)?{re.escape(name)}", text):
+            return name
+    return None
 
 
 def _first(values: list[str]) -> str | None:
@@ -377,8 +434,10 @@ def _preferences(
         )
 
 
-def _sellouts(plan: Plan, ents: Entities, state: DialogueState, today: date) -> None:
-    if state.concert_ids and not (ents.artists and ents.venues):
+def _sellouts(
+    plan: Plan, ents: Entities, state: DialogueState, today: date, batch: int = 10
+) -> None:
+    if state.concert_ids and not (ents.artists and ents.venues) and not ents.dates:
         ids = state.concert_ids[:10]
         plan.steps.append(_const("predict_concerts", concert_ids=ids))
     elif ents.artists and ents.venues:
@@ -391,17 +450,22 @@ def _sellouts(plan: Plan, ents: Entities, state: DialogueState, today: date) -> 
             )
         )
     else:
-        plan.steps.append(_const("upcoming_concerts", **_upcoming_args(ents, today)))
+        args = _upcoming_args(ents, today)
+        args["limit"] = ents.limit or max(args["limit"], batch)
+        plan.steps.append(_const("upcoming_concerts", **args))
 
         def predict(done: list[Call]) -> Call | None:
             ids = ids_of(done[-1]) if done else []
-            return Call("predict_concerts", {"concert_ids": ids[:10]}) if ids else None
+            return Call("predict_concerts", {"concert_ids": ids[:batch]}) if ids else None
 
         plan.steps.append(predict)
 
 
 def _compare_dimension(text: str, ents: Entities) -> str:
     lowered = text.lower()
+    named = [d for d in question_dimensions(text) if d not in ("venue", "city")]
+    if named:
+        return named[0]  # "which sales channel brings the most revenue?"
     if len(ents.artists) >= 2:
         return "artist"
     if len(ents.genres) >= 2:

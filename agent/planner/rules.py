@@ -9,7 +9,7 @@ from typing import Any
 from agent.planner.entities import Entities
 from agent.planner.state import DialogueState
 
-CHART_WORDS = re.compile(r"\b(chart|plot|graph|visuali[sz]e|map)\b", re.I)
+CHART_WORDS = re.compile(r"\b(chart|plot|graph|visuali[sz]e|map|heatmap|scatter)\b", re.I)
 _WRITE = re.compile(
     # an order to change data, not a question about change ("how did sales change?")
     r"^\s*(?:please\s+|can you\s+|could you\s+)?"

@@ -60,13 +60,16 @@ def venue_ranking(
     genre: str | None = None,
     capacity_band: str | None = None,
     venue_type: str | None = None,
+    min_capacity: int | None = None,
+    max_capacity: int | None = None,
     limit: int = 10,
 ) -> VenueRanking:
     """Rank venues by popularity: attendance (sell-through), revenue per concert, bookings in the
     last year, and trend (tickets last year vs the year before). Filter by city, state (e.g. "CA"),
     genre of artists who played there, capacity_band ("small" <2k, "mid" 2k-8k, "large" 8k-20k,
-    "xl" >=20k) and venue_type (arena, stadium, theater, club, amphitheater, outdoor). Each row
-    carries the factor contributions that add up to its 0-100 score.
+    "xl" >=20k), seats (min_capacity, max_capacity: "more than 1,000 seats") and venue_type
+    (arena, stadium, theater, club, amphitheater, outdoor). Each row carries the factor
+    contributions that add up to its 0-100 score.
     """
     if not 1 <= limit <= 500:
         raise ValidationError(f"limit must be between 1 and 500; got {limit}", field="limit")
@@ -83,7 +86,12 @@ def venue_ranking(
         ),
         "venue_type": _match("venue_type", venue_type, sorted(set(scores["venue_type"].dropna()))),
     }
-    ranked = filter_scores(scores, **filters).head(limit)
+    ranked = filter_scores(scores, **filters)
+    if min_capacity is not None:
+        ranked = ranked[ranked["capacity"] >= min_capacity]
+    if max_capacity is not None:
+        ranked = ranked[ranked["capacity"] <= max_capacity]
+    ranked = ranked.head(limit)
     rows = [
         RankedVenue(
             rank=int(r["rank"]),
@@ -131,7 +139,15 @@ def venue_ranking(
     return VenueRanking(
         rows=rows,
         table=table,
-        filters={k: v for k, v in filters.items() if v is not None},
+        filters={
+            k: v
+            for k, v in {
+                **filters,
+                "min_capacity": min_capacity,
+                "max_capacity": max_capacity,
+            }.items()
+            if v is not None
+        },
         computed_at=computed_at,
         model_version=meta.version,
     )

@@ -178,3 +178,163 @@ def test_profile_tool_gives_no_ticket_rank_without_completed_concerts(
     assert calls[0]["name"] == "artist_profile" and calls[0]["status"] == "success"
     assert f"**{name}**" in answer and "has no completed concerts" in answer
     assert "by tickets sold" not in answer
+
+
+# B1: questions answered with another question's data
+
+
+def test_the_sales_channel_bringing_the_most_revenue_is_grouped_by_channel() -> None:
+    calls, _ = ask("Which sales channel brings the most revenue?")
+    name, args = calls[0]
+    assert name == "semantic_query" and args["dimensions"] == ["channel"]
+    assert args["measures"][0] == "gross_revenue"
+    assert args["order_by"] == [{"field": "gross_revenue", "descending": True}]
+
+
+def test_the_biggest_venues_are_ordered_by_capacity_not_popularity() -> None:
+    calls, _ = ask("List the 10 biggest venues by capacity")
+    assert [c[0] for c in calls] == ["run_sql"]
+    assert "FROM venues" in calls[0][1]["sql"]
+    assert calls[0][1]["sql"].endswith("ORDER BY capacity DESC, name LIMIT 10")
+    calls, _ = ask("Show me the 3 smallest venues in Texas")
+    assert (
+        "state IN ('TX')" in calls[0][1]["sql"]
+        and "capacity ASC, name LIMIT 3" in calls[0][1]["sql"]
+    )
+
+
+def test_the_month_with_the_highest_sell_through_ranks_the_months() -> None:
+    calls, _ = ask("Which month had the highest sell-through in 2025?")
+    name, args = calls[0]
+    assert name == "semantic_query" and args["dimensions"] == ["month"]
+    assert args["measures"] == ["sell_through"]
+    assert args["order_by"] == [{"field": "sell_through", "descending": True}]
+    assert args["time_range"] == {"start": "2025-01-01", "end": "2025-12-31"}
+
+
+def _analysis(name: str, args: dict[str, Any]) -> Any:
+    if name == "run_analysis":
+        table = {"columns": ["method", "correlation", "n"],
+                 "rows": [["pearson", 0.038, 1158], ["spearman", 0.109, 1158]]}  # fmt: skip
+        return {"stdout": "1158 concerts: Pearson r = 0.038", "tables": [table], "charts": []}
+    if name == "run_sql":
+        return {"columns": ["concert_id", "capacity", "tickets_sold"],
+                "rows": [["C1", 340.0, 339.0], ["C2", 650.0, 506.0]]}  # fmt: skip
+    if name == "semantic_query" and args.get("dimensions") == ["genre", "month"]:
+        return {"columns": ["genre", "month", "tickets_sold"],
+                "rows": [["rock", "2025-01-01", 10], ["pop", "2025-01-01", 7]]}  # fmt: skip
+    return canned(name, args)
+
+
+def test_a_correlation_runs_the_sandbox_template_over_completed_concerts() -> None:
+    calls, answer = ask(
+        "What's the correlation between ticket price and sell-through?", answer=_analysis
+    )
+    assert [c[0] for c in calls] == ["run_analysis"]
+    args = calls[0][1]
+    assert args["template"] == "price_vs_sell_through"
+    assert args["params"] == {"x": "avg_ticket_price", "y": "sell_through"}
+    assert "status = 'completed'" in args["sql"]
+    assert "r = 0.04, practically no linear relationship" in answer
+
+
+def test_a_scatter_after_a_line_chart_plots_the_two_measures_asked() -> None:
+    _, (calls, answer) = converse(
+        "Show me the trend of concert attendance over the past year",
+        "Scatter plot of capacity vs tickets sold",
+        answer=_analysis,
+    )
+    assert [c[0] for c in calls] == ["run_sql", "make_chart"]
+    assert "tickets_sold" in calls[0][1]["sql"] and "capacity" in calls[0][1]["sql"]
+    chart = calls[1][1]
+    assert (chart["kind"], chart["x"], chart["y"]) == ("scatter", "capacity", "tickets_sold")
+    assert "scatter chart: tickets sold vs capacity" in answer
+
+
+def test_a_heatmap_of_genre_by_month_is_drawn() -> None:
+    calls, _ = ask("Show a heatmap of tickets sold by genre and month in 2025", answer=_analysis)
+    assert calls[0][1]["dimensions"] == ["genre", "month"]
+    chart = calls[1][1]
+    assert calls[1][0] == "make_chart" and chart["kind"] == "heatmap"
+    assert (chart["x"], chart["y"], chart["color"]) == ("month", "genre", "tickets_sold")
+
+
+def _forecasts(name: str, args: dict[str, Any]) -> Any:
+    if name == "upcoming_concerts":
+        return {"columns": ["concert_id"], "rows": [["C1"], ["C2"]],
+                "items": [{"concert_id": "C1"}, {"concert_id": "C2"}]}  # fmt: skip
+    if name == "predict_concerts":
+        sure = {"artist": "Sure Band", "venue": "Satin Club", "confidence": 0.9,
+                "low_confidence": False}  # fmt: skip
+        unsure = {"artist": "Unsure Band", "venue": "The Liberty", "confidence": 0.4,
+                  "low_confidence": True}  # fmt: skip
+        return {"predictions": [sure, unsure]}
+    return canned(name, args)
+
+
+def test_low_confidence_forecasts_next_month_are_forecast_and_filtered() -> None:
+    calls, answer = ask(
+        "Which concerts next month have low confidence predictions?", answer=_forecasts
+    )
+    assert [c[0] for c in calls] == ["upcoming_concerts", "predict_concerts"]
+    assert (calls[0][1]["date_from"], calls[0][1]["date_to"]) == ("2026-12-01", "2026-12-31")
+    assert calls[1][1] == {"concert_ids": ["C1", "C2"]}
+    assert "1 of 2 concerts have low-confidence forecasts" in answer
+    assert "Unsure Band" in answer and "Sure Band at" not in answer
+
+
+def test_a_seat_count_follow_up_filters_the_ranking_by_capacity() -> None:
+    _, (calls, _) = converse("Top 3 venues in Texas", "only the ones with more than 1,000 seats")
+    assert calls[0] == (
+        "venue_ranking", {"state": "TX", "limit": 3, "min_capacity": 1001}
+    )  # fmt: skip
+
+
+def test_venue_ranking_tool_keeps_venues_above_a_seat_count(trained: Settings) -> None:
+    from tools.context import ToolContext
+    from tools.insights.ranking import venue_ranking
+
+    every = venue_ranking(ToolContext(trained), limit=500).rows
+    big = venue_ranking(ToolContext(trained), min_capacity=1001, limit=500).rows
+    assert big and all((v.capacity or 0) > 1000 for v in big)
+    assert len(big) == sum((v.capacity or 0) > 1000 for v in every)
+
+
+def test_an_empty_ranking_drops_the_carried_over_city_before_the_asked_criteria() -> None:
+    def ranking(name: str, args: dict[str, Any]) -> Any:
+        if name == "venue_ranking" and args.get("city") and args.get("capacity_band"):
+            return {"columns": RANKING["columns"], "rows": []}
+        return canned(name, args)
+
+    _, (calls, answer) = converse(
+        "What are the best venues in New York for rock concerts?",
+        "Which venue would be best for a mid-sized indie band?",
+        answer=ranking,
+    )
+    assert [c[1] for c in calls] == [
+        {"city": "New York", "genre": "indie", "capacity_band": "medium", "limit": 10},
+        {"genre": "indie", "capacity_band": "medium", "limit": 10},
+    ]
+    assert "so these are the best without city 'New York'." in answer
+    assert "without genre" not in answer
+
+
+def test_one_asked_filter_is_dropped_at_a_time() -> None:
+    def ranking(name: str, args: dict[str, Any]) -> Any:
+        if name == "venue_ranking" and args.get("capacity_band"):
+            return {"columns": RANKING["columns"], "rows": []}
+        return canned(name, args)
+
+    calls, answer = ask("Best mid-sized indie venues in New York", answer=ranking)
+    assert calls[-1][1] == {"city": "New York", "genre": "indie", "limit": 10}
+    assert "so these are the best without capacity band 'medium'." in answer
+
+
+def test_a_venue_name_containing_a_city_is_not_the_city() -> None:
+    calls, _ = ask("Show me upcoming concerts at Madison Square Garden")
+    assert calls[0][0] == "upcoming_concerts"
+    assert calls[0][1]["venue"] == "Madison Square Garden" and "city" not in calls[0][1]
+    calls, _ = ask("Upcoming concerts in Madison")
+    assert calls[0][1]["city"] == "Madison"
+    calls, _ = ask("What are the best venues in New York City?")
+    assert calls[0][1]["city"] == "New York"

@@ -132,4 +132,5 @@ def test_a_ranking_that_matches_nothing_is_asked_again_with_fewer_filters(
     rankings = [c["input"] for c in calls if c["name"] == "venue_ranking"]
     assert rankings[0].get("genre") == "k-pop" and rankings[0].get("capacity_band") == "large"
     assert len(rankings) > 1 and "genre" not in rankings[-1]
-    assert "No venue matched genre 'k-pop'" in answer and "No matches" not in answer
+    assert "No venue matched city 'New York' and genre 'k-pop'" in answer
+    assert "so these are the best without genre 'k-pop'" in answer and "No matches" not in answer
