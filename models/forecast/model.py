@@ -15,8 +15,10 @@ What the numbers mean (requirement 3.5):
   at least ~70% land within ±20% (checked on a later holdout in tests and `encore bench forecast`).
   `low_confidence` = confidence < 0.70.
 - **cold_start**: the artist or the venue has no completed concert before the prediction date;
-  the model then leans on genre, popularity, capacity and venue-type priors, and the difficulty
-  model (which sees the history counts) lowers the confidence.
+  the model then leans on genre, popularity, capacity and venue-type priors. The difficulty model
+  sees the history counts, but the calibration window holds few such forecasts, so a cold start's
+  confidence is also capped at the hit rate cold starts had there (`cold_start_hit_rate`; with
+  fewer than `_MIN_COLD_STARTS` of them, the lowest of that rate and the window's overall rate).
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ def _regressor(
     )
 
 
+_MIN_COLD_STARTS = 30
+"""Cold starts in the calibration window needed to take their own hit rate as the cap."""
+
+
+def _cold_start(features: pd.DataFrame) -> np.ndarray:
+    """Rows whose artist or venue has no completed concert before the row's date."""
+    return np.asarray((features["a_n"].to_numpy() == 0) | (features["v_n"].to_numpy() == 0))
+
+
 @dataclass
 class SalesForecaster:
     """A fitted forecaster: the artifact stored in the registry as `sales_forecast`."""
@@ -76,6 +87,8 @@ class SalesForecaster:
     categories: dict[str, tuple[str, ...]] | None = None
     """Each categorical feature's categories, its codes' order. None: a forecaster fitted before
     the model matrix existed, whose regressors take the feature frame and encode it each."""
+    cold_start_hit_rate: float | None = None
+    """The most confidence a cold start gets (see the module); None: fitted before the cap."""
 
     def fit(self, train: pd.DataFrame, calibration: pd.DataFrame) -> SalesForecaster:
         """Fit on `train` (features + labels) and calibrate on the later `calibration` window."""
@@ -167,6 +180,12 @@ class SalesForecaster:
         self.confidence_map = IsotonicRegression(
             increasing=False, y_min=0.0, y_max=1.0, out_of_bounds="clip"
         ).fit(self._relative_spread(st_hat, spread), hit)
+        cold = _cold_start(calibration)
+        overall = float(hit.mean()) if n else 0.0
+        if cold.sum() >= _MIN_COLD_STARTS:
+            self.cold_start_hit_rate = float(hit[cold].mean())
+        else:  # too few to measure: no more than the window's rate, nor the few seen
+            self.cold_start_hit_rate = min(overall, float(hit[cold].mean()) if cold.any() else 1)
 
     @staticmethod
     def _relative_spread(st_hat: np.ndarray, spread: np.ndarray) -> np.ndarray:
@@ -186,6 +205,10 @@ class SalesForecaster:
         low_st, high_st = np.clip(st_hat - half, 0, 1), np.clip(st_hat + half, 0, 1)
         price = np.maximum(self.price.predict(x), 0.0)
         confidence = self.confidence_map.predict(self._relative_spread(st_hat, spread))
+        no_artist, no_venue = features["a_n"].to_numpy() == 0, features["v_n"].to_numpy() == 0
+        if self.cold_start_hit_rate is not None:
+            cap = self.cold_start_hit_rate
+            confidence = np.where(no_artist | no_venue, np.minimum(confidence, cap), confidence)
         out = pd.DataFrame(index=features.index)
         out["sell_through"] = st_hat
         out["tickets_sold"] = np.round(st_hat * capacity)
@@ -198,5 +221,6 @@ class SalesForecaster:
         out["confidence"] = np.clip(confidence, 0.0, 1.0)
         out["low_confidence"] = out["confidence"] < LOW_CONFIDENCE
         out["likely_sell_out"] = st_hat >= SELL_OUT_AT
-        out["cold_start"] = (features["a_n"].to_numpy() == 0) | (features["v_n"].to_numpy() == 0)
+        out["cold_start"] = no_artist | no_venue
+        out["new_artist"], out["new_venue"] = no_artist, no_venue
         return out

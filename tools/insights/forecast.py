@@ -80,9 +80,11 @@ def _explain(row: pd.Series, capacity: float | None) -> list[str]:
         + (f" (below {LOW_CONFIDENCE:.2f}: low confidence)" if row["low_confidence"] else ""),
     ]
     if row["cold_start"]:
+        new = [what for what in ("artist", "venue") if row.get(f"new_{what}", True)]
         lines.append(
-            "cold start: no past concerts for this artist or venue; priors from genre, "
-            "popularity, capacity and venue type"
+            f"cold start: no past concerts for this {' or '.join(new)}; priors from genre, "
+            "popularity, capacity and venue type, and at most the confidence such forecasts "
+            "earned before"
         )
     if row["likely_sell_out"]:
         lines.append("likely sell-out")
@@ -167,8 +169,16 @@ def predict_ticket_sales_batch(
         if any(r["price"] is not None and r["price"] < 0 for r in resolved):
             raise ValidationError("price must be zero or more", field="price")
         # scikit-learn loads on first use
-        from models.forecast.predict import pair_features, predict_pairs
+        from models.forecast.predict import pair_features, predict_pairs, reference_date
 
+        today = reference_date(con).isoformat()
+        if past := sorted({r["date"] for r in resolved if r["date"] < today}):
+            raise ValidationError(
+                f"{', '.join(past)} is before the data's today ({today}): a forecast is for a "
+                "concert to come; a past concert's results are in its artist's and venue's "
+                "history (artist_profile, concert_performance)",
+                field="date",
+            )
         # computed on the reader that resolved the names: one warehouse open per call
         features = pair_features(con, resolved)
     from models.serving.predictor import forecaster
