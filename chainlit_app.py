@@ -199,8 +199,8 @@ async def _message(message: cl.Message) -> None:
         name, granted = _user()
         role = setup[1] if (setup := _SETUP.get()) else granted
         await chat.ingest_upload(SETTINGS, files, name, role)
-        if not message.content.strip():
-            return
+        if chat.only_asks_to_load(message.content, [f.name for f in files]):
+            return  # the upload's confirmation has answered it
     if service is None:
         await _say("The agent is not running; reload the page to try again.")
         return

@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import importlib.util
 import logging
+import re
 import shutil
 import sqlite3
 import sys
@@ -29,7 +30,7 @@ from pipelines.ingest import FileOutcome, ingest_files
 from tools.charts.build import make_chart
 from tools.context import ToolContext
 
-from . import render
+from . import render, writes
 from .config import UiSettings, uploads_dir
 from .turns import SavedTurn, TurnStore
 
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 PREFERENCE_KINDS = ("genres", "artists", "city", "state", "budget")
 _UPLOAD_TYPES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".ndjson", ".xml")
+CONFIRM_TIMEOUT_S: Final = 300
+"""How long a write waits for its Confirm/Cancel click."""
 
 
 class Service(Protocol):
@@ -108,6 +111,7 @@ async def run_turn(service: Service, text: str, turns: Turns) -> None:
     message = cl.Message(content="")
     steps: dict[str, cl.Step] = {}
     said = shown = ""
+    held = False  # a write waits for confirmation: its raw answer is not shown
     result: Any = None
     try:
         async for event in service.stream(text):
@@ -115,8 +119,9 @@ async def run_turn(service: Service, text: str, turns: Turns) -> None:
             if kind == "TextDelta":
                 said += event.text
                 visible = render.streamable(said)
-                await message.stream_token(visible[len(shown) :])
-                shown = visible
+                if not held:
+                    await message.stream_token(visible[len(shown) :])
+                    shown = visible
             elif kind == "ToolStarted":
                 step = cl.Step(name=event.name, type="tool", language="json")
                 step.input = render.short(event.input)
@@ -133,6 +138,7 @@ async def run_turn(service: Service, text: str, turns: Turns) -> None:
                     step.output = render.short(event.output)
                 step.name = f"{event.name} · {event.duration_ms:.0f} ms"
                 await step.update()
+                held = held or writes.is_pending(event.output)
             elif kind == "TurnDone":
                 result = event.result
     except Exception as exc:  # the entrypoint edge: the user sees plain words, the log the trace
@@ -143,10 +149,47 @@ async def run_turn(service: Service, text: str, turns: Turns) -> None:
         message.content = (said + "\n\n" if said else "") + render.plain_error(exc)
         await message.send()
         return
+    pending = writes.pending_write(result.tool_calls) if result is not None else None
+    if pending is not None:
+        await _ask_to_confirm(service, pending, message, said_before=shown)
+        return
     message.content = said
     if result is not None:
         await _attach_result(message, result, turns)
     await message.send()
+
+
+async def _ask_to_confirm(
+    service: Service, pending: writes.PendingWrite, message: cl.Message, *, said_before: str
+) -> None:
+    """Show what a held-back write would do with Confirm/Cancel buttons; on Confirm call the tool
+    again, confirmed, as this chat's user and role, and show what it did."""
+    if said_before.strip():  # text streamed before the write's result came
+        message.content = said_before
+        await message.send()
+    answer = await cl.AskActionMessage(
+        content=writes.describe(pending),
+        actions=[
+            cl.Action(name="confirm_write", payload={"go": True}, label="Confirm"),
+            cl.Action(name="cancel_write", payload={"go": False}, label="Cancel"),
+        ],
+        timeout=CONFIRM_TIMEOUT_S,
+    ).send()
+    if not answer or not answer.get("payload", {}).get("go"):
+        why = "" if answer else f" (no answer within {CONFIRM_TIMEOUT_S // 60} minutes)"
+        await cl.Message(content=f"Cancelled{why}: nothing was changed.").send()
+        return
+    async with cl.Step(name=pending.tool, type="tool", language="json") as step:
+        step.input = render.short(pending.confirmed_arguments())
+        try:
+            output = await asyncio.to_thread(writes.call_write, service, pending)
+        except Exception as exc:  # the entrypoint edge: plain words, the log has the trace
+            step.is_error = True
+            step.output = str(exc)
+            await cl.Message(content=render.plain_error(exc)).send()
+            return
+        step.output = render.short(output)
+    await cl.Message(content=writes.outcome_text(output)).send()
 
 
 async def _attach_result(message: cl.Message, result: Any, turns: Turns) -> None:
@@ -310,6 +353,31 @@ async def ingest_upload(settings: Settings, files: list[cl.File], user: str, rol
             await cl.Message(content=render.plain_error(exc)).send()
             return
     await cl.Message(content="**Ingestion finished**\n\n" + render.ingest_summary(outcomes)).send()
+
+
+_LOAD_VERBS: Final = frozenset({"load", "ingest", "import", "upload", "add", "put"})
+# fmt: off
+_LOAD_FILLER: Final = frozenset([
+    "please", "pls", "kindly", "can", "could", "would", "will", "you", "u", "i", "we", "want",
+    "to", "like", "d", "id", "love", "wanna", "need", "this", "these", "that", "those", "the",
+    "a", "an", "my", "our", "attached", "uploaded", "new", "here", "is", "are", "it", "them",
+    "file", "files", "csv", "tsv", "json", "jsonl", "ndjson", "xml", "data", "rows", "records",
+    "dataset", "into", "in", "onto", "warehouse", "database", "db", "encore", "now", "for", "me",
+    "us", "thanks", "thank", "and", "go", "ahead", "ok", "okay", "just",
+])
+# fmt: on
+
+
+def only_asks_to_load(text: str, files: list[str]) -> bool:
+    """Whether a message sent with files only asks to load them ("please load this file"), so
+    the upload's confirmation answers it and the agent is not asked as well."""
+    named = {part for name in files for part in re.split(r"[^a-z0-9]+", name.lower()) if part}
+    words = [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
+    if not words:
+        return True
+    return any(w in _LOAD_VERBS for w in words) and all(
+        w in _LOAD_VERBS or w in _LOAD_FILLER or w in named for w in words
+    )
 
 
 def preferences_markdown(prefs: dict[str, Any]) -> str:

@@ -17,6 +17,8 @@ from core.errors import EncoreError
 from pipelines.ingest import FileOutcome
 from tools.results import Table
 
+from . import cells
+
 log = logging.getLogger(__name__)
 
 _TABLE_ROW: Final = re.compile(r"^\s*\|")
@@ -24,8 +26,10 @@ _MORE_ROWS: Final = re.compile(r"^\s*…and [\d,]+ more rows\.\s*$")  # the comp
 
 
 def table_frame(table: Table) -> pd.DataFrame:
-    """A pandas frame of a result table, columns in order."""
-    return pd.DataFrame([list(row) for row in table.rows], columns=list(table.columns))
+    """A pandas frame of a result table for the page's grid, columns in order, cells as people
+    read them (91%, $75.7K, 12,345; as the answers' text and the terminal show them). The grid
+    sorts such text by the numbers in it; the CSV download keeps the raw values."""
+    return pd.DataFrame(cells.display_rows(table), columns=list(table.columns))
 
 
 def table_csv(table: Table) -> bytes:
