@@ -12,6 +12,7 @@ that role, so the guard hides from an API caller exactly what it hides from the 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import time
@@ -132,8 +133,10 @@ class LocalIssuer:
             "sub": principal.user,
             "role": principal.role,
             # to the millisecond (RFC 7519 allows fractions): a token signed just after an admin
-            # revoked the user's tokens must not fall in the same second as the revocation
-            "iat": round(now, 3),
+            # revoked the user's tokens must not fall in the same second as the revocation;
+            # rounded down, never into the future (a token of the revoking millisecond counts as
+            # revoked rather than escaping it)
+            "iat": math.floor(now * 1000) / 1000,
             "exp": int(now) + (self.ttl_s if ttl_s is None else ttl_s),
             "jti": uuid.uuid4().hex,  # what POST /v1/auth/revoke denies
         }
