@@ -180,7 +180,7 @@ def test_a_record_of_another_stream_cannot_be_committed(stream: StreamUnderTest)
 def test_an_idle_consumer_returns(stream: StreamUnderTest) -> None:
     started = time.monotonic()
     assert stream.first.consume("loader", lambda batch: None, idle_timeout_s=0.3) == 0
-    assert 0.3 <= time.monotonic() - started < 3
+    assert 0.3 <= time.monotonic() - started < 15  # it returns (well before this on a calm machine)
 
 
 def _wait_for(path: Path, proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
