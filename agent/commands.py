@@ -20,6 +20,7 @@ from tools.results import Table
 
 if TYPE_CHECKING:  # the agent stack (strands, mcp) loads only when a command runs
     from agent.service import AgentService, TurnResult
+    from agent.ui.writes import PendingWrite
 
 app = typer.Typer(no_args_is_help=True)
 serve_app = typer.Typer(help="Serve the agent.", no_args_is_help=True)
@@ -169,6 +170,7 @@ def chat_command(
     """Talk to the agent in the terminal (/quit to leave)."""
 
     from agent.service import TextDelta, ToolFinished, ToolStarted, TurnDone
+    from agent.ui.writes import is_pending, pending_write
 
     async def run() -> None:
         service = _service(session, user, role, model)
@@ -183,16 +185,23 @@ def chat_command(
                     break
                 if not text:
                     continue
+                held = False  # a write waits for confirmation: its raw answer is not shown
                 async for event in service.stream(text):
-                    if isinstance(event, TextDelta):
+                    if isinstance(event, TextDelta) and not held:
                         console.print(event.text, end="", markup=False, highlight=False)
                     elif isinstance(event, ToolStarted):
                         console.print(f"[dim]→ {event.name}[/dim]")
-                    elif isinstance(event, ToolFinished) and event.error:
-                        console.print(f"[yellow]! {event.name}: {event.error}[/yellow]")
+                    elif isinstance(event, ToolFinished):
+                        if event.error:
+                            console.print(f"[yellow]! {event.name}: {event.error}[/yellow]")
+                        held = held or is_pending(event.output)
                     elif isinstance(event, TurnDone):
                         console.print()
-                        render_result(event.result, answer=False)
+                        pending = pending_write(event.result.tool_calls)
+                        if pending is None:
+                            render_result(event.result, answer=False)
+                        else:
+                            await _confirm_write(service, pending)
         finally:
             await service.aclose()
 
@@ -201,6 +210,27 @@ def chat_command(
     except EncoreError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
+
+
+async def _confirm_write(service: AgentService, pending: PendingWrite) -> None:
+    """`encore chat`'s confirmation step: say what the write would do, ask, and on yes call the
+    tool again, confirmed, through the chat agent's MCP client."""
+    from agent.ui.writes import call_write, describe, outcome_text
+
+    console.print(Markdown(describe(pending)))
+    try:
+        reply = console.input("[bold]Go ahead?[/bold] \\[y/N] ").strip().lower()
+    except EOFError:
+        reply = ""
+    if reply not in ("y", "yes"):
+        console.print("Cancelled: nothing was changed.")
+        return
+    try:
+        output = await asyncio.to_thread(call_write, service, pending)
+    except EncoreError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return
+    console.print(Markdown(outcome_text(output)))
 
 
 @serve_app.command("agentcore")

@@ -76,3 +76,16 @@ def test_a_table_prints_once_formatted_and_uncut(env: Settings, tmp_path: Path) 
     assert f"{first['sell_through']:.0%}" in line, line
     assert re.search(r"\$[\d,.]+K?", line), line
     assert str(first["sell_through"]) not in line and str(first["gross_per_event"]) not in line
+
+
+def test_chat_asks_before_a_write_and_does_it_on_yes(env: Settings) -> None:
+    typed = "Run the pipeline now\nno\nRun the pipeline now\ny\n/quit\n"
+    result = CliRunner().invoke(app, ["chat", "--session", "c1"], input=typed)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    assert "needs_confirmation" not in said and "confirm=true" not in said
+    assert said.count("Go ahead? [y/N]") == 2, said
+    no, yes = said.split("Go ahead? [y/N]")[1:]
+    assert "Cancelled: nothing was changed." in no and "Done" not in no
+    # only a confirmed call runs the steps: unconfirmed, the tool answers what it would do
+    assert "Done" in yes and "no files in" in yes, yes
