@@ -97,7 +97,9 @@ def explain_error(call: Call) -> str:
     if "unreachable" in lowered or "cannot be reached" in lowered or "network" in lowered:
         return f"The source can't be reached right now ({text})."
     if "unknown" in lowered or "did you mean" in lowered or "not found" in lowered:
-        return f"I couldn't find that name: {text}"
+        # the tool's own words, without how the error travelled ("Error executing tool x: ")
+        reason = re.sub(r"^(Error executing tool \w+:\s*|\w+Error - )", "", text)
+        return f"I couldn't find that name: {reason}"
     return f"The {call.name.replace('_', ' ')} step failed: {text}"
 
 

@@ -338,3 +338,20 @@ def test_a_venue_name_containing_a_city_is_not_the_city() -> None:
     assert calls[0][1]["city"] == "Madison"
     calls, _ = ask("What are the best venues in New York City?")
     assert calls[0][1]["city"] == "New York"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "Error executing tool artist_profile: no artist named 'Taylor Swift'; did you mean: "
+        "Gary Taylor?",  # over MCP
+        "ValidationError - no artist named 'Taylor Swift'; did you mean: Gary Taylor?",  # direct
+    ],
+)
+def test_an_unknown_name_is_said_in_the_tools_words(error: str) -> None:
+    from agent.planner.composer import explain_error
+
+    answer = explain_error(Call("artist_profile", {"artist": "Taylor Swift"}, error=error))
+    assert answer == (
+        "I couldn't find that name: no artist named 'Taylor Swift'; did you mean: Gary Taylor?"
+    )
