@@ -575,7 +575,7 @@ def scatter(pair: tuple[str, str], ents: Entities) -> list[Step]:
 
 _BY_SIZE = re.compile(
     r"\b(biggest|largest|smallest|by (capacity|size|seats))\b.*\bvenues?\b|"
-    r"\bvenues?\b.*\bby (capacity|size|seats)\b",
+    r"\bvenues?\b.*\b(by (capacity|size|seats)|(most|fewest) seats|(highest|lowest) capacity)\b",
     re.I,
 )
 

@@ -104,7 +104,8 @@ def build_plan(
             plan.intent = "data_question"
             plan.steps += scatter(pair, ents)
             return plan
-    if intent in _ABOUT_DATA and (by_size := venues_by_size(text, ents)):
+    sized = intent in _ABOUT_DATA or (intent == "artist_venues" and not ents.artists)
+    if sized and (by_size := venues_by_size(text, ents)):
         plan.intent = "data_question"
         plan.steps.append(by_size)
         if CHART_WORDS.search(text):

@@ -93,7 +93,7 @@ def override(intent: str, text: str, ents: Entities, state: DialogueState) -> st
     lowered = text.lower()
     if _OVERRIDE.search(text) or len(text.split()) > 150:
         return "refuse_instructions"
-    if _SQL_ORDER.search(text):
+    if _SQL_ORDER.search(text) or _SQL_STATEMENT.search(text):
         return "run_sql"
     if _PRIVATE.search(text) and _PEOPLE.search(text):
         return "refuse_private"

@@ -355,3 +355,17 @@ def test_an_unknown_name_is_said_in_the_tools_words(error: str) -> None:
     assert answer == (
         "I couldn't find that name: no artist named 'Taylor Swift'; did you mean: Gary Taylor?"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "verb"),
+    [("UPDATE venues SET capacity = 0", "UPDATE"), ("DELETE FROM fans", "DELETE")],
+)
+def test_a_typed_write_statement_reaches_the_query_guard(text: str, verb: str) -> None:
+    calls, _ = ask(text)
+    assert calls == [("run_sql", {"sql": text})] and verb in text
+
+
+def test_venues_with_the_most_seats_are_ordered_by_capacity() -> None:
+    calls, _ = ask("Which venues have the most seats?")
+    assert calls[0][0] == "run_sql" and "ORDER BY capacity DESC" in calls[0][1]["sql"]
