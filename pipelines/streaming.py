@@ -4,7 +4,9 @@ A stream record carries one entity record as text fields, like a row of a file:
 `{"entity": "ticket_sales", "record": {...}}`. The consumer writes each batch to a JSON Lines
 file and hands it to the same ingestion path as files, so stream records take the same
 validation and land in the same lake and warehouse. A redelivered batch (at-least-once) is
-recognised by its content and changes nothing.
+recognised by its content and changes nothing; a record repeated within a batch (a producer's
+retry) is loaded once, not quarantined as a repeated key: only records that share a key but
+differ are.
 """
 
 from __future__ import annotations
@@ -62,11 +64,13 @@ def load_batch(
     settings: Settings, records: Sequence[StreamRecord], *, source: str
 ) -> list[FileOutcome]:
     """Validate and load one consumed batch through the file ingestion path."""
-    by_entity: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_entity: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for record in records:
         entity = record.value.get("entity")
         body = record.value.get("record")
-        by_entity[str(entity)].append(body if isinstance(body, dict) else {"_value": body})
+        row = body if isinstance(body, dict) else {"_value": body}
+        # the same record twice is one record delivered twice: the first copy stands for both
+        by_entity[str(entity)].setdefault(json.dumps(row, sort_keys=True, default=str), row)
     with tempfile.TemporaryDirectory(prefix="encore-stream-") as tmp:
         paths = []
         for entity, rows in by_entity.items():
@@ -74,7 +78,7 @@ def load_batch(
             name = f"{entity}-{first.partition}-{first.position}-{last.position}.jsonl"
             path = Path(tmp) / name
             with path.open("w", encoding="utf-8") as fh:
-                for row in rows:
+                for row in rows.values():
                     fh.write(json.dumps(row, default=str) + "\n")
             paths.append((path, entity))
         outcomes = []

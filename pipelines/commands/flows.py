@@ -317,23 +317,28 @@ def stream_consume_command(
     settings = Settings()
     source = open_stream(settings, stream, settings.stream_kind, region=settings.aws_region,
                          partitions=settings.stream_partitions)  # fmt: skip
-    totals = {"batches": 0, "records": 0, "accepted": 0, "quarantined": 0}
+    totals = {"batches": 0, "records": 0, "accepted": 0, "quarantined": 0, "repeats": 0}
 
     def handle(records: list[StreamRecord]) -> None:
         outcomes = load_batch(settings, records, source=f"stream:{stream}")
         totals["batches"] += 1
         totals["records"] += len(records)
+        loaded = 0
         for outcome in outcomes:
             if outcome.run:
                 totals["accepted"] += outcome.run.accepted
                 totals["quarantined"] += outcome.run.quarantined
+                loaded += outcome.run.records_in
+        # delivered again: within the batch, or a whole batch already loaded
+        totals["repeats"] += len(records) - loaded
         console.print(f"batch {totals['batches']}: {len(records):,} records")
 
     source.consume(group, handle, max_batches=max_batches, max_records=batch_size,
                    idle_timeout_s=idle_timeout)  # fmt: skip
     console.print(
         f"consumed {totals['records']:,} records in {totals['batches']} batches: "
-        f"{totals['accepted']:,} accepted, {totals['quarantined']:,} quarantined; "
+        f"{totals['accepted']:,} accepted, {totals['quarantined']:,} quarantined, "
+        f"{totals['repeats']:,} repeats of records delivered before (at least once); "
         f"lag now {sum(source.lag(group).values()):,}"
     )
 
