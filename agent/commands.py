@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from rich import box
@@ -110,6 +111,16 @@ def _print_table(table: RichTable) -> None:
     Console(width=max(width, console.width)).print(table)
 
 
+_TAG_LIKE: Final = re.compile(r"<(?=[A-Za-z/])")
+
+
+def _markdown(text: str) -> Markdown:
+    """Markdown for the terminal, where `<artist>` in an answer is a placeholder to show, not an
+    HTML tag to drop (code blocks are left as they are)."""
+    parts = re.split(r"(```.*?```)", text, flags=re.DOTALL)
+    return Markdown("".join(p if p.startswith("```") else _TAG_LIKE.sub(r"\\<", p) for p in parts))
+
+
 def render_result(result: TurnResult, *, answer: bool = True) -> None:
     """An answer for the terminal: its text (without the markdown tables printed below it as
     tables), each table once, the SQL and charts; a write waiting for confirmation as what it
@@ -119,12 +130,12 @@ def render_result(result: TurnResult, *, answer: bool = True) -> None:
 
     pending = pending_write(result.tool_calls)
     if pending is not None:
-        console.print(Markdown(terminal_text(pending)))
+        console.print(_markdown(terminal_text(pending)))
     elif answer:
         text = result.answer or "_(no answer)_"
         if result.tables:
             text = without_tables(text, result.tables) or "_(see the table)_"
-        console.print(Markdown(text))
+        console.print(_markdown(text))
     for table in result.tables:
         _print_table(render_table(table))
     for sql in result.sql:

@@ -89,3 +89,10 @@ def test_chat_asks_before_a_write_and_does_it_on_yes(env: Settings) -> None:
     assert "Cancelled: nothing was changed." in no and "Done" not in no
     # only a confirmed call runs the steps: unconfirmed, the tool answers what it would do
     assert "Done" in yes and "no files in" in yes, yes
+
+
+def test_placeholders_in_an_answer_are_printed(env: Settings) -> None:
+    result = CliRunner().invoke(app, ["ask", "please juggle the moon", "--session", "p1"])
+    assert result.exit_code == 0, result.output
+    assert "outside what I understand" in " ".join(result.stdout.split())
+    assert "Tell me about <artist>" in result.stdout, result.stdout  # not dropped as HTML
