@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
+import importlib
 import json
 import logging
 import os
@@ -554,6 +556,22 @@ _lock = threading.Lock()
 _memories: dict[tuple[str, float, int], LocalMemory] = {}
 
 
+_OFFLINE_PLANNER = "agent.planner.model"
+
+
+def _preload(module: str) -> None:
+    """Import `module` in a thread (the offline planner's scikit-learn and SciPy: about a
+    second), so that a caller waiting on something else (an MCP server starting in its own
+    process) finds it imported; an import failure shows where the module is next imported."""
+
+    def load() -> None:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+    if module not in sys.modules:
+        threading.Thread(target=load, name=f"preload {module}", daemon=True).start()
+
+
 def _shared_model(
     spec: str, agent_settings: AgentSettings, client: MCPClient, settings: Settings
 ) -> Model:
@@ -627,6 +645,8 @@ def build_agent(
     agent_settings = agent_settings or AgentSettings()
     memory = memory or open_memory(settings, agent_settings)
     _pool_bounds_from(agent_settings)
+    if (model or agent_settings.model) == "offline" and mcp is None:
+        _preload(_OFFLINE_PLANNER)  # while the MCP server starts, if it must
     client = mcp or mcp_client(
         settings,
         user=user,
