@@ -167,15 +167,22 @@ async def _ask_to_confirm(
     if said_before.strip():  # text streamed before the write's result came
         message.content = said_before
         await message.send()
-    answer = await cl.AskActionMessage(
+    question = cl.AskActionMessage(
         content=writes.describe(pending),
         actions=[
             cl.Action(name="confirm_write", payload={"go": True}, label="Confirm"),
             cl.Action(name="cancel_write", payload={"go": False}, label="Cancel"),
         ],
         timeout=CONFIRM_TIMEOUT_S,
-    ).send()
-    if not answer or not answer.get("payload", {}).get("go"):
+    )
+    answer = await question.send()
+    go = bool(answer and answer.get("payload", {}).get("go"))
+    # Chainlit leaves only "Selected: Confirm" there: keep what was confirmed in the thread
+    question.content = f"This changes data: **{pending.what()}**. " + (
+        "**Confirmed.**" if go else "**Cancelled.**"
+    )
+    await question.update()
+    if not go:
         why = "" if answer else f" (no answer within {CONFIRM_TIMEOUT_S // 60} minutes)"
         await cl.Message(content=f"Cancelled{why}: nothing was changed.").send()
         return

@@ -56,9 +56,8 @@ def _ask_for_a_write(page: Any) -> None:
     type_message(page, "Run the pipeline now")
     page.get_by_role("button", name="Confirm").wait_for(timeout=60_000)
     expect(page.get_by_role("button", name="Cancel")).to_be_visible()
-    expect(
-        page.get_by_text("Run the landing folder, the stream and the configured API")
-    ).to_be_visible()
+    asked = page.locator(ASSISTANT, has_text="Confirm to go ahead").last
+    expect(asked).to_contain_text("Run the landing folder, the stream and the configured API")
 
 
 def test_cancel_changes_nothing(page: Any, ui_app: App) -> None:
@@ -78,6 +77,9 @@ def test_confirm_runs_the_write_and_shows_what_it_did(page: Any) -> None:
     page.get_by_text("no files in", exact=False).first.wait_for(timeout=60_000)
     answer = page.locator(ASSISTANT).last.inner_text()
     assert "Done" in answer and "stream" in answer, answer
+    # the question stays readable in the thread, with what was answered
+    asked = page.locator(ASSISTANT, has_text="Confirmed.").last.inner_text()
+    assert "Run the landing folder, the stream and the configured API sources" in asked, asked
     expect(page.get_by_role("button", name="Confirm")).to_have_count(0)
     assert not page.evaluate("window.sawRaw"), "the raw tool JSON showed"
 
