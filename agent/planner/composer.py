@@ -167,16 +167,36 @@ def _popularity_now_and_then(calls: list[Call]) -> str:
     )
 
 
+def _lead(call: Call, table: dict[str, Any]) -> str:
+    """The answer's first sentence: what came first and by what, when the query ranked its rows
+    by a measure ("web has the most gross revenue ($1.0M), then mobile ($707K)"); else the
+    first row's values."""
+    columns, rows = table["columns"], table["rows"]
+    first = dict(zip(columns, rows[0], strict=False))
+    order = (call.input.get("order_by") or [None])[0] if call.name == "semantic_query" else None
+    name = next((c for c in columns if isinstance(first.get(c), str)), None)
+    if isinstance(order, dict) and order.get("field") in columns and name and len(rows) > 1:
+        measure, most = str(order["field"]), bool(order.get("descending", True))
+        second = dict(zip(columns, rows[1], strict=False))
+        leader = str(first[name])
+        return (
+            f"{leader[:1].upper() + leader[1:]} has the {'most' if most else 'least'} "
+            f"{measure.replace('_', ' ')} "
+            f"({fmt(first[measure], measure)}), then {second[name]} "
+            f"({fmt(second[measure], measure)}); {len(rows)} rows in all."
+        )
+    values = ", ".join(f"{k.replace('_', ' ')} {fmt(v, k)}" for k, v in first.items())
+    if len(rows) == 1:
+        return values[:1].upper() + values[1:] + "."
+    return f"{len(rows)} rows; the first: {values}."
+
+
 def _generic(call: Call, _artist: str | None) -> str:
     table = table_of(call.result)
     if table is not None:
         if not table["rows"]:
             return "No rows matched." + _sql(call.result)
-        first = dict(zip(table["columns"], table["rows"][0], strict=False))
-        lead = ", ".join(f"{k.replace('_', ' ')} {fmt(v, k)}" for k, v in first.items())
-        count = len(table["rows"])
-        head = f"{count} row{'s' * (count != 1)}; the first: {lead}."
-        return f"{head}\n\n{markdown(table)}{_sql(call.result)}"
+        return f"{_lead(call, table)}\n\n{markdown(table)}{_sql(call.result)}"
     if isinstance(call.result, dict | list):
         return "```json\n" + json.dumps(call.result, indent=1, default=str)[:1500] + "\n```"
     return str(call.result)
@@ -290,7 +310,8 @@ def _ranked(call: Call, _artist: str | None) -> str:
         name = f"{first['artist']} at {first.get('venue')} on {first['event_date']}"
     return (
         _no_match(call, rows)
-        + f"{len(rows)} results; first: {name}.\n\n"
+        + (f"{len(rows)} results; first: {name}." if len(rows) > 1 else f"One result: {name}.")
+        + "\n\n"
         + "\n".join(lines)
         + (f"\n\n{markdown(table)}" if table and call.name.startswith("venue") else "")
         + _sql(call.result)
