@@ -301,7 +301,9 @@ def _ranked(call: Call, _artist: str | None) -> str:
     lines: list[str] = []
     for r in rows[:10]:
         bits = [str(r.get(k)) for k in ("artist", "venue", "city", "event_date") if r.get(k)]
-        score = f" (score {fmt(r['score'], 'score')})" if r.get("score") is not None else ""
+        # a recommendation's score ranks matches; it is no probability (it can pass 1)
+        points = "match" if call.name == "recommend_concerts" else "score"
+        score = f" ({points} {fmt(r['score'], points)})" if r.get("score") is not None else ""
         price = f", from {fmt(r['price_min'], 'price')}" if r.get("price_min") is not None else ""
         why = f" — {r['reason']}" if r.get("reason") else ""
         lines.append(f"{len(lines) + 1}. " + ", ".join(bits) + price + score + why)
@@ -319,11 +321,16 @@ def _ranked(call: Call, _artist: str | None) -> str:
 
 
 def _no_match(call: Call, rows: list[dict[str, Any]]) -> str:
-    """Say so when recommended concerts match none of the user's taste (every score is 0): the
-    recommender then lists what else is on rather than nothing."""
-    if call.name != "recommend_concerts" or any((r.get("score") or 0) > 0 for r in rows):
+    """Say so when recommended concerts match none of the user's taste (every score is 0, or
+    none is of a genre they named): the recommender then lists what else is on rather than
+    nothing."""
+    if call.name != "recommend_concerts":
         return ""
     liked = [str(g) for g in call.input.get("genres") or []]
+    genres = {str(r["genre"]).lower() for r in rows if r.get("genre")}
+    named_none = bool(liked and genres) and not genres & {g.lower() for g in liked}
+    if not named_none and any((r.get("score") or 0) > 0 for r in rows):
+        return ""
     what = " or ".join(liked) if liked else "your taste"
     when = " in those dates" if call.input.get("date_from") or call.input.get("date_to") else ""
     return f"Nothing matching {what} is on{when}; these are other concerts, not matches.\n\n"

@@ -284,6 +284,7 @@ def _rank(
                     "rank": len(records) + 1,
                     "concert_id": str(ids[j]),
                     "artist": explain.artist_names[a],
+                    "genre": str(explain.genres[a]),
                     "venue": explain.venue_names[v],
                     "city": explain.venue_cities[v],
                     "state": explain.venue_states[v],

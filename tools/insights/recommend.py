@@ -25,12 +25,13 @@ class ConcertRecommendation(BaseModel):
     rank: int
     concert_id: str
     artist: str
+    genre: str | None = Field(None, description="the artist's primary genre")
     venue: str
     city: str
     state: str | None
     event_date: str
     price_min: float | None
-    score: float
+    score: float = Field(description="relative strength of the match (not a probability)")
     reason: str = Field(description='why, e.g. "because you saw X; in Chicago"')
 
 
