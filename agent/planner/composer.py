@@ -298,6 +298,7 @@ def _ranked(call: Call, _artist: str | None) -> str:
         return "No matches for that." + _sql(call.result)
     first = rows[0]
     name = first.get("venue") or first.get("artist") or first.get("concert_id")
+    cut = isinstance(call.result, dict) and bool(call.result.get("truncated"))
     lines: list[str] = []
     for r in rows[:10]:
         bits = [str(r.get(k)) for k in ("artist", "venue", "city", "event_date") if r.get(k)]
@@ -313,6 +314,7 @@ def _ranked(call: Call, _artist: str | None) -> str:
     return (
         _no_match(call, rows)
         + (f"{len(rows)} results; first: {name}." if len(rows) > 1 else f"One result: {name}.")
+        + (" There are more: narrow the dates or places, or ask for more." if cut else "")
         + "\n\n"
         + "\n".join(lines)
         + (f"\n\n{markdown(table)}" if table and call.name.startswith("venue") else "")

@@ -126,13 +126,15 @@ def upcoming_concerts(
             "WHERE " + "\n  AND ".join(conditions) + "\n"
             f"ORDER BY c.event_date, artist\nLIMIT {limit}"
         )
-        cursor = con.execute(sql)
+        # one row more than asked tells whether the list was cut
+        cursor = con.execute(sql.replace(f"LIMIT {limit}", f"LIMIT {limit + 1}"))
         columns = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
-    table = Table.from_rows(columns, rows)
+    table = Table.from_rows(columns, rows[:limit])
     return QueryResult(
-        columns=table.columns, rows=table.rows, sql=sql, row_count=len(rows), truncated=False
-    )
+        columns=table.columns, rows=table.rows, sql=sql, row_count=len(table.rows),
+        truncated=len(rows) > limit,
+    )  # fmt: skip
 
 
 def _literal(value: str) -> str:
