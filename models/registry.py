@@ -366,9 +366,23 @@ def _load_artifact(path: Path) -> object:
     return artifact
 
 
+def last_load(con: Any) -> dict[str, Any] | None:
+    """The warehouse's latest successful load (run id, when it finished) and how many there
+    were: with it, a model names the pipeline runs its data came through (lineage, 5.5)."""
+    row = con.execute(
+        "SELECT run_id, finished_at, count(*) OVER () FROM pipeline_runs "
+        "WHERE pipeline = 'ingest' AND status = 'succeeded' ORDER BY finished_at DESC LIMIT 1"
+    ).fetchall()
+    if not row:
+        return None
+    run_id, finished_at, loads = row[0]
+    return {"run_id": run_id, "finished_at": str(finished_at), "loads": int(loads)}
+
+
 def warehouse_snapshot(con: Any) -> dict[str, Any]:
-    """What a model was trained on: the latest warehouse build, row counts, last event date."""
-    snapshot: dict[str, Any] = {}
+    """What a model was trained on: the latest warehouse build and load, row counts, last event
+    date."""
+    snapshot: dict[str, Any] = {"last_load": last_load(con)}
     build = con.execute(
         "SELECT built_at, source, total_rows FROM warehouse_builds ORDER BY built_at DESC LIMIT 1"
     ).fetchall()

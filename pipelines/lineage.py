@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     import duckdb
 
+    from core.settings import Settings
+
 GLUE_PIPELINE: Final = "glue_etl"  # pipelines.aws.glue_etl.PIPELINE (that module loads boto3)
 KINDS: Final = {"artists": "artist", "venues": "venue", "concerts": "concert"}
 
@@ -105,3 +107,35 @@ def _kind(entity: str) -> str:
     if entity not in KINDS:
         raise ConfigError(f"lineage covers {', '.join(KINDS)}; got {entity!r}")
     return KINDS[entity]
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model version trained on data that includes the entity's records (lineage's last hop)."""
+
+    name: str
+    version: str
+    status: str
+    trained_at: datetime
+    last_load: str  # the latest load run its data had seen
+
+
+def models_trained_on(settings: Settings, records: list[SourceRecord]) -> list[TrainedModel]:
+    """The registered model versions whose training data had seen every load of `records`: the
+    latest load in their snapshot finished after the records' last run started."""
+    from models.registry import ModelRegistry  # the registry reads model files: only here
+
+    started = [r.started_at for r in records if r.started_at is not None]
+    if not started:
+        return []
+    latest = max(started)
+    registry = ModelRegistry(settings)
+    found = []
+    for name in registry.models():
+        for version in registry.versions(name):
+            load = version.data_snapshot.get("last_load") or {}
+            finished = load.get("finished_at")
+            if finished and datetime.fromisoformat(str(finished)) >= latest:
+                found.append(TrainedModel(name, version.version, version.status,
+                                          version.trained_at, str(load.get("run_id"))))  # fmt: skip
+    return found

@@ -70,6 +70,8 @@ class Snapshot:
     sales: pd.DataFrame
     markets: pd.DataFrame
     read_at: datetime
+    last_load: dict[str, Any] | None = None
+    """The latest successful load the tables had seen (see `models.registry.last_load`)."""
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -88,12 +90,16 @@ class Snapshot:
             "sales_with_fan": len(self.sales),
             "latest_sale": self.as_of.isoformat(),
             "read_at": self.read_at.isoformat(),
+            "last_load": self.last_load,
         }
 
 
 def read_snapshot(settings: Settings) -> Snapshot:
     """Read every table the recommenders need through one short-lived read-only connection."""
+    from models.registry import last_load
+
     with reading(settings) as con:
+        loaded = last_load(con)
         frames = {
             name: con.execute(sql).df()
             for name, sql in (
@@ -108,7 +114,7 @@ def read_snapshot(settings: Settings) -> Snapshot:
     frames["concerts"]["event_date"] = pd.to_datetime(frames["concerts"]["event_date"])
     frames["concerts"]["on_sale_date"] = pd.to_datetime(frames["concerts"]["on_sale_date"])
     frames["sales"]["sold_at"] = pd.to_datetime(frames["sales"]["sold_at"])
-    return Snapshot(read_at=datetime.now(), **frames)
+    return Snapshot(read_at=datetime.now(), last_load=loaded, **frames)
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,7 @@ def pipeline_lineage_command(
     """Where an entity came from: every source record linked to it, the run and the raw file;
     then the Glue ETL runs that read those raw files, their curated output and Redshift table."""
     from core.warehouse import connect_reader
-    from pipelines.lineage import KINDS, glue_steps, source_records
+    from pipelines.lineage import KINDS, glue_steps, models_trained_on, source_records
 
     if entity not in KINDS:
         raise ConfigError("lineage covers artists, venues and concerts")
@@ -214,6 +214,13 @@ def pipeline_lineage_command(
         if step.redshift_table:
             lines.append(f"  -> Redshift {step.redshift_table}")
         console.print("\n".join(lines), soft_wrap=True)
+    trained = models_trained_on(settings, records)
+    if trained:  # the last hop: source -> run -> warehouse -> model
+        console.print("[bold]Model versions trained on data that includes it[/bold]")
+    for m in trained:
+        when = f"{m.trained_at:%Y-%m-%d %H:%M}"
+        console.print(f"  {m.name} {m.version} ({m.status}, trained {when}; "
+                      f"data up to load {m.last_load})", soft_wrap=True)  # fmt: skip
 
 
 @pipeline_app.command("status")
