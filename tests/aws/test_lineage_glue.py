@@ -68,4 +68,4 @@ def test_lineage_shows_the_glue_runs_over_the_entitys_raw_files(
     assert "quarantine" not in glue  # only the entity's curated dataset
 
     alone = CliRunner().invoke(pipeline_app, ["lineage", "venues", "V1"], terminal_width=400)
-    assert alone.exit_code == 1 and "no source records" in alone.output
+    assert alone.exit_code == 1 and "no venue 'V1' in the warehouse" in alone.output
