@@ -20,10 +20,41 @@ from agent.planner.composer import compose
 from agent.planner.entities import Gazetteer
 from agent.planner.intents import classify
 from agent.planner.routes import build_plan
-from agent.planner.state import DialogueState, recover_turns
+from agent.planner.state import Call, DialogueState, Turn, recover_turns
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
+_YES = re.compile(r"^\W*(yes|yeah|yep|sure|ok(ay)?|confirm(ed)?|go ahead|do it|please do)\b", re.I)
+_NO = re.compile(r"^\W*(no|nope|cancel|don'?t|do not|stop)\b", re.I)
+
+
+def _held_back(turn: Turn) -> Call | None:
+    """The write the previous turn's last call held back for confirmation (DESIGN 6), if any."""
+    last = turn.calls[-1] if turn.calls else None
+    if last is not None and isinstance(last.result, dict):
+        return last if last.result.get("status") == "needs_confirmation" else None
+    return None
+
+
+def _yes_or_no(text: str) -> bool | None:
+    """True for a confirmation, False for a refusal, None for anything else (a new question)."""
+    if _YES.match(text):
+        return True
+    return False if _NO.match(text) else None
+
+
+def _answer_held_back(
+    pending: Call, confirmed: bool, done: list[Call]
+) -> tuple[dict[str, Any] | None, str]:
+    """Carry out the held-back write with confirm=true once the user said yes; else say that
+    nothing changed. The write tool still checks the caller's role."""
+    if not confirmed:
+        return None, "Cancelled: nothing was changed."
+    if not done:
+        return {"name": pending.name, "input": {**pending.input, "confirm": True}}, ""
+    return None, "Done. " + compose("confirmed_write", done, [], None)
+
+
 _PREFS = re.compile(r"^USER_PREFERENCES:\s*(\{.*\})\s*$", re.M)
 
 
@@ -67,6 +98,9 @@ class OfflinePlanner(Model):
         if not turns:
             return None, compose("greeting", [], [], None)
         current = turns[-1]
+        pending = _held_back(turns[-2]) if len(turns) > 1 else None
+        if pending is not None and (reply := _yes_or_no(current.text)) is not None:
+            return _answer_held_back(pending, reply, current.calls)
         state = DialogueState.from_turns(turns[:-1])
         intent, _margin = classify(current.text)
         ents = self._gazetteer.extract(current.text, today)
