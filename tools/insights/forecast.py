@@ -13,6 +13,7 @@ from core.warehouse import reading
 from models.forecast import LOW_CONFIDENCE, SELL_OUT_AT, TOLERANCE
 from tools.context import ToolContext
 from tools.entities import resolve
+from tools.query.audit import audited
 from tools.results import Table
 
 _MAX_BATCH = 500
@@ -140,6 +141,7 @@ def _table(predictions: list[SalesPrediction]) -> Table:
     return Table.from_rows(columns, [tuple(getattr(p, c) for c in columns) for p in predictions])
 
 
+@audited("artists", "venues", "concerts", "concert_performance")
 def predict_ticket_sales_batch(
     ctx: ToolContext, *, items: list[PredictionRequest | dict[str, Any]]
 ) -> SalesPredictions:
@@ -200,6 +202,7 @@ def predict_ticket_sales_batch(
     return SalesPredictions(predictions=predictions, table=_table(predictions))
 
 
+@audited("artists", "venues", "concerts", "concert_performance")
 def predict_ticket_sales(
     ctx: ToolContext, *, artist: str, venue: str, date: str, price: float | None = None
 ) -> SalesPrediction:
@@ -214,6 +217,7 @@ def predict_ticket_sales(
     return predict_ticket_sales_batch(ctx, items=[request]).predictions[0]
 
 
+@audited("artists", "venues", "concerts", "concert_performance")
 def predict_concerts(ctx: ToolContext, *, concert_ids: list[str]) -> SalesPredictions:
     """Forecast tickets and gross for existing (typically scheduled) concerts by concert_id."""
     if not concert_ids or len(concert_ids) > _MAX_BATCH:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from core.warehouse import reading
 from tools.context import ToolContext
 from tools.entities import resolve
+from tools.query.audit import audited
 from tools.results import QueryResult, Table
 
 _HISTORY_SQL: Final = """
@@ -64,6 +65,7 @@ class ArtistProfile(BaseModel):
     sql: str = Field(description="the query behind the history table")
 
 
+@audited("artists", "concert_performance", "venues")
 def artist_profile(ctx: ToolContext, *, artist: str) -> ArtistProfile:
     """Profile of an artist: facts, performance history, top venues, genre standing, upcoming."""
     with reading(ctx.settings) as con:
@@ -89,6 +91,7 @@ def artist_profile(ctx: ToolContext, *, artist: str) -> ArtistProfile:
     )
 
 
+@audited("concerts", "artists", "venues")
 def upcoming_concerts(
     ctx: ToolContext,
     *,

@@ -11,6 +11,7 @@ from core.entities import match_name
 from core.errors import ValidationError
 from models.ranking import CAPACITY_BANDS, factor_breakdown, filter_scores, load_ranking
 from tools.context import ToolContext
+from tools.query.audit import audited
 from tools.results import Table
 
 
@@ -52,6 +53,7 @@ def _match(kind: str, text: str | None, choices: list[str]) -> str | None:
     return choices[match_name(kind, text, choices, among=" among ranked venues")]
 
 
+@audited("venues", "concert_performance", "concerts", "artists")
 def venue_ranking(
     ctx: ToolContext,
     *,

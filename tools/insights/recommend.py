@@ -15,6 +15,7 @@ from core.errors import QueryRefusedError, ValidationError
 from models.recommend import service
 from models.recommend.hybrid import DEFAULT_RADIUS_KM
 from tools.context import ToolContext
+from tools.query.audit import audited
 from tools.query.policy import load_policy
 from tools.results import Table
 
@@ -90,6 +91,7 @@ class BatchRecommendations(BaseModel):
 _CONCERT_COLUMNS = ["rank", "artist", "venue", "city", "state", "event_date", "price_min", "reason"]
 
 
+@audited("ticket_sales", "fans", "concerts", "artists", "venues")
 def recommend_concerts(
     ctx: ToolContext,
     *,
@@ -139,6 +141,7 @@ def recommend_concerts(
     )
 
 
+@audited("ticket_sales", "artists", "concerts", "venues")
 def similar_artists(ctx: ToolContext, *, artist: str, limit: int = 10) -> SimilarArtists:
     """Artists similar to one: shared ticket buyers, genre, popularity and shared venues."""
     items = service.similar_artists(ctx.settings, artist, limit=_limit(limit))
@@ -149,6 +152,7 @@ def similar_artists(ctx: ToolContext, *, artist: str, limit: int = 10) -> Simila
     )
 
 
+@audited("ticket_sales", "artists", "concerts", "venues")
 def venues_for_artist(
     ctx: ToolContext,
     *,
@@ -169,6 +173,7 @@ def venues_for_artist(
     )
 
 
+@audited("ticket_sales", "fans", "concerts", "artists", "venues")
 def recommend_batch(
     ctx: ToolContext, *, fan_ids: list[str], limit: int = 10, date_from: str | None = None
 ) -> BatchRecommendations:

@@ -1,4 +1,5 @@
-"""The query audit trail: who ran what, when, on which tables, and what the guard decided.
+"""The query audit trail: who ran what, when, on which tables, and what the guard decided;
+tools with SQL of their own are audited by tool name and arguments (`audited`).
 
 Kept in SQLite (`<data_dir>/audit.sqlite`), not in the warehouse: DuckDB admits one writing
 process, and a read-only query must never need the write lock. SQLite in WAL mode with a busy
@@ -8,15 +9,18 @@ timeout lets many processes append at once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel
 
+from core.errors import EncoreError
 from core.settings import Settings
 from tools.context import ToolContext
 
@@ -127,3 +131,46 @@ def audit_log(ctx: ToolContext, limit: int = 50) -> AuditLog:
             for r in rows
         ]
     )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def audited(*tables: str) -> Callable[[F], F]:
+    """Audit each call of a tool that reads the warehouse with SQL of its own (a profile, a
+    ranking, a forecast) like a query: who, when, the tool and its arguments, the tables it
+    reads, the rows it returned, allowed, or refused with the reason (e.g. an unknown name)."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def call(ctx: ToolContext, /, *args: Any, **kwargs: Any) -> Any:
+            text = f"{fn.__name__}({json.dumps(kwargs, default=str, sort_keys=True)})"
+            started = time.perf_counter()
+            try:
+                result = fn(ctx, *args, **kwargs)
+            except EncoreError as exc:
+                record(ctx, sql=text, kind="tool", decision="refused", tables=tables,
+                       reason=exc.message, duration_ms=_ms_since(started))  # fmt: skip
+                raise
+            record(ctx, sql=text, kind="tool", decision="allowed", tables=tables,
+                   rows=_rows_of(result), duration_ms=_ms_since(started))  # fmt: skip
+            return result
+
+        return cast(F, call)
+
+    return wrap
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _rows_of(result: Any) -> int | None:
+    """How many rows a tool's result holds: its table's, else its list of items'."""
+    for name in ("rows", "items", "predictions"):
+        value = getattr(result, name, None)
+        if isinstance(value, list):
+            return len(value)
+    table = getattr(result, "table", None)
+    rows = getattr(table, "rows", None)
+    return len(rows) if isinstance(rows, list) else None
