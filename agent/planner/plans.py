@@ -64,7 +64,9 @@ _DIMENSION_WORDS = {
     "channels": "channel",
 }
 _REFINE = re.compile(
-    r"^\s*(and\b|what about|how about|same\b|now\b|only\b|just\b|limit\b|but\b|show only)", re.I
+    r"^\s*(and\b|what about|how about|what if|same\b|now\b|only\b|just\b|limit\b|but\b|"
+    r"show only)",
+    re.I,
 )
 
 
@@ -379,7 +381,9 @@ def refine(call: Call, ents: Entities, text: str, today: date) -> Call:
                 if call.name in ("recommend_concerts", "upcoming_concerts")
                 else ents.genres[0]
             )
-        if ents.dates:
+        if ents.dates and call.name == "predict_ticket_sales":
+            args["date"] = default_date(ents, today)  # a forecast is for one day
+        elif ents.dates:
             start = ents.dates.start or today
             args["date_from"] = (
                 max(start, today).isoformat()
@@ -388,6 +392,8 @@ def refine(call: Call, ents: Entities, text: str, today: date) -> Call:
             )
             if ents.dates.end:
                 args["date_to"] = ents.dates.end.isoformat()
+        if call.name == "predict_ticket_sales" and ents.budget is not None:
+            args["price"] = ents.budget  # "what if tickets cost $40?"
         if ents.capacity_band and call.name == "venue_ranking":
             args["capacity_band"] = ents.capacity_band
         if call.name == "venue_ranking" and (seats := seat_bounds(ents, text)):

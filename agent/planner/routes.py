@@ -186,15 +186,18 @@ def build_plan(
         _sellouts(plan, ents, state, today)
     elif intent == "predict_sales":
         if artist and ents.venues:
+            day = default_date(ents, today)
             plan.steps.append(
                 _const(
                     "predict_ticket_sales",
                     artist=artist,
                     venue=ents.venues[0],
-                    date=default_date(ents, today),
+                    date=day,
                     price=ents.budget,
                 )
             )
+            if not (ents.dates and ents.dates.start):
+                plan.notes.append(f"(No date was given: this is for {day}, four weeks from now.)")
     elif intent == "sales_trend":
         past_year: dict[str, str | None] = {
             "start": (today - timedelta(days=365)).isoformat(),
