@@ -181,11 +181,14 @@ def _query(
     skip: tuple[str, ...] = (),
     time_range: dict[str, str | None] | None = None,
 ) -> Step:
+    filters = _filters(ents, skip)
+    if not dims:  # "stadiums vs arenas": one row for each of the values named, not one blend
+        dims = [f["field"] for f in filters if f["op"] == "in"][:1]
     return _const(
         "semantic_query",
         measures=measures,
         dimensions=dims,
-        filters=_filters(ents, skip),
+        filters=filters,
         time_range=time_range or _time(ents),
         order_by=[{"field": measures[0], "descending": True}] if dims else [],
         limit=ents.limit or limit,
@@ -306,6 +309,8 @@ def data_question(text: str, ents: Entities) -> Step:
     if "country" in dims and ents.genres == ["country"] and "country music" not in lowered:
         skip = ("genre",)  # "by country" names the dimension, not the genre
     filters = _filters(ents, skip) + _status_filter(lowered)
+    if not dims:  # "stadiums vs arenas": one row for each of the values named, not one blend
+        dims = [f["field"] for f in filters if f["op"] == "in"][:1]
     time = [d for d in dims if d in _TIME_DIMENSIONS]
     # "which month had the highest ...": the months ranked by the measure, not in time order
     best_period = bool(_RANKED.search(lowered) and _WHICH_PERIOD.search(lowered))

@@ -233,8 +233,11 @@ def build_plan(
                 else ["tickets_sold", "gross_revenue", "concerts"],
                 [dim],
                 ents,
+                # the things compared stay as the filter when several are named ("X and Y")
                 skip=()
-                if dim in ("venue", "city") and len(ents.venues + ents.cities) < 2
+                if (dim in ("venue", "city") and len(ents.venues + ents.cities) < 2)
+                or (dim == "artist" and len(ents.artists) >= 2)
+                or (dim == "genre" and len(ents.genres) >= 2)
                 else (dim,),
             ),
             _chart_after("bar"),
