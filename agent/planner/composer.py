@@ -175,7 +175,15 @@ def _lead(call: Call, table: dict[str, Any]) -> str:
     first = dict(zip(columns, rows[0], strict=False))
     order = (call.input.get("order_by") or [None])[0] if call.name == "semantic_query" else None
     name = next((c for c in columns if isinstance(first.get(c), str)), None)
-    if isinstance(order, dict) and order.get("field") in columns and name and len(rows) > 1:
+    measures = call.input.get("measures") or []
+    by_measure = isinstance(order, dict) and order.get("field") in measures
+    if (
+        isinstance(order, dict)
+        and by_measure
+        and order["field"] in columns
+        and name
+        and (len(rows) > 1)
+    ):
         measure, most = str(order["field"]), bool(order.get("descending", True))
         second = dict(zip(columns, rows[1], strict=False))
         leader = str(first[name])

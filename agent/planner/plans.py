@@ -53,6 +53,7 @@ _DIMENSION_WORDS = {
     "venue type": "venue_type",
     "price tier": "price_tier",
     "day of week": "weekday",
+    "day of the week": "weekday",
     "weekday": "weekday",
     "artists": "artist",
     "genres": "genre",
@@ -256,10 +257,14 @@ _TIME_ADVERBS = {
     "annually": "year",
 }
 _RANKED = re.compile(
-    r"\b(top|best|bottom|worst|most|least|highest|lowest|biggest|largest|smallest)\b", re.I
+    r"\b(top|best|bottom|worst|most|least|highest|lowest|biggest|largest|smallest|busiest|"
+    r"quietest)\b",
+    re.I,
 )
 # a dimension named right after a question word or a ranking word: "which 10 artists", "top venues"
-_NAMED_DIMENSION = re.compile(r"\b(top|best|bottom|worst|which|what)\s+(?:\d+\s+)?", re.I)
+_NAMED_DIMENSION = re.compile(
+    r"\b(top|best|bottom|worst|which|what|busiest|quietest)\s+(?:\d+\s+)?", re.I
+)
 _DIMENSION_NAMES = [
     *_DIMENSION_WORDS.items(),
     *((d.replace("_", " "), d) for d in _DIMENSIONS),
@@ -335,9 +340,10 @@ def data_question(text: str, ents: Entities) -> Step:
 
 
 _WHICH_PERIOD = re.compile(
-    r"\b(which|what|best|worst|busiest|top)\s+(\d+\s+)?(months?|years?|quarters?|weeks?|weekdays?)\b"
+    r"\b(which|what|best|worst|busiest|quietest|top)\s+(\d+\s+)?"
+    r"(months?|years?|quarters?|weeks?|weekdays?|days? of (the )?week)\b"
 )
-_LOWEST = re.compile(r"\b(lowest|least|worst|fewest|smallest)\b")
+_LOWEST = re.compile(r"\b(lowest|least|worst|fewest|smallest|quietest)\b")
 
 _STATUS = (
     (r"\b(scheduled|upcoming|planned|on sale)\b", "scheduled"),

@@ -27,7 +27,8 @@ _SQL_STATEMENT = re.compile(
 _DOMAIN = re.compile(
     r"concert|show|gig|music|band|artist|singer|venue|ticket|tour|festival|perform|genre|sell|"
     r"sales|revenue|gross|attendance|crowd|fan|audience|booking|book |stage|arena|club|theat|"
-    r"popular|spotify|ticketmaster|setlist|predict|forecast|trend|sql|select|recommend|budget|price|\$",
+    r"popular|spotify|ticketmaster|setlist|predict|forecast|trend|sql|select|recommend|budget|price|"
+    r"busiest|quietest|\$",
     re.I,
 )
 _SQL_ORDER = re.compile(
