@@ -56,6 +56,13 @@ _ASKS = re.compile(
 )
 
 
+_INGEST_FILE = re.compile(
+    r"\b(?:ingest|load|import)\b.{0,20}?(?P<path>(?:~|\.{0,2}/)\S+?\.(?:csv|tsv|json|jsonl|"
+    r"ndjson|xml)(?:\.gz)?)\b",
+    re.I,
+)
+
+
 def build_plan(
     intent: str, text: str, ents: Entities, state: DialogueState, prefs: dict[str, Any], today: date
 ) -> Plan:
@@ -67,6 +74,11 @@ def build_plan(
     if intent in OPERATIONS:
         name, args = OPERATIONS[intent]
         plan.steps.append(_const(name, **args))
+        return plan
+    if intent != "refuse_write" and (named_file := _INGEST_FILE.search(text)):
+        # "ingest the file /data/uploads/sales.csv": held back until the user confirms
+        plan.intent = "ingest_file"
+        plan.steps.append(_const("ingest_file", path=named_file.group("path"), confirm=False))
         return plan
     if intent == "refuse_write":
         plan.notes.append(
