@@ -473,16 +473,16 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _venue_places(ents: Entities) -> list[str]:
+    """SQL conditions on venues for the states, cities and venue types a message names."""
+    named = (("state", ents.states), ("city", ents.cities), ("venue_type", ents.venue_types))
+    return [f"{col} IN ({', '.join(map(_literal, values))})" for col, values in named if values]
+
+
 def venue_map(ents: Entities) -> Step:
     """Venues with their coordinates (for a map), in the places the message names."""
     where = ["latitude IS NOT NULL", "longitude IS NOT NULL"]
-    for column, values in (
-        ("state", ents.states),
-        ("city", ents.cities),
-        ("venue_type", ents.venue_types),
-    ):
-        if values:
-            where.append(f"{column} IN ({', '.join(map(_literal, values))})")
+    where += _venue_places(ents)
     sql = (
         "SELECT name AS venue, city, state, latitude, longitude, capacity FROM venues "
         f"WHERE {' AND '.join(where)} ORDER BY capacity DESC NULLS LAST, name LIMIT 500"
@@ -602,13 +602,7 @@ def venues_by_size(text: str, ents: Entities) -> Step | None:
     if not _BY_SIZE.search(text):
         return None
     where = ["capacity IS NOT NULL"]
-    for column, values in (
-        ("state", ents.states),
-        ("city", ents.cities),
-        ("venue_type", ents.venue_types),
-    ):
-        if values:
-            where.append(f"{column} IN ({', '.join(map(_literal, values))})")
+    where += _venue_places(ents)
     order = "ASC" if re.search(r"\bsmallest\b", text, re.I) else "DESC"
     counted = re.search(r"\b(\d{1,3})\s+(biggest|largest|smallest)\b", text, re.I)
     limit = ents.limit or (int(counted.group(1)) if counted else 10)

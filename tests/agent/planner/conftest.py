@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent.memory.local import LocalMemory
+from agent.service import AgentService
 from core.settings import Settings
+from tests.agent.conftest import agent_settings
 from tests.agent.planner.test_demo_conversations import query_warehouse
 from tests.conftest import copy_warehouse
 
@@ -30,3 +35,18 @@ def vocab(small_warehouse: Settings) -> Any:
     }
     cache = {k: [r["name"] for r in query_warehouse(small_warehouse, q)] for k, q in sql.items()}
     return lambda kind: cache.get(kind, [])
+
+
+@pytest.fixture
+def private_service(
+    small_warehouse: Settings, tmp_path: Path
+) -> Iterator[tuple[Settings, AgentService]]:
+    """An analyst's offline agent on a private, writable copy of the small warehouse (for turns
+    that write: a confirmed pipeline run or ingest), with its own MCP server and memory."""
+    settings = copy_warehouse(small_warehouse, tmp_path / "copy")
+    service = AgentService.create(
+        settings, user="ops", role="analyst", model="offline",
+        memory=LocalMemory(tmp_path / "memory"), agent_settings=agent_settings(),
+    )  # fmt: skip
+    yield settings, service
+    asyncio.run(service.aclose())

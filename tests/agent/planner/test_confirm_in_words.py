@@ -4,37 +4,27 @@ and not when they answer no (DESIGN 6; the REST API and AgentCore have no button
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-from agent.memory.local import LocalMemory
 from agent.service import AgentService
 from core.settings import Settings
-from tests.agent.conftest import agent_settings
-from tests.conftest import copy_warehouse, query_warehouse
+from tests.conftest import query_warehouse
 
 
 def test_yes_runs_the_held_back_pipeline_and_no_changes_nothing(
-    small_warehouse: Settings, tmp_path: Path
+    private_service: tuple[Settings, AgentService],
 ) -> None:
-    settings = copy_warehouse(small_warehouse, tmp_path / "copy")
+    settings, service = private_service
     (settings.data_dir / "landing").mkdir(exist_ok=True)
     (settings.data_dir / "landing" / "fans.csv").write_text(
         "fan_id,city,age_band\nF-NEW-1,Austin,25-34\n"
     )
-    service = AgentService.create(
-        settings, user="ops", role="analyst", model="offline",
-        memory=LocalMemory(tmp_path / "memory"), agent_settings=agent_settings(),
-    )  # fmt: skip
 
     async def talk(*texts: str) -> list[object]:
         return [await service.ask(text) for text in texts]
 
-    try:
-        asked, refused, _again, confirmed = asyncio.run(
-            talk("Run the data pipelines now", "no", "Run the data pipelines now", "yes, go ahead")
-        )
-    finally:
-        asyncio.run(service.aclose())
+    asked, refused, _again, confirmed = asyncio.run(
+        talk("Run the data pipelines now", "no", "Run the data pipelines now", "yes, go ahead")
+    )
     assert "waits for your confirmation" in asked.answer  # type: ignore[attr-defined]
     assert refused.answer == "Cancelled: nothing was changed."  # type: ignore[attr-defined]
     assert not refused.tool_calls  # type: ignore[attr-defined]
