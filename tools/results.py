@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, Field
 
@@ -39,3 +40,13 @@ class QueryResult(Table):
     sql: str
     row_count: int
     truncated: bool = Field(False, description="true when the row limit cut the result")
+
+
+_CONFIRM_NOTE: Final = re.compile(r";?\s*call again with confirm=true[^.;]*", re.IGNORECASE)
+
+
+def held_back_action(message: str) -> str:
+    """What a write tool held back for confirmation would do: its message without the note to
+    the model about confirm=true, as the start of a sentence ("Run the landing folder ...")."""
+    text = _CONFIRM_NOTE.sub("", message).strip().rstrip(";.")
+    return text[:1].upper() + text[1:]

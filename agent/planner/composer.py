@@ -7,6 +7,7 @@ import re
 from typing import Any, Final
 
 from agent.planner.state import Call, records, table_of
+from tools.results import held_back_action
 
 CAPABILITIES: Final = (
     "- 'Tell me about <artist>' — profile, history and genre standing\n"
@@ -199,9 +200,6 @@ def _lead(call: Call, table: dict[str, Any]) -> str:
     return f"{len(rows)} rows; the first: {values}."
 
 
-_FOR_THE_MODEL: Final = re.compile(r";?\s*call again with confirm=true[^.;]*", re.IGNORECASE)
-
-
 def _generic(call: Call, _artist: str | None) -> str:
     table = table_of(call.result)
     if table is not None:
@@ -211,11 +209,9 @@ def _generic(call: Call, _artist: str | None) -> str:
     if isinstance(call.result, dict) and call.result.get("status") == "needs_confirmation":
         # a write held back (DESIGN 6): the tool's words, not its JSON; its note to the model
         # about confirm=true is for the caller that shows Confirm/Cancel or names the command
-        message = str(call.result.get("message") or call.name)
-        what = _FOR_THE_MODEL.sub("", message).strip().rstrip(";.")
+        what = held_back_action(str(call.result.get("message") or call.name))
         return (
-            f"This changes data: {what[:1].upper() + what[1:]}. Nothing has changed yet: it "
-            "waits for your confirmation."
+            f"This changes data: {what}. Nothing has changed yet: it waits for your confirmation."
         )
     if isinstance(call.result, dict | list):
         return "```json\n" + json.dumps(call.result, indent=1, default=str)[:1500] + "\n```"

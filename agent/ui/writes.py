@@ -11,14 +11,12 @@ the CLI uses this module too.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from core.errors import ConfigError, EncoreError
-
-_FOR_THE_MODEL: Final = re.compile(r";?\s*call again with confirm=true[^.;]*", re.IGNORECASE)
+from tools.results import held_back_action
 
 
 @dataclass(frozen=True)
@@ -31,8 +29,7 @@ class PendingWrite:
 
     def what(self) -> str:
         """What the write would do, in the tool's words without its note to the model."""
-        text = _FOR_THE_MODEL.sub("", self.message).strip().rstrip(";.")
-        return text[:1].upper() + text[1:] if text else f"Run {self.tool}"
+        return held_back_action(self.message) or f"Run {self.tool}"
 
     def confirmed_arguments(self) -> dict[str, Any]:
         """The same arguments, confirmed."""

@@ -122,15 +122,16 @@ def upcoming_concerts(
             listed = ", ".join(_literal(g.lower()) for g in genres)
             conditions.append(f"a.genre IN ({listed})")
         limit = max(1, min(int(limit), 500))
-        sql = (
+        ordered = (
             "SELECT c.concert_id, c.event_date, a.name AS artist, a.genre, v.name AS venue,\n"
             "       v.city, v.state, v.capacity, c.price_min, c.price_max, c.tour_name\n"
             "FROM concerts c JOIN artists a USING (artist_id) JOIN venues v USING (venue_id)\n"
             "WHERE " + "\n  AND ".join(conditions) + "\n"
-            f"ORDER BY c.event_date, artist\nLIMIT {limit}"
+            "ORDER BY c.event_date, artist\n"
         )
+        sql = f"{ordered}LIMIT {limit}"
         # one row more than asked tells whether the list was cut
-        cursor = con.execute(sql.replace(f"LIMIT {limit}", f"LIMIT {limit + 1}"))
+        cursor = con.execute(f"{ordered}LIMIT {limit + 1}")
         columns = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
     table = Table.from_rows(columns, rows[:limit])
