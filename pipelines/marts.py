@@ -22,7 +22,7 @@ Each gives exactly what the whole derivation gives, as long as the mart agreed w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import duckdb
 
@@ -86,12 +86,22 @@ class Batch:
     appends (and changes no stored sale)."""
 
 
-def before_load(con: duckdb.DuckDBPyConnection, entity: str, rows: str = "_clean") -> Batch:
+def before_load(
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    rows: str = "_clean",
+    bounds: tuple[Any, Any] | None = None,
+) -> Batch:
     """Call before loading `rows` of `entity`: notes whether a ticket-sales batch only appends
-    (zone maps answer it for a batch of new, increasing ids without reading the table)."""
+    (zone maps answer it for a batch of new, increasing ids without reading the table).
+
+    `bounds`, when the caller knows them: the smallest and largest key of `rows` or of a
+    relation holding them (a wider range only makes an append less likely to be seen).
+    """
     if entity != "ticket_sales":
         return Batch(entity, rows)
-    bounds = con.execute(f"SELECT min(sale_id), max(sale_id) FROM {rows}").fetchone()
+    if bounds is None:
+        bounds = con.execute(f"SELECT min(sale_id), max(sale_id) FROM {rows}").fetchone()
     low, high = bounds if bounds else (None, None)
     row = con.execute(  # constant bounds, so that zone maps can answer
         "SELECT NOT EXISTS (SELECT 1 FROM ticket_sales WHERE sale_id BETWEEN $low AND $high)",

@@ -31,8 +31,9 @@ class Lake(Protocol):
         """Store `local_file` under `zone/key` (copied; the original is left in place).
 
         `sha256`, when the caller already hashed the file, is recorded instead of hashing it
-        again; the local lake checks it in the same read as the copy and refuses a file that
-        changed since (`SourceError`, nothing stored).
+        again; the local lake then refuses a file whose size or modification time changes
+        during the copy (`SourceError`, nothing stored), and the caller compares them with
+        what they were when it hashed.
         """
 
     def uri(self, zone: Zone, key: str) -> str:

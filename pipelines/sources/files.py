@@ -40,18 +40,20 @@ from pipelines.sources.files_common import (
     rows_table,
     scratch_name,
 )
-from pipelines.sources.files_csv import read_csv
+from pipelines.sources.files_csv import CsvPlan, plan_csv, read_csv
 from pipelines.sources.files_json import read_json, read_jsonl
 from pipelines.sources.files_xml import read_xml
 
 __all__ = [
     "LINE_COLUMN",
+    "CsvPlan",
     "FileFormat",
     "ParsedFile",
     "StructuralReject",
     "Transform",
     "detect_format",
     "drop_table",
+    "plan_file",
     "read_file",
 ]
 
@@ -106,6 +108,16 @@ def detect_format(path: Path) -> FileFormat:
     return _by_content(head)
 
 
+def plan_file(con: duckdb.DuckDBPyConnection, path: Path) -> CsvPlan | None:
+    """The part of reading a CSV file that comes before parsing it (see `plan_csv`), for a
+    caller with other work on the file meanwhile; None for other formats or an unreadable file
+    (`read_file` then finds out, and says why)."""
+    try:
+        return plan_csv(con, path) if detect_format(path) == "csv" else None
+    except (SourceError, OSError, EOFError, duckdb.Error):
+        return None
+
+
 def read_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -114,11 +126,13 @@ def read_file(
     fmt: FileFormat | None = None,
     transform: Transform | None = None,
     into: str = "temp",
+    plan: CsvPlan | None = None,
 ) -> ParsedFile:
     """Read `path` into a new TEMP table `table` of `con`; see the module docstring.
 
     With `transform` the table holds its SELECT over the text rows instead (CSV applies it while
     parsing; the others after), and `into` may name an attached database to create it in.
+    `plan`: a CSV file's `plan_file`, made beforehand.
     """
     if not path.is_file():
         raise SourceError(f"no such file: {path}", path=str(path))
@@ -136,7 +150,7 @@ def read_file(
     fmt = fmt or detect_format(path)
     try:
         if fmt == "csv":
-            return read_csv(con, path, table, transform, into)
+            return read_csv(con, path, table, transform, into, plan)
         text = scratch_name("text") if transform or into != "temp" else table
         if fmt == "json":
             parsed = read_json(con, path, text)
