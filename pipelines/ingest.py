@@ -34,7 +34,7 @@ from core.errors import EncoreError, QualityGateError, SourceError
 from core.schemas import ENTITY_SCHEMAS
 from core.settings import Settings
 from core.warehouse import connect_writer, quote_ident
-from pipelines.catalog import record_dataset, refresh_warehouse_entries
+from pipelines.catalog import Dataset, record_datasets, warehouse_entries
 from pipelines.lake import Lake, LakeObject, open_lake
 from pipelines.lake.base import curated_key, raw_key, sha256_of
 from pipelines.ledger import Run, RunLedger
@@ -352,8 +352,7 @@ def _transform_and_load(
             with _step(run, "concert_performance"):
                 refresh_concert_performance(con, batch)
         with _step(run, "catalog"):
-            _catalog_lake(con, lake, parsed, entity, source, run)
-            refresh_warehouse_entries(con, str(raw))
+            _catalog(con, lake, parsed, entity, source, run)
         with _step(run, "quality"):
             assess(
                 con,
@@ -513,7 +512,7 @@ def _quarantine(
     )
 
 
-def _catalog_lake(
+def _catalog(
     con: duckdb.DuckDBPyConnection,
     lake: Lake,
     parsed: ParsedFile,
@@ -521,18 +520,17 @@ def _catalog_lake(
     source: str,
     run: Run,
 ) -> None:
-    """Catalog the raw dataset this run added to and the curated partition it writes."""
+    """Catalog the raw dataset this run added to, the curated partition it writes and every
+    warehouse table."""
     day = f"dt={date.today().isoformat()}"
-    record_dataset(
-        con, f"raw/{source}", zone="raw", location=lake.uri("raw", f"source={source}"),
-        fmt=parsed.format, schema=dict.fromkeys(parsed.columns, "VARCHAR"), partitions=[day],
-        rows=run.records_in,
-    )  # fmt: skip
     columns = con.execute("SELECT column_name, column_type FROM (DESCRIBE _clean)").fetchall()
-    record_dataset(
-        con, f"curated/{entity}", zone="curated", location=lake.uri("curated", entity),
-        fmt="parquet", schema=dict(columns), partitions=[day], rows=run.accepted,
-    )  # fmt: skip
+    lake_entries = [
+        Dataset(f"raw/{source}", "raw", lake.uri("raw", f"source={source}"), parsed.format,
+                dict.fromkeys(parsed.columns, "VARCHAR"), [day], run.records_in),
+        Dataset(f"curated/{entity}", "curated", lake.uri("curated", entity), "parquet",
+                dict(columns), [day], run.accepted),
+    ]  # fmt: skip
+    record_datasets(con, [*lake_entries, *warehouse_entries(con)])
 
 
 _SCRATCH: Final = (

@@ -297,6 +297,8 @@ def test_a_good_run_records_metrics_quality_and_catalog(settings: Settings, tmp_
     catalog = dict(query_warehouse(settings, "SELECT dataset, row_count FROM data_catalog"))
     assert catalog["warehouse/artists"] == 2
     assert catalog["raw/files"] == 5 and catalog["curated/artists"] == 3
+    located = dict(query_warehouse(settings, "SELECT dataset, location FROM data_catalog"))
+    assert located["warehouse/artists"] == f"{settings.warehouse_file}#artists"  # not the input
     ingest_files(settings, [_csv(tmp_path / "more.csv", ARTISTS[:2])], entity="artists")
     catalog = dict(query_warehouse(settings, "SELECT dataset, row_count FROM data_catalog"))
     assert catalog["raw/files"] == 6  # the lake dataset grows run by run
