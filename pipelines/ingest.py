@@ -383,11 +383,12 @@ def _any_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     would merge them again (0.27 s per million sales); an insert in any order fills each
     row group as it goes.
     """
+    (before,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0]
     con.execute("SET preserve_insertion_order = false")
     try:
         yield
     finally:
-        con.execute("RESET preserve_insertion_order")
+        con.execute(f"SET preserve_insertion_order = {str(bool(before)).lower()}")
 
 
 @contextlib.contextmanager
