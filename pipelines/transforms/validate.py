@@ -133,8 +133,8 @@ def validation_sql(schema: type[Entity], relation: str, columns: list[str], keep
     """SELECT the schema's typed fields, `_reasons` and the `keep` columns from `relation`.
 
     `columns` are the text columns the relation has; schema fields it lacks are NULL (and, if
-    required, reported missing). Three steps, so each text is trimmed and parsed only once:
-    trim -> parse -> check.
+    required, reported missing). Three steps, so each text is trimmed and parsed at most once:
+    carry (free text trimmed) -> parse (see `FieldRule.fast`) -> check.
     """
     rules = compile_schema(schema)
     present = set(columns)
