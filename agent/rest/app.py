@@ -60,6 +60,8 @@ from tools.context import ToolContext
 from tools.insights import forecast, profile, ranking, recommend
 from tools.query import semantic_catalog, semantic_query
 from tools.query.catalog import SemanticCatalog
+from tools.query.guard import withheld_note
+from tools.query.policy import load_policy
 from tools.query.semantic_model import SemanticQuery
 from tools.results import QueryResult
 
@@ -79,6 +81,17 @@ class TokenResponse(BaseModel):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, not a secret
     expires_in: int = Field(description="seconds until the token expires")
     role: str = Field(description="the query-policy role the token carries")
+
+
+class QueryAnswer(QueryResult):
+    """A semantic query's rows with the SQL that ran and what the caller's role leaves out."""
+
+    note: str | None = Field(
+        None,
+        description="what the query guard withholds from these rows for the token's role, e.g. "
+        "'ticket_sales groups of fewer than 10 rows are withheld for role partner'; "
+        "null when nothing is",
+    )
 
 
 class Me(BaseModel):
@@ -382,12 +395,19 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
         return profile.artist_profile(ctx, artist=artist)
 
     @v1.post("/query", tags=["query"])
-    def query(ctx: Caller, body: SemanticQuery) -> QueryResult:
+    def query(ctx: Caller, body: SemanticQuery) -> QueryAnswer:
         """Measures by dimensions, checked by the query guard for the token's role; the SQL
-        that ran comes back with the rows. GET /v1/query/catalog lists the names."""
-        return semantic_query(
+        that ran comes back with the rows, and `note` says which small groups the role's
+        privacy rule left out. GET /v1/query/catalog lists the names."""
+        result = semantic_query(
             ctx, measures=body.measures, dimensions=body.dimensions, filters=body.filters,
             time_range=body.time_range, order_by=body.order_by, limit=body.limit,
+        )  # fmt: skip
+        note = withheld_note(load_policy().role(ctx.role), result.sql)
+        # built without validation: the guard's rows were validated once already
+        return QueryAnswer.model_construct(
+            columns=result.columns, rows=result.rows, sql=result.sql,
+            row_count=result.row_count, truncated=result.truncated, note=note or None,
         )  # fmt: skip
 
     @v1.get("/query/catalog", tags=["query"])
