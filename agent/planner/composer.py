@@ -271,10 +271,29 @@ def _profile(call: Call, _artist: str | None) -> str:
             f" {len(upcoming)}{'+' * (len(upcoming) >= 10)} upcoming concerts; the next: "
             f"{first.get('venue')}, {first.get('city')} on {first.get('event_date')}."
         )
-    top = table_of(r.get("top_venues"))
-    if top and top["rows"]:
-        text += "\n\nTop venues:\n" + markdown(top, 5)
-    return text + _sql(r)
+    top = records(r.get("top_venues"))
+    if played and top:
+        best, venues = top[0], s.get("venues") or len(top)
+        there = best.get("concerts") or 0
+        text += (
+            f" Most tickets at {best.get('venue')}, {best.get('city')}: "
+            f"{fmt(best.get('tickets_sold'))} over {fmt(there)} concert{'s' * (there != 1)}"
+            + (f" ({fmt(venues)} venues in all)." if venues > 1 else ".")
+        )
+    # the table shown is the one the tool's SQL returns (the concert history), all of it, so
+    # "SQL used" is that table's query and reproduces it row for row
+    history = table_of(r.get("history"))
+    if not history or not history["rows"]:
+        return text
+    shown = len(history["rows"])
+    total = s.get("concerts") or shown
+    head = (
+        "Completed concerts, latest first"
+        if shown >= total
+        else f"The latest {shown} of the {fmt(total)} completed concerts"
+    )
+    sql = f"\n\nSQL used (the concerts table):\n```sql\n{r['sql']}\n```" if r.get("sql") else ""
+    return f"{text}\n\n{head}:\n{markdown(history, shown)}{sql}"
 
 
 def _genre_rank(call: Call, artist: str | None) -> str:
