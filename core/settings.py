@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     query_timeout_s: float = Field(10.0, gt=0, description="wall-clock limit for one read query")
     query_memory_limit: str = Field("2GB", description="DuckDB memory_limit for read queries")
     query_threads: int = Field(2, ge=1, description="DuckDB threads for read queries")
+    analysis_timeout_s: float = Field(
+        10.0, gt=0, description="wall-clock limit of one analysis in the code sandbox"
+    )
+    analysis_cpu_s: int | None = Field(
+        None, ge=1, description="CPU seconds one analysis may use; unset: the wall-clock limit"
+    )
 
     lake_bucket: str | None = Field(None, description="S3 bucket for the lake; unset: local folder")
     aws_endpoint_url: str | None = Field(

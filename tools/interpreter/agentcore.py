@@ -3,6 +3,10 @@
 Selected by the `aws` settings profile. The client is imported and created lazily, so this
 module builds offline; AWS is called only when an analysis runs. The extract travels as CSV and
 the results come back in one marked line of stdout, as data.
+
+Time limits as in the local sandbox: an alarm in the session stops the code after the
+wall-clock limit (`timed_out`, the same error); the session's own timeout (60 s past it) is the
+hard stop, and CPU and memory are the managed microVM's.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from typing import Any
 import pandas as pd
 
 from core.errors import SourceError
-from tools.interpreter.base import AnalysisResult, Limits
+from tools.interpreter.base import AnalysisResult, Limits, wall_limit_error
 from tools.results import Table
 
 RESULT_MARK = "__ENCORE_RESULT__"
+TIME_LIMIT_MARK = "__ENCORE_TIME_LIMIT__"
 _PRELUDE = """
 import json as _json, pandas as pd, numpy as np
 params = _json.loads({params!r})
@@ -36,8 +41,22 @@ def chart(kind, frame, x=None, y=None, title=''):
     spec = {{'kind': kind, 'x': x, 'y': y, 'title': title or None, 'table': _table(frame)}}
     _charts.append(spec)
     return spec
+class _TimeLimit(BaseException):
+    pass
+def _stop(_signum, _frame):
+    raise _TimeLimit({time_mark!r})
+try:
+    import signal as _signal
+    _signal.signal(_signal.SIGALRM, _stop)
+    _signal.setitimer(_signal.ITIMER_REAL, {wall_s!r})
+except (ImportError, AttributeError, OSError, ValueError):  # no alarms off the main thread
+    pass
 """
 _EPILOGUE = """
+try:
+    _signal.setitimer(_signal.ITIMER_REAL, 0)
+except (NameError, AttributeError, OSError, ValueError):
+    pass
 _result = globals().get('result')
 if isinstance(_result, (pd.DataFrame, pd.Series)):
     _tables.append(_result)
@@ -81,7 +100,11 @@ class AgentCoreSandbox:
         client = self._connect()
         program = (
             _PRELUDE.format(
-                params=json.dumps(params), has_extract=extract is not None, max_rows=limits.max_rows
+                params=json.dumps(params),
+                has_extract=extract is not None,
+                max_rows=limits.max_rows,
+                time_mark=TIME_LIMIT_MARK,
+                wall_s=float(limits.wall_s),
             )
             + code
             + _EPILOGUE.format(mark=RESULT_MARK)
@@ -109,13 +132,16 @@ class AgentCoreSandbox:
 
 def _parse(response: dict[str, Any], limits: Limits) -> AnalysisResult:
     """Collect stdout/stderr from the response stream and split off the result line."""
-    stdout, stderr, failed = "", "", False
+    stdout, stderr, failed, texts = "", "", False, ""
     for event in response.get("stream", []):
         body = event.get("result", {})
         structured = body.get("structuredContent", {}) or {}
         stdout += structured.get("stdout", "")
         stderr += structured.get("stderr", "")
         failed = failed or bool(body.get("isError"))
+        texts += "".join(
+            str(c.get("text", "")) for c in body.get("content", []) if isinstance(c, dict)
+        )
     payload: dict[str, Any] = {}
     lines = []
     for line in stdout.splitlines():
@@ -123,12 +149,19 @@ def _parse(response: dict[str, Any], limits: Limits) -> AnalysisResult:
             payload = json.loads(line[len(RESULT_MARK) :])
         else:
             lines.append(line)
+    timed_out = failed and TIME_LIMIT_MARK in stderr + texts  # the traceback, wherever it is
+    error = None
+    if timed_out:
+        error = wall_limit_error(limits)
+    elif failed:
+        error = (stderr.strip().splitlines() or ["the analysis failed"])[-1]
     return AnalysisResult(
         stdout="\n".join(lines)[: limits.max_output],
         stderr=stderr[: limits.max_output],
         tables=[Table(columns=t["columns"], rows=t["rows"]) for t in payload.get("tables", [])],
         charts=payload.get("charts", []),
-        error=(stderr.strip().splitlines() or ["the analysis failed"])[-1] if failed else None,
+        timed_out=timed_out,
+        error=error,
         sandbox="agentcore",
         isolation=["agentcore-managed"],
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from core.settings import Settings
 from tools.results import Table
 
 
@@ -20,7 +22,11 @@ class AnalysisResult(BaseModel):
         default_factory=list, description="plotly figure JSON built by the host from chart()"
     )
     duration_s: float = 0.0
-    timed_out: bool = False
+    timed_out: bool = Field(
+        False,
+        description="stopped by a time limit, wall clock or CPU; `error` names which and how to "
+        "raise it",
+    )
     error: str | None = Field(None, description="why the analysis failed, when it did")
     sandbox: str = Field("local", description="local or agentcore")
     isolation: list[str] = Field(
@@ -29,10 +35,11 @@ class AnalysisResult(BaseModel):
 
 
 class Limits(BaseModel):
-    """Resource limits of one run; defaults suit interactive analyses on an extract."""
+    """Resource limits of one run; defaults suit interactive analyses on an extract (a chat
+    answer waits for them). `wall_s` and `cpu_s` are the Settings' defaults, see `from_settings`."""
 
-    wall_s: float = 30.0
-    cpu_s: int = 20
+    wall_s: float = 10.0
+    cpu_s: int = 10
     memory_mb: int = 1536
     processes: int = 32
     file_mb: int = 64
@@ -40,6 +47,30 @@ class Limits(BaseModel):
     max_output: int = 64_000
     max_rows: int = 1_000
     max_tables: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The time limits set by ENCORE_ANALYSIS_TIMEOUT_S and ENCORE_ANALYSIS_CPU_S (the CPU
+        limit defaults to the wall-clock one, rounded up: rlimits count whole seconds)."""
+        wall = settings.analysis_timeout_s
+        return cls(wall_s=wall, cpu_s=settings.analysis_cpu_s or max(1, math.ceil(wall)))
+
+
+def wall_limit_error(limits: Limits) -> str:
+    """Why an analysis stopped by the wall clock failed, and how to allow more."""
+    return (
+        f"the analysis ran longer than {limits.wall_s:g} s (wall clock) and was stopped; "
+        "the limit is ENCORE_ANALYSIS_TIMEOUT_S (seconds), raise it to allow longer analyses"
+    )
+
+
+def cpu_limit_error(limits: Limits) -> str:
+    """Why an analysis stopped by its CPU budget failed, and how to allow more."""
+    return (
+        f"the analysis used more than {limits.cpu_s} s of CPU and was stopped; "
+        "the limit is ENCORE_ANALYSIS_CPU_S (seconds, default the wall-clock limit "
+        "ENCORE_ANALYSIS_TIMEOUT_S), raise it to allow longer analyses"
+    )
 
 
 class CodeSandbox(Protocol):

@@ -11,6 +11,7 @@ Layers, each of which holds on its own against some attacks:
 3. Resources (`setrlimit`): CPU seconds, address space, file size, open files, processes (the
    last only binds non-root users); a pids cgroup with `pids.max` when the host allows one,
    which also stops a root fork bomb; a wall-clock timeout that kills the whole process group.
+   Either time limit (wall clock or CPU) sets `timed_out`, and the error names which one.
    Filesystem: in a private mount namespace /etc, /home, the data directory, the warehouse
    file and the host's credential folders are covered by empty read-only mounts, and the temp
    folder shows only this run's work dir (plus, read-only, the Python install when the project
@@ -43,7 +44,7 @@ from typing import Any
 
 import pandas as pd
 
-from tools.interpreter.base import AnalysisResult, Limits
+from tools.interpreter.base import AnalysisResult, Limits, cpu_limit_error, wall_limit_error
 from tools.results import Table
 
 log = logging.getLogger(__name__)
@@ -367,7 +368,11 @@ class LocalSandbox:
         result = AnalysisResult(stdout=stdout, stderr=stderr, timed_out=timed_out)
         payload = _load_results(work / "_result.json")
         if timed_out:
-            result.error = f"the analysis ran longer than {limits.wall_s:g} s and was stopped"
+            result.error = wall_limit_error(limits)
+        elif payload is None and _out_of_cpu(returncode, stderr):
+            # the CPU budget is a time limit too: a busy loop on an idle machine meets it first
+            result.timed_out = True
+            result.error = cpu_limit_error(limits)
         elif payload is None:
             result.error = _death_reason(returncode, stderr, limits)
         if payload is not None:
@@ -404,9 +409,12 @@ def _load_results(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _out_of_cpu(returncode: int, stderr: str) -> bool:
+    """SIGXCPU at the soft CPU limit, SIGKILL at the hard one (code that ignored SIGXCPU)."""
+    return returncode in (-signal.SIGXCPU, -signal.SIGKILL) and "MemoryError" not in stderr
+
+
 def _death_reason(returncode: int, stderr: str, limits: Limits) -> str:
-    if returncode in (-signal.SIGXCPU, -signal.SIGKILL) and "MemoryError" not in stderr:
-        return f"the analysis used more than {limits.cpu_s} s of CPU and was stopped"
     if "MemoryError" in stderr:
         return f"the analysis needed more than {limits.memory_mb} MB of memory"
     tail = stderr.strip().splitlines()[-1:] if stderr.strip() else []

@@ -55,7 +55,8 @@ def run_analysis(
     `show(frame)` to return tables; call `chart(kind, frame, x, y)` (kind: bar, line, scatter,
     heatmap, map) for charts; print() for text. Or pass `template` (see
     list_analysis_templates) with `params` instead of code. No network, no files outside the
-    sandbox, no subprocesses; limits on time, CPU and memory.
+    sandbox, no subprocesses; limits on memory and on time (seconds of wall clock and CPU), so
+    keep analyses short: a stopped one comes back with `timed_out` and an error naming the limit.
     """
     chosen: AnalysisTemplate | None = get_template(template) if template else None
     if chosen is not None and code.strip():
@@ -78,7 +79,7 @@ def run_analysis(
     query = sql or (chosen.sql if chosen else None)
     frame = extract(ctx, query) if query else None
     runner = sandbox or default_sandbox(ctx)
-    result = runner.run(source, frame, merged, limits or Limits())
+    result = runner.run(source, frame, merged, limits or Limits.from_settings(ctx.settings))
     result.charts = _build_charts(ctx, result.charts, result)
     return result
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pandas as pd
@@ -68,3 +70,29 @@ def test_results_are_parsed_from_the_stream() -> None:
     program = client.calls[2][1]
     assert "show(df)" in program and "read_csv('extract.csv')" in program
     compile(program, "<program>", "exec")  # the wrapper is valid Python
+
+
+class _PythonClient(_ScriptedClient):
+    """Runs the program in a plain local Python and answers like the service's stream: the
+    wrapper's own time limit is exercised, not a stand-in."""
+
+    def execute_code(self, code: str, clear_context: bool = False) -> dict[str, Any]:
+        self.calls.append(("execute", code))
+        proc = subprocess.run(  # our own interpreter, the program under test
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+        content = {"stdout": proc.stdout, "stderr": proc.stderr}
+        return {
+            "stream": [{"result": {"structuredContent": content, "isError": proc.returncode != 0}}]
+        }
+
+
+def test_the_wall_clock_limit_holds_in_the_session() -> None:
+    limits = Limits(wall_s=1.5)
+    sandbox = AgentCoreSandbox("us-east-1", client=_PythonClient())
+    stopped = sandbox.run("while True:\n    pass", None, {}, limits)
+    assert stopped.timed_out and stopped.duration_s < 30
+    assert stopped.error is not None and "longer than 1.5 s (wall clock)" in stopped.error
+    assert "ENCORE_ANALYSIS_TIMEOUT_S" in stopped.error
+    done = sandbox.run("print(sum(range(5)))", None, {}, limits)
+    assert not done.timed_out and done.error is None and done.stdout.strip() == "10"

@@ -141,14 +141,17 @@ def test_memory_bomb_is_stopped() -> None:
 
 def test_endless_loop_hits_the_cpu_limit() -> None:
     result = _run("while True:\n    pass", Limits(wall_s=120, cpu_s=2, memory_mb=768))
-    assert result.error is not None and "CPU" in result.error
-    assert not result.timed_out
+    assert result.timed_out  # CPU seconds are a time limit too; the error says which one
+    assert result.error is not None and "more than 2 s of CPU" in result.error
+    assert "ENCORE_ANALYSIS_CPU_S" in result.error
+    assert result.duration_s < 60
 
 
 def test_sleeping_code_hits_the_wall_clock() -> None:
     result = _run("import time\ntime.sleep(600)", Limits(wall_s=3, cpu_s=6, memory_mb=768))
     assert result.timed_out
-    assert result.error is not None and "longer than 3 s" in result.error
+    assert result.error is not None and "longer than 3 s (wall clock)" in result.error
+    assert "ENCORE_ANALYSIS_TIMEOUT_S" in result.error
 
 
 def test_huge_output_is_capped() -> None:
