@@ -26,10 +26,40 @@ _MORE_ROWS: Final = re.compile(r"^\s*…and [\d,]+ more rows\.\s*$")  # the comp
 
 
 def table_frame(table: Table) -> pd.DataFrame:
-    """A pandas frame of a result table for the page's grid, columns in order, cells as people
-    read them (91%, $75.7K, 12,345; as the answers' text and the terminal show them). The grid
-    sorts such text by the numbers in it; the CSV download keeps the raw values."""
-    return pd.DataFrame(cells.display_rows(table), columns=list(table.columns))
+    """A pandas frame of a result table for the page's grid, columns in order.
+
+    Numbers stay numbers: Chainlit's grid shows a cell's value as it is and its header click
+    sorts by that value, so text such as "$75.7K" or "9%" would sort as text ("9%" above "81%").
+    Each number is put in the unit the answers' text and the terminal read it in, named in the
+    header: a sell-through of 0.913 is 91.3 under "sell_through (%)", a gross of 75730.05 is
+    75.7 under "gross ($K)". The CSV download keeps the raw values."""
+    grid = [
+        _grid_column(name, [row[i] if i < len(row) else None for row in table.rows])
+        for i, name in enumerate(table.columns)
+    ]
+    frame = pd.DataFrame({i: values for i, (_, values) in enumerate(grid)})
+    frame.columns = pd.Index([header for header, _ in grid])  # names may repeat, as in SQL
+    return frame
+
+
+# a money column read in millions or thousands (cells' "$8.0M", "$75.7K"): its scale and label
+_MONEY_UNITS: Final = {"M": (1e6, "$M"), "K": (1e3, "$K")}
+
+
+def _grid_column(name: str, values: list[Any]) -> tuple[str, list[Any]]:
+    """A column's grid header and cells: numbers in the unit `cells` reads the column in."""
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if not numbers or len(numbers) < sum(v is not None for v in values):
+        return name, values  # text, or a mix the grid can only show as it is
+    # how the terminal reads the column's largest cell tells its kind and unit
+    reading = cells.column_formatter(name, values)(max(numbers, key=abs))
+    if reading.endswith("%"):
+        return f"{name} (%)", [None if v is None else round(v * 100, 1) for v in values]
+    if "$" in reading:
+        scale, unit = _MONEY_UNITS.get(reading[-1], (1.0, "$"))
+        digits = 1 if scale > 1 else 2 if "." in reading else 0
+        return f"{name} ({unit})", [None if v is None else round(v / scale, digits) for v in values]
+    return name, [round(v, 2) if isinstance(v, float) else v for v in values]
 
 
 def table_csv(table: Table) -> bytes:
