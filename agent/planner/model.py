@@ -125,7 +125,7 @@ class OfflinePlanner(Model):
             return {"name": call.name, "input": call.input}, ""
         for finished in done:
             state.absorb(finished)
-        return None, compose(plan.intent, done, plan.notes, state.artist)
+        return None, compose(plan.intent, done, plan.notes, plan.subject or state.artist)
 
     async def stream(
         self,

@@ -78,6 +78,8 @@ class Plan:
     intent: str
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    subject: str | None = None
+    """The artist the answer is about when no call's input names one (a genre ranking)."""
 
     def next_call(self, done: list[Call]) -> Call | None:
         """The first planned call not yet in `done`."""

@@ -30,6 +30,15 @@ from agent.planner.plans import (
     venue_map,
     venues_by_size,
 )
+from agent.planner.recipes import (
+    asks_cohorts,
+    asks_month_over_month,
+    asks_show_plan,
+    cohorts,
+    month_over_month,
+    show_plan,
+    state_map,
+)
 from agent.planner.rules import CHART_WORDS, OPERATIONS, override
 from agent.planner.state import Call, DialogueState
 
@@ -106,6 +115,26 @@ def build_plan(
         plan.intent = "venue_map"
         plan.steps += [venue_map(ents), _chart_after("map")]
         return plan
+    if intent not in _NOT_A_TASK and asks_show_plan(text):
+        plan.intent = "plan_a_show"
+        if artist := state_artist(ents, state):
+            plan.subject = artist
+            show_plan(plan, artist, ents, today)
+        else:
+            plan.notes.append(
+                "Which artist? For example: 'Plan a show for <artist> near <city> on <date>'."
+            )
+        return plan
+    if intent not in _NOT_A_TASK and asks_cohorts(text):
+        cohorts(plan, text)
+        return plan
+    if intent not in _NOT_A_TASK and asks_month_over_month(text):
+        month_over_month(plan, text, ents, today)
+        return plan
+    map_word = CHART_WORDS.search(text) and re.search(r"\bmap\b", text, re.I)
+    if map_word and "state" in question_dimensions(text):
+        state_map(plan, text, ents)  # one dot per state, at its centre
+        return plan
     if intent in _ABOUT_DATA and (pair := measure_pair(text)):
         # two measures against each other: per concert, not one total of each
         if _CORRELATION.search(text):
@@ -158,6 +187,7 @@ def build_plan(
                 )
             )
     elif intent == "artist_compare_genre":
+        plan.subject = artist  # the answer leads with this artist's rank in the genre
         if artist:
             _genre_compare(plan, ents, state, artist)
     elif intent == "venue_ranking" or (intent == "venue_for_artist" and not ents.artists):
@@ -321,6 +351,8 @@ _ABOUT_DATA = (
     "run_sql",
     "refine",
 )
+# intents a task word ("plan", "cohort", "month over month") does not turn into a task
+_NOT_A_TASK = ("memory_recall", "memory_forget", "greeting")
 _AGGREGATES = ("data_question", "sales_trend", "genre_popularity", "compare_sales")
 _CITY_OR_STATE = {"New York": "NY", "Washington": "WA"}
 
