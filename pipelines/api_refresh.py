@@ -3,17 +3,22 @@
 The responses are stored in the lake's raw zone exactly as received (requirement 1.1). The
 records they describe go through the same ingestion path as files, so they are validated,
 resolved to canonical entities and loaded the same way; what a connector could not map is
-quarantined there with its reasons rather than dropped.
+quarantined there with its reasons rather than dropped. What a source sends that is not Encore's
+to load (Ticketmaster's films, sports and parking passes) stays in the raw zone and is counted
+with its reason in the refresh's result, so the quarantine and its alerts see only real records.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from core.settings import Settings
 from pipelines.ingest import FileOutcome, ingest_files
@@ -23,7 +28,45 @@ from pipelines.ledger import new_run_id
 from pipelines.sources.base import Batch, RawPayload, dig
 from pipelines.sources.setlistfm import SetlistFmConnector
 from pipelines.sources.spotify import SpotifyConnector
-from pipelines.sources.ticketmaster import TicketmasterConnector, map_attraction, map_venue
+from pipelines.sources.ticketmaster import (
+    SkipReason,
+    TicketmasterConnector,
+    map_attraction,
+    map_venue,
+    skip_reason,
+)
+
+log = logging.getLogger(__name__)
+
+_SKIP_WORDS: Final[Mapping[SkipReason, str]] = {
+    "not music": "not music",
+    "no performer": "music naming no performer",
+}
+
+
+@dataclass
+class EventsRefresh:
+    """What a Ticketmaster refresh did: its loads, and the events it skipped as not concerts.
+
+    Every event received was loaded, quarantined (a broken concert) or skipped: the concerts
+    load's `accepted + quarantined` and the `skipped` counts add up to `received`.
+    """
+
+    outcomes: list[FileOutcome]
+    received: int
+    """Events in the responses (the raw zone keeps them all)."""
+    skipped: dict[SkipReason, int] = field(default_factory=dict)
+    """Events that are not concerts, by reason ("not music", "no performer")."""
+
+    @property
+    def note(self) -> str:
+        """What was skipped, for the run's summary: "18 of 20 events skipped as not concerts
+        (18 not music)"; empty when nothing was."""
+        total = sum(self.skipped.values())
+        if not total:
+            return ""
+        reasons = ", ".join(f"{n:,} {_SKIP_WORDS[reason]}" for reason, n in self.skipped.items())
+        return f"{total:,} of {self.received:,} events skipped as not concerts ({reasons})"
 
 
 def refresh_ticketmaster(
@@ -32,8 +75,9 @@ def refresh_ticketmaster(
     *,
     max_pages: int = 5,
     connector: TicketmasterConnector | None = None,
-) -> list[FileOutcome]:
-    """Load the events matching `params`, with the venues and attractions embedded in them."""
+) -> EventsRefresh:
+    """Load the concerts among the events matching `params`, with their venues and attractions;
+    the other events are counted in the result's `skipped` (and kept in the raw zone)."""
     tm = connector or TicketmasterConnector.from_settings(settings)
     try:
         events = tm.search_events(params, size=200, max_pages=max_pages)
@@ -44,6 +88,9 @@ def refresh_ticketmaster(
     artists: dict[str, dict[str, Any]] = {}
     for payload in events.raw:
         for event in dig(payload.body, "_embedded", "events") or []:
+            # a skipped event's teams, films and venues are not Encore's artists and venues
+            if not isinstance(event, Mapping) or skip_reason(event) is not None:
+                continue
             for venue in dig(event, "_embedded", "venues") or []:
                 record = map_venue(venue)
                 venues[str(record.get("venue_id"))] = record
@@ -51,12 +98,18 @@ def refresh_ticketmaster(
                 record = map_attraction(attraction)
                 artists[str(record.get("artist_id"))] = record
     concerts = [_as_record(r) for r in events.accepted] + [dict(r.record) for r in events.rejects]
-    return _land_and_ingest(
+    outcomes = _land_and_ingest(
         settings,
         "ticketmaster",
         events.raw,
         {"artists": list(artists.values()), "venues": list(venues.values()), "concerts": concerts},
     )
+    refresh = EventsRefresh(outcomes, len(events), events.skipped_by_reason())
+    if refresh.note:
+        segments = Counter(s.segment or "unclassified" for s in events.skipped)
+        log.info("ticketmaster: %s; by segment: %s", refresh.note,
+                 ", ".join(f"{name} {n}" for name, n in segments.most_common()))  # fmt: skip
+    return refresh
 
 
 def refresh_spotify(

@@ -304,8 +304,9 @@ def _ticketmaster(settings: Settings) -> StepResult:
     def body() -> StepResult:
         from pipelines.api_refresh import refresh_ticketmaster
 
-        outcomes = refresh_ticketmaster(settings, DEFAULT_TICKETMASTER_QUERY)
-        return _loaded("ticketmaster", "events, venues and attractions", outcomes)
+        refresh = refresh_ticketmaster(settings, DEFAULT_TICKETMASTER_QUERY)
+        detail = "; ".join(filter(None, ["events, venues and attractions", refresh.note]))
+        return _loaded("ticketmaster", detail, refresh.outcomes)
 
     return _guarded("ticketmaster", body)
 

@@ -2,21 +2,29 @@
 
 Ids are qualified with the source (`ticketmaster:<id>`); entity resolution maps them to warehouse
 ids later. Search results are paged (`page`, `size`; `page.totalPages` says when to stop).
+
+Ticketmaster sells tickets to far more than concerts: films, sports, theatre, parking, season
+passes. An event is a concert when a classification puts it in the Music segment and it names at
+least one attraction to perform; any other event is skipped and counted with its reason
+(`EventBatch.skipped`), neither loaded nor quarantined, since it is not a broken concert. A music
+event with a performer that fails validation (no venue, no date) is a broken concert: a reject.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
 from core.errors import ConfigError, SourceError
-from core.schemas import Artist, Concert, ConcertStatus, Entity, Venue
+from core.schemas import Artist, Concert, ConcertStatus, Venue
 from core.settings import Settings
 from pipelines.sources.base import Batch, collect, compact, dig, infer_venue_type, source_id
 from pipelines.sources.http import HttpClient, error_reason
@@ -28,14 +36,58 @@ RATE_PER_S: Final = 5.0
 MAX_DEEP_ITEMS: Final = 1000
 """The API refuses `page * size >= 1000`; deeper results need narrower filters, not more pages."""
 _UNDEFINED: Final = "undefined"
+MUSIC_SEGMENT: Final = "KZFzniwnSyZfZ7v7nJ"
+"""The id of the Discovery classification segment named "Music"."""
 
-E = TypeVar("E", bound=Entity)
+SkipReason = Literal["not music", "no performer"]
+"""Why an event is not a concert: no classification in the Music segment, or a music event
+that names no attraction to be its performer."""
+
+B = TypeVar("B", bound=Batch[Any])
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An event that is not a concert: counted with its reason, neither loaded nor quarantined."""
+
+    source_id: str | None
+    name: str | None
+    reason: SkipReason
+    segment: str | None
+    """The segment of its primary classification ("Sports"); None when it has none."""
+
+
+@dataclass
+class EventBatch(Batch[Concert]):
+    """Events as concerts: accepted and rejected as in any batch, plus the skipped non-concerts.
+
+    Every event received is in exactly one of `accepted`, `rejects` and `skipped`.
+    """
+
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return super().__len__() + len(self.skipped)
+
+    def skipped_by_reason(self) -> dict[SkipReason, int]:
+        """How many events were skipped for each reason, most frequent first."""
+        return dict(Counter(s.reason for s in self.skipped).most_common())
+
+    def extend(self, other: Batch[Concert]) -> None:
+        super().extend(other)
+        if isinstance(other, EventBatch):
+            self.skipped.extend(other.skipped)
+
+
+def _classification(item: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The primary classification, else the first; None when there is none."""
+    classifications = [c for c in item.get("classifications") or [] if isinstance(c, Mapping)]
+    primary = next((c for c in classifications if c.get("primary")), None)
+    return primary or (classifications[0] if classifications else None)
 
 
 def _genre(item: Mapping[str, Any]) -> str | None:
-    classifications = [c for c in item.get("classifications") or [] if isinstance(c, Mapping)]
-    primary = next((c for c in classifications if c.get("primary")), None)
-    chosen = primary or (classifications[0] if classifications else None)
+    chosen = _classification(item)
     # "Undefined" is Ticketmaster's placeholder, not a genre; fall back to the sub-genre.
     for level in ("genre", "subGenre"):
         name = dig(chosen, level, "name")
@@ -147,6 +199,57 @@ def _local_date(text: Any, zone: ZoneInfo | None) -> str | None:
     return (moment.astimezone(zone) if zone else moment).date().isoformat()
 
 
+def _is_music(segment: Any) -> bool:
+    if not isinstance(segment, Mapping):
+        return False
+    name = segment.get("name")
+    return segment.get("id") == MUSIC_SEGMENT or (
+        isinstance(name, str) and name.strip().lower() == "music"
+    )
+
+
+def skip_reason(item: Mapping[str, Any]) -> SkipReason | None:
+    """Why a Discovery event is not a concert, or None when it is one.
+
+    A concert is in the Music segment (any of its classifications; a sports event is not made a
+    concert by its music) and names an attraction to perform. Whether that attraction is usable
+    (has an id) is validation's to say: a concert without one is a reject, not a skip.
+    """
+    classifications = item.get("classifications")
+    if not any(
+        _is_music(dig(c, "segment"))
+        for c in (classifications if isinstance(classifications, list) else [])
+    ):
+        return "not music"
+    attractions = dig(item, "_embedded", "attractions")
+    if not isinstance(attractions, list) or not attractions:
+        return "no performer"
+    return None
+
+
+def collect_events(batch: EventBatch, items: list[Any], today: date) -> EventBatch:
+    """Skip the events that are not concerts, counting why; map and validate the rest."""
+    concerts: list[Any] = []
+    for item in items:
+        # a malformed item is left for `collect` to reject: it may be a concert gone wrong
+        reason = skip_reason(item) if isinstance(item, Mapping) else None
+        if reason is None:
+            concerts.append(item)
+            continue
+        native, name = item.get("id"), item.get("name")
+        segment = dig(_classification(item), "segment", "name")
+        batch.skipped.append(
+            Skipped(
+                source_id=None if native is None else str(native),
+                name=name if isinstance(name, str) else None,
+                reason=reason,
+                segment=segment if isinstance(segment, str) else None,
+            )
+        )
+    collect(batch, Concert, concerts, lambda item: map_event(item, today))
+    return batch
+
+
 def map_event(item: Mapping[str, Any], today: date) -> dict[str, Any]:
     """A Discovery event as a `Concert` record; the first embedded attraction is the headliner."""
     local_date = dig(item, "dates", "start", "localDate")
@@ -224,83 +327,91 @@ class TicketmasterConnector:
 
     def search_events(
         self, params: Mapping[str, Any] | None = None, *, size: int = 20, max_pages: int = 1
-    ) -> Batch[Concert]:
-        """Events matching Discovery filters (`keyword`, `city`, `classificationName`, ...)."""
+    ) -> EventBatch:
+        """Events matching Discovery filters (`keyword`, `city`, `classificationName`, ...);
+        those that are not concerts are counted in `skipped`."""
         today = self._today()
+        batch = EventBatch(SOURCE, "concerts")
         return self._search(
-            "events",
-            "concerts",
-            Concert,
-            lambda item: map_event(item, today),
-            params,
-            size,
-            max_pages,
-        )
+            "events", batch, lambda items: collect_events(batch, items, today),
+            params, size, max_pages,
+        )  # fmt: skip
 
     def search_venues(
         self, params: Mapping[str, Any] | None = None, *, size: int = 20, max_pages: int = 1
     ) -> Batch[Venue]:
         """Venues matching Discovery filters (`keyword`, `stateCode`, `countryCode`, ...)."""
-        return self._search("venues", "venues", Venue, map_venue, params, size, max_pages)
+        batch: Batch[Venue] = Batch(SOURCE, "venues")
+        return self._search(
+            "venues", batch, lambda items: collect(batch, Venue, items, map_venue),
+            params, size, max_pages,
+        )  # fmt: skip
 
     def search_attractions(
         self, params: Mapping[str, Any] | None = None, *, size: int = 20, max_pages: int = 1
     ) -> Batch[Artist]:
         """Attractions (artists) matching Discovery filters (`keyword`, `classificationName`)."""
+        batch: Batch[Artist] = Batch(SOURCE, "artists")
         return self._search(
-            "attractions", "artists", Artist, map_attraction, params, size, max_pages
-        )
+            "attractions", batch, lambda items: collect(batch, Artist, items, map_attraction),
+            params, size, max_pages,
+        )  # fmt: skip
 
-    def get_event(self, event_id: str) -> Batch[Concert] | None:
-        """One event by Ticketmaster id; None if Ticketmaster does not know it."""
+    def get_event(self, event_id: str) -> EventBatch | None:
+        """One event by Ticketmaster id (in `skipped` if it is not a concert); None if
+        Ticketmaster does not know it."""
         today = self._today()
+        batch = EventBatch(SOURCE, "concerts")
         return self._one(
-            "events", "concerts", event_id, Concert, lambda item: map_event(item, today)
+            "events", event_id, batch, lambda items: collect_events(batch, items, today)
         )
 
     def get_venue(self, venue_id: str) -> Batch[Venue] | None:
         """One venue by Ticketmaster id; None if Ticketmaster does not know it."""
-        return self._one("venues", "venues", venue_id, Venue, map_venue)
+        batch: Batch[Venue] = Batch(SOURCE, "venues")
+        return self._one(
+            "venues", venue_id, batch, lambda items: collect(batch, Venue, items, map_venue)
+        )
 
     def get_attraction(self, attraction_id: str) -> Batch[Artist] | None:
         """One attraction by Ticketmaster id; None if Ticketmaster does not know it."""
-        return self._one("attractions", "artists", attraction_id, Artist, map_attraction)
+        batch: Batch[Artist] = Batch(SOURCE, "artists")
+        return self._one(
+            "attractions", attraction_id, batch,
+            lambda items: collect(batch, Artist, items, map_attraction),
+        )  # fmt: skip
 
     def _one(
-        self,
-        kind: str,
-        entity: str,
-        item_id: str,
-        schema: type[E],
-        mapper: Callable[[Mapping[str, Any]], dict[str, Any]],
-    ) -> Batch[E] | None:
+        self, kind: str, item_id: str, batch: B, add: Callable[[list[Any]], object]
+    ) -> B | None:
+        """Fetch one item into `batch` through `add`; None when the API does not know it."""
         try:
             payload = self.http.get(f"{kind}/{quote(item_id, safe='')}")
         except SourceError as exc:
             if error_reason(exc) == "not_found":
                 return None
             raise
-        batch: Batch[E] = Batch(SOURCE, entity, raw=[payload])
-        return collect(batch, schema, [payload.body], mapper)
+        batch.raw.append(payload)
+        add([payload.body])
+        return batch
 
     def _search(
         self,
         kind: str,
-        entity: str,
-        schema: type[E],
-        mapper: Callable[[Mapping[str, Any]], dict[str, Any]],
+        batch: B,
+        add: Callable[[list[Any]], object],
         params: Mapping[str, Any] | None,
         size: int,
         max_pages: int,
-    ) -> Batch[E]:
-        batch: Batch[E] = Batch(SOURCE, entity)
+    ) -> B:
+        """Fetch pages of a search into `batch`, handing each page's items to `add`."""
         page = 0
         while page < max_pages and (page + 1) * size <= MAX_DEEP_ITEMS:
             payload = self.http.get(kind, {**(params or {}), "page": page, "size": size})
             batch.raw.append(payload)
             items = dig(payload.body, "_embedded", kind)
             # Ticketmaster omits `_embedded` altogether when nothing matches.
-            collect(batch, schema, items if isinstance(items, list) else [], mapper)
+            add(items if isinstance(items, list) else [])
             total_pages = dig(payload.body, "page", "totalPages")
             page += 1
             if not items or not isinstance(total_pages, int) or page >= total_pages:

@@ -20,6 +20,7 @@ from pipelines.sources.ticketmaster import (
     concert_status,
     map_event,
     map_venue,
+    skip_reason,
 )
 from tests.pipelines.sources.conftest import TM_KEY, FakeClock, ReplayServer, Reply, nock, tm_docs
 
@@ -55,19 +56,98 @@ def test_search_events_maps_real_events(tm, server: ReplayServer, shared_data: P
     assert rv_pass.on_sale_date == date(2016, 1, 29)
     assert (rv_pass.price_min, rv_pass.price_max) == (Decimal("125.00"), Decimal("150.00"))
     assert rv_pass.status == "completed"  # offsale and in the past
-    assert concerts["ticketmaster:G5dIZfeoHM32h"].price_min == Decimal("3.00")  # rescheduled
+    gig = concerts["ticketmaster:vvG1FZf1Xg_Sex"]  # the headliner, not the support act
+    assert (gig.artist_id, gig.price_min) == ("ticketmaster:K8vZ9173yY7", Decimal("15.0"))
 
-    rejects = {r.source_id: r for r in batch.rejects}
-    # an event with neither venue nor attraction is kept as a reject, with every reason
-    fields = {f for f, _ in rejects["LvZ184lOjQqL7mktyZZNT"].reasons}
-    assert {"artist_id", "venue_id"} <= fields
-    # roller derby at a venue but with no attraction: the mapped record is kept for a fix-up step
-    derby = rejects["Z1lMVSyiJynZ177_Cp"]
-    assert derby.reasons == (("artist_id", "Field required"),)
-    assert derby.record["venue_id"] == "ticketmaster:ZKlMVSyiJynZee77Pe7av"
-    assert derby.item["name"] == "TXRD Lonestar Rollergirls 2016 Regular Season Pass"
-    assert {r.entity for r in batch.rejects} == {"concerts"}
-    assert len(batch.accepted) + len(batch.rejects) == 20
+    # 18 of the 20 are not concerts (films, sports, passes, tours): skipped with the reason,
+    # neither accepted nor rejected
+    assert not batch.rejects
+    assert sorted(concerts) == ["ticketmaster:vv17FZfdGkSrrMju", "ticketmaster:vvG1FZf1Xg_Sex"]
+    skipped = {s.source_id: s for s in batch.skipped}
+    assert len(skipped) == 18 and batch.skipped_by_reason() == {"not music": 18}
+    film = skipped["vv17FZf6GkTvNgQb"]  # an IMAX screening names the film as its attraction
+    assert film.name.startswith("Captain America: Civil War") and film.segment == "Film"
+    assert skipped["G5dIZfeoHM32h"].segment == "Sports"
+    derby = skipped["Z1lMVSyiJynZ177_Cp"]  # a season pass with no classification at all
+    assert (derby.name, derby.segment) == (
+        "TXRD Lonestar Rollergirls 2016 Regular Season Pass",
+        None,
+    )
+    assert len(batch.accepted) + len(batch.rejects) + len(batch.skipped) == len(batch) == 20
+
+
+def _music_event(shared_data: Path) -> dict[str, Any]:
+    """A real concert from the recorded responses: SayWeCanFly with a support act at Planet Trog."""
+    body = nock(shared_data, "event_all-200").body
+    return copy.deepcopy({e["id"]: e for e in body["_embedded"]["events"]}["vvG1FZf1Xg_Sex"])
+
+
+def _events(*events: dict[str, Any]) -> Reply:
+    page = {"size": 20, "totalElements": len(events), "totalPages": 1, "number": 0}
+    return Reply(200, {"_embedded": {"events": list(events)}, "page": page})
+
+
+def test_a_broken_concert_is_a_reject_not_a_skip(tm, server, shared_data: Path) -> None:
+    no_venue = _music_event(shared_data)
+    del no_venue["_embedded"]["venues"]
+    nameless = _music_event(shared_data)
+    nameless["id"] = "vvG1FZf1Xg_Sex-2"
+    del nameless["_embedded"]["attractions"][0]["id"]
+    bad_date = _music_event(shared_data)
+    bad_date["id"] = "vvG1FZf1Xg_Sex-3"
+    bad_date["dates"]["start"]["localDate"] = "2016-02-30"
+    server.route("/discovery/v2/events", _events(no_venue, nameless, bad_date))
+    batch = tm.search_events()
+    assert not batch.accepted and not batch.skipped
+    reasons = {r.source_id: [field for field, _ in r.reasons] for r in batch.rejects}
+    assert reasons == {
+        "vvG1FZf1Xg_Sex": ["venue_id"],
+        "vvG1FZf1Xg_Sex-2": ["artist_id"],
+        "vvG1FZf1Xg_Sex-3": ["event_date", "status"],  # no date, so no status either
+    }
+
+
+def test_a_music_event_naming_no_performer_is_skipped(tm, server, shared_data: Path) -> None:
+    event = _music_event(shared_data)
+    event["_embedded"]["attractions"] = []
+    sports = _music_event(shared_data)  # music at a ballgame does not make it a concert
+    sports["id"] = "vvG1FZf1Xg_Sex-2"
+    sports["classifications"][0]["segment"] = {"id": "KZFzniwnSyZfZ7v7nE", "name": "Sports"}
+    server.route("/discovery/v2/events", _events(event, sports, _music_event(shared_data)))
+    batch = tm.search_events()
+    assert [c.concert_id for c in batch.accepted] == ["ticketmaster:vvG1FZf1Xg_Sex"]
+    assert [(s.source_id, s.reason, s.segment) for s in batch.skipped] == [
+        ("vvG1FZf1Xg_Sex", "no performer", "Music"),
+        ("vvG1FZf1Xg_Sex-2", "not music", "Sports"),
+    ]
+    assert batch.skipped_by_reason() == {"no performer": 1, "not music": 1}
+
+
+def test_music_is_found_by_segment_id_or_in_any_classification(shared_data: Path) -> None:
+    event = _music_event(shared_data)
+    assert skip_reason(event) is None
+    event["classifications"][0]["segment"]["name"] = "Música"  # a localised name, the same id
+    assert skip_reason(event) is None
+    music = event["classifications"][0]
+    event["classifications"] = [
+        {"primary": True, "segment": {"id": "KZFzniwnSyZfZ7v7n1", "name": "Miscellaneous"}},
+        {**music, "primary": False},
+    ]
+    assert skip_reason(event) is None
+    event["classifications"] = [{"primary": True, "segment": {"name": "Miscellaneous"}}]
+    assert skip_reason(event) == "not music"
+    del event["classifications"]
+    assert skip_reason(event) == "not music"
+
+
+def test_get_event_that_is_not_a_concert(tm, server, shared_data: Path) -> None:
+    body = nock(shared_data, "event_all-200").body
+    film = {e["id"]: e for e in body["_embedded"]["events"]}["vv17FZf6GkTvNgQb"]
+    server.route("/discovery/v2/events/vv17FZf6GkTvNgQb", Reply(200, film))
+    batch = tm.get_event("vv17FZf6GkTvNgQb")
+    assert batch is not None and len(batch) == 1 and len(batch.raw) == 1
+    assert not batch.accepted and not batch.rejects
+    assert [(s.reason, s.segment) for s in batch.skipped] == [("not music", "Film")]
 
 
 def test_search_pages_until_max_pages(tm, server: ReplayServer, shared_data: Path) -> None:
@@ -75,7 +155,7 @@ def test_search_pages_until_max_pages(tm, server: ReplayServer, shared_data: Pat
     server.route("/discovery/v2/events", nock(shared_data, "event_all-200-options"), page=1)
     batch = tm.search_events(size=20, max_pages=2)
     assert [r.query["page"] for r in server.requests()] == ["0", "1"]
-    assert len(batch) == 25 and len(batch.raw) == 2
+    assert len(batch) == 25 and len(batch.raw) == 2  # every event, skipped ones included
     assert "ticketmaster:vv17FZfdGkSrrMju" in {c.concert_id for c in batch.accepted}
 
 
