@@ -12,6 +12,7 @@ event with a performer that fails validation (no venue, no date) is a broken con
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from core.settings import Settings
 from pipelines.sources.base import Batch, collect, compact, dig, infer_venue_type, source_id
 from pipelines.sources.http import HttpClient, error_reason
 from pipelines.sources.resilience import Clock, SystemClock
+
+log = logging.getLogger(__name__)
 
 SOURCE: Final = "ticketmaster"
 RATE_PER_S: Final = 5.0
@@ -404,16 +407,32 @@ class TicketmasterConnector:
         size: int,
         max_pages: int,
     ) -> B:
-        """Fetch pages of a search into `batch`, handing each page's items to `add`."""
-        page = 0
+        """Fetch pages of a search into `batch`, handing each page's items to `add`.
+
+        An item seen on an earlier page is passed over: results shift while a search is paged
+        (an event added or sold out), and one event twice would be a repeated key at the load
+        (quarantined, and a critical alert when many repeat). The raw zone keeps every page.
+        """
+        page, seen, repeated = 0, set[str](), 0
         while page < max_pages and (page + 1) * size <= MAX_DEEP_ITEMS:
             payload = self.http.get(kind, {**(params or {}), "page": page, "size": size})
             batch.raw.append(payload)
             items = dig(payload.body, "_embedded", kind)
             # Ticketmaster omits `_embedded` altogether when nothing matches.
-            add(items if isinstance(items, list) else [])
+            fresh, ids = [], set()
+            for item in items if isinstance(items, list) else []:
+                native = item.get("id") if isinstance(item, Mapping) else None
+                if isinstance(native, str) and native in seen:
+                    repeated += 1
+                    continue
+                ids.add(native)
+                fresh.append(item)
+            seen |= {native for native in ids if isinstance(native, str)}
+            add(fresh)
             total_pages = dig(payload.body, "page", "totalPages")
             page += 1
             if not items or not isinstance(total_pages, int) or page >= total_pages:
                 break
+        if repeated:
+            log.info("ticketmaster %s: %d items repeated on later pages, read once", kind, repeated)
         return batch

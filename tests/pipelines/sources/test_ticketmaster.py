@@ -159,6 +159,17 @@ def test_search_pages_until_max_pages(tm, server: ReplayServer, shared_data: Pat
     assert "ticketmaster:vv17FZfdGkSrrMju" in {c.concert_id for c in batch.accepted}
 
 
+def test_an_event_on_two_pages_is_read_once(tm, server: ReplayServer, shared_data: Path) -> None:
+    # results shift while a search is paged: the same events come back on the next page
+    server.route("/discovery/v2/events", nock(shared_data, "event_all-200"), page=0)
+    server.route("/discovery/v2/events", nock(shared_data, "event_all-200"), page=1)
+    batch = tm.search_events(size=20, max_pages=2)
+    assert len(server.requests()) == 2 and len(batch.raw) == 2  # both pages kept as evidence
+    assert len(batch) == 20  # each event once: loaded, quarantined or skipped
+    ids = [c.concert_id for c in batch.accepted]
+    assert len(ids) == len(set(ids))
+
+
 def test_search_stops_at_the_last_page(tm, server: ReplayServer, shared_data: Path) -> None:
     last = nock(shared_data, "event_all-200-options")
     last.body = copy.deepcopy(last.body)
