@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from core.settings import Settings
+from core.warehouse import connect_writer
 from pipelines.ingest import FileOutcome, ingest_files
 from pipelines.lake import open_lake
 from pipelines.lake.base import raw_key
 from pipelines.ledger import new_run_id
+from pipelines.monitoring import open_monitor
 from pipelines.sources.base import Batch, RawPayload, dig
 from pipelines.sources.setlistfm import SetlistFmConnector
 from pipelines.sources.spotify import SpotifyConnector
@@ -105,11 +107,31 @@ def refresh_ticketmaster(
         {"artists": list(artists.values()), "venues": list(venues.values()), "concerts": concerts},
     )
     refresh = EventsRefresh(outcomes, len(events), events.skipped_by_reason())
+    _record_events(settings, refresh)
     if refresh.note:
         segments = Counter(s.segment or "unclassified" for s in events.skipped)
         log.info("ticketmaster: %s; by segment: %s", refresh.note,
                  ", ".join(f"{name} {n}" for name, n in segments.most_common()))  # fmt: skip
     return refresh
+
+
+def _record_events(settings: Settings, refresh: EventsRefresh) -> None:
+    """Store the events received and skipped as metrics of the concerts' run (pipeline_metrics,
+    and CloudWatch on AWS), so that the skips stay on record after the command's output."""
+    run = next((o.run for o in refresh.outcomes if o.entity == "concerts" and o.run), None)
+    con = connect_writer(settings)
+    try:
+        monitor = open_monitor(settings, con)
+        counts = {
+            "events_received": refresh.received,
+            "events_skipped": sum(refresh.skipped.values()),
+        }
+        for name, value in counts.items():
+            monitor.metric(name, float(value), unit="count", run_id=run.run_id if run else None,
+                           dimensions={"pipeline": "ingest", "source": "ticketmaster"})  # fmt: skip
+        monitor.flush()
+    finally:
+        con.close()
 
 
 def refresh_spotify(

@@ -39,6 +39,12 @@ def test_ticketmaster_concerts_load_with_their_venues_and_artists(
     assert (concerts.records_in, concerts.accepted, concerts.quarantined) == (2, 2, 0)
     assert refresh.note == "18 of 20 events skipped as not concerts (18 not music)"
     assert query_warehouse(api_settings, "SELECT count(*) FROM alerts") == [(0,)]
+    recorded = query_warehouse(  # the skips stay on record, with the concerts' run
+        api_settings,
+        "SELECT name, value, run_id FROM pipeline_metrics WHERE name LIKE 'events_%' ORDER BY 1",
+    )
+    assert recorded == [("events_received", 20.0, concerts.run_id),
+                        ("events_skipped", 18.0, concerts.run_id)]  # fmt: skip
     loaded = query_warehouse(api_settings, "SELECT count(*) FROM concerts")[0][0]
     assert loaded == concerts.accepted
     # only the performers and venues of concerts: no ball teams or films among the artists
