@@ -6,5 +6,6 @@ accepts a user pool's RS256 tokens (ENCORE_COGNITO_USER_POOL_ID, optional _APP_C
 _JWKS_URL, _GROUP_ROLES) and takes the role from `cognito:groups`. Limits: ENCORE_API_*
 (agent/rest/config.py). Rate-limit buckets and revoked tokens live in SQLite files under
 `<data_dir>/api`, shared by every process serving that data dir. Modules: `app` (routes), `auth`,
-`revocation`, `limits`, `shared_db`, `errors`, `config`, `bench`.
+`revocation`, `limits`, `shared_db`, `errors`, `config`, `warmup` (the forecaster loaded as the
+server starts), `bench`.
 """

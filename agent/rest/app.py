@@ -13,16 +13,19 @@
     GET  /v1/artists/history                  artist_profile
     POST /v1/query                            semantic_query (the guard, as the token's role)
     GET  /v1/query/catalog                    semantic_catalog
-    GET  /health                              liveness, no token
+    GET  /health                              liveness and the forecaster's warm-up, no token
 
 An entrypoint beside the AgentCore runtime: it calls `tools/` directly, never the agent. The
 endpoints are plain `def`s, so FastAPI runs the blocking tools (DuckDB, scikit-learn) on its
-thread pool and the event loop stays free.
+thread pool and the event loop stays free. The forecaster warms in a background thread as the
+app starts (warmup.py): the first forecast does not load the model, and startup does not wait.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import date as Date  # noqa: N812 - `date` is a query parameter's name
@@ -53,6 +56,7 @@ from agent.rest.limits import (
     retry_after,
 )
 from agent.rest.revocation import Denylist
+from agent.rest.warmup import WarmState, Warmup
 from core.errors import ValidationError
 from core.settings import Settings
 from core.warehouse import share_readers
@@ -118,6 +122,11 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     auth: Literal["local", "cognito"]
+    forecaster: WarmState = Field(
+        description="the forecaster's warm-up: 'warming' just after the start (a forecast then "
+        "waits for it), 'warm' once loaded, 'untrained' when no model exists yet (the first "
+        "forecast trains one), 'failed' when it could not load (forecasts load it themselves)"
+    )
 
 
 class PredictionItem(BaseModel):
@@ -154,6 +163,7 @@ class _Runtime:
     limiter: RateLimiter
     logins: RateLimiter
     rejected: RateLimiter
+    warmup: Warmup
 
 
 def authenticated(
@@ -223,7 +233,14 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
         limiter=RateLimiter(buckets, "user", api.rate_per_s, api.rate_burst),
         logins=RateLimiter(buckets, "login", *per_minute),
         rejected=RateLimiter(buckets, "rejected", *per_minute),
+        warmup=Warmup(settings),
     )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime.warmup.start()  # a thread: the server accepts connections while it runs
+        yield
+
     # /docs and /redoc with Swagger UI's and ReDoc's files served from the installed package
     # (FastAPI's own pages load them from a CDN and stay blank offline); no online validator
     app = FastAPIOffline(
@@ -232,6 +249,7 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
         description="Concert insights: venue rankings, ticket-sales forecasts with confidence, "
         "recommendations, artist history and governed semantic queries.",
         swagger_ui_parameters={"validatorUrl": None},
+        lifespan=lifespan,
     )
     app.state.runtime = runtime
     errors.install(app)
@@ -245,8 +263,8 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
 
     @app.get("/health", tags=["meta"])
     def health() -> Health:
-        """Liveness; needs no token."""
-        return Health(version=app.version, auth=settings.auth)
+        """Liveness and whether the forecaster is warm yet; needs no token."""
+        return Health(version=app.version, auth=settings.auth, forecaster=runtime.warmup.state)
 
     if isinstance(authenticator, LocalIssuer):
         issuer = authenticator
@@ -336,6 +354,7 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
     ) -> forecast.SalesPrediction:
         """Tickets and gross for an artist at a venue on a date: estimate, 80% interval,
         confidence (chance of landing within ±20%) and low_confidence when below 0.70."""
+        runtime.warmup.wait()  # an early request shares the start's warm-up, never loads twice
         return forecast.predict_ticket_sales(
             ctx, artist=artist, venue=venue, date=date.isoformat(), price=price
         )
@@ -343,6 +362,7 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
     @v1.post("/predictions/ticket-sales", tags=["insights"])
     def predict_ticket_sales_batch(ctx: Caller, body: PredictionBatch) -> forecast.SalesPredictions:
         """Forecasts for up to 500 artist–venue–date pairs at once."""
+        runtime.warmup.wait()
         items: list[forecast.PredictionRequest | dict[str, Any]] = [
             forecast.PredictionRequest(
                 artist=i.artist, venue=i.venue, date=i.date.isoformat(), price=i.price
