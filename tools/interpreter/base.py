@@ -32,6 +32,14 @@ class AnalysisResult(BaseModel):
     isolation: list[str] = Field(
         default_factory=list, description="containment layers that were active for this run"
     )
+    rows_read: int | None = Field(None, description="rows of the extract the code saw as df")
+    row_cap: int | None = Field(None, description="the role's row cap on the extract")
+    truncated: bool = Field(
+        False,
+        description="the row cap cut the extract: the results cover only `rows_read` rows, not "
+        "all the SQL selects; `note` says what to do",
+    )
+    note: str | None = Field(None, description="what the caller should know about the results")
 
 
 class Limits(BaseModel):

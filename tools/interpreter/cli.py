@@ -33,7 +33,8 @@ def analyze_command(
     role: RoleOption = "analyst",
     user: UserOption = "local",
 ) -> None:
-    """Run an analysis in the local sandbox and print its result as JSON."""
+    """Run an analysis in the local sandbox and print its result as JSON (a warning on stderr
+    when the role's row cap cut the extract: `truncated`, `rows_read` and `note` in the JSON)."""
     from tools.interpreter.service import list_analysis_templates, run_analysis
 
     ctx = ToolContext(Settings(), user=user, role=role)
@@ -55,6 +56,8 @@ def analyze_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(result.model_dump_json(indent=2))
+    if result.truncated:
+        typer.echo(f"warning: {result.note}", err=True)
     if result.error:
         raise typer.Exit(1)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -13,6 +13,7 @@ from tools.context import ToolContext
 from tools.interpreter.base import AnalysisResult, CodeSandbox, Limits
 from tools.interpreter.local import LocalSandbox
 from tools.interpreter.templates import TEMPLATES, AnalysisTemplate, get_template
+from tools.query.policy import load_policy
 from tools.results import Table
 
 log = logging.getLogger(__name__)
@@ -28,14 +29,31 @@ def default_sandbox(ctx: ToolContext) -> CodeSandbox:
     return LocalSandbox(hidden=(ctx.settings.data_dir, ctx.settings.warehouse_file))
 
 
-def extract(ctx: ToolContext, sql: str) -> pd.DataFrame:
+class Extract(NamedTuple):
+    """The data an analysis reads, and whether the role's row cap cut it."""
+
+    frame: pd.DataFrame
+    truncated: bool
+
+
+def extract(ctx: ToolContext, sql: str) -> Extract:
     """The data an analysis may read: one guarded query's result (the caller's role applies)."""
     from tools.query.runner import run_sql
 
     result = run_sql(ctx, sql)
     if result.truncated:
         log.info("analysis extract cut to %d rows by the role's row limit", result.row_count)
-    return pd.DataFrame(result.rows, columns=result.columns)
+    return Extract(pd.DataFrame(result.rows, columns=result.columns), result.truncated)
+
+
+def truncation_note(role: str, cap: int) -> str:
+    """What a caller of an analysis on a cut extract should know and do."""
+    return (
+        f"the extract was cut at {cap:,} rows, the {role} role's row cap: the results cover "
+        "only those rows, not all the data the SQL selects. Aggregate in the SQL (GROUP BY "
+        "to one row per group the analysis needs) so the extract fits, or ask for a role "
+        "with a larger cap"
+    )
 
 
 def run_analysis(
@@ -57,6 +75,9 @@ def run_analysis(
     list_analysis_templates) with `params` instead of code. No network, no files outside the
     sandbox, no subprocesses; limits on memory and on time (seconds of wall clock and CPU), so
     keep analyses short: a stopped one comes back with `timed_out` and an error naming the limit.
+    The extract is capped at the role's row limit (`row_cap`): aggregate in the SQL (GROUP BY)
+    rather than reading row by row. A cut extract comes back with `truncated` true, `rows_read`
+    and a `note`: its results cover only part of the data, so say so or aggregate and rerun.
     """
     chosen: AnalysisTemplate | None = get_template(template) if template else None
     if chosen is not None and code.strip():
@@ -77,10 +98,17 @@ def run_analysis(
                 f"its parameters: {', '.join(chosen.params) or 'none'}"
             )
     query = sql or (chosen.sql if chosen else None)
-    frame = extract(ctx, query) if query else None
+    data = extract(ctx, query) if query else None
     runner = sandbox or default_sandbox(ctx)
+    frame = data.frame if data else None
     result = runner.run(source, frame, merged, limits or Limits.from_settings(ctx.settings))
     result.charts = _build_charts(ctx, result.charts, result)
+    if data is not None:
+        result.rows_read = len(data.frame)
+        result.row_cap = load_policy().role(ctx.role).max_rows
+        result.truncated = data.truncated
+        if data.truncated:
+            result.note = truncation_note(ctx.role, result.rows_read)
     return result
 
 

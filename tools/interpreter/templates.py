@@ -14,7 +14,10 @@ class AnalysisTemplate(BaseModel):
 
     name: str
     description: str
-    sql: str = Field(description="the extract the code expects as df (override with sql=...)")
+    sql: str = Field(
+        description="the extract the code expects as df (override with sql=...); aggregated in "
+        "SQL where the analysis allows, so it fits the role's row cap"
+    )
     code: str
     params: dict[str, Any] = Field(default_factory=dict, description="parameters and defaults")
 
@@ -62,8 +65,11 @@ chart('line', monthly, 'month', measure)
     AnalysisTemplate(
         name="top_n",
         description="The top N values of a dimension by a measure, with each one's share.",
-        sql="SELECT v.name AS venue, v.city, p.tickets_sold, p.gross_revenue "
-        "FROM concert_performance p JOIN venues v USING (venue_id) WHERE p.status = 'completed'",
+        # one row per venue, not per concert: the role's row cap would cut the concerts short
+        sql="SELECT v.name AS venue, v.city, SUM(p.tickets_sold) AS tickets_sold, "
+        "SUM(p.gross_revenue) AS gross_revenue FROM concert_performance p "
+        "JOIN venues v USING (venue_id) WHERE p.status = 'completed' "
+        "GROUP BY p.venue_id, v.name, v.city",
         code="""by, measure, n = params['by'], params['measure'], int(params['n'])
 totals = df.groupby(by, as_index=False)[measure].sum()
 totals['share'] = totals[measure] / totals[measure].sum()
@@ -75,16 +81,27 @@ chart('bar', result, by, measure)
     AnalysisTemplate(
         name="fan_cohorts",
         description="Fans grouped by the month of their first purchase: how many bought again "
-        "in each later month (retention by cohort).",
-        sql="SELECT fan_id, strftime(sold_at, '%Y-%m') AS month FROM ticket_sales "
-        "WHERE fan_id IS NOT NULL",
-        code="""first = df.groupby('fan_id')['month'].min().rename('cohort')
-data = df.join(first, on='fan_id')
+        "in each later month (retention by cohort). An sql=... override may return the fans "
+        "counted per cohort and month (cohort, month, fans) or a row per fan and month or per "
+        "sale (fan_id, month as 'YYYY-MM'); counting in SQL keeps the extract under the row cap.",
+        # the active fans per cohort and month, counted in SQL: an extract of a row per sale (or
+        # per fan and month) outgrows the role's row cap on any but the smallest warehouse
+        sql="WITH fan_months AS (SELECT fan_id, strftime(sold_at, '%Y-%m') AS month "
+        "FROM ticket_sales WHERE fan_id IS NOT NULL GROUP BY 1, 2), "
+        "firsts AS (SELECT fan_id, MIN(month) AS cohort FROM fan_months GROUP BY 1) "
+        "SELECT f.cohort, m.month, COUNT(*) AS fans FROM fan_months m "
+        "JOIN firsts f USING (fan_id) GROUP BY 1, 2 ORDER BY 1, 2",
+        code="""if {'cohort', 'month', 'fans'} <= set(df.columns):
+    active = df[['cohort', 'month', 'fans']].copy()
+else:  # a row per sale, or per fan and month: count the fans here
+    months = df[['fan_id', 'month']].drop_duplicates()
+    first = months.groupby('fan_id')['month'].min().rename('cohort')
+    active = months.join(first, on='fan_id').groupby(['cohort', 'month']).size()
+    active = active.reset_index(name='fans')
 to_index = lambda m: int(m[:4]) * 12 + int(m[5:7])
-data['months_after'] = data['month'].map(to_index) - data['cohort'].map(to_index)
-sizes = data.groupby('cohort')['fan_id'].nunique()
-active = data.groupby(['cohort', 'months_after'])['fan_id'].nunique().reset_index()
-active['retention'] = active['fan_id'] / active['cohort'].map(sizes)
+active['months_after'] = active['month'].map(to_index) - active['cohort'].map(to_index)
+sizes = active[active['months_after'] == 0].set_index('cohort')['fans']
+active['retention'] = active['fans'] / active['cohort'].map(sizes)
 active = active[active['months_after'] <= int(params['max_months'])]
 result = active.pivot(index='cohort', columns='months_after', values='retention').reset_index()
 result.columns = [str(c) for c in result.columns]

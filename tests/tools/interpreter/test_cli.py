@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from core.settings import Settings
 from tools.interpreter import Limits
 from tools.interpreter.cli import app
+from tools.query.policy import load_policy
 
 
 def test_analyze_and_chart(
@@ -63,3 +64,22 @@ def test_a_runaway_analysis_stops_at_the_configured_time_limits(
     assert (
         "more than 1 s of CPU" in stopped["error"] and "ENCORE_ANALYSIS_CPU_S" in stopped["error"]
     )
+
+
+def test_analyze_warns_when_the_row_cap_cut_the_extract(
+    small_warehouse: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENCORE_DATA_DIR", str(small_warehouse.data_dir))
+    cap = load_policy().role("analyst").max_rows
+    every_sale = "SELECT sale_id FROM ticket_sales"
+    cut = CliRunner().invoke(app, ["analyze", "print(len(df))", "--sql", every_sale])
+    assert cut.exit_code == 0, cut.output
+    result = json.loads(cut.stdout)
+    assert result["truncated"] and result["rows_read"] == result["row_cap"] == cap
+    assert int(result["stdout"]) == cap
+    assert cut.stderr.startswith("warning: the extract was cut at") and f"{cap:,}" in cut.stderr
+    assert result["note"] in cut.stderr
+
+    fits = CliRunner().invoke(app, ["analyze", "--template", "fan_cohorts"])
+    assert fits.exit_code == 0 and not fits.stderr
+    assert not json.loads(fits.stdout)["truncated"]

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from core.errors import QueryRefusedError, ValidationError
+from tests.conftest import query_warehouse
 from tools.context import ToolContext
 from tools.interpreter import (
     AnalysisResult,
@@ -14,6 +15,8 @@ from tools.interpreter import (
     list_analysis_templates,
     run_analysis,
 )
+from tools.interpreter.templates import TEMPLATES
+from tools.query.policy import load_policy
 
 LIMITS = Limits(wall_s=60, cpu_s=20, memory_mb=1024)
 
@@ -66,6 +69,75 @@ def test_month_over_month_and_cohorts(ctx: ToolContext) -> None:
     assert cohorts.error is None, cohorts.error
     assert cohorts.tables[0].columns[:2] == ["cohort", "0"]
     assert all(row[1] == 1.0 for row in cohorts.tables[0].rows)  # everyone buys in month 0
+
+
+PER_SALE = (
+    "SELECT fan_id, strftime(sold_at, '%Y-%m') AS month FROM ticket_sales WHERE fan_id IS NOT NULL"
+)
+
+
+def test_an_extract_cut_by_the_row_cap_says_so_and_what_to_do(ctx: ToolContext) -> None:
+    cap = load_policy().role(ctx.role).max_rows
+    ((sales,),) = query_warehouse(ctx.settings, f"SELECT count(*) FROM ({PER_SALE})")
+    assert isinstance(sales, int) and sales > cap  # a row per sale does not fit
+    cut = run_analysis(ctx, template="fan_cohorts", sql=PER_SALE, limits=LIMITS)
+    assert cut.error is None, cut.error
+    assert cut.truncated and cut.rows_read == cut.row_cap == cap
+    assert cut.note is not None
+    assert f"cut at {cap:,} rows, the {ctx.role} role's row cap" in cut.note
+    assert "Aggregate in the SQL" in cut.note and "a role with a larger cap" in cut.note
+
+    whole = run_analysis(ctx, code="print(len(df))", sql="SELECT venue_id FROM venues")
+    assert not whole.truncated and whole.note is None
+    assert whole.rows_read == int(whole.stdout) and whole.row_cap == cap
+    no_extract = run_analysis(ctx, code="print(1)", limits=LIMITS)
+    assert no_extract.rows_read is None and not no_extract.truncated
+
+
+def test_fan_cohorts_counts_in_sql_and_matches_the_row_level_analysis(ctx: ToolContext) -> None:
+    """The default extract fits the cap and gives what the code gives on every sale."""
+    counted = run_analysis(ctx, template="fan_cohorts", limits=LIMITS)
+    assert counted.error is None, counted.error
+    assert not counted.truncated and counted.rows_read is not None
+    assert counted.rows_read <= load_policy().role(ctx.role).max_rows
+    ((cohorts, fans),) = query_warehouse(
+        ctx.settings,
+        "SELECT count(DISTINCT cohort), count(*) FROM (SELECT fan_id, "
+        f"min(month) AS cohort FROM ({PER_SALE}) GROUP BY fan_id)",
+    )
+    assert counted.stdout.strip() == f"{cohorts} cohorts, {fans} fans"
+    assert len(counted.tables[0].rows) == cohorts
+
+    every_sale = pd.DataFrame(query_warehouse(ctx.settings, PER_SALE), columns=["fan_id", "month"])
+    template = TEMPLATES["fan_cohorts"]
+    for frame in (every_sale, every_sale.drop_duplicates()):  # a row per sale; per fan and month
+        row_level = LocalSandbox().run(template.code, frame, template.params, LIMITS)
+        assert row_level.error is None, row_level.error
+        assert row_level.stdout == counted.stdout
+        assert row_level.tables == counted.tables
+
+
+def test_top_n_sums_by_venue_in_sql_as_it_did_by_concert(ctx: ToolContext) -> None:
+    by_venue = run_analysis(ctx, template="top_n", limits=LIMITS)
+    by_concert = run_analysis(
+        ctx,
+        template="top_n",
+        sql="SELECT v.name AS venue, v.city, p.tickets_sold, p.gross_revenue "
+        "FROM concert_performance p JOIN venues v USING (venue_id) WHERE p.status = 'completed'",
+        limits=LIMITS,
+    )
+    assert by_venue.error is None and by_concert.error is None
+    assert not by_concert.truncated  # the small warehouse's concerts fit; larger ones do not
+    assert by_venue.rows_read is not None and by_concert.rows_read is not None
+    assert by_venue.rows_read < by_concert.rows_read
+    ((venues,),) = query_warehouse(
+        ctx.settings,
+        "SELECT count(DISTINCT venue_id) FROM concert_performance WHERE status = 'completed'",
+    )
+    assert by_venue.rows_read == venues
+    assert [r[0] for r in by_venue.tables[0].rows] == [r[0] for r in by_concert.tables[0].rows]
+    for ours, theirs in zip(by_venue.tables[0].rows, by_concert.tables[0].rows, strict=True):
+        assert ours[1:] == pytest.approx(theirs[1:], rel=1e-9)
 
 
 def test_bad_requests_are_refused_before_running(ctx: ToolContext) -> None:
