@@ -26,12 +26,15 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _money(value: float, unit: float, cents: bool) -> str:
-    if unit >= 1e6:
-        return f"${value / 1e6:,.1f}M"
-    if unit >= 1e4:
-        return f"${value / 1e3:,.1f}K" if abs(value) < 1e5 else f"${value / 1e3:,.0f}K"
-    return f"${value:,.2f}" if cents else f"${value:,.0f}"
+def _money(value: float, largest: float, smallest: float) -> str:
+    """An amount in its column's unit, chosen from the column's largest amount (so $93.3K and
+    $2,150K never sit in one column: $0.09M and $2.15M do); the decimals keep the smallest
+    amount from reading as nothing."""
+    if largest >= 1e6:
+        return f"${value / 1e6:,.{2 if smallest < 1e5 else 1}f}M"
+    if largest >= 1e4:
+        return f"${value / 1e3:,.{0 if largest >= 1e5 and smallest >= 1e4 else 1}f}K"
+    return f"${value:,.2f}" if largest < 1e3 else f"${value:,.0f}"
 
 
 def _is_label(column: str) -> bool:
@@ -39,17 +42,17 @@ def _is_label(column: str) -> bool:
     return not _LABEL_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", column.lower()))
 
 
-def fmt(value: Any, column: str = "", unit: float | None = None) -> str:
+def fmt(value: Any, column: str = "", unit: tuple[float, float] | None = None) -> str:
     """A number as people read it: 12,345 tickets; $1.2M; 87%; the year 2020. In a table,
-    money takes its unit from `unit` (the column's smallest amount), so one column never
-    mixes $7,989.87 with $11K; alone, from the value itself."""
+    money takes its unit from `unit` (the column's largest and smallest amounts), so one
+    column never mixes $93.3K with $2,150K; alone, from the value itself."""
     if not _is_number(value):
         return "" if value is None else str(value)
     if _is_label(column) and float(value).is_integer():
         return str(int(value))
     if any(k in column for k in _MONEY):
         if unit is not None:
-            return _money(value, unit, cents=unit < 1e3)
+            return _money(value, *unit)
         if abs(value) >= 1e6:
             return f"${value / 1e6:.1f}M"
         if abs(value) >= 1e4:
@@ -60,14 +63,16 @@ def fmt(value: Any, column: str = "", unit: float | None = None) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def _extent(amounts: list[float]) -> tuple[float, float] | None:
+    return (max(amounts), min(amounts)) if amounts else None
+
+
 def markdown(table: dict[str, Any], limit: int = 10) -> str:
     """The first rows of a table in markdown."""
     cols: list[str] = table["columns"]
     shown = table["rows"][:limit]
-    units = [
-        min((abs(r[i]) for r in shown if i < len(r) and _is_number(r[i]) and r[i]), default=None)
-        for i in range(len(cols))
-    ]
+    units = [_extent([abs(r[i]) for r in shown if i < len(r) and _is_number(r[i]) and r[i]])
+             for i in range(len(cols))]  # fmt: skip
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in shown:
         cells = (fmt(v, c, u) for c, v, u in zip(cols, row, units, strict=False))
