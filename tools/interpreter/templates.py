@@ -22,14 +22,41 @@ class AnalysisTemplate(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="parameters and defaults")
 
 
+def _described_in_sql(source: str, columns: tuple[str, ...]) -> str:
+    """SQL giving pandas' describe() of numeric columns, a row per column: the statistics of
+    every row, where an extract of the rows themselves would be cut at the role's row cap."""
+    # as doubles, like pandas: a DECIMAL column's quantiles would be rounded to its scale
+    branches = [
+        f"SELECT {i} AS position, '{c}' AS \"column\", COUNT(*) AS n_rows, "
+        f'COUNT({x}) AS "count", AVG({x}) AS mean, STDDEV_SAMP({x}) AS std, '
+        f'MIN({x}) AS min, QUANTILE_CONT({x}, 0.25) AS "25%", '
+        f'QUANTILE_CONT({x}, 0.5) AS "50%", QUANTILE_CONT({x}, 0.75) AS "75%", '
+        f"MAX({x}) AS max FROM {source}"
+        for i, c in enumerate(columns)
+        for x in [f"CAST({c} AS DOUBLE)"]
+    ]
+    return " UNION ALL ".join(branches) + " ORDER BY position"
+
+
 _TEMPLATES = [
     AnalysisTemplate(
         name="summary_stats",
-        description="Count, mean, spread and quartiles of every column of the extract.",
-        sql="SELECT capacity, tickets_sold, gross_revenue, avg_ticket_price, sell_through "
-        "FROM concert_performance WHERE status = 'completed'",
-        code="result = df.describe(include='all').transpose().reset_index()"
-        ".rename(columns={'index': 'column'})\nprint(f'{len(df)} rows')",
+        description="Count, mean, spread and quartiles of every column of the extract. An "
+        "sql=... override may return rows (each column described) or the statistics computed "
+        "in SQL like the default's, which fit the row cap however many rows they cover.",
+        sql=_described_in_sql(
+            "concert_performance WHERE status = 'completed'",
+            ("capacity", "tickets_sold", "gross_revenue", "avg_ticket_price", "sell_through"),
+        ),
+        code="""if {'column', 'n_rows', 'mean'} <= set(df.columns):  # described in SQL
+    rows = int(df['n_rows'].max()) if len(df) else 0
+    result = df.drop(columns=['position', 'n_rows'], errors='ignore')
+else:
+    rows = len(df)
+    result = df.describe(include='all').transpose().reset_index()
+    result = result.rename(columns={'index': 'column'})
+print(f'{rows} rows')
+""",
     ),
     AnalysisTemplate(
         name="price_vs_sell_through",

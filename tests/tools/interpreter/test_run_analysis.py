@@ -140,6 +140,24 @@ def test_top_n_sums_by_venue_in_sql_as_it_did_by_concert(ctx: ToolContext) -> No
         assert ours[1:] == pytest.approx(theirs[1:], rel=1e-9)
 
 
+def test_summary_stats_describes_in_sql_as_pandas_does_on_the_rows(ctx: ToolContext) -> None:
+    in_sql = run_analysis(ctx, template="summary_stats", limits=LIMITS)
+    on_rows = run_analysis(
+        ctx,
+        template="summary_stats",
+        sql="SELECT capacity, tickets_sold, gross_revenue, avg_ticket_price, sell_through "
+        "FROM concert_performance WHERE status = 'completed'",
+        limits=LIMITS,
+    )
+    assert in_sql.error is None and on_rows.error is None
+    assert not on_rows.truncated and in_sql.rows_read == len(on_rows.tables[0].rows) == 5
+    assert in_sql.stdout == on_rows.stdout  # "N rows": the concerts described, not 5
+    assert in_sql.tables[0].columns == on_rows.tables[0].columns
+    for ours, theirs in zip(in_sql.tables[0].rows, on_rows.tables[0].rows, strict=True):
+        assert ours[0] == theirs[0]
+        assert ours[1:] == pytest.approx(theirs[1:], rel=1e-8)
+
+
 def test_bad_requests_are_refused_before_running(ctx: ToolContext) -> None:
     with pytest.raises(ValidationError, match="unknown analysis template"):
         run_analysis(ctx, template="astrology")
