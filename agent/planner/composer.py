@@ -18,6 +18,9 @@ CAPABILITIES: Final = (
     "- 'Chart that', 'only in Texas', 'what about 2023?' — follow-ups"
 )
 _MONEY: Final = ("gross", "revenue", "price", "budget", "price_min", "price_max")
+# amounts already in percent (change_pct: 313.6 is +313.6%) and fractions of a whole (0.57 is 57%)
+_PERCENT_WORDS: Final = frozenset({"pct", "percent", "percentage"})
+_SHARE_WORDS: Final = frozenset({"share", "retention", "retained"})
 # labels rather than quantities: 2020 is a year, not two thousand and twenty of something
 _LABEL_WORDS: Final = frozenset({"year", "yr", "season", "decade", "id"})
 
@@ -50,6 +53,11 @@ def fmt(value: Any, column: str = "", unit: tuple[float, float] | None = None) -
         return "" if value is None else str(value)
     if _is_label(column) and float(value).is_integer():
         return str(int(value))
+    words = set(re.split(r"[^a-z0-9]+", column.lower()))
+    if not _PERCENT_WORDS.isdisjoint(words):  # already in percent: a change, signed
+        return f"{value:+,.1f}%"
+    if not _SHARE_WORDS.isdisjoint(words) and abs(value) <= 1.5:
+        return f"{value:.0%}"
     if any(k in column for k in _MONEY):
         if unit is not None:
             return _money(value, *unit)
@@ -73,9 +81,11 @@ def markdown(table: dict[str, Any], limit: int = 10) -> str:
     shown = table["rows"][:limit]
     units = [_extent([abs(r[i]) for r in shown if i < len(r) and _is_number(r[i]) and r[i]])
              for i in range(len(cols))]  # fmt: skip
+    # a cohort table's columns are months after the first: each value the share still buying
+    meanings = ["share" if "cohort" in cols and c.isdigit() else c for c in cols]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in shown:
-        cells = (fmt(v, c, u) for c, v, u in zip(cols, row, units, strict=False))
+        cells = (fmt(v, c, u) for c, v, u in zip(meanings, row, units, strict=False))
         lines.append("| " + " | ".join(cells) + " |")
     if len(table["rows"]) > limit:
         lines.append(f"\n…and {len(table['rows']) - limit} more rows.")

@@ -49,3 +49,42 @@ def test_an_artist_s_concerts_show_gross_in_one_unit(
     units = {re.sub(r"[\d.,$]", "", cell) for cell in cells}
     assert len(cells) >= 2 and len(units) == 1, cells
     assert units == ({"M"} if float(largest) >= 1e6 else {"K"} if float(largest) >= 1e4 else {""})  # type: ignore[arg-type]
+
+
+def test_month_over_month_change_reads_as_a_signed_percent(
+    small_warehouse: Settings, ask: Callable[[str], TurnResult]
+) -> None:
+    first, second = query_warehouse(
+        small_warehouse,
+        "SELECT strftime(event_date, '%Y-%m') AS month, sum(tickets_sold) AS t "
+        "FROM concert_performance WHERE status = 'completed' GROUP BY 1 ORDER BY 1 LIMIT 2",
+    )
+    change = round((float(second[1]) / float(first[1]) - 1) * 100, 1)  # type: ignore[arg-type]
+    answer = ask("Write Python to compute month-over-month growth in tickets sold").answer
+    cells = _column(answer, "change_pct")
+    assert cells[:2] == ["", f"{change:+,.1f}%"]
+    assert all(re.fullmatch(r"[+-]\d[\d,]*\.\d%", c) for c in cells[1:]), cells
+
+
+def test_cohort_retention_reads_as_percents(
+    small_warehouse: Settings, ask: Callable[[str], TurnResult]
+) -> None:
+    [(cohort, size, back)] = query_warehouse(
+        small_warehouse,
+        """
+        WITH bought AS (
+            SELECT DISTINCT fan_id, year(sold_at) * 12 + month(sold_at) AS m,
+                   strftime(sold_at, '%Y-%m') AS month
+            FROM ticket_sales WHERE fan_id IS NOT NULL),
+        firsts AS (SELECT fan_id, min(m) AS cohort, min(month) AS label FROM bought GROUP BY 1)
+        SELECT f.label, count(DISTINCT f.fan_id), count(DISTINCT b.fan_id)
+        FROM firsts f LEFT JOIN bought b ON b.fan_id = f.fan_id AND b.m = f.cohort + 1
+        GROUP BY f.label ORDER BY f.label LIMIT 1
+        """,
+    )
+    answer = ask("Analyse fan retention by cohort").answer
+    assert _column(answer, "cohort")[0] == cohort
+    assert _column(answer, "0")[0] == "100%"
+    assert _column(answer, "1")[0] == (f"{int(back) / int(size):.0%}" if back else "")  # type: ignore[call-overload]
+    cells = [c for name in ("1", "2") for c in _column(answer, name) if c]
+    assert cells and all(re.fullmatch(r"\d{1,3}%", c) for c in cells), cells
