@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, Final
 
 from agent.planner.state import Call, records, table_of
@@ -119,8 +120,16 @@ def explain_error(call: Call) -> str:
     return f"The {call.name.replace('_', ' ')} step failed: {text}"
 
 
-def compose(intent: str, calls: list[Call], notes: list[str], state_artist: str | None) -> str:
-    """The final answer for a turn."""
+def compose(
+    intent: str,
+    calls: list[Call],
+    notes: list[str],
+    state_artist: str | None,
+    caveats: Sequence[str] = (),
+) -> str:
+    """The final answer for a turn: the notes that lead it (a plan's summary of the results),
+    what each call found, and the caveats right after the answer's lead sentence (what the
+    data says comes first, then what it leaves out)."""
     if intent == "greeting":
         return (
             "Hi! I answer questions about concerts, artists, venues and ticket sales. Try:\n"
@@ -145,7 +154,19 @@ def compose(intent: str, calls: list[Call], notes: list[str], state_artist: str 
         parts.append(writer(call, state_artist))
     if intent == "popularity_vs_history":
         parts.append(_popularity_now_and_then(calls))
-    return "\n\n".join(p for p in parts if p)
+    return "\n\n".join(_with_caveats([p for p in parts if p], sum(bool(n) for n in notes), caveats))
+
+
+def _with_caveats(parts: list[str], leads: int, caveats: Sequence[str]) -> list[str]:
+    """`caveats` after the leading notes, or, without any, after the first part's lead sentence
+    (its first paragraph)."""
+    if not caveats:
+        return parts
+    if not leads and parts:
+        lead, _, rest = parts[0].partition("\n\n")
+        parts = [lead, *([rest] if rest else []), *parts[1:]]
+        leads = 1
+    return [*parts[:leads], *caveats, *parts[leads:]]
 
 
 def _superseded(call: Call, later: list[Call]) -> bool:

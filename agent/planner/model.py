@@ -125,7 +125,9 @@ class OfflinePlanner(Model):
             return {"name": call.name, "input": call.input}, ""
         for finished in done:
             state.absorb(finished)
-        return None, compose(plan.intent, done, plan.notes, plan.subject or state.artist)
+        return None, compose(
+            plan.intent, done, plan.notes, plan.subject or state.artist, plan.caveats
+        )
 
     async def stream(
         self,

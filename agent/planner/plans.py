@@ -78,6 +78,9 @@ class Plan:
     intent: str
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    """Notes that lead the answer (a summary of what came back, or why nothing did)."""
+    caveats: list[str] = field(default_factory=list)
+    """Notes on what the data leaves out, said after the answer's lead sentence."""
     subject: str | None = None
     """The artist the answer is about when no call's input names one (a genre ranking)."""
 

@@ -2,8 +2,9 @@
 fit an artist and forecasts for the best two, a measure by US state on a map, and the sandbox's
 analysis templates (retention by cohort, month-over-month change).
 
-Steps that only read what came back add a note that leads the answer (the notes come first);
-they return None, so replaying the plan over the same results still gives the same calls."""
+Steps that only read what came back add a note that leads the answer (the notes come first;
+caveats follow the lead); they return None, so replaying the plan over the same results still
+gives the same calls."""
 
 from __future__ import annotations
 
@@ -113,7 +114,9 @@ def show_plan(plan: Plan, artist: str, ents: Entities, today: date) -> None:
 
     plan.steps += [anywhere, forecast(0), forecast(1), compare]
     if not (ents.dates and ents.dates.start):
-        plan.notes.append(f"(No date was given: the forecasts are for {day}, four weeks from now.)")
+        plan.caveats.append(
+            f"(No date was given: the forecasts are for {day}, four weeks from now.)"
+        )
 
 
 # -- a measure by state on a map ---------------------------------------------------------------
@@ -164,7 +167,7 @@ def state_map(plan: Plan, text: str, ents: Entities) -> None:
 
     plan.intent = "state_map"
     plan.steps += [query, chart]
-    plan.notes.append(
+    plan.caveats.append(
         "US venues only: states and provinces of other countries are left out so that they "
         "don't mix with the US states ('… by country' shows every country)."
     )

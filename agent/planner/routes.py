@@ -239,7 +239,7 @@ def build_plan(
                 )
             )
             if not (ents.dates and ents.dates.start):
-                plan.notes.append(f"(No date was given: this is for {day}, four weeks from now.)")
+                plan.caveats.append(f"(No date was given: this is for {day}, four weeks from now.)")
     elif intent == "sales_trend":
         past_year: dict[str, str | None] = {
             "start": (today - timedelta(days=365)).isoformat(),
