@@ -268,7 +268,7 @@ def serve_api(
     ] = 1,
 ) -> None:
     """Serve the insights as a REST API with bearer-token auth (OpenAPI at /docs)."""
-    from agent.rest.app import serve
+    from agent.rest.server import serve  # binds the port before the app's imports
 
     try:
         serve(host=host, port=port, workers=workers)

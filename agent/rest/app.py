@@ -443,29 +443,9 @@ def _iso(day: Date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def serve(host: str = "127.0.0.1", port: int = 8080, workers: int = 1) -> None:
-    """Serve the API with uvicorn (loopback by default; containers pass host=0.0.0.0).
-
-    With `workers` > 1 each worker process builds its own app; rate limits and revocations
-    hold across them, as they live in files under the data dir.
-    """
-    import uvicorn
-
-    # uvicorn's own access log is off: ours names the user
-    options: dict[str, Any] = {"host": host, "port": port, "access_log": False, "log_level": "info"}
-    if workers > 1:  # worker processes import the factory themselves
-        # a worker loads pandas, DuckDB and the models before it answers uvicorn's health
-        # check, which on a busy host takes longer than the default 5 s: it was killed in a loop
-        uvicorn.run(
-            "agent.rest.app:worker_app", factory=True, workers=workers,
-            timeout_worker_healthcheck=120, **options,
-        )  # fmt: skip
-    else:
-        uvicorn.run(worker_app(), **options)
-
-
 def worker_app() -> FastAPI:
-    """The app of one server process, with the request log on (the factory uvicorn workers call)."""
+    """The app of one server process, with the request log on (`serve` in server.py builds it;
+    uvicorn's workers call it as the factory)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # `encore` configures the root at WARNING without -v; the request log is a server's point
     logging.getLogger("agent.rest").setLevel(logging.INFO)
