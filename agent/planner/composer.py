@@ -236,12 +236,26 @@ def _lead(call: Call, table: dict[str, Any]) -> str:
     return f"{len(rows)} rows; the first: {values}."
 
 
+_WITHHELD: Final = re.compile(r"[^;]*\bare withheld for role [\w-]+")
+
+
+def _withheld(result: Any) -> str:
+    """What the query guard left out for the caller's role, from the result's `reason` ("fans
+    groups of fewer than 10 rows are withheld for role partner"), as a paragraph; else ''."""
+    reason = result.get("reason") if isinstance(result, dict) else None
+    found = _WITHHELD.search(reason) if isinstance(reason, str) else None
+    if found is None:
+        return ""
+    return f"\n\nNote: {found.group(0).strip()}, so they are not in this answer."
+
+
 def _generic(call: Call, _artist: str | None) -> str:
     table = table_of(call.result)
     if table is not None:
+        withheld = _withheld(call.result)
         if not table["rows"]:
-            return "No rows matched." + _sql(call.result)
-        return f"{_lead(call, table)}\n\n{markdown(table)}{_sql(call.result)}"
+            return "No rows matched." + withheld + _sql(call.result)
+        return f"{_lead(call, table)}{withheld}\n\n{markdown(table)}{_sql(call.result)}"
     if isinstance(call.result, dict) and call.result.get("status") == "needs_confirmation":
         # a write held back (DESIGN 6): the tool's words, not its JSON; its note to the model
         # about confirm=true is for the caller that shows Confirm/Cancel or names the command

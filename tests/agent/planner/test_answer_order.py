@@ -55,3 +55,24 @@ def test_a_forecast_without_a_date_gives_the_forecast_before_the_date_it_took(
     first, after = turn.answer.split("\n\n")[:2]
     assert first.startswith(f"- {artist} at {venue} on {call.input['date']}: ")
     assert after == f"(No date was given: this is for {call.input['date']}, four weeks from now.)"
+
+
+def test_a_partner_is_told_that_small_groups_are_withheld(
+    small_warehouse: Settings, make_service: Callable[..., AgentService]
+) -> None:
+    question = "How many fans by age band and country?"
+    [(kept, small)] = query_warehouse(
+        small_warehouse,
+        "SELECT count(*) FILTER (WHERE n >= 10), count(*) FILTER (WHERE n < 10) FROM "
+        "(SELECT age_band, country, count(*) AS n FROM fans GROUP BY ALL)",
+    )
+    assert small, "the fixture has small groups to withhold"
+    partner = make_service("offline", user="order-partner", role="partner")
+    lead, note, *_ = asyncio.run(partner.ask(question)).answer.split("\n\n")
+    assert lead.startswith(f"{kept} rows; the first: ")
+    assert note == (
+        "Note: fans groups of fewer than 10 rows are withheld for role partner, so they are not "
+        "in this answer."
+    )
+    analyst = make_service("offline", user="order-analyst", role="analyst")
+    assert "withheld" not in asyncio.run(analyst.ask(question)).answer
