@@ -147,6 +147,9 @@ def compose(
         if call.error is not None:
             parts.append(explain_error(call))
             continue
+        if intent == "concert_history" and call.name == "run_sql":
+            parts.append(_history(call, state_artist))
+            continue
         if intent == "low_confidence" and call.name in ("upcoming_concerts", "predict_concerts"):
             parts.append(_low_confidence(call))
             continue
@@ -344,6 +347,22 @@ def _profile(call: Call, _artist: str | None) -> str:
     )
     sql = f"\n\nSQL used (the concerts table):\n```sql\n{r['sql']}\n```" if r.get("sql") else ""
     return f"{text}\n\n{head}:\n{markdown(history, shown)}{sql}"
+
+
+def _history(call: Call, artist: str | None) -> str:
+    """An artist's completed concerts, latest first (concert_history's query)."""
+    table = table_of(call.result)
+    if table is None:
+        return _generic(call, artist)
+    if not table["rows"]:
+        return f"{artist} has no completed concerts in our data yet." + _sql(call.result)
+    latest = dict(zip(table["columns"], table["rows"][0], strict=False))
+    count = len(table["rows"])
+    return (
+        f"{artist} has {fmt(count)} completed concert{'s' * (count != 1)}; the latest at "
+        f"{latest.get('venue')}, {latest.get('city')} on {latest.get('event_date')}."
+        f"\n\nCompleted concerts, latest first:\n{markdown(table, 20)}{_sql(call.result)}"
+    )
 
 
 def _genre_rank(call: Call, artist: str | None) -> str:

@@ -322,8 +322,11 @@ class Gazetteer:
         for i in range(len(tokens)):
             for n in range(1, min(self._longest, len(tokens) - i) + 1):
                 phrase = " ".join(t[2] for t in tokens[i : i + n])
-                hit = index.get(phrase) or (
-                    index.get(phrase[:-1]) if phrase.endswith("s") else None
+                # "The Blue Suns" for "The Blue Sun"; "Alice Hall & the Orbit's concerts"
+                hit = (
+                    index.get(phrase)
+                    or (index.get(phrase[:-2]) if phrase.endswith("'s") else None)
+                    or (index.get(phrase[:-1]) if phrase.endswith("s") else None)
                 )
                 if hit is not None:
                     spans.append((tokens[i][0], tokens[i + n - 1][1], *hit))

@@ -616,3 +616,31 @@ def venues_by_size(text: str, ents: Entities) -> Step | None:
         sql="SELECT name AS venue, city, state, venue_type, capacity FROM venues "
         f"WHERE {' AND '.join(where)} ORDER BY capacity {order}, name LIMIT {limit}",
     )
+
+
+_HISTORY = re.compile(
+    r"\b(concert|show|gig|performance|touring|tour)\s+history\b|"
+    r"\b(completed|past|previous|earlier|former)\s+(concerts?|shows?|gigs?|performances?)\b|"
+    r"\b(concerts?|shows?|gigs?)\b.*\b(played|performed|have done|did)\b",
+    re.I,
+)
+_COUNTED = re.compile(r"\b(how many|number of|count|total|average|avg)\b", re.I)
+
+
+def asks_history(text: str) -> bool:
+    """ "List all completed concerts by <artist>", "Show <artist>'s concert history": the
+    concerts themselves, not a count of them."""
+    return bool(_HISTORY.search(text)) and not _COUNTED.search(text)
+
+
+def concert_history(artist: str) -> Step:
+    """The artist's completed concerts, latest first (the columns of the profile's table)."""
+    return _const(
+        "run_sql",
+        sql="SELECT p.event_date, v.name AS venue, v.city, v.state, p.tickets_sold, "
+        "p.gross_revenue, round(p.sell_through, 3) AS sell_through "
+        "FROM concert_performance p JOIN venues v USING (venue_id) "
+        "JOIN artists a USING (artist_id) "
+        f"WHERE a.name = {_literal(artist)} AND p.status = 'completed' "
+        "ORDER BY p.event_date DESC, v.name",
+    )

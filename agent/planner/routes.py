@@ -14,6 +14,8 @@ from agent.planner.plans import (
     _chart_args,
     _const,
     _query,
+    asks_history,
+    concert_history,
     correlation,
     data_question,
     default_date,
@@ -130,6 +132,12 @@ def build_plan(
         return plan
     if intent not in _NOT_A_TASK and asks_month_over_month(text):
         month_over_month(plan, text, ents, today)
+        return plan
+    played_by = ents.artists[0] if ents.artists else state.artist if _PRONOUN.search(text) else None
+    if intent not in _NOT_A_TASK and played_by and asks_history(text):
+        # the concerts themselves, latest first, as the artist's profile lists them
+        plan.intent, plan.subject = "concert_history", played_by
+        plan.steps.append(concert_history(played_by))
         return plan
     map_word = CHART_WORDS.search(text) and re.search(r"\bmap\b", text, re.I)
     if map_word and "state" in question_dimensions(text):
