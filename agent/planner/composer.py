@@ -514,7 +514,23 @@ def _analysis(call: Call, _artist: str | None) -> str:
         )
     if tables and table_of(tables[0]):
         parts.append(markdown(tables[0]))
+    cut = partial_extract(r)
+    if cut:
+        parts.insert(1 if pearson is not None else 0, cut)
     return "\n\n".join(p for p in parts if p)
+
+
+def partial_extract(result: Any) -> str:
+    """What an analysis whose extract the role's row cap cut covers (its `truncated` and
+    `note`: "the extract was cut at 5,000 rows, …"), as a sentence; else ''."""
+    if not isinstance(result, dict) or not result.get("truncated"):
+        return ""
+    note = str(result.get("note") or "").strip().rstrip(".")
+    if not note:
+        cap = result.get("row_cap") or result.get("rows_read")
+        note = f"the extract was cut at {fmt(cap)} rows, the role's row cap" if cap else ""
+    note = note or "the extract was cut by the role's row cap"
+    return f"Partial data: {note}."
 
 
 def _chart(call: Call, _artist: str | None) -> str:

@@ -14,7 +14,7 @@ import re
 from datetime import date
 from typing import Any
 
-from agent.planner.composer import fmt
+from agent.planner.composer import fmt, partial_extract
 from agent.planner.entities import Entities
 from agent.planner.intents import DATA
 from agent.planner.plans import Plan, Step, _const, _literal, data_question, default_date
@@ -192,26 +192,32 @@ def cohorts(plan: Plan, text: str) -> None:
     months = re.search(r"\b(\d{1,2})\s+months?\b", text)
     params = {"max_months": int(months.group(1))} if months else {}
     plan.intent = "analysis"
-    # one row per fan and month: the template's own extract has a row per sale, which the
-    # role's row cap cuts short (silently) in all but the smallest warehouses
-    sql = (
-        "SELECT DISTINCT fan_id, strftime(sold_at, '%Y-%m') AS month FROM ticket_sales "
-        "WHERE fan_id IS NOT NULL ORDER BY fan_id, month"
-    )
-    plan.steps.append(_const("run_analysis", template="fan_cohorts", sql=sql, params=params))
+    # the template's own SQL counts the fans per cohort and month in SQL, so its extract fits
+    # under the role's row cap (a row per fan and month did not: 302,814 rows on the default
+    # scale against the analyst's 5,000)
+    plan.steps.append(_const("run_analysis", template="fan_cohorts", params=params))
 
     def summary(done: list[Call]) -> Call | None:
         next_month = _next_month_retention(_analysis_rows(done))
         if not next_month:
             return None
         best = max(next_month, key=lambda cohort: next_month[cohort])
+        # the role's row cap cut the extract: the figures cover part of the fans (the analysis
+        # below gives the tool's note in full)
+        result = _analysis_result(done)
+        cut = (
+            "These figures cover only part of the data: the role's row cap cut the extract."
+            if partial_extract(result)
+            else ""
+        )
         _note(
             plan,
             f"Fan retention by cohort (fans grouped by the month of their first purchase): on "
             f"average {sum(next_month.values()) / len(next_month):.0%} of a cohort bought again "
             f"the month after, over {len(next_month)} cohorts; the best, {best}, "
             f"{next_month[best]:.0%}. Each column is months after the first purchase, each "
-            "value the share of the cohort buying that month (blank: none did, or not yet known).",
+            "value the share of the cohort buying that month (blank: none did, or not yet known)."
+            + (f" {cut}" if cut else ""),
             "Fan retention by cohort",
         )
         return None
@@ -290,9 +296,13 @@ def _pct(value: float) -> str:
     return f"{value:+,.1f}%"
 
 
-def _analysis_rows(done: list[Call]) -> list[dict[str, Any]]:
+def _analysis_result(done: list[Call]) -> Any:
     found = [c for c in done if c.name == "run_analysis" and c.error is None]
-    result = found[-1].result if found else None
+    return found[-1].result if found else None
+
+
+def _analysis_rows(done: list[Call]) -> list[dict[str, Any]]:
+    result = _analysis_result(done)
     if not isinstance(result, dict) or result.get("error"):
         return []
     tables = result.get("tables") or []
