@@ -17,6 +17,7 @@ from core.warehouse import connect_writer
 from pipelines.commands import flows  # noqa: F401  (registers the pipeline commands)
 from pipelines.commands.common import pipeline_app
 from pipelines.schedule import PipelineScheduler, Refresher
+from pipelines.sources.ticketmaster import skip_reason
 from tests.conftest import query_warehouse
 from tests.pipelines.sources.conftest import ReplayServer, Reply, nock
 from tools.context import ToolContext
@@ -220,9 +221,14 @@ def test_an_api_step_whose_load_fails_is_failed_and_alerted_as_its_step_by_the_s
     tmp_path: Path, api: ReplayServer, shared_data: Path
 ) -> None:
     settings = _tm_settings(tmp_path, api)
-    # the recorded page says 3,779 follow and is served for each of the 5 fetched: the same
-    # events five times over the quarantine limit, so the concerts' load fails
-    api.route(EVENTS, nock(shared_data, "event_all-200"))
+    # the recorded page with every concert on an impossible date: all of them quarantined,
+    # over the limit, so the concerts' load fails (films and games are skipped, not loaded)
+    page = nock(shared_data, "event_all-200")
+    page.body = copy.deepcopy(page.body)
+    for event in page.body["_embedded"]["events"]:
+        if skip_reason(event) is None:
+            event["dates"]["start"]["localDate"] = "2016-02-30"
+    api.route(EVENTS, page)
 
     tick = PipelineScheduler(settings).tick()
 

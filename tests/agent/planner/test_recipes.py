@@ -6,25 +6,34 @@ first. Each answer is checked against the warehouse or the tools' own output."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from agent.memory.local import LocalMemory
 from agent.planner.dates import DateRange
 from agent.planner.entities import Entities
 from agent.planner.routes import build_plan
 from agent.planner.state import Call, DialogueState
 from agent.service import AgentService, TurnResult
 from core.settings import Settings
+from tests.agent.conftest import agent_settings
 from tests.conftest import query_warehouse
 
 
 @pytest.fixture
-def ask(make_service: Callable[..., AgentService]) -> Callable[[str], TurnResult]:
-    """One question in a fresh session: nothing carried over from an earlier one."""
-    service = make_service("offline", user="recipes-user")
-    return lambda text: asyncio.run(service.ask(text))
+def ask(trained: Settings, tmp_path: Path) -> Iterator[Callable[[str], TurnResult]]:
+    """One question in a fresh session: nothing carried over from an earlier one. On the trained
+    copy: planning a show uses the recommender and the forecaster, which would otherwise be
+    trained and registered in the shared small warehouse that other tests read."""
+    service = AgentService.create(
+        trained, user="recipes-user", role="analyst", model="offline",
+        memory=LocalMemory(tmp_path / "memory"), agent_settings=agent_settings(),
+    )  # fmt: skip
+    yield lambda text: asyncio.run(service.ask(text))
+    asyncio.run(service.aclose())
 
 
 def test_plan_a_show_forecasts_the_two_venues_that_fit_best(
