@@ -33,7 +33,9 @@ def _is_number(value: Any) -> bool:
 def _money(value: float, largest: float, smallest: float) -> str:
     """An amount in its column's unit, chosen from the column's largest amount (so $93.3K and
     $2,150K never sit in one column: $0.09M and $2.15M do); the decimals keep the smallest
-    amount from reading as nothing."""
+    amount from reading as nothing. Nothing at all reads $0, not $0.0K."""
+    if value == 0:
+        return "$0"
     if largest >= 1e6:
         return f"${value / 1e6:,.{2 if smallest < 1e5 else 1}f}M"
     if largest >= 1e4:

@@ -1,0 +1,37 @@
+"""Offline answers read their figures right: a count of concerts when one is asked for, both
+dimensions of a ranked row in the lead, and nothing at all as $0."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from agent.service import AgentService, TurnResult
+from core.settings import Settings
+from tests.agent.planner.test_answer_units import _column
+from tests.conftest import query_warehouse
+
+
+@pytest.fixture
+def ask(make_service: Callable[..., AgentService]) -> Callable[[str], TurnResult]:
+    service = make_service("offline", user="figures-user")
+    return lambda text: asyncio.run(service.ask(text))
+
+
+def test_no_gross_in_a_thousands_column_reads_as_zero_dollars(
+    small_warehouse: Settings, ask: Callable[[str], TurnResult]
+) -> None:
+    """An artist whose gross is in the thousands and who had a concert cancelled (no gross)."""
+    [(artist,)] = query_warehouse(
+        small_warehouse,
+        "SELECT a.name FROM concert_performance p JOIN artists a USING (artist_id) "
+        "GROUP BY a.name HAVING sum(p.gross_revenue) FILTER (WHERE p.status = 'cancelled') = 0 "
+        "AND sum(p.gross_revenue) BETWEEN 1e4 AND 9e5 AND a.name NOT ILIKE '% and %' "
+        "ORDER BY a.name LIMIT 1",
+    )
+    answer = ask(f"Gross revenue by status for {artist}").answer
+    cells = dict(zip(_column(answer, "status"), _column(answer, "gross_revenue"), strict=True))
+    assert cells["cancelled"] == "$0", cells
+    assert cells["completed"].endswith("K"), cells
