@@ -217,6 +217,12 @@ def _lead(call: Call, table: dict[str, Any]) -> str:
     first = dict(zip(columns, rows[0], strict=False))
     order = (call.input.get("order_by") or [None])[0] if call.name == "semantic_query" else None
     name = next((c for c in columns if isinstance(first.get(c), str)), None)
+    # every dimension names the row: "Partner / vip", not "partner" alone
+    named = [
+        c
+        for c in call.input.get("dimensions") or []
+        if c in columns and isinstance(first.get(c), str)
+    ] or ([name] if name else [])
     measures = call.input.get("measures") or []
     by_measure = isinstance(order, dict) and order.get("field") in measures
     if (
@@ -228,11 +234,12 @@ def _lead(call: Call, table: dict[str, Any]) -> str:
     ):
         measure, most = str(order["field"]), bool(order.get("descending", True))
         second = dict(zip(columns, rows[1], strict=False))
-        leader = str(first[name])
+        leader = " / ".join(str(first[c]) for c in named)
+        runner_up = " / ".join(str(second[c]) for c in named)
         return (
             f"{leader[:1].upper() + leader[1:]} has the {'most' if most else 'least'} "
             f"{measure.replace('_', ' ')} "
-            f"({fmt(first[measure], measure)}), then {second[name]} "
+            f"({fmt(first[measure], measure)}), then {runner_up} "
             f"({fmt(second[measure], measure)}); {len(rows)} rows in all."
         )
     values = ", ".join(f"{k.replace('_', ' ')} {fmt(v, k)}" for k, v in first.items())

@@ -20,6 +20,23 @@ def ask(make_service: Callable[..., AgentService]) -> Callable[[str], TurnResult
     return lambda text: asyncio.run(service.ask(text))
 
 
+def test_a_lead_over_two_dimensions_names_both(
+    small_warehouse: Settings, ask: Callable[[str], TurnResult]
+) -> None:
+    first, second = query_warehouse(
+        small_warehouse,
+        "SELECT a.genre, v.venue_type, sum(p.tickets_sold) AS t FROM concert_performance p "
+        "JOIN artists a USING (artist_id) JOIN venues v USING (venue_id) "
+        "GROUP BY 1, 2 ORDER BY t DESC, 1, 2 LIMIT 2",
+    )
+    answer = ask("Tickets sold by genre and venue type").answer
+    leader = f"{first[0]} / {first[1]}"
+    assert answer.startswith(
+        f"{leader[:1].upper() + leader[1:]} has the most tickets sold ({first[2]:,}), "
+        f"then {second[0]} / {second[1]} ({second[2]:,});"
+    ), answer
+
+
 def test_no_gross_in_a_thousands_column_reads_as_zero_dollars(
     small_warehouse: Settings, ask: Callable[[str], TurnResult]
 ) -> None:
