@@ -18,6 +18,7 @@ from agent.planner.state import Call, DialogueState, records, table_of
 
 Step = Callable[[list[Call]], "Call | None"]
 
+_CONCERT_STATES = r"(?:completed|past|played|scheduled|upcoming|planned|cancell?ed|future|live)"
 _MEASURES = (
     (r"revenue|gross|earn|money", "gross_revenue"),
     (r"price", "avg_ticket_price"),
@@ -27,7 +28,8 @@ _MEASURES = (
     (r"how many (artists|acts)", "artists"),
     (r"how many venues", "venues"),
     (r"capacity", "capacity"),
-    (r"how many (concerts|shows|gigs)|number of (concerts|shows)", "concerts"),
+    # "how many completed concerts did <artist> play?": a status word may come between
+    (rf"(how many|number of) (?:{_CONCERT_STATES} )?(concerts|shows|gigs)\b", "concerts"),
     (r"tickets?|attendance|sales|sold|crowd", "tickets_sold"),
 )
 _DIMENSIONS = (

@@ -20,6 +20,22 @@ def ask(make_service: Callable[..., AgentService]) -> Callable[[str], TurnResult
     return lambda text: asyncio.run(service.ask(text))
 
 
+def test_how_many_completed_concerts_counts_concerts_not_tickets(
+    small_warehouse: Settings, ask: Callable[[str], TurnResult]
+) -> None:
+    [(artist, concerts, tickets)] = query_warehouse(
+        small_warehouse,
+        "SELECT a.name, count(*), sum(p.tickets_sold) FROM concert_performance p "
+        "JOIN artists a USING (artist_id) WHERE p.status = 'completed' "
+        "GROUP BY a.name ORDER BY count(*) DESC, a.name LIMIT 1",
+    )
+    turn = ask(f"How many completed concerts did {artist} play?")
+    [call] = turn.tool_calls
+    assert call.input["measures"] == ["concerts"], call.input
+    assert turn.answer.startswith(f"Concerts {concerts}."), turn.answer
+    assert f"{tickets:,}" not in turn.answer
+
+
 def test_a_lead_over_two_dimensions_names_both(
     small_warehouse: Settings, ask: Callable[[str], TurnResult]
 ) -> None:
