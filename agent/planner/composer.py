@@ -175,7 +175,11 @@ def _with_caveats(parts: list[str], leads: int, caveats: Sequence[str]) -> list[
 
 
 def _superseded(call: Call, later: list[Call]) -> bool:
-    """An empty ranking asked again with fewer filters (plans.relax_when_empty) says nothing."""
+    """An empty ranking asked again with fewer filters (plans.relax_when_empty) says nothing,
+    nor does a query of columns the role may not read asked again without them
+    (plans.without_buyers: its caveat says what was left out)."""
+    if call.name == "semantic_query" and call.error and "not available to role" in call.error:
+        return bool(later)
     return (
         call.name == "venue_ranking"
         and not records(call.result)

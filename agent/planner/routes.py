@@ -31,6 +31,7 @@ from agent.planner.plans import (
     state_artist,
     venue_map,
     venues_by_size,
+    without_buyers,
 )
 from agent.planner.recipes import (
     asks_cohorts,
@@ -302,7 +303,10 @@ def build_plan(
                 "There is no table yet to chart: ask a question first, then say 'chart that'."
             )
     elif intent == "data_question":
-        plan.steps.append(fan_base_question(text, ents) or data_question(text, ents))
+        plan.steps += [
+            fan_base_question(text, ents) or data_question(text, ents),
+            without_buyers(plan),
+        ]
     elif intent == "run_sql":
         if sql := _sql_in(text):
             plan.steps.append(_const("run_sql", sql=sql))
