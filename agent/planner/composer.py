@@ -7,6 +7,9 @@ import re
 from collections.abc import Sequence
 from typing import Any, Final
 
+from agent.formatting import fmt as fmt  # re-exported: recipes and the model write with it
+from agent.formatting import is_number as _is_number
+from agent.formatting import markdown as markdown
 from agent.planner.state import Call, records, table_of
 from tools.results import held_back_action
 
@@ -18,81 +21,6 @@ CAPABILITIES: Final = (
     "- 'How many tickets would <artist> sell at <venue>?' — predictions\n"
     "- 'Chart that', 'only in Texas', 'what about 2023?' — follow-ups"
 )
-_MONEY: Final = ("gross", "revenue", "price", "budget", "price_min", "price_max")
-# amounts already in percent (change_pct: 313.6 is +313.6%) and fractions of a whole (0.57 is 57%)
-_PERCENT_WORDS: Final = frozenset({"pct", "percent", "percentage"})
-_SHARE_WORDS: Final = frozenset({"share", "retention", "retained"})
-# labels rather than quantities: 2020 is a year, not two thousand and twenty of something
-_LABEL_WORDS: Final = frozenset({"year", "yr", "season", "decade", "id"})
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _money(value: float, largest: float, smallest: float) -> str:
-    """An amount in its column's unit, chosen from the column's largest amount (so $93.3K and
-    $2,150K never sit in one column: $0.09M and $2.15M do); the decimals keep the smallest
-    amount from reading as nothing. Nothing at all reads $0, not $0.0K."""
-    if value == 0:
-        return "$0"
-    if largest >= 1e6:
-        return f"${value / 1e6:,.{2 if smallest < 1e5 else 1}f}M"
-    if largest >= 1e4:
-        return f"${value / 1e3:,.{0 if largest >= 1e5 and smallest >= 1e4 else 1}f}K"
-    return f"${value:,.2f}" if largest < 1e3 else f"${value:,.0f}"
-
-
-def _is_label(column: str) -> bool:
-    """Year-like or id columns (year, formed_year, season, venue_id), read without separators."""
-    return not _LABEL_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", column.lower()))
-
-
-def fmt(value: Any, column: str = "", unit: tuple[float, float] | None = None) -> str:
-    """A number as people read it: 12,345 tickets; $1.2M; 87%; the year 2020. In a table,
-    money takes its unit from `unit` (the column's largest and smallest amounts), so one
-    column never mixes $93.3K with $2,150K; alone, from the value itself."""
-    if not _is_number(value):
-        return "" if value is None else str(value)
-    if _is_label(column) and float(value).is_integer():
-        return str(int(value))
-    words = set(re.split(r"[^a-z0-9]+", column.lower()))
-    if not _PERCENT_WORDS.isdisjoint(words):  # already in percent: a change, signed
-        return f"{value:+,.1f}%"
-    if not _SHARE_WORDS.isdisjoint(words) and abs(value) <= 1.5:
-        return f"{value:.0%}"
-    if any(k in column for k in _MONEY):
-        if unit is not None:
-            return _money(value, *unit)
-        if abs(value) >= 1e6:
-            return f"${value / 1e6:.1f}M"
-        if abs(value) >= 1e4:
-            return f"${value / 1e3:.0f}K"
-        return f"${value:,.2f}" if value % 1 else f"${value:,.0f}"
-    if "sell_through" in column or column in ("confidence", "score"):
-        return f"{value:.0%}" if value <= 1.5 else f"{value:,.2f}"
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-
-
-def _extent(amounts: list[float]) -> tuple[float, float] | None:
-    return (max(amounts), min(amounts)) if amounts else None
-
-
-def markdown(table: dict[str, Any], limit: int = 10) -> str:
-    """The first rows of a table in markdown."""
-    cols: list[str] = table["columns"]
-    shown = table["rows"][:limit]
-    units = [_extent([abs(r[i]) for r in shown if i < len(r) and _is_number(r[i]) and r[i]])
-             for i in range(len(cols))]  # fmt: skip
-    # a cohort table's columns are months after the first: each value the share still buying
-    meanings = ["share" if "cohort" in cols and c.isdigit() else c for c in cols]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in shown:
-        cells = (fmt(v, c, u) for c, v, u in zip(meanings, row, units, strict=False))
-        lines.append("| " + " | ".join(cells) + " |")
-    if len(table["rows"]) > limit:
-        lines.append(f"\n…and {len(table['rows']) - limit} more rows.")
-    return "\n".join(lines)
 
 
 def _sql(result: Any) -> str:
