@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from agent.formatting import is_change, meanings
 from core.errors import EncoreError
 from pipelines.ingest import FileOutcome
 from tools.results import Table
@@ -34,8 +35,10 @@ def table_frame(table: Table) -> pd.DataFrame:
     header: a sell-through of 0.913 is 91.3 under "sell_through (%)", a gross of 75730.05 is
     75.7 under "gross ($K)". The CSV download keeps the raw values."""
     grid = [
-        _grid_column(name, [row[i] if i < len(row) else None for row in table.rows])
-        for i, name in enumerate(table.columns)
+        _grid_column(name, meaning, [row[i] if i < len(row) else None for row in table.rows])
+        for i, (name, meaning) in enumerate(
+            zip(table.columns, meanings(table.columns), strict=True)
+        )
     ]
     frame = pd.DataFrame({i: values for i, (_, values) in enumerate(grid)})
     frame.columns = pd.Index([header for header, _ in grid])  # names may repeat, as in SQL
@@ -46,20 +49,32 @@ def table_frame(table: Table) -> pd.DataFrame:
 _MONEY_UNITS: Final = {"M": (1e6, "$M"), "K": (1e3, "$K")}
 
 
-def _grid_column(name: str, values: list[Any]) -> tuple[str, list[Any]]:
-    """A column's grid header and cells: numbers in the unit `cells` reads the column in."""
+def _grid_column(name: str, meaning: str, values: list[Any]) -> tuple[str, list[Any]]:
+    """A column's grid header and cells: numbers in the unit `cells` reads the column in (as
+    what it means: a cohort table's month columns are shares)."""
     numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
     if not numbers or len(numbers) < sum(v is not None for v in values):
         return name, values  # text, or a mix the grid can only show as it is
     # how the terminal reads the column's largest cell tells its kind and unit
-    reading = cells.column_formatter(name, values)(max(numbers, key=abs))
-    if reading.endswith("%"):
-        return f"{name} (%)", [None if v is None else round(v * 100, 1) for v in values]
+    reading = cells.column_formatter(meaning, values)(max(numbers, key=abs))
+    if reading.endswith("%"):  # a change (+313.6%) is already in percent, a fraction is not
+        times = 1 if is_change(meaning) else 100
+        return f"{name} (%)", [None if v is None else round(v * times, 1) for v in values]
     if "$" in reading:
         scale, unit = _MONEY_UNITS.get(reading[-1], (1.0, "$"))
-        digits = 1 if scale > 1 else 2 if "." in reading else 0
-        return f"{name} ({unit})", [None if v is None else round(v / scale, digits) for v in values]
+        # as many decimals as the reading ($0.09M beside $2.15M), at least one in $K or $M
+        digits = max(len(reading.rstrip("MK").partition(".")[2]), 1 if scale > 1 else 0)
+        return f"{name} ({unit})", [
+            None if v is None else _round(v / scale, digits) for v in values
+        ]
     return name, [round(v, 2) if isinstance(v, float) else v for v in values]
+
+
+def _round(value: float, digits: int) -> float:
+    """`value` to `digits` decimals, or two significant figures where that would read as
+    nothing: a gross of $2,100 beside millions is 0.0021 in $M, not 0 (the grid sorts by it)."""
+    rounded = round(value, digits)
+    return rounded if rounded or not value else float(f"{value:.2g}")
 
 
 def table_csv(table: Table) -> bytes:

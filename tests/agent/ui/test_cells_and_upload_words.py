@@ -20,7 +20,7 @@ def test_cells_read_as_the_answers_text_does() -> None:
         ],
     )
     assert display_rows(table) == [
-        ["1", "The Liberty", "2025", "91%", "$75.7K", "$45.50", "12,000"],
+        ["1", "The Liberty", "2025", "91%", "$76K", "$45.50", "12,000"],
         ["2", "Cypress Lounge", "2024", "70%", "$142K", "$120.00", "360"],
         ["3", "", "2023", "", "", "", ""],
     ]

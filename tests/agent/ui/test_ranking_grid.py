@@ -73,11 +73,11 @@ def test_grid_frame_keeps_numbers_in_the_answers_units() -> None:
     )  # fmt: skip
     frame = render.table_frame(table)
     readings = cells.display_rows(table)[0]  # how the terminal reads the first row
-    assert readings[2:] == ["91%", "$75.7K", "$3.1M", "$44.50"]
+    assert readings[2:] == ["91%", "$0.08M", "$3.1M", "$44.50"]  # one unit, the largest's
     assert list(frame.columns) == [
-        "venue", "capacity", "sell_through (%)", "gross_per_event ($K)", "gross ($M)", "price ($)",
+        "venue", "capacity", "sell_through (%)", "gross_per_event ($M)", "gross ($M)", "price ($)",
     ]  # fmt: skip
-    assert frame.iloc[0].tolist() == ["The Liberty", 1810, 91.3, 75.7, 3.1, 44.5]
+    assert frame.iloc[0].tolist() == ["The Liberty", 1810, 91.3, 0.08, 3.1, 44.5]
     assert (
         render.table_csv(table).decode().splitlines()[1].endswith("0.913,75730.05,3066058.49,44.5")
     )
