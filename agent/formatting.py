@@ -44,10 +44,13 @@ def money(value: float, largest: float, smallest: float) -> str:
     amount from reading as nothing. Nothing at all reads $0, not $0.0K."""
     if value == 0:
         return "$0"
-    if largest >= 1e6:
-        return f"${value / 1e6:,.{2 if smallest < 1e5 else 1}f}M"
+    small = abs(smallest)
+    if largest >= 1e6:  # $4,275 beside $2.15M reads $0.0043M, not $0.00M
+        places = 1 if small >= 1e5 else 2 if small >= 5e3 else 3 if small >= 5e2 else 4
+        return f"${value / 1e6:,.{places}f}M"
     if largest >= 1e4:
-        return f"${value / 1e3:,.{0 if largest >= 1e5 and smallest >= 1e4 else 1}f}K"
+        places = 0 if largest >= 1e5 and small >= 1e4 else 1 if small >= 50 else 2
+        return f"${value / 1e3:,.{places}f}K"
     return f"${value:,.2f}" if largest < 1e3 else f"${value:,.0f}"
 
 

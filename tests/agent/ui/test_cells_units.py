@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.formatting import markdown
+from agent.formatting import markdown, money
 from agent.ui import cells, render
 from tools.results import Table
 
@@ -59,3 +59,11 @@ def test_grid_keeps_small_amounts_beside_millions_above_nothing() -> None:
     assert list(frame.columns) == ["venue", "gross_per_event ($M)"]
     small, large = sorted(frame["gross_per_event ($M)"].tolist())
     assert 0 < small < large
+
+
+def test_a_small_amount_beside_millions_keeps_its_figures() -> None:
+    # one unit per column, but $4,275 next to $2.15M must not read as nothing ($0.00M)
+    assert money(4_275, 2_150_000, 4_275) == "$0.004M"
+    assert money(2_150_000, 2_150_000, 4_275) == "$2.150M"
+    assert money(21, 14_200, 21) == "$0.02K"  # not $0.0K
+    assert money(93_300, 2_150_000, 93_300) == "$0.09M"  # the usual case is unchanged
