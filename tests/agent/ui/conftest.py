@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,6 +149,28 @@ def running_ui(env: dict[str, str], log: Path) -> Iterator[tuple[str, str, str]]
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextlib.contextmanager
+def signed_in(
+    app: App, browser: Any, *, requests: list[str] | None = None, **context: Any
+) -> Iterator[Any]:
+    """A page of a new browser context, signed in to `app` as its user; every URL the page
+    requests is appended to `requests` when given. `context`: browser context options."""
+    options = {"viewport": {"width": 1280, "height": 900}, **context}
+    browser_context = browser.new_context(**options)
+    try:
+        page = browser_context.new_page()
+        if requests is not None:
+            page.on("request", lambda request: requests.append(request.url))
+        page.goto(app.url)
+        page.fill("#email", app.user)
+        page.fill("#password", app.password)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#chat-input", timeout=30_000)
+        yield page
+    finally:
+        browser_context.close()
 
 
 @pytest.fixture(scope="module")

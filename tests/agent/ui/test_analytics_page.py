@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.agent.ui.conftest import App
+from tests.agent.ui.conftest import App, signed_in
 from tests.conftest import query_warehouse
 
 pytestmark = pytest.mark.browser
@@ -28,16 +28,9 @@ def requested() -> list[str]:
 @pytest.fixture(scope="module")
 def tab(ui_app: App, browser: Any, requested: list[str]) -> Iterator[Any]:
     """A signed-in tab on the chat page; every request it makes is recorded."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.on("request", lambda request: requested.append(request.url))
-    page.goto(ui_app.url)
-    page.fill("#email", ui_app.user)
-    page.fill("#password", ui_app.password)
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#chat-input", timeout=30_000)
-    yield page
-    context.close()
+    viewport = {"width": 1280, "height": 1000}
+    with signed_in(ui_app, browser, requests=requested, viewport=viewport) as page:
+        yield page
 
 
 def _changed(tab: Any, selector: str, before: str) -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,15 @@ from playwright.sync_api import expect
 
 from agent.ui.launch import ROOT
 from core.settings import Settings
-from tests.agent.ui.conftest import CHROMIUM, ENCORE, App, _free_port, _printed, _wait_ready
+from tests.agent.ui.conftest import (
+    CHROMIUM,
+    ENCORE,
+    App,
+    _free_port,
+    _printed,
+    _wait_ready,
+    signed_in,
+)
 from tests.agent.ui.test_chat_page import ASSISTANT, CHART, DATAFRAME, ask
 from tests.conftest import copy_warehouse
 
@@ -83,21 +89,6 @@ def data(trained_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) 
     return copy_warehouse(trained_warehouse, tmp_path_factory.mktemp("answers"), models=True)
 
 
-@contextmanager
-def signed_in(app: App, browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    try:
-        page = context.new_page()
-        page.goto(app.url)
-        page.fill("#email", app.user)
-        page.fill("#password", app.password)
-        page.keyboard.press("Enter")
-        page.wait_for_selector("#chat-input", timeout=30_000)
-        yield page
-    finally:
-        context.close()
-
-
 def more(page: Any, selector: str, before: int, timeout_s: float = 30) -> None:
     """Wait until the page shows more than `before` of `selector`."""
     page.wait_for_function(
@@ -111,7 +102,7 @@ def test_table_shows_once_and_buttons_work_after_a_restart(data: Settings, brows
     first = EncoreUi(data)
     other = EncoreUi(data)  # both start at once: the start-up is most of this test's time
     try:
-        with signed_in(first.ready(), browser) as page:
+        with signed_in(first.ready(), browser, accept_downloads=True) as page:
             page.evaluate(WATCH_TABLES, TEXT_TABLE)
             answer, seconds = ask(page, QUESTION)
             print(f"\nfirst answer (MCP server start included): {seconds:.1f} s")
@@ -123,7 +114,7 @@ def test_table_shows_once_and_buttons_work_after_a_restart(data: Settings, brows
             assert page.get_by_role("button", name="Show SQL").count() == 1
             thread = page.url.rsplit("/", 1)[-1]
         first.stop()
-        with signed_in(other.ready(), browser) as page:
+        with signed_in(other.ready(), browser, accept_downloads=True) as page:
             resume_and_use_the_buttons(page, thread)
     finally:
         first.stop()

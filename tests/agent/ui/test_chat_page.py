@@ -21,7 +21,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from agent.ui.demo import conversations
-from tests.agent.ui.conftest import App
+from tests.agent.ui.conftest import App, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -36,16 +36,8 @@ SCREENSHOT_MAX_BYTES = 300_000
 @pytest.fixture(scope="module")
 def page(ui_app: App, browser: Any) -> Iterator[Any]:
     """A logged-in page; every request it makes is recorded in `ui_app.requests`."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    tab.on("request", lambda request: ui_app.requests.append(request.url))
-    tab.goto(ui_app.url)
-    tab.fill("#email", ui_app.user)
-    tab.fill("#password", ui_app.password)
-    tab.keyboard.press("Enter")
-    tab.wait_for_selector("#chat-input", timeout=30_000)
-    yield tab
-    context.close()
+    with signed_in(ui_app, browser, requests=ui_app.requests) as tab:
+        yield tab
 
 
 def type_message(page: Any, text: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.agent.ui.conftest import App
+from tests.agent.ui.conftest import App, signed_in
 from tests.agent.ui.test_chat_page import ASSISTANT, ask, type_message
 from tests.conftest import query_warehouse
 
@@ -39,15 +39,8 @@ WATCH_RAW = """(selector) => {
 
 @pytest.fixture(scope="module")
 def page(ui_app: App, browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    tab.goto(ui_app.url)
-    tab.fill("#email", ui_app.user)
-    tab.fill("#password", ui_app.password)
-    tab.keyboard.press("Enter")
-    tab.wait_for_selector("#chat-input", timeout=30_000)
-    yield tab
-    context.close()
+    with signed_in(ui_app, browser) as tab:
+        yield tab
 
 
 def _ask_for_a_write(page: Any) -> None:
