@@ -31,9 +31,8 @@ class Lake(Protocol):
         """Store `local_file` under `zone/key` (copied; the original is left in place).
 
         `sha256`, when the caller already hashed the file, is recorded instead of hashing it
-        again; the local lake then refuses a file whose size or modification time changes
-        during the copy (`SourceError`, nothing stored), and the caller compares them with
-        what they were when it hashed.
+        again: the caller vouches that the file has not changed since (the ingest compares its
+        size and modification time before the hash and after the copy).
         """
 
     def uri(self, zone: Zone, key: str) -> str:

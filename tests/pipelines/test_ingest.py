@@ -421,3 +421,23 @@ def test_box_scores_of_unknown_concerts_found_them(settings: Settings, tmp_path:
     [again] = ingest_files(settings, [path], force=True)
     assert again.run is not None and (again.run.inserted, again.run.updated) == (0, 0)
     assert query_warehouse(settings, "SELECT count(*) FROM concerts") == [(2,)]
+
+
+def test_a_file_written_to_during_its_ingest_fails_and_loads_nothing(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _csv(tmp_path / "artists.csv", ARTISTS)
+    hash_of = ingest.sha256_of
+
+    def hashed_then_appended(file: Path) -> str:
+        digest = hash_of(file)
+        with file.open("a", newline="") as more:  # someone else still writing the file
+            csv.writer(more).writerow(["x6", "Late Row", "rock", "US", "50", "100"])
+        return digest
+
+    monkeypatch.setattr(ingest, "sha256_of", hashed_then_appended)
+    monkeypatch.setattr(ingest, "plan_file", lambda con, file: None)  # read only after the write
+    [outcome] = ingest_files(settings, [path], entity="artists")
+    assert outcome.status == "failed"
+    assert "changed while it was being ingested" in (outcome.message or "")
+    assert query_warehouse(settings, "SELECT count(*) FROM artists") == [(0,)]
