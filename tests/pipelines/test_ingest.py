@@ -362,6 +362,27 @@ def test_a_key_twice_in_one_file_keeps_the_first_valid_row(
     assert reasons[5] == ["fan_id: duplicate_key (also on line 3)"]
 
 
+def test_keys_in_order_with_a_repeat_past_a_row_without_a_key(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # keys in rising order are proved unique in one pass; a row with no key between two rows
+    # with the same key must not hide the repeat
+    path = _csv(tmp_path / "fans.csv", [
+        ["fan_id", "city", "age_band"],
+        ["F1", "Austin", "25-34"],
+        ["", "Boston", "18-24"],
+        ["F1", "Dallas", "35-44"],
+        ["F2", "El Paso", "18-24"],
+    ])  # fmt: skip
+    [outcome] = ingest_files(settings, [path], entity="fans")
+    assert outcome.run is not None and (outcome.run.accepted, outcome.run.quarantined) == (2, 2)
+    assert query_warehouse(settings, "SELECT fan_id, city FROM fans ORDER BY 1") == [
+        ("F1", "Austin"), ("F2", "El Paso")
+    ]  # fmt: skip
+    reasons = dict(query_warehouse(settings, "SELECT line_number, reasons FROM quarantine"))
+    assert reasons[4] == ["fan_id: duplicate_key (also on line 2)"]
+
+
 def test_real_tour_dates_from_wikipedia_become_artists_venues_and_concerts(
     settings: Settings, shared_data: Path
 ) -> None:
