@@ -577,7 +577,11 @@ def _catalog(
     """Catalog the raw dataset this run added to, the curated partition it writes and every
     warehouse table."""
     day = f"dt={date.today().isoformat()}"
-    columns = con.execute("SELECT column_name, column_type FROM (DESCRIBE _clean)").fetchall()
+    # as the Parquet holds them: an ENUM is written as its text
+    columns = con.execute(
+        "SELECT column_name, CASE WHEN starts_with(column_type, 'ENUM(') THEN 'VARCHAR' "
+        "ELSE column_type END FROM (DESCRIBE _clean)"
+    ).fetchall()
     lake_entries = [
         Dataset(f"raw/{source}", "raw", lake.uri("raw", f"source={source}"), parsed.format,
                 dict.fromkeys(parsed.columns, "VARCHAR"), [day], run.records_in),

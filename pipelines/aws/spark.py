@@ -144,7 +144,10 @@ def plan_transforms(
     ]
     projections += [f"{_quote(column)} AS {name}" for name, column in sources.items()]
     mapped = f"(SELECT {', '.join(projections)}, {LINE} FROM {relation}) AS mapped"
-    checked = validation_sql(schema, mapped, list(mapping.values()), keep=[LINE, *sources])
+    # Spark has no ENUM type: fixed vocabularies are checked and kept as text
+    checked = validation_sql(
+        schema, mapped, list(mapping.values()), keep=[LINE, *sources], enums=False
+    )
     if source is not None:
         checked = foreign_key_sql(entity, source, f"({checked})")
     fields = list(schema.model_fields)

@@ -124,19 +124,27 @@ class FieldRule:
     trimming first (trimming every value was a tenth of the validation's CPU)."""
 
 
-def compile_schema(schema: type[Entity]) -> list[FieldRule]:
-    """The field rules of a schema, in its field order."""
-    return [_field_rule(name, info) for name, info in schema.model_fields.items()]
+def compile_schema(schema: type[Entity], *, enums: bool = True) -> list[FieldRule]:
+    """The field rules of a schema, in its field order (see `validation_sql` for `enums`)."""
+    return [_field_rule(name, info, enums) for name, info in schema.model_fields.items()]
 
 
-def validation_sql(schema: type[Entity], relation: str, columns: list[str], keep: list[str]) -> str:
+def validation_sql(
+    schema: type[Entity],
+    relation: str,
+    columns: list[str],
+    keep: list[str],
+    *,
+    enums: bool = True,
+) -> str:
     """SELECT the schema's typed fields, `_reasons` and the `keep` columns from `relation`.
 
     `columns` are the text columns the relation has; schema fields it lacks are NULL (and, if
     required, reported missing). Three steps, so each text is trimmed and parsed at most once:
-    carry (free text trimmed) -> parse (see `FieldRule.fast`) -> check.
+    carry (free text trimmed) -> parse (see `FieldRule.fast`) -> check. A field with a fixed
+    vocabulary is a DuckDB ENUM, or with `enums` off (SQL for engines without them, Spark) text.
     """
-    rules = compile_schema(schema)
+    rules = compile_schema(schema, enums=enums)
     present = set(columns)
     carried, parsed = [], []
     broken: list[tuple[str, str]] = []  # (SQL true when the rule is broken, the reason's text)
@@ -211,6 +219,8 @@ def _trimmed(text: str) -> str:
 
 
 def _kind(rule: FieldRule) -> str:
+    if rule.sql_type.startswith("ENUM("):
+        return "value"
     return {"DATE": "date", "TIMESTAMP": "timestamp", "VARCHAR": "value"}.get(
         rule.sql_type, "number"
     )
@@ -231,7 +241,7 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
             return annotation, metadata
 
 
-def _field_rule(name: str, info: FieldInfo) -> FieldRule:
+def _field_rule(name: str, info: FieldInfo, enums: bool) -> FieldRule:
     base, metadata = _unwrap(info.annotation)
     metadata = [*metadata, *info.metadata]
     checks: list[tuple[str, str]] = []
@@ -241,8 +251,13 @@ def _field_rule(name: str, info: FieldInfo) -> FieldRule:
     if typing.get_origin(base) is typing.Literal:
         allowed = typing.get_args(base)
         spelled = ", ".join(f"'{a}'" for a in allowed)  # the contract's spelling: no trim needed
-        return FieldRule(name, "VARCHAR", required, _enum_value("{raw}", allowed),
-                         fast=f"CASE WHEN {{text}} IN ({spelled}) THEN {{text}} END")  # fmt: skip
+        if not enums:
+            fast = f"CASE WHEN {{text}} IN ({spelled}) THEN {{text}} END"
+            return FieldRule(name, "VARCHAR", required, _enum_value("{raw}", allowed), fast=fast)
+        # a one-byte code, stored as it is where the warehouse column is an ENUM too (0008)
+        enum = f"ENUM({spelled})"
+        parse = f"CAST({_enum_value('{raw}', allowed)} AS {enum})"
+        return FieldRule(name, enum, required, parse, fast=f"TRY_CAST({{text}} AS {enum})")
     if base is str:
         parse = "{raw}"
         for meta in metadata:

@@ -116,7 +116,8 @@ def test_rebuilding_ticket_sales_for_storage_keeps_rows_types_and_checks(
     described = "SELECT column_name, column_type, null FROM (DESCRIBE ticket_sales)"
     columns = con.execute(described).fetchall()
     con.close()
-    monkeypatch.undo()
+    through_0006 = [m for m in available_migrations() if m.version <= 6]
+    monkeypatch.setattr(warehouse, "available_migrations", lambda: through_0006)
     con = connect_writer(settings)  # applies 0006
     assert con.execute("SELECT sale_id, amount FROM ticket_sales").fetchall() == [("S1", 20)]
     assert con.execute(described).fetchall() == columns
@@ -128,6 +129,38 @@ def test_rebuilding_ticket_sales_for_storage_keeps_rows_types_and_checks(
         "WHERE column_name = 'sale_id' AND segment_type <> 'VALIDITY'"
     ).fetchall()
     assert compression == "Uncompressed"
+    con.close()
+
+
+def test_sale_channels_and_tiers_become_enums_keeping_the_sales(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0008 stores a sale's channel and price tier as ENUMs, around the stored sales."""
+    before = [m for m in available_migrations() if m.version < 8]
+    monkeypatch.setattr(warehouse, "available_migrations", lambda: before)
+    con = connect_writer(settings)
+    sale = (
+        "INSERT INTO ticket_sales VALUES "
+        "(?, 'C1', NULL, TIMESTAMP '2025-01-01 10:00', ?, 'vip', 2, 10, 20)"
+    )
+    con.execute(sale, ["S1", "box_office"])
+    con.close()
+    monkeypatch.undo()
+    con = connect_writer(settings)  # applies 0008
+    assert con.execute(
+        "SELECT sale_id, channel, price_tier, amount FROM ticket_sales"
+    ).fetchall() == [("S1", "box_office", "vip", 20)]
+    types = dict(
+        con.execute("SELECT column_name, column_type FROM (DESCRIBE ticket_sales)").fetchall()
+    )
+    assert types["channel"] == "ENUM('web', 'mobile', 'box_office', 'partner')"
+    assert types["price_tier"] == "ENUM('general', 'reserved', 'premium', 'vip')"
+    # the values read as text: a comparison with a word outside the vocabulary finds nothing
+    assert con.execute(
+        "SELECT count(*) FROM ticket_sales WHERE channel = 'Box Office' OR channel LIKE 'box%'"
+    ).fetchall() == [(1,)]
+    with pytest.raises(duckdb.ConversionException):  # outside the vocabulary: refused
+        con.execute(sale, ["S2", "fax"])
     con.close()
 
 

@@ -133,13 +133,15 @@ def test_sales_with_wrong_amounts_are_quarantined(small_settings: Settings, tmp_
         ["o3", concert, "F-nobody", "2025-01-05 12:02:00", "mobile", "general", "1", "40", "40"],
         ["o4", concert, fan, "2025-01-05 12:03:00", "app", "VIP", "1", "99.50", "99.50"],
         ["o5", concert, fan, "2025-01-06 09:00:00", "partner", "Reserved", "4", "50", "200"],
+        ["o6", concert, fan, "2025-01-06 09:01:00", "carrier pigeon", "vip", "1", "50", "50"],
     ])  # fmt: skip
     [outcome] = ingest_files(settings, [path])
     assert outcome.entity == "ticket_sales" and outcome.run is not None
-    assert (outcome.run.accepted, outcome.run.quarantined) == (3, 2)
+    assert (outcome.run.accepted, outcome.run.quarantined) == (3, 3)
     reasons = dict(query_warehouse(settings, "SELECT record->>'order_id', reasons FROM quarantine"))
     assert reasons["o2"] == ["record: amount_mismatch (amount <> quantity x unit_price)"]
     assert reasons["o3"] == ["fan_id: orphan_fk (no fans with this id)"]
+    assert reasons["o6"] == ["channel: invalid_value (got carrier pigeon)"]
     # a row that failed validation is kept as written; an orphan (valid, refused afterwards) as
     # its values under the file's column names, its unknown fan included
     records = dict(query_warehouse(settings, "SELECT record->>'order_id', record FROM quarantine"))

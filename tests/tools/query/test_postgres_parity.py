@@ -57,7 +57,7 @@ _PG_TYPES = {"VARCHAR": "TEXT", "DOUBLE": "DOUBLE PRECISION", "TINYINT": "SMALLI
 
 
 def _pg_type(duck: str) -> str:
-    if duck.endswith("[]") or duck in ("JSON",):
+    if duck.endswith("[]") or duck.startswith("ENUM(") or duck in ("JSON",):
         return "TEXT"
     return _PG_TYPES.get(duck, duck)
 
