@@ -37,6 +37,7 @@ def register(server: FastMCP, ctx: ToolContext) -> None:
     @server.prompt(description="Find venues for a tour stop and forecast the sales")
     def plan_a_show(artist: str, city: str, date: str) -> str:
         return (
-            f"Use venues_for_artist for {artist!r} near {city}, then predict_ticket_sales for "
-            f"the best two venues on {date}; compare tickets, gross and confidence."
+            f"Use venues_for_artist for {artist!r} with near={city!r} (venues within 150 km), "
+            f"then predict_ticket_sales for the best two venues on {date}; compare tickets, "
+            "gross and confidence."
         )

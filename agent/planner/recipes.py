@@ -39,6 +39,14 @@ _CHANGE = re.compile(
     re.I,
 )
 _CODE = re.compile(r"\b(python|code|script|pandas)\b", re.I)
+# "near Ann Arbor": a place the vocabulary does not know (no venue there) is passed as typed, and
+# venues_for_artist places it from its list of cities or names close spellings
+_NEAR = re.compile(
+    r"\b(?:near|around|close to|outside(?: of)?)\s+([A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*)*)"
+)
+_NEAR_WORDS = re.compile(r"\b(?:near|nearby|around|close to|outside|within)\b", re.I)
+_WITHIN = re.compile(r"\bwithin\s+(\d+(?:\.\d+)?)\s*(km|kilomet(?:er|re)s?|mi|miles?)\b", re.I)
+_KM_PER_MILE = 1.609344
 _MONEY = re.compile(r"revenue|gross|money|earn", re.I)
 _COUNTRY = "US"
 
@@ -58,21 +66,49 @@ def asks_show_plan(text: str) -> bool:
     return bool(_PLAN_SHOW.search(text))
 
 
-def show_plan(plan: Plan, artist: str, ents: Entities, today: date) -> None:
-    """The plan_a_show prompt's steps: the venues that fit the artist near the place named, then a
-    forecast at the best two on the day named; a note compares the two forecasts."""
+def near_args(text: str, ents: Entities, artist: str | None = None) -> dict[str, Any]:
+    """venues_for_artist's arguments for "near <city>": `near` (the city named, else a place
+    typed after "near"), the `state` that says which city is meant, and `within_km` when the
+    message gives a distance ("within 50 miles"). Empty when no city is named."""
     city = ents.cities[0] if ents.cities else None
+    if city is None and not ents.states and (m := _NEAR.search(text)):
+        city = m.group(1) if m.group(1) != artist else None
+    if city is None:
+        return {}
+    args: dict[str, Any] = {"near": city}
+    if ents.states:
+        args["state"] = ents.states[0]
+    if m := _WITHIN.search(text):
+        miles = m.group(2).lower().startswith("mi")
+        args["within_km"] = round(float(m.group(1)) * (_KM_PER_MILE if miles else 1.0), 1)
+    return args
+
+
+def asks_near(text: str) -> bool:
+    """ "Near Chicago", "around Austin", "within 50 miles of ...": a radius, not one city."""
+    return bool(_NEAR_WORDS.search(text))
+
+
+def show_plan(plan: Plan, artist: str, ents: Entities, today: date, text: str) -> None:
+    """The plan_a_show prompt's steps: the venues that fit the artist near the city named (within
+    150 km of it, or the distance given) or in the state named, then a forecast at the best two
+    on the day named; a note compares the two forecasts."""
+    near = near_args(text, ents, artist)
+    city = near.get("near")
     state = ents.states[0] if ents.states and not city else None
     place = city or state
     day = default_date(ents, today)
-    near = {"city": city, "state": state} if place else {}
-    plan.steps.append(_const("venues_for_artist", artist=artist, **near, limit=5))
+    where_args = near or ({"state": state} if state else {})
+    plan.steps.append(_const("venues_for_artist", artist=artist, **where_args, limit=5))
 
     def anywhere(done: list[Call]) -> Call | None:
         # nothing fits in that place: the best anywhere, and the note says so
         if not place or len(done) != 1 or records(done[0].result) or done[0].error:
             return None
-        note = f"No venue in {place} fits {artist}, so these are the best anywhere."
+        result = done[0].result
+        reach = result.get("reach") if isinstance(result, dict) else None  # "within 150 km of X"
+        where = reach if city and reach else f"near {city}" if city else f"in {place}"
+        note = f"No venue {where} fits {artist}, so these are the best anywhere."
         plan.notes[:] = [*(n for n in plan.notes if n != note), note]
         return Call("venues_for_artist", {"artist": artist, "limit": 5})
 

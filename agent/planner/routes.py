@@ -36,9 +36,11 @@ from agent.planner.plans import (
 from agent.planner.recipes import (
     asks_cohorts,
     asks_month_over_month,
+    asks_near,
     asks_show_plan,
     cohorts,
     month_over_month,
+    near_args,
     show_plan,
     state_map,
 )
@@ -122,7 +124,7 @@ def build_plan(
         plan.intent = "plan_a_show"
         if artist := state_artist(ents, state):
             plan.subject = artist
-            show_plan(plan, artist, ents, today)
+            show_plan(plan, artist, ents, today, text)
         else:
             plan.notes.append(
                 "Which artist? For example: 'Plan a show for <artist> near <city> on <date>'."
@@ -216,14 +218,10 @@ def build_plan(
         )
         plan.steps += [relax_when_empty(plan, carried) for _ in range(8)]  # one at a time
     elif intent == "venue_for_artist":
-        plan.steps.append(
-            _const(
-                "venues_for_artist",
-                artist=ents.artists[0],
-                city=_first(ents.cities),
-                state=_first(ents.states),
-            )
-        )
+        named = ents.artists[0]
+        near = near_args(text, ents, named) if asks_near(text) else {}
+        where = near or {"city": _first(ents.cities), "state": _first(ents.states)}
+        plan.steps.append(_const("venues_for_artist", artist=named, **where))
     elif intent == "upcoming_concerts":
         args = _upcoming_args(ents, today)
         if not args["artist"] and _PRONOUN.search(text):

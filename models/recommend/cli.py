@@ -39,6 +39,14 @@ def recommend_command(
     ] = None,
     city: Annotated[str | None, typer.Option("--city", help="the fan's (or market's) city")] = None,
     state: Annotated[str | None, typer.Option("--state", help="state code, e.g. IL")] = None,
+    near: Annotated[
+        str | None,
+        typer.Option("--near", help="with --venues-for: venues within --within-km of this city"),
+    ] = None,
+    within_km: Annotated[
+        float | None,
+        typer.Option("--within-km", min=1, help="how far from --near counts (default 150 km)"),
+    ] = None,
     budget: Annotated[float | None, typer.Option("--budget", help="max ticket price")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
@@ -53,8 +61,17 @@ def recommend_command(
             rows = service.similar_artists(settings, similar_to, limit=limit)
         elif venues_for:
             title = f"venues for {venues_for}"
+            within_km = within_km or service.NEAR_KM
+            if near:
+                title += f" within {within_km:g} km of {near}"
             rows = service.venues_for_artist(
-                settings, venues_for, city=city, state=state, limit=limit
+                settings,
+                venues_for,
+                city=city,
+                state=state,
+                near=near,
+                within_km=within_km,
+                limit=limit,
             )
         else:
             title = f"concerts for {fan}" if fan else "concerts for you"
@@ -112,7 +129,8 @@ def _print(title: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
         console.print(f"{title}: nothing matches; widen the dates, budget or place")
         return
-    columns = [c for c in rows[0] if c not in _HIDDEN]
+    # columns no row fills (distance_km without --near) are left out
+    columns = [c for c in rows[0] if c not in _HIDDEN and any(r[c] is not None for r in rows)]
     table = Table(*columns, title=title)
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))

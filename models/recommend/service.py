@@ -7,7 +7,9 @@ upcoming concerts are read fresh from the warehouse on every call (short-lived c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
@@ -15,10 +17,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from core.entities import match_name
 from core.errors import ValidationError
 from core.settings import Settings
 from core.warehouse import reading
-from models.recommend.content import haversine_km
+from models.recommend.content import city_centres, haversine_km
 from models.recommend.hybrid import DEFAULT_RADIUS_KM, HybridModel
 from models.recommend.names import resolve_artist, resolve_genres, resolve_place
 from models.recommend.refresh import load_model
@@ -36,6 +39,12 @@ ORDER BY c.event_date, c.concert_id"""
 _BATCH: Final = 500
 TARGET_SELL_THROUGH: Final = 0.9
 """Venues fit an artist best when their typical draw would fill about 90% of the room."""
+# "Near a city" means about a 90-minute drive: the distance a metro's concertgoers travel for a
+# show (a tour plays one of Chicago and Milwaukee, ~130 km apart, not both), and the reach the
+# recommender already gives a fan's home (hybrid.DEFAULT_RADIUS_KM), so both mean one thing.
+NEAR_KM: Final = DEFAULT_RADIUS_KM  # 150 km
+_MAX_KM: Final = 20_016.0
+"""Half the Earth's circumference: a radius this wide takes in every venue."""
 
 
 def recommend_concerts(
@@ -163,10 +172,24 @@ def venues_for_artist(
     *,
     city: str | None = None,
     state: str | None = None,
+    near: str | None = None,
+    within_km: float = NEAR_KM,
     limit: int = 10,
 ) -> list[Record]:
-    """Venues whose capacity fits the artist's typical draw, in markets where they sell."""
+    """Venues whose capacity fits the artist's typical draw, in markets where they sell.
+
+    `city` and `state` keep only venues in that city or state. `near` keeps venues within
+    `within_km` of a city's centre, whatever their city or state ("near Chicago" takes in
+    Milwaukee); with `near`, `state` only says which city is meant ("Portland", "OR"). Each
+    record then carries `distance_km`. A city that cannot be placed raises ValidationError.
+    """
+    if not 0 < within_km <= _MAX_KM:
+        raise ValidationError(
+            f"within_km must be above 0 and at most {_MAX_KM:,.0f}; got {within_km}",
+            field="within_km",
+        )
     model = load_model(settings)
+    centre = _locate(model, near, state) if near else None
     pos = resolve_artist(model, artist)
     me = model.artists.iloc[pos]
     draw = float(me["draw"]) or _draw_like(model, int(me["popularity"]))
@@ -184,13 +207,19 @@ def venues_for_artist(
     market = _scaled(np.log1p(state_tickets)) * 0.5 + _scaled(np.log1p(state_fans)) * 0.5
     score = 0.6 * fit + 0.4 * market
     keep = np.ones(len(venues), dtype=bool)
-    if city or state:
+    if city or (state and not near):
         place = resolve_place(model, city, state).iloc[0]
         keep &= (venues["state"] == place["state"]).to_numpy() & (
             venues["country"] == place["country"]
         ).to_numpy()
         if place["city"]:
             keep &= (venues["city"] == place["city"]).to_numpy()
+    distance = np.full(len(venues), np.nan)
+    if centre is not None:
+        lat = venues["latitude"].to_numpy(np.float64)
+        lon = venues["longitude"].to_numpy(np.float64)
+        distance = haversine_km(centre.latitude, centre.longitude, lat, lon)
+        keep &= np.nan_to_num(distance, nan=np.inf) <= within_km  # unplaced venues are not near
     score = np.where(keep, score, -np.inf)
     order = [j for j in np.argsort(-score, kind="stable")[:limit] if np.isfinite(score[j])]
     out = []
@@ -203,6 +232,10 @@ def venues_for_artist(
             reasons.append(
                 f"{int(state_fans[j]):,} of their fans live in {v['state'] or v['city']}"
             )
+        if centre is not None:
+            same = (v["city"], v["state"]) == (centre.city, centre.state)
+            km = float(distance[j])
+            reasons.append(f"in {centre.label}" if same else f"{km:.0f} km from {centre.label}")
         out.append(
             {
                 "rank": rank,
@@ -211,11 +244,97 @@ def venues_for_artist(
                 "state": v["state"],
                 "capacity": int(v["capacity"]),
                 "venue_type": v["venue_type"],
+                "distance_km": None if centre is None else round(float(distance[j]), 1),
                 "score": round(float(score[j]), 4),
                 "reason": "; ".join(reasons),
             }
         )
     return out
+
+
+@dataclass(frozen=True)
+class Place:
+    """A city a user named, and its centre."""
+
+    city: str
+    state: str
+    latitude: float
+    longitude: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.city}, {self.state}" if self.state else self.city
+
+
+def _locate(model: HybridModel, city: str, state: str | None) -> Place:
+    """A city's centre: the mean position of the warehouse's venues there, else the generator's
+    list of cities (real coordinates of ~180 music markets); "City, ST" names the state.
+
+    Exact names come first in both, so a real city that has no venue ("Ann Arbor") is placed
+    where it is rather than matched to a similar name; then a close spelling ("Chicgo"); then a
+    ValidationError naming the city and the close names.
+    """
+    typed, _, after = city.partition(",")
+    state = state or after.strip() or None
+    towns = _towns()
+    warehouse = city_centres(model.venues)
+    # a name shared by cities with venues ("Portland"): the one with more venues, then the bigger
+    key = ["city", "state", "country"]
+    counts = model.venues.groupby(key).size().rename("venues").reset_index()
+    sizes = towns[key].drop_duplicates().assign(size_rank=lambda t: np.arange(len(t)))
+    warehouse = (
+        warehouse.merge(counts, on=key)
+        .merge(sizes, on=key, how="left")
+        .sort_values(["venues", "size_rank"], ascending=[False, True], kind="stable")
+    )
+    names = list(dict.fromkeys([*warehouse["city"], *towns["city"]]))
+    wanted = typed.strip().lower()
+    if wanted not in {n.lower() for n in names}:
+        try:
+            wanted = names[match_name("city", typed, names)].lower()
+        except ValidationError as exc:
+            close = list(exc.detail.get("suggestions") or [])
+            raise ValidationError(
+                f"cannot place {typed.strip()!r}: no venue in the warehouse is in a city of that "
+                "name and it is not in Encore's list of cities"
+                + (f"; did you mean: {', '.join(close)}?" if close else "")
+                + " Name a nearby city, or use city or state instead of near.",
+                field="near",
+                value=typed.strip(),
+                suggestions=close,
+            ) from exc
+    for table in (warehouse, towns):
+        rows = table[table["city"].str.lower() == wanted]
+        if state:
+            rows = rows[rows["state"].str.lower() == state.strip().lower()]
+        if not rows.empty:
+            row = rows.iloc[0]
+            return Place(
+                str(row["city"]), str(row["state"]), float(row["latitude"]), float(row["longitude"])
+            )
+    raise ValidationError(
+        f"cannot place {typed.strip()!r} in {state!r}: that state has no city of that name "
+        "among the warehouse's venues or Encore's list of cities; leave out the state",
+        field="state",
+        value=state,
+    )
+
+
+@functools.cache
+def _towns() -> pd.DataFrame:
+    """The generator's reference cities, biggest metro first (it wins a shared name)."""
+    from pipelines.generate.reference import load_reference
+
+    cities = load_reference().cities.sort_values("metro_population", ascending=False, kind="stable")
+    return pd.DataFrame(
+        {
+            "city": cities["city"],
+            "state": cities["state_code"],
+            "country": cities["country_code"],
+            "latitude": cities["latitude"].astype(np.float64),
+            "longitude": cities["longitude"].astype(np.float64),
+        }
+    ).reset_index(drop=True)
 
 
 # ---- helpers ---------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ class VenueFit(BaseModel):
     state: str | None
     capacity: int
     venue_type: str
+    distance_km: float | None = Field(None, description="great-circle km from `near`'s centre")
     score: float
     reason: str
 
@@ -79,6 +80,7 @@ class VenuesForArtist(BaseModel):
     artist: str
     items: list[VenueFit]
     table: Table
+    reach: str = Field(description="which venues were considered")
 
 
 class BatchRecommendations(BaseModel):
@@ -159,17 +161,36 @@ def venues_for_artist(
     artist: str,
     city: str | None = None,
     state: str | None = None,
+    near: str | None = None,
+    within_km: float = service.NEAR_KM,
     limit: int = 10,
 ) -> VenuesForArtist:
     """Venues that fit an artist: capacity near their typical draw, in markets where they sell
-    tickets and have fans; optionally only in one city or state."""
+    tickets and have fans. `city` or `state` keeps only venues in that city or state. For "near
+    a city" pass `near` (a city name, e.g. "Chicago" or "Portland, OR"): venues within
+    `within_km` (default 150 km, about a 90-minute drive) of it, in any city or state, each with
+    its `distance_km`; with `near`, `state` only says which city is meant. A city that cannot
+    be placed is an error naming close spellings."""
     items = service.venues_for_artist(
-        ctx.settings, artist, city=city, state=state, limit=_limit(limit)
+        ctx.settings,
+        artist,
+        city=city,
+        state=state,
+        near=near,
+        within_km=within_km,
+        limit=_limit(limit),
     )
+    columns = ["rank", "venue", "city", "state", "capacity", "venue_type", "reason"]
+    if near:
+        columns.insert(-1, "distance_km")
+    where = [f"in {city}" if city else "", f"in {state}" if state and not near else ""]
+    if near:
+        where.append(f"within {within_km:g} km of {near}")
     return VenuesForArtist(
         artist=artist,
         items=[VenueFit(**item) for item in items],
-        table=_table(["rank", "venue", "city", "state", "capacity", "venue_type", "reason"], items),
+        table=_table(columns, items),
+        reach=" and ".join(w for w in where if w) or "every venue",
     )
 
 

@@ -69,7 +69,8 @@ def test_plan_a_show_near_a_city_with_one_venue_says_so(
     )
     turn = ask(f"Plan a show for {artist} near {city} on 2027-05-01")
     fits, *forecasts = turn.tool_calls
-    assert fits.input == {"artist": artist, "city": city, "limit": 5}
+    assert fits.input == {"artist": artist, "near": city, "limit": 5}
+    assert all(item["distance_km"] <= 150 for item in fits.output["items"])
     assert [f.name for f in forecasts] == ["predict_ticket_sales"] * len(fits.output["items"])
     if len(forecasts) == 1:
         assert "only one venue fits" in turn.answer.split("\n")[0]
@@ -169,7 +170,7 @@ def test_a_show_plan_where_nothing_fits_takes_the_best_anywhere_and_says_so() ->
         dates=DateRange(date(2027, 5, 1), date(2027, 5, 1)),
     )
     results = {
-        ("venues_for_artist", "Smallville"): {"items": []},
+        ("venues_for_artist", "Smallville"): {"items": [], "reach": "within 150 km of Smallville"},
         ("venues_for_artist", None): {"items": [{"venue": "Big Hall"}, {"venue": "Barn"}]},
         ("predict_ticket_sales", "Big Hall"): {
             "venue": "Big Hall", "tickets_sold": 900, "gross": 45000.0, "confidence": 0.8,
@@ -187,7 +188,7 @@ def test_a_show_plan_where_nothing_fits_takes_the_best_anywhere_and_says_so() ->
         call = plan.next_call(done)
         if call is None:
             break
-        key = call.input.get("venue") or call.input.get("city")
+        key = call.input.get("venue") or call.input.get("near")
         done.append(Call(call.name, call.input, results[(call.name, key)]))
     assert [(c.name, c.input.get("venue")) for c in done[2:]] == [
         ("predict_ticket_sales", "Big Hall"),
@@ -196,4 +197,7 @@ def test_a_show_plan_where_nothing_fits_takes_the_best_anywhere_and_says_so() ->
     assert plan.notes[0].startswith(
         "Plan for The Band near Smallville on 2027-05-01: Barn is the stronger of the two"
     )
-    assert "No venue in Smallville fits The Band, so these are the best anywhere." in plan.notes
+    assert (
+        "No venue within 150 km of Smallville fits The Band, so these are the best anywhere."
+        in plan.notes
+    )
