@@ -34,10 +34,18 @@ class AnalysisResult(BaseModel):
     )
     rows_read: int | None = Field(None, description="rows of the extract the code saw as df")
     row_cap: int | None = Field(None, description="the role's row cap on the extract")
+    rows_selected: int | None = Field(
+        None, description="rows the extract's SQL selects (None when cut and not counted)"
+    )
     truncated: bool = Field(
         False,
         description="the row cap cut the extract: the results cover only `rows_read` rows, not "
         "all the SQL selects; `note` says what to do",
+    )
+    sampled: bool = Field(
+        False,
+        description="the cut extract is a random sample of the rows the SQL selects (the same "
+        "every run), not its first rows",
     )
     note: str | None = Field(None, description="what the caller should know about the results")
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from core.errors import ValidationError
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class AnalysisTemplate(BaseModel):
@@ -38,6 +41,40 @@ def _described_in_sql(source: str, columns: tuple[str, ...]) -> str:
     return " UNION ALL ".join(branches) + " ORDER BY position"
 
 
+def binned_pairs_sql(rows_sql: str, x: str, y: str, bins: int = 50) -> str:
+    """SQL reducing `rows_sql` (a row per concert with numeric columns `x` and `y`) to what a
+    correlation needs: a row per bin of `x` (`bins` bins of equal count, ties in one bin) with
+    its concerts, the means of `x` and `y` (the points of a scatter) and the sums of products
+    of deviations from the overall means, of the values (Pearson) and of their average ranks
+    (Spearman, ranked as pandas does). Summed over the bins they give both coefficients over
+    every row, in an extract of at most `bins` rows, where the rows themselves would be cut at
+    the role's row cap."""
+    for name in (x, y):
+        if not _IDENTIFIER.fullmatch(name):
+            raise ValidationError(
+                f"x and y name columns of the rows (letters, digits, _); got {name!r}"
+            )
+    # deviations from the overall means, not raw sums of squares: no cancellation in doubles;
+    # the mean of average ranks is (n + 1) / 2
+    return (
+        f"WITH pairs AS (SELECT CAST({x} AS DOUBLE) AS x, CAST({y} AS DOUBLE) AS y "
+        f"FROM (\n{rows_sql.strip().rstrip(';')}\n) AS source "
+        f"WHERE {x} IS NOT NULL AND {y} IS NOT NULL), "
+        "ranked AS (SELECT x, y, count(*) OVER () AS n, "
+        "x - avg(x) OVER () AS dx, y - avg(y) OVER () AS dy, "
+        "rank() OVER (ORDER BY x) + (count(*) OVER (PARTITION BY x) - 1) / 2 AS rx, "
+        "rank() OVER (ORDER BY y) + (count(*) OVER (PARTITION BY y) - 1) / 2 AS ry "
+        "FROM pairs) "
+        f"SELECT CAST(floor((rx - 1) * {bins} / n) AS INTEGER) AS bin, count(*) AS concerts, "
+        f"avg(x) AS {x}, avg(y) AS {y}, "
+        "sum(dx * dy) AS sum_dxdy, sum(dx * dx) AS sum_dx2, sum(dy * dy) AS sum_dy2, "
+        "sum((rx - (n + 1) / 2) * (ry - (n + 1) / 2)) AS sum_rxry, "
+        "sum((rx - (n + 1) / 2) * (rx - (n + 1) / 2)) AS sum_rx2, "
+        "sum((ry - (n + 1) / 2) * (ry - (n + 1) / 2)) AS sum_ry2 "
+        "FROM ranked GROUP BY 1 ORDER BY 1"
+    )
+
+
 _TEMPLATES = [
     AnalysisTemplate(
         name="summary_stats",
@@ -61,17 +98,38 @@ print(f'{rows} rows')
     AnalysisTemplate(
         name="price_vs_sell_through",
         description="Correlation of average ticket price with sell-through (Pearson and "
-        "Spearman), with a scatter chart.",
-        sql="SELECT avg_ticket_price, sell_through FROM concert_performance "
-        "WHERE sell_through IS NOT NULL AND avg_ticket_price IS NOT NULL",
+        "Spearman) over every concert that has both, with a scatter of the price bins' means "
+        "(bins of equal count). The default extract is a row per bin with the sums the "
+        "correlations need, so it fits any row cap. An sql=... override may return a row per "
+        "concert with the columns named by x and y (past the row cap, a sample of them), or "
+        "bins like the default's: bin, concerts, x, y (the bin's means), sum_dxdy, sum_dx2, "
+        "sum_dy2 (products of deviations from the overall means) and sum_rxry, sum_rx2, "
+        "sum_ry2 (the same of average ranks).",
+        sql=binned_pairs_sql(
+            "SELECT avg_ticket_price, sell_through FROM concert_performance",
+            "avg_ticket_price",
+            "sell_through",
+        ),
         code="""x, y = params['x'], params['y']
-data = df[[x, y]].dropna().astype(float)
-pearson = data[x].corr(data[y])
-spearman = data[x].rank().corr(data[y].rank())
-print(f'{len(data)} concerts: Pearson r = {pearson:.3f}, Spearman rho = {spearman:.3f}')
+if {'concerts', 'sum_dxdy', 'sum_rxry'} <= set(df.columns):  # binned in SQL, with their sums
+    n = int(df['concerts'].sum())
+    sums = df[['sum_dxdy', 'sum_dx2', 'sum_dy2', 'sum_rxry', 'sum_rx2', 'sum_ry2']].sum()
+    pearson = sums['sum_dxdy'] / np.sqrt(sums['sum_dx2'] * sums['sum_dy2']) if n else np.nan
+    spearman = sums['sum_rxry'] / np.sqrt(sums['sum_rx2'] * sums['sum_ry2']) if n else np.nan
+    points = df[[x, y]].astype(float)
+    title = f'{y} vs {x}: means of {len(df)} equal-count bins'.replace('_', ' ').capitalize()
+else:  # a row per concert
+    data = df[[x, y]].dropna().astype(float)
+    n = len(data)
+    pearson = data[x].corr(data[y])
+    spearman = data[x].rank().corr(data[y].rank())
+    # a chart shows 1,000 points at most: a sample of them, not the first ones
+    points = data.sample(min(n, 1000), random_state=0).sort_index()
+    title = ''
+print(f'{n} concerts: Pearson r = {pearson:.3f}, Spearman rho = {spearman:.3f}')
 result = pd.DataFrame({'method': ['pearson', 'spearman'], 'correlation': [pearson, spearman],
-                       'n': [len(data), len(data)]})
-chart('scatter', data, x, y)
+                       'n': [n, n]})
+chart('scatter', points, x, y, title)
 """,
         params={"x": "avg_ticket_price", "y": "sell_through"},
     ),

@@ -78,7 +78,8 @@ def test_analyze_warns_when_the_row_cap_cut_the_extract(
     assert result["truncated"] and result["rows_read"] == result["row_cap"] == cap
     assert int(result["stdout"]) == cap
     assert cut.stderr.startswith("warning: the extract was cut at") and f"{cap:,}" in cut.stderr
-    assert result["note"] in cut.stderr
+    assert result["note"] in cut.stderr and "a random sample of" in cut.stderr
+    assert result["sampled"] and result["rows_selected"] > cap
 
     fits = CliRunner().invoke(app, ["analyze", "--template", "fan_cohorts"])
     assert fits.exit_code == 0 and not fits.stderr

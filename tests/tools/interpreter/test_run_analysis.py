@@ -86,10 +86,12 @@ def test_an_extract_cut_by_the_row_cap_says_so_and_what_to_do(ctx: ToolContext) 
     assert cut.note is not None
     assert f"cut at {cap:,} rows, the {ctx.role} role's row cap" in cut.note
     assert "Aggregate in the SQL" in cut.note and "a role with a larger cap" in cut.note
+    assert cut.sampled and cut.rows_selected == sales  # a random sample of every sale
+    assert f"a random sample of {cap:,} of {sales:,} rows" in cut.note
 
     whole = run_analysis(ctx, code="print(len(df))", sql="SELECT venue_id FROM venues")
     assert not whole.truncated and whole.note is None
-    assert whole.rows_read == int(whole.stdout) and whole.row_cap == cap
+    assert whole.rows_read == whole.rows_selected == int(whole.stdout) and whole.row_cap == cap
     no_extract = run_analysis(ctx, code="print(1)", limits=LIMITS)
     assert no_extract.rows_read is None and not no_extract.truncated
 
