@@ -21,7 +21,7 @@ from core.entities import match_name
 from core.errors import ValidationError
 from core.settings import Settings
 from core.warehouse import reading
-from models.recommend.content import city_centres, haversine_km
+from models.recommend.content import haversine_km
 from models.recommend.hybrid import DEFAULT_RADIUS_KM, HybridModel
 from models.recommend.names import resolve_artist, resolve_genres, resolve_place
 from models.recommend.refresh import load_model
@@ -275,19 +275,10 @@ def _locate(model: HybridModel, city: str, state: str | None) -> Place:
     ValidationError naming the city and the close names.
     """
     typed, _, after = city.partition(",")
-    state = state or after.strip() or None
+    state = (state or after).strip() or None
     towns = _towns()
-    warehouse = city_centres(model.venues)
-    # a name shared by cities with venues ("Portland"): the one with more venues, then the bigger
-    key = ["city", "state", "country"]
-    counts = model.venues.groupby(key).size().rename("venues").reset_index()
-    sizes = towns[key].drop_duplicates().assign(size_rank=lambda t: np.arange(len(t)))
-    warehouse = (
-        warehouse.merge(counts, on=key)
-        .merge(sizes, on=key, how="left")
-        .sort_values(["venues", "size_rank"], ascending=[False, True], kind="stable")
-    )
-    names = list(dict.fromkeys([*warehouse["city"], *towns["city"]]))
+    venues = model.venues
+    names = list(dict.fromkeys([*venues["city"].dropna().unique(), *towns["city"]]))
     wanted = typed.strip().lower()
     if wanted not in {n.lower() for n in names}:
         try:
@@ -303,15 +294,26 @@ def _locate(model: HybridModel, city: str, state: str | None) -> Place:
                 value=typed.strip(),
                 suggestions=close,
             ) from exc
-    for table in (warehouse, towns):
-        rows = table[table["city"].str.lower() == wanted]
-        if state:
-            rows = rows[rows["state"].str.lower() == state.strip().lower()]
-        if not rows.empty:
-            row = rows.iloc[0]
-            return Place(
-                str(row["city"]), str(row["state"]), float(row["latitude"]), float(row["longitude"])
-            )
+    here = venues[venues["city"].str.lower() == wanted].dropna(subset=["latitude", "longitude"])
+    town = towns[towns["city"].str.lower() == wanted]
+    if state:
+        here = here[here["state"].str.lower() == state.lower()]
+        town = town[town["state"].str.lower() == state.lower()]
+    if not here.empty:
+        # a name shared by cities with venues ("Portland"): more venues first, then bigger metro
+        bigger = list(zip(town["state"], town["country"], strict=True))
+        counts = here.groupby(["state", "country"]).size()
+        best = min(
+            counts.index,
+            key=lambda k: (-counts[k], bigger.index(k) if k in bigger else len(bigger)),
+        )
+        at = here[(here["state"] == best[0]) & (here["country"] == best[1])]
+        lat, lon = float(at["latitude"].mean()), float(at["longitude"].mean())
+        return Place(str(at["city"].iloc[0]), str(best[0]), lat, lon)
+    if not town.empty:
+        row = town.iloc[0]
+        lat, lon = float(row["latitude"]), float(row["longitude"])
+        return Place(str(row["city"]), str(row["state"]), lat, lon)
     raise ValidationError(
         f"cannot place {typed.strip()!r} in {state!r}: that state has no city of that name "
         "among the warehouse's venues or Encore's list of cities; leave out the state",

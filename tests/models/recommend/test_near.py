@@ -118,3 +118,14 @@ def test_without_near_venues_carry_no_distance(placed: Settings) -> None:
     _, artist = _city_and_artist(placed)
     items = venues_for_artist(placed, artist, limit=3)
     assert items and all(item["distance_km"] is None for item in items)
+
+
+def test_a_state_says_which_of_two_same_named_cities_is_meant(placed: Settings) -> None:
+    _, artist = _city_and_artist(placed)
+    towns = load_reference().cities
+    shared = towns[towns["city"].duplicated(keep=False)]
+    assert not shared.empty
+    for name, state in zip(shared["city"], shared["state_code"], strict=True):
+        for kwargs in ({"near": f"{name}, {state}"}, {"near": name, "state": state}):
+            [item] = venues_for_artist(placed, artist, within_km=20_000, limit=1, **kwargs)
+            assert f"{name}, {state}" in item["reason"], kwargs
