@@ -40,6 +40,13 @@ For each table:
                                                      the warehouse holds left out
     INSERT INTO encore_loads VALUES (<object>)       in the same transaction: merged exactly once
 
+A sync holds its schema's sync lock (`redshift_exec.SyncLock`, a lease in encore_sync_lock)
+from before it reads the digests and the merged objects until its last transaction: two syncs
+at once (two schedulers, a user and the scheduler) would otherwise both diff against the same
+old digests and replace the same buckets, or merge one Glue object twice (an older one over a
+newer). The second waits for the first, up to `lock_wait_s`, then fails naming it; it then finds
+the first's digests and copies only what changed since.
+
 A sync that fails leaves each table as the last finished transaction left it. An unchanged table
 copies nothing. Statements run through the Redshift Data API (polled, with a timeout) or any
 DB-API connection (`pipelines.aws.redshift_exec`).
@@ -73,13 +80,20 @@ from pipelines.aws.buckets import (
     export_changes,
     local_buckets,
 )
-from pipelines.aws.redshift_exec import DataApiExecutor, DbApiExecutor, Executor, TableColumns
+from pipelines.aws.redshift_exec import (
+    DataApiExecutor,
+    DbApiExecutor,
+    Executor,
+    SyncLock,
+    TableColumns,
+)
 
 if TYPE_CHECKING:
     import duckdb
 
 __all__ = [  # the executors are importable from here too
-    "DataApiExecutor", "DbApiExecutor", "Executor", "LoadObject", "LoadPlan", "TableColumns",
+    "DataApiExecutor", "DbApiExecutor", "Executor", "LoadObject", "LoadPlan", "SyncLock",
+    "TableColumns",
     "add_missing_columns", "glue_objects", "load_warehouse", "plans", "transpile",
     "warehouse_entries",
 ]  # fmt: skip
@@ -94,6 +108,11 @@ SNAPSHOTS: Final = "_redshift"
 """Where the warehouse tables' changes go in the lake bucket (beside raw/, curated/, _glue/)."""
 ORIGIN_COLUMN: Final = "_origin"
 """Where a Redshift row came from: 'warehouse' (the sync's buckets) or 'glue' (a Glue object)."""
+LOCK_WAIT_S: Final = 600.0
+"""How long a sync waits for another one on the same schema to finish."""
+LEASE_S: Final = 900.0
+"""The sync lock's lease (at least twice the statement timeout): how long the lock of a sync
+that died stays taken."""
 ORDER_COLUMN: Final = "_line"
 """The curated files' line number: among rows sharing a key, the last line wins."""
 RESOLVED_COLUMN: Final = "_resolved"
@@ -534,9 +553,13 @@ def load_warehouse(
     executor: Executor | None = None,
     s3: Any = None,
     dialect: str = "redshift",
+    lock_wait_s: float = LOCK_WAIT_S,
+    lock_poll_s: float = 2.0,
 ) -> SyncReport:
     """Create the warehouse tables in Redshift, replace the key buckets that changed since the
-    last sync and merge the Glue objects not merged yet (see the module docstring).
+    last sync and merge the Glue objects not merged yet (see the module docstring), holding the
+    schema's sync lock; waits up to `lock_wait_s` for a sync holding it (checking every
+    `lock_poll_s`), then raises a WarehouseError naming it.
 
     `dialect` is the SQL dialect of the executor's database (PostgreSQL in the tests).
     """
@@ -545,7 +568,6 @@ def load_warehouse(
         raise ConfigError("set ENCORE_REDSHIFT_WORKGROUP or ENCORE_REDSHIFT_CLUSTER_ID first")
     if not settings.warehouse_file.exists():
         raise ConfigError(f"no warehouse at {settings.warehouse_file}; ingest data first")
-    bucket, role = str(settings.lake_bucket), str(settings.redshift_iam_role)
     with reading(settings) as con:
         found, skipped = plans(warehouse_entries(con), settings.redshift_schema, dialect)
         report = SyncReport("warehouse", skipped=skipped)
@@ -566,15 +588,34 @@ def load_warehouse(
         secret_arn=settings.redshift_secret_arn,
         timeout_s=settings.redshift_timeout_s,
     )
+    lock = SyncLock(
+        executor, settings.redshift_schema, dialect=dialect, wait_s=lock_wait_s,
+        lease_s=max(LEASE_S, 2 * settings.redshift_timeout_s), poll_s=lock_poll_s,
+    )  # fmt: skip
+    with lock:
+        _sync(settings, executor, lock, tables, report, s3 or client("s3", settings))
+    return report
+
+
+def _sync(
+    settings: Settings,
+    executor: Executor,
+    lock: SyncLock,
+    tables: list[_Table],
+    report: SyncReport,
+    s3: Any,
+) -> None:
+    """Diff, export and load each table, holding the sync lock."""
+    bucket, role = str(settings.lake_bucket), str(settings.redshift_iam_role)
     # Redshift first: the warehouse stays open only while its changes are exported
     tables = [item for item in tables if _prepare(executor, item, report)]
-    s3 = s3 or client("s3", settings)
     with tempfile.TemporaryDirectory(prefix="encore-redshift-") as tmp, reading(settings) as con:
         for item in tables:
             _export(con, item, Path(tmp), s3, bucket, role)
     for item in tables:
         plan = item.plan
         if item.replace is not None:
+            lock.check()
             executor.run(item.replace, label=f"replace changed buckets of {plan.target}")
             report.updated.append(item.note)
             _drop_objects(s3, bucket, plan.table, report)
@@ -584,9 +625,9 @@ def load_warehouse(
             if glue.uri in item.merged:
                 continue
             staged = replace(plan, file_columns=glue.columns)
+            lock.check()
             executor.run(staged.load(glue.uri, role), label=f"merge {glue.uri} into {plan.target}")
             report.updated.append(f"{plan.target}: merged {glue.uri}")
         merged = sum(glue.uri in item.merged for glue in item.glue)
         if merged:
             report.skipped.append(f"{plan.target}: {merged} Glue object(s) merged before")
-    return report

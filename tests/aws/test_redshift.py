@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlglot
+from sqlglot import exp
 
 from core.errors import ConfigError, WarehouseError
 from core.settings import Settings
@@ -29,6 +30,7 @@ from pipelines.aws.redshift import (
     DataApiExecutor,
     DbApiExecutor,
     LoadPlan,
+    SyncLock,
     load_warehouse,
     plans,
 )
@@ -309,7 +311,12 @@ def test_the_redshift_sql_is_redshift(ingested: Settings) -> None:
     whole = plan.replace_buckets(None, buckets, ROLE, width=2, whole=True)
     assert not any("MD5" in s or " FROM '{rows}'" in s for s in whole)
     assert "DELETE FROM analytics.fans WHERE (_origin IS NULL OR _origin <> 'glue')" in whole
-    statements = [*plan.ddl(), origin, stage, delete, insert, drop, unrecord, record, *replaced]
+    lock = SyncLock(Recorder(), "analytics", holder="o'neil@host pid 7 sync 1")
+    locking = [*lock.ddl(), *lock.claim()[1:], *lock.renew()[1:], *lock.unlock()[1:]]
+    literals = sqlglot.parse_one(lock.unlock()[1], read="redshift").find_all(exp.Literal)
+    assert "o'neil@host pid 7 sync 1" in {literal.this for literal in literals}  # quoted
+    statements = [*plan.ddl(), origin, stage, delete, insert, drop, unrecord, record, *replaced,
+                  *locking, lock.holder_query()]  # fmt: skip
     for sql in statements:
         if not sql.startswith("COPY"):
             sqlglot.parse_one(sql, read="redshift")  # valid Redshift for sqlglot
@@ -318,13 +325,23 @@ def test_the_redshift_sql_is_redshift(ingested: Settings) -> None:
 
 
 class Recorder:
+    """Records each batch as the Data API would get it; whoever claims the sync lock gets it."""
+
+    CLAIM = re.compile(r"SELECT 'warehouse', '((?:[^']|'')*)'")
+
     def __init__(self) -> None:
         self.batches: list[tuple[str, list[str]]] = []
+        self.holder = ""
 
     def run(self, statements: list[str], *, label: str) -> None:
         self.batches.append((label, list(statements)))
+        for sql in statements:
+            if claim := self.CLAIM.search(sql):
+                self.holder = claim.group(1).replace("''", "'")
 
     def query(self, sql: str, *, label: str) -> list[tuple[Any, ...]]:
+        if sql.startswith("SELECT holder, acquired_at, expires_at FROM public.encore_sync_lock"):
+            return [(self.holder, "2026-11-27 21:00:00", "2026-11-27 21:15:00")]
         assert sql.startswith(
             (
                 "SELECT object_uri FROM public.encore_loads WHERE table_name = ",
@@ -340,15 +357,28 @@ def test_load_warehouse_copies_each_table_whole_the_first_time(ingested: Setting
     )
     recorder = Recorder()
     report = load_warehouse(settings, executor=recorder, s3=aws_client("s3", settings))
-    labels = [label for label, _ in recorder.batches]
+    # the sync lock first: its table, then one transaction (a Data API batch) claiming it
+    (_, lock_schema), (_, lock_table), (claim_label, claim) = recorder.batches[:3]
+    assert lock_schema == ["CREATE SCHEMA IF NOT EXISTS public"]
+    assert lock_table[0].startswith("CREATE TABLE IF NOT EXISTS public.encore_sync_lock (")
+    assert claim_label == "claim the sync lock public.encore_sync_lock"
+    assert claim[0] == "LOCK TABLE public.encore_sync_lock" and len(claim) == 3
+    assert "GETDATE() + INTERVAL '900 SECOND'" in claim[2]  # the lease, on Redshift's clock
+    # and released last, in one transaction
+    release_label, release = recorder.batches[-1]
+    assert release_label == "release the sync lock public.encore_sync_lock"
+    assert release[0] == "LOCK TABLE public.encore_sync_lock"
+    assert release[1].startswith("DELETE FROM public.encore_sync_lock WHERE lock_name = ")
+    assert release[1].endswith(f"AND holder = '{recorder.holder}'")
+    labels = [label for label, _ in recorder.batches[3:-1]]
     assert labels[0] == "CREATE SCHEMA IF NOT EXISTS public"
     assert labels[1].startswith("CREATE TABLE IF NOT EXISTS public.artists (artist_id VARCHAR(MAX)")
     assert labels[2].startswith("CREATE TABLE IF NOT EXISTS public.encore_loads")
     assert labels[3].startswith("CREATE TABLE IF NOT EXISTS public.encore_sync_state")
-    assert all(len(batch) == 1 for _, batch in recorder.batches[:8])  # DDL: one at a time
+    assert all(len(batch) == 1 for _, batch in recorder.batches[3:11])  # DDL: one at a time
     assert labels[8:] == ["replace changed buckets of public.artists",
                           "replace changed buckets of public.fans"]  # fmt: skip
-    for _, batch in recorder.batches[8:]:
+    for _, batch in recorder.batches[11:-1]:
         assert len(batch) <= 40  # the Data API's most statements in one batch
         copies = [s for s in batch if s.startswith("COPY")]
         assert len(copies) == 2 and all("FORMAT AS PARQUET" in c for c in copies)
