@@ -1,0 +1,73 @@
+"""What the CloudWatch monitor reads from its alert log: a counting Logs client and a seeded log.
+
+Used by test_alert_reads.py and by measure_alert_reads.py (the figures for the commit message).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from pipelines.monitoring import CloudWatchMonitor, fingerprint_for
+from pipelines.monitoring.base import utc_now
+
+_READS = ("filter_log_events", "get_log_events")
+
+DIMS = {"pipeline": "ingest", "entity": "venues"}
+"""The dimensions of the pipeline whose runs are measured."""
+
+
+class CountingLogs:
+    """Forwards to a real CloudWatch Logs client; counts requests and the log events they return."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: Counter[str] = Counter()
+        self.events_read = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def counted(**kwargs: Any) -> Any:
+            self.calls[name] += 1
+            reply = method(**kwargs)
+            if name in _READS:
+                self.events_read += len(reply.get("events", []))
+            return reply
+
+        return counted
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.events_read = 0
+
+    @property
+    def reads(self) -> int:
+        """Requests that read log events."""
+        return sum(self.calls[name] for name in _READS)
+
+
+def seed_old_alerts(monitor: CloudWatchMonitor, count: int, *, days: int = 13) -> None:
+    """Write `count` alerts raised and resolved over the last `days`, as the monitor writes them:
+    every third about the measured pipeline's own run_failed, the others about other inputs."""
+    now = utc_now()
+    for n in range(count):
+        at = now - timedelta(days=days) + timedelta(days=days) * n / max(count, 1)
+        own = n % 3 == 0
+        fingerprint = fingerprint_for(
+            "ingest:crm", "run_failed", DIMS if own else {**DIMS, "input": f"/in/{n}.csv"}
+        )
+        alert_id = f"old-{n:06d}"
+        raised = {
+            "event": "alert", "alert_id": alert_id, "raised_at": at.isoformat(),
+            "severity": "critical", "source": "ingest:crm", "message": "the run failed",
+            "run_id": f"old-run-{n}", "details": {}, "fingerprint": fingerprint,
+        }  # fmt: skip
+        closed_at = at + timedelta(minutes=5)
+        resolved = {
+            "event": "resolved", "fingerprints": [fingerprint], "run_id": f"old-run-{n}b",
+            "at": closed_at.isoformat(),
+        }  # fmt: skip
+        monitor._put_event(raised, at)
+        monitor._put_event(resolved, closed_at)
