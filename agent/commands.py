@@ -15,6 +15,7 @@ from rich.markdown import Markdown
 from rich.table import Table as RichTable
 
 from agent.config import AgentSettings
+from agent.formatting import is_number
 from core.errors import EncoreError
 from core.settings import Settings
 from tools.results import Table
@@ -76,7 +77,9 @@ def render_table(table: Table, limit: int = 20) -> RichTable:
         box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False,
         collapse_padding=True,
     )  # fmt: skip
-    rows = display_rows(table, limit)
+    # every row's cells, so a money column takes its unit from the whole column, as the
+    # answer's lead and markdown table do (a lead's $707K is the table's $0.7M, not $707K)
+    rows = display_rows(table)[:limit]
     headers = [column.replace("_", " ") for column in table.columns]  # wrap at their words
     # in a narrow terminal columns wrap between words, not inside them, while there is room
     words = []
@@ -84,10 +87,9 @@ def render_table(table: Table, limit: int = 20) -> RichTable:
         texts = [header, *(row[index] for row in rows)]
         words.append(min(max((len(w) for t in texts for w in t.split()), default=1), 16))
     fits = sum(words) + 3 * len(words) <= console.width  # rich pads and spreads columns
-    first = table.rows[0] if table.rows else []
     for index, header in enumerate(headers):
-        value = first[index] if index < len(first) else None
-        number = isinstance(value, int | float) and not isinstance(value, bool)
+        # numbers right-aligned whatever the first cell is (a first month has no change)
+        number = any(index < len(row) and is_number(row[index]) for row in table.rows[:limit])
         out.add_column(
             header,
             justify="right" if number else "left",

@@ -96,14 +96,22 @@ def meanings(columns: Sequence[str]) -> list[str]:
     return ["share" if "cohort" in columns and c.isdigit() else c for c in columns]
 
 
+def units(table: dict[str, Any]) -> list[tuple[float, float] | None]:
+    """Each column's money unit, from all its rows: the same whether a table shows 10 rows (the
+    answer's markdown), 20 (the terminal) or every one (the chat UI's grid), and in the sentence
+    that leads it."""
+    rows: list[Sequence[Any]] = table["rows"]
+    return [extent([r[i] for r in rows if i < len(r)]) for i in range(len(table["columns"]))]
+
+
 def markdown(table: dict[str, Any], limit: int = 10) -> str:
     """The first rows of a table in markdown."""
     cols: list[str] = table["columns"]
     shown = table["rows"][:limit]
-    units = [extent([r[i] for r in shown if i < len(r)]) for i in range(len(cols))]
+    unit = units(table)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in shown:
-        cells = (fmt(v, c, u) for c, v, u in zip(meanings(cols), row, units, strict=False))
+        cells = (fmt(v, c, u) for c, v, u in zip(meanings(cols), row, unit, strict=False))
         lines.append("| " + " | ".join(cells) + " |")
     if len(table["rows"]) > limit:
         lines.append(f"\n…and {len(table['rows']) - limit} more rows.")

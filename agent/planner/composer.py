@@ -10,6 +10,7 @@ from typing import Any, Final
 from agent.formatting import fmt as fmt  # re-exported: recipes and the model write with it
 from agent.formatting import is_number as _is_number
 from agent.formatting import markdown as markdown
+from agent.formatting import units
 from agent.planner.state import Call, records, table_of
 from tools.results import held_back_action
 
@@ -71,6 +72,8 @@ def compose(
             + CAPABILITIES
         )
     parts: list[str] = list(notes)
+    # a note that already says the row cap cut the data (the cohorts' summary) says it once
+    cut_said = any(_CUT_SAID.search(n) for n in notes)
     for i, call in enumerate(calls):
         if _superseded(call, calls[i + 1 :]):
             continue
@@ -82,6 +85,9 @@ def compose(
             continue
         if intent == "low_confidence" and call.name in ("upcoming_concerts", "predict_concerts"):
             parts.append(_low_confidence(call))
+            continue
+        if call.name == "run_analysis":
+            parts.append(_analysis(call, state_artist, partial=not cut_said))
             continue
         writer = _WRITERS.get(call.name, _generic)
         parts.append(writer(call, state_artist))
@@ -147,6 +153,8 @@ def _lead(call: Call, table: dict[str, Any]) -> str:
     first row's values."""
     columns, rows = table["columns"], table["rows"]
     first = dict(zip(columns, rows[0], strict=False))
+    # each amount in its column's unit, as the table under the sentence shows it
+    unit = dict(zip(columns, units(table), strict=True))
     order = (call.input.get("order_by") or [None])[0] if call.name == "semantic_query" else None
     name = next((c for c in columns if isinstance(first.get(c), str)), None)
     # every dimension names the row: "Partner / vip", not "partner" alone
@@ -171,10 +179,10 @@ def _lead(call: Call, table: dict[str, Any]) -> str:
         return (
             f"{leader[:1].upper() + leader[1:]} has the {'most' if most else 'least'} "
             f"{measure.replace('_', ' ')} "
-            f"({fmt(first[measure], measure)}), then {runner_up} "
-            f"({fmt(second[measure], measure)}); {len(rows)} rows in all."
+            f"({fmt(first[measure], measure, unit[measure])}), then {runner_up} "
+            f"({fmt(second[measure], measure, unit[measure])}); {len(rows)} rows in all."
         )
-    values = ", ".join(f"{k.replace('_', ' ')} {fmt(v, k)}" for k, v in first.items())
+    values = ", ".join(f"{k.replace('_', ' ')} {fmt(v, k, unit[k])}" for k, v in first.items())
     if len(rows) == 1:
         return values[:1].upper() + values[1:] + "."
     return f"{len(rows)} rows; the first: {values}."
@@ -426,8 +434,12 @@ def _low_confidence(call: Call) -> str:
     )
 
 
-def _analysis(call: Call, _artist: str | None) -> str:
-    """A sandbox analysis: what it printed, its first table, and what a correlation means."""
+_CUT_SAID: Final = re.compile(r"\bpart of the data\b|\brow cap\b|\bpartial data\b", re.I)
+
+
+def _analysis(call: Call, _artist: str | None, *, partial: bool = True) -> str:
+    """A sandbox analysis: what it printed, its first table, and what a correlation means; and,
+    unless `partial` is False (the answer said so already), that the row cap cut its extract."""
     r = call.result if isinstance(call.result, dict) else {}
     if r.get("error"):
         return f"The analysis failed: {r['error']}"
@@ -455,7 +467,7 @@ def _analysis(call: Call, _artist: str | None) -> str:
         )
     if tables and table_of(tables[0]):
         parts.append(markdown(tables[0]))
-    cut = partial_extract(r)
+    cut = partial_extract(r) if partial else ""
     if cut:
         parts.insert(1 if pearson is not None else 0, cut)
     return "\n\n".join(p for p in parts if p)
@@ -532,7 +544,6 @@ _WRITERS = {
     "predict_ticket_sales": _predict,
     "predict_concerts": _predict,
     "make_chart": _chart,
-    "run_analysis": _analysis,
     "lookup_source": _lookup,
     "recall_memory": _memory,
     "remember_preference": _memory,
