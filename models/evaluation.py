@@ -120,8 +120,8 @@ def compare_versions(
     registry: ModelRegistry, names: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
     """Every version of every model side by side: status, trained_at, metrics, decision, the
-    metric it was decided by, and `not_evaluated`, why a version has no holdout metrics (None
-    when it has them)."""
+    metric it was decided by, `not_evaluated`, why a version has no holdout metrics (None
+    when it has them), and `fingerprint`, equal for versions that are the same model."""
     rows: list[dict[str, Any]] = []
     for name in names or registry.models():
         for version in registry.versions(name):
@@ -135,6 +135,7 @@ def compare_versions(
                     "decision": version.decision,
                     "decided_by": version.decided_by,
                     "not_evaluated": version.not_evaluated,
+                    "fingerprint": version.fingerprint,
                 }
             )
     return rows

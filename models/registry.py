@@ -3,18 +3,22 @@
 Layout under `settings.models_dir`:
 
     <name>/<version>/model.joblib   the artifact (joblib)
-    <name>/<version>/meta.json      metrics, params, data_snapshot, trained_at, status, decision
+    <name>/<version>/meta.json      metrics, params, data_snapshot, fingerprint, trained_at, status,
+                                    decision
     <name>/state.json               the champion and the champions before it (for rollback)
 
 A version directory is built in a temporary directory beside it and renamed into place, and every
 JSON file is replaced with `Path.replace`, so a reader never sees half a version. Promotion keeps a
 new version only when its primary metric is not worse than the champion's (DESIGN issue #4); a
 version registered as not evaluated (`not_evaluated` names why) has nothing to be worse with and is
-promoted, the reason kept in its decision (see `ModelRegistry.promote`).
+promoted, the reason kept in its decision (see `ModelRegistry.promote`). A version's
+`fingerprint` is the digest of its artifact file: two trainings that built the same model have the
+same fingerprint.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -66,6 +70,11 @@ class ModelVersion(BaseModel):
     decided_by: str | None = Field(None, description="the metric its promotion compared")
     not_evaluated: str | None = Field(
         None, description="why the version has no holdout metrics (None: it was evaluated)"
+    )
+    fingerprint: str | None = Field(
+        None,
+        description="sha256 of the artifact file: equal for versions that are the same model "
+        "(None: registered before fingerprints were recorded)",
     )
 
 
@@ -154,6 +163,7 @@ class ModelRegistry:
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=model_dir))
         try:
             joblib.dump(artifact, staging / "model.joblib")
+            fingerprint = _fingerprint(staging / "model.joblib")
             while True:
                 version = f"v{self._next_number(name):04d}"
                 meta = ModelVersion(
@@ -164,6 +174,7 @@ class ModelRegistry:
                     params=dict(params),
                     data_snapshot=dict(data_snapshot),
                     not_evaluated=not_evaluated,
+                    fingerprint=fingerprint,
                 )
                 _write_json(staging / "meta.json", meta.model_dump(mode="json"))
                 try:
@@ -348,6 +359,12 @@ def _promotion(
     if not comparable:
         return f"{text} vs {old}, measured differently (not compared)"
     return f"{text} vs {old}"
+
+
+def _fingerprint(path: Path) -> str:
+    """The artifact file's digest, as "sha256:<hex>"."""
+    with path.open("rb") as handle:
+        return f"sha256:{hashlib.file_digest(handle, 'sha256').hexdigest()}"
 
 
 def _load_artifact(path: Path) -> object:

@@ -92,7 +92,9 @@ class SalesForecaster:
 
     def fit(self, train: pd.DataFrame, calibration: pd.DataFrame) -> SalesForecaster:
         """Fit on `train` (features + labels) and calibrate on the later `calibration` window."""
-        # OpenMP threads make these small fits 10x slower on shared 2-core machines
+        # OpenMP threads make these small fits 10x slower on shared 2-core machines; one thread
+        # also adds the boosting's gradient sums in one order on any machine, so a refit on the
+        # same data is the same model (each fit's randomness comes from `seed`)
         with _threadpools().limit(limits=1):
             return self._fit(train, calibration)
 
