@@ -553,13 +553,18 @@ def without_buyers(plan: Plan) -> Step:
             return None
         kept = [d for d in dims if d not in _BUYER_DIMENSIONS]
         what = " and ".join(d.replace("_", " ") for d in dropped)
+        # the fans counted instead are every registered fan: a place or dates asked for are
+        # the sales', which the fans table does not have
+        scope = _sales_scope(asked, dropped)
+        every = f" (all of them: {scope} apply to sales, not to fans)" if scope else ""
         plan.caveats.append(
             f"Role {role.group(1)} can't link ticket sales to their buyers (fan ids are not "
             f"available to it), so this leaves out the buyers' {what}"
             + (
                 f". Fans by {what} on their own: 'How many fans are in each {what}?'"
                 if kept
-                else f": these are the registered fans by {what}, not the tickets they bought."
+                else f": these are the registered fans by {what}, not the tickets they "
+                f"bought{every}."
             )
         )
         if not kept:
@@ -583,6 +588,23 @@ def without_buyers(plan: Plan) -> Step:
         )
 
     return step
+
+
+def _sales_scope(asked: dict[str, Any], dropped: list[str]) -> str:
+    """The filters and dates of a sales query in words ("state TX and the dates 2024-01-01 to
+    2024-12-31"), but those on `dropped` columns; '' when there are none."""
+    said = [
+        f"{f['field'].replace('_', ' ')} "
+        + (" or ".join(map(str, f["value"])) if isinstance(f["value"], list) else str(f["value"]))
+        for f in asked.get("filters") or []
+        if f.get("field") not in dropped
+    ]
+    span = asked.get("time_range") or {}
+    start, end = span.get("start"), span.get("end")
+    if start or end:
+        dates = f"{start} to {end}" if start and end else f"from {start}" if start else f"to {end}"
+        said.append(f"the dates {dates}")
+    return " and ".join(said)
 
 
 _COLUMNS = (
