@@ -40,8 +40,10 @@ def explain_error(call: Call) -> str:
         return f"I {'won' if refused else 'can'}'t run that query: {reason}"
     if "refus" in lowered or "only select" in lowered or "not allowed" in lowered:
         return f"I won't run that query: {text}"
-    if "may not" in lowered:  # the query policy keeps this from the caller's role
-        return f"That isn't available to your role: {text}"
+    if "may not" in lowered or "not available to role" in lowered:
+        # the query policy keeps this from the caller's role: a refusal, not a failure
+        reason = re.sub(r"^Error executing tool \w+:\s*", "", text)
+        return f"That isn't available to your role: {reason}"
     if "unreachable" in lowered or "cannot be reached" in lowered or "network" in lowered:
         return f"The source can't be reached right now ({text})."
     if "unknown" in lowered or "did you mean" in lowered or "not found" in lowered:
