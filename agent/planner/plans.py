@@ -15,6 +15,7 @@ from typing import Any
 
 from agent.planner.entities import Entities
 from agent.planner.state import Call, DialogueState, records, table_of
+from tools.interpreter.templates import binned_pairs_sql
 
 Step = Callable[[list[Call]], "Call | None"]
 
@@ -656,7 +657,8 @@ def correlation(pair: tuple[str, str], ents: Entities) -> Step:
     return _const(
         "run_analysis",
         template="price_vs_sell_through",
-        sql=_concert_rows(pair, ents),
+        # binned in SQL: every concert counts, in an extract no role's row cap cuts
+        sql=binned_pairs_sql(_concert_rows(pair, ents), x, y),
         params={"x": x, "y": y},
     )
 

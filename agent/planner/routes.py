@@ -178,6 +178,7 @@ def build_plan(
         plan.intent = "refine"
         last = state.last_call
         plan.steps.append(lambda _d: refine(last, ents, text, today))
+        plan.steps.append(without_buyers(plan))  # the role may differ from the last query's
         plan.steps += [relax_when_empty(plan) for _ in range(6)]  # one filter at a time
         return plan
     artist = state_artist(ents, state)

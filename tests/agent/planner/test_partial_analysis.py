@@ -11,11 +11,11 @@ from core.settings import Settings
 from tests.conftest import query_warehouse
 
 
-def test_a_correlation_over_more_concerts_than_the_row_cap_says_its_data_is_partial(
+def test_a_correlation_over_more_concerts_than_the_row_cap_covers_them_all(
     private_service: tuple[Settings, AgentService],
 ) -> None:
-    """Five copies of each completed concert put the correlation's extract (a row per concert)
-    past the analyst's cap of 5,000 rows: the answer says the figures cover only part."""
+    """Copies of each completed concert put more concerts than the analyst's cap of 5,000 rows
+    behind the correlation: it is binned in SQL, so every concert counts and nothing is cut."""
     settings, service = private_service
     [(completed,)] = query_warehouse(
         settings, "SELECT count(*) FROM concert_performance WHERE status = 'completed'"
@@ -32,7 +32,13 @@ def test_a_correlation_over_more_concerts_than_the_row_cap_says_its_data_is_part
         service.ask("Is there a correlation between ticket price and sell-through?")
     ).answer
     assert "Correlation of avg ticket price with sell through" in answer, answer
-    assert "Partial data: the extract was cut at 5,000 rows, the analyst role's row cap" in answer
+    assert "Partial data" not in answer and "cut" not in answer, answer
+    [(concerts,)] = query_warehouse(
+        settings,
+        "SELECT count(*) FROM concert_performance WHERE status = 'completed' "
+        "AND avg_ticket_price IS NOT NULL AND sell_through IS NOT NULL",
+    )
+    assert concerts > 5_000 and f"{concerts} concerts: Pearson" in answer, answer  # type: ignore[operator]
 
 
 def test_a_correlation_within_the_row_cap_reads_as_complete(

@@ -7,16 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import pytest
-
 from agent.service import AgentService
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="needs agent/planner/routes.py: the refine branch lacks the without_buyers(plan) step",
-)
 def test_a_partner_s_follow_up_leaves_out_the_buyers_age_band_and_says_why(
     make_service: Callable[..., AgentService],
 ) -> None:
