@@ -46,6 +46,8 @@ _FILES = Path(tempfile.mkdtemp(prefix="encore-ui-files-"))
 chainlit.config.FILES_DIRECTORY = chainlit.server.FILES_DIRECTORY = _FILES  # type: ignore[attr-defined]
 ELEMENTS = history.element_storage(SETTINGS, config.run.root_path)
 TURNS = history.turn_store(SETTINGS)
+USERS = UserStore(SETTINGS)
+"""Read on every chat message (a stat, the file again only after a change)."""
 offline.install()
 storage.install(ELEMENTS, config.run.root_path)
 dashboard.install(SETTINGS, config.run.root_path)
@@ -60,6 +62,10 @@ _SETUP: SessionAccessor[tuple[str, str] | None] = cl.user_session.create_accesso
     "agent_setup", None
 )
 """The model and role the chat's agent runs with."""
+_GRANTED: SessionAccessor[str | None] = cl.user_session.create_accessor("granted_role", None)
+"""The role the user store gave a password user when last checked (sign-in's copy goes stale)."""
+_ENDED: SessionAccessor[bool] = cl.user_session.create_accessor("ended", False)
+"""The user was removed: the chat answers nothing more."""
 
 
 async def _say(content: str) -> None:
@@ -75,7 +81,7 @@ def _data_layer() -> SQLAlchemyDataLayer:
 @cl.password_auth_callback
 async def _password_login(username: str, password: str) -> cl.User | None:
     # hashing takes tens of milliseconds: off the event loop, which serves every chat
-    user = await asyncio.to_thread(UserStore(SETTINGS).authenticate, username, password)
+    user = await asyncio.to_thread(USERS.authenticate, username, password)
     if user is None:
         return None
     return cl.User(identifier=user.name, metadata={"role": user.role, "provider": "credentials"})
@@ -105,8 +111,70 @@ if os.environ.get("OAUTH_COGNITO_CLIENT_ID"):
 def _user() -> tuple[str, str]:
     user = _USER.get()
     name = user.identifier if user else "local"
-    role = (user.metadata or {}).get("role", "analyst") if user else "analyst"
+    role = _GRANTED.get() or ((user.metadata or {}).get("role", "analyst") if user else "analyst")
     return name, str(role)
+
+
+def _password_user() -> str | None:
+    """The name of a user who signed in with a password: one of the user store's users (a
+    header or Cognito user is vouched for by the proxy or the pool instead)."""
+    user = _USER.get()
+    if user is None or (user.metadata or {}).get("provider") != "credentials":
+        return None
+    return user.identifier
+
+
+async def _still_a_user() -> bool:
+    """Check the signed-in user against the user store before the chat does anything for them.
+
+    A removed user's chat ends: its agent stops and every message gets the same reply. A changed
+    role applies from this message on, as a pick in settings would.
+    """
+    name = _password_user()
+    if _ENDED.get():
+        await _say(chat.removed_text(name or ""))
+        return False
+    if name is None:
+        return True
+    stored = USERS.user(name)
+    if stored is None:
+        _ENDED.set(True)
+        service = await _service()
+        _SERVICE.set(None)
+        _BUILD.set(None)
+        if service is not None:
+            await service.aclose()
+        await _say(chat.removed_text(name))
+        return False
+    before = _GRANTED.get()
+    _GRANTED.set(stored.role)
+    if before is not None and before != stored.role:
+        await _regrant(before, stored.role)
+    return True
+
+
+async def _regrant(before: str, granted: str) -> None:
+    """Run this chat's agent with the user's new role (or the role picked, if still allowed)."""
+    service, setup = await _service(), _SETUP.get()
+    if service is None or setup is None:  # no agent yet: the next one starts with the new role
+        return
+    model, running_as = setup
+    role = chat.role_after_change(running_as, before, granted)
+    if role != running_as:
+        service = await _switch(service, model, role)
+    await _say(chat.role_change_text(granted, role))
+    await _settings_panel(service, model, role)
+
+
+async def _switch(service: chat.Service, model: str, role: str) -> chat.Service:
+    """Replace this chat's agent with one running `model` as `role` (same memory session)."""
+    await service.aclose()
+    service = await chat.open_service(
+        SETTINGS, UI, user=_user()[0], session=cl.context.session.thread_id, role=role, model=model
+    )
+    _SERVICE.set(service)
+    _SETUP.set((model, role))
+    return service
 
 
 def _turns() -> chat.Turns:
@@ -114,6 +182,8 @@ def _turns() -> chat.Turns:
 
 
 async def _open(session: str) -> None:
+    if not await _still_a_user():
+        return
     name, role = _user()
     model = os.environ.get("ENCORE_MODEL", "offline")
     # built off the event loop (it may start an MCP server): other chats keep streaming, and a
@@ -129,6 +199,11 @@ async def _open(session: str) -> None:
         return
     _SERVICE.set(service)
     _SETUP.set((model, role))
+    await _settings_panel(service, model, role)
+
+
+async def _settings_panel(service: chat.Service, model: str, role: str) -> None:
+    """The settings panel: model, role (up to the user's own) and the remembered preferences."""
     prefs = service.preferences()
     widgets: list[InputWidget] = [
         Select(
@@ -155,27 +230,25 @@ async def _start() -> None:
 
 @cl.on_chat_resume
 async def _resume(thread: ThreadDict) -> None:
+    if not await _still_a_user():
+        return
     await chat.restore_actions(thread, _turns())  # first: they need no agent, which may not start
     await _open(thread["id"])
 
 
 @cl.on_settings_update
 async def _settings(values: dict[str, Any]) -> None:
+    if not await _still_a_user():
+        return
     service = await _service()
     if service is None:
         await _say("The agent is not running; reload the page to try again.")
         return
-    name, granted = _user()
+    granted = _user()[1]
     setup = (values.get("model") or "offline", allowed_role(values.get("role") or granted, granted))
     if setup != _SETUP.get():
-        await service.aclose()
         model, role = setup
-        session = cl.context.session.thread_id
-        service = await chat.open_service(
-            SETTINGS, UI, user=name, session=session, role=role, model=model
-        )
-        _SERVICE.set(service)
-        _SETUP.set(setup)
+        service = await _switch(service, model, role)
         await _say(f"Now answering with **{model}** as **{role}**.")
     changed = chat.apply_preferences(service, values)
     if changed:
@@ -193,6 +266,8 @@ async def _service() -> chat.Service | None:
 
 @cl.on_message
 async def _message(message: cl.Message) -> None:
+    if not await _still_a_user():
+        return
     service = await _service()
     files: list[cl.File] = [e for e in message.elements if isinstance(e, cl.File)]
     if files:
@@ -212,6 +287,8 @@ async def _message(message: cl.Message) -> None:
 
 @cl.action_callback("chart_this")
 async def _chart_this(action: cl.Action) -> None:
+    if not await _still_a_user():
+        return
     name, granted = _user()
     role = setup[1] if (setup := _SETUP.get()) else granted
     await chat.chart_turn(action, _turns(), ToolContext(SETTINGS, user=name, role=role))
@@ -219,11 +296,15 @@ async def _chart_this(action: cl.Action) -> None:
 
 @cl.action_callback("show_sql")
 async def _show_sql(action: cl.Action) -> None:
+    if not await _still_a_user():
+        return
     await chat.show_sql(action, _turns())
 
 
 @cl.action_callback("download_csv")
 async def _download_csv(action: cl.Action) -> None:
+    if not await _still_a_user():
+        return
     await chat.download_csv(action, _turns())
 
 

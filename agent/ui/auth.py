@@ -78,12 +78,28 @@ class UserStore:
 
     def __init__(self, settings: Settings) -> None:
         self.path = ui_dir(settings) / "users.json"
+        self._seen: tuple[tuple[int, int, int] | None, dict[str, dict[str, Any]]] = (None, {})
 
     def _load(self) -> dict[str, dict[str, Any]]:
         if not self.path.exists():
             return {}
         data = json.loads(self.path.read_text(encoding="utf-8"))
         users: dict[str, dict[str, Any]] = data.get("users", {})
+        return users
+
+    def _current(self) -> dict[str, dict[str, Any]]:
+        """The users as the file has them now, read again only when it changed: every write
+        replaces the file, so its inode, size and mtime identify one version of it."""
+        try:
+            found = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        version = (found.st_ino, found.st_size, found.st_mtime_ns)
+        seen, users = self._seen
+        if version != seen:
+            # stat before reading: a write in between costs one more read, never a stale answer
+            users = self._load()
+            self._seen = (version, users)
         return users
 
     @contextlib.contextmanager
@@ -109,6 +125,15 @@ class UserStore:
             LocalUser(name, str(record.get("role", "analyst")))
             for name, record in sorted(self._load().items())
         ]
+
+    def user(self, name: str) -> LocalUser | None:
+        """The user as the store has them now (their current role), None once removed.
+
+        Cheap enough for every chat message and API request: a `stat` of the file, read again
+        only after a change.
+        """
+        record = self._current().get(name)
+        return None if record is None else LocalUser(name, str(record.get("role", "analyst")))
 
     def add(self, name: str, password: str, role: str = "analyst") -> LocalUser:
         """Create or replace a user; the password is stored hashed."""

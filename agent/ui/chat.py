@@ -31,7 +31,7 @@ from tools.charts.build import make_chart
 from tools.context import ToolContext
 
 from . import render, writes
-from .config import UiSettings, uploads_dir
+from .config import UiSettings, allowed_role, uploads_dir
 from .turns import SavedTurn, TurnStore
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,28 @@ async def open_service(
     return await asyncio.to_thread(
         build_service, settings, ui, user=user, session=session, role=role, model=model
     )
+
+
+def removed_text(name: str) -> str:
+    """What a chat says instead of answering once its user has been removed."""
+    return (
+        f"Your account **{name}** was removed, so this chat has ended and I will not answer here. "
+        "Sign in again if an admin adds you back."
+    )
+
+
+def role_after_change(running_as: str, granted_before: str, granted_now: str) -> str:
+    """The role a chat answers with once an admin changed its user's role: the new role if the
+    chat ran with the old one (the default), else the role picked in settings, within the new."""
+    if running_as == granted_before:
+        return granted_now
+    return allowed_role(running_as, granted_now)
+
+
+def role_change_text(granted: str, running_as: str) -> str:
+    """What a chat says when the user's role changed while it was open."""
+    also = "" if running_as == granted else f" (you picked **{running_as}** in settings)"
+    return f"An admin changed your role to **{granted}**: I answer as **{running_as}**{also} now."
 
 
 def _now() -> str:

@@ -3,7 +3,9 @@
 Passwords come from a hidden prompt or one line of stdin (`--password-stdin`), never from the
 command line, where other local users could read them in the process list or shell history.
 Replacing or removing a user also revokes the API tokens they hold, so a lowered role or a
-removed user takes effect at once rather than when the tokens expire.
+removed user takes effect at once rather than when the tokens expire. The chat UI and the API
+check the user file itself on every message and request as well, so an open chat ends at its
+next message once its user is removed, and a changed role applies from then on.
 """
 
 from __future__ import annotations
@@ -98,4 +100,7 @@ def remove_command(name: Annotated[str, typer.Argument(help="the user to remove"
     if not UserStore(settings).remove(name):
         raise ValidationError(f"no user {name!r}; `encore users list` shows them", user=name)
     _revoke_tokens(settings, name)
-    console.print(f"Removed user {name}; their API tokens are revoked.")
+    console.print(
+        f"Removed user {name}; their API tokens are revoked and their open chats end at their "
+        "next message."
+    )
