@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import secrets
 import statistics
 import tempfile
 import threading
@@ -28,6 +29,7 @@ from agent.rest.auth import LocalIssuer, Principal
 from agent.rest.config import ApiSettings
 from agent.rest.limits import RateLimiter, open_buckets
 from agent.rest.revocation import Denylist
+from agent.ui.auth import UserStore
 from core.settings import Settings
 from core.warehouse import release_readers, share_readers
 from tools.context import ToolContext
@@ -58,12 +60,21 @@ def _time(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, dict
     return {name: _figures(values) for name, values in samples.items()}
 
 
+BENCH_USER = "encore-bench"
+"""The user the API bench signs its token for, added to the store for the run if missing."""
+
+
 def bench_api(settings: Settings, rounds: int = 200) -> dict[str, Any]:
     """p50/p95 of two endpoints over loopback HTTP and of the same tools in-process."""
     share_readers()  # as `encore serve api` does: one open warehouse between requests
     api = ApiSettings(rate_burst=rounds * 10, rate_per_s=1000.0)
     app = create_app(settings, api)
-    token = LocalIssuer(settings, api).issue(Principal("bench", "analyst"))
+    users = UserStore(settings)
+    # the API takes a token's user from the store: the bench's own user exists for the run only
+    added = users.user(BENCH_USER) is None
+    if added:
+        users.add(BENCH_USER, secrets.token_urlsafe(16), role="analyst")
+    token = LocalIssuer(settings, api).issue(Principal(BENCH_USER, "analyst"))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -71,7 +82,7 @@ def bench_api(settings: Settings, rounds: int = 200) -> dict[str, Any]:
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     app.state.runtime.warmup.wait()  # the start's forecaster warm-up would share the timed CPU
-    ctx = ToolContext(settings=settings, user="bench", role="analyst")
+    ctx = ToolContext(settings=settings, user=BENCH_USER, role="analyst")
     try:
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}",
@@ -98,6 +109,8 @@ def bench_api(settings: Settings, rounds: int = 200) -> dict[str, Any]:
         thread.join(timeout=10)
         share_readers(False)
         release_readers(settings)
+        if added:
+            users.remove(BENCH_USER)
 
 
 def _spend(path: Path, spending: Any, until: float) -> None:
