@@ -61,6 +61,7 @@ from agent.ui.auth import UserStore
 from core.errors import ValidationError
 from core.settings import Settings
 from core.warehouse import share_readers
+from models.recommend.service import NEAR_KM
 from tools.context import ToolContext
 from tools.insights import forecast, profile, ranking, recommend
 from tools.query import semantic_catalog, semantic_query
@@ -307,7 +308,7 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
 
     @v1.get("/me", tags=["auth"])
     def me(ctx: Caller) -> Me:
-        """The user and role the bearer token carries."""
+        """The token's user and their role in the user store now (an admin may have changed it)."""
         return Me(user=ctx.user, role=ctx.role)
 
     # not rate-limited: a user at their limit can still sign out, and a token revokes only once
@@ -420,10 +421,20 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
         artist: ArtistName,
         city: Place = None,
         state: Annotated[str | None, Query(max_length=50)] = None,
+        near: Annotated[
+            str | None, Query(max_length=100, description="a city: venues within within_km of it")
+        ] = None,
+        within_km: Annotated[
+            float, Query(gt=0, description="how far from `near`, in km")
+        ] = NEAR_KM,
         limit: Limit = 10,
     ) -> recommend.VenuesForArtist:
-        """Venues that fit an artist's draw and markets, optionally in one city or state."""
-        return recommend.venues_for_artist(ctx, artist=artist, city=city, state=state, limit=limit)
+        """Venues that fit an artist's draw and markets, optionally in one city or state, or
+        near a city (each with its distance)."""
+        return recommend.venues_for_artist(
+            ctx, artist=artist, city=city, state=state, near=near, within_km=within_km,
+            limit=limit,
+        )  # fmt: skip
 
     @v1.get("/artists/history", tags=["insights"])
     def artist_history(ctx: Caller, artist: ArtistName) -> profile.ArtistProfile:

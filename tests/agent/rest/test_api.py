@@ -260,3 +260,23 @@ def test_rate_limit_and_body_limit(tmp_path: Path) -> None:
             bad = {"Authorization": "Bearer not-a-jwt"}
             rejected = [anon.get("/v1/me", headers=bad).status_code for _ in range(3)]
             assert rejected == [401, 401, 429]  # per address, so forged tokens cannot flood
+
+
+def test_venues_near_a_city_carry_their_distance(api: Api, names: dict[str, str]) -> None:
+    (city,) = query_warehouse(
+        api.settings, f"SELECT city FROM venues WHERE name = '{names['venue']}'"
+    )[0]
+    with api.as_("ana") as http:
+        params = {"artist": names["artist"], "near": city, "within_km": 400}
+        near = ok(http.get("/v1/recommendations/venues", params=params))
+        assert near["items"], near
+        assert all(0 <= item["distance_km"] <= 400 for item in near["items"]), near
+        nowhere = http.get(
+            "/v1/recommendations/venues", params={"artist": names["artist"], "near": "Smallville"}
+        )
+        assert nowhere.status_code == 422, nowhere.text
+        assert "cannot place 'Smallville'" in nowhere.json()["detail"]
+        assert nowhere.json()["suggestions"]  # the closest city names
+        zero = http.get("/v1/recommendations/venues", params={**params, "within_km": 0})
+        assert zero.status_code == 422
+        assert "query.within_km" in [item["field"] for item in zero.json()["detail"]]
