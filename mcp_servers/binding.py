@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import inspect
 import re
+import threading
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +42,9 @@ WRITES = ToolAnnotations(
 )
 """Loads data into the warehouse (idempotent merges); needs `confirm=true`."""
 
+
+CALLED = threading.Event()
+"""Set once a tool call of this process has returned (the server's warm-up waits for it)."""
 
 _USER_ID = re.compile(r"[\w.@+-]{1,128}")
 
@@ -74,7 +78,10 @@ def bind(fn: Callable[..., Any], ctx: ToolContext) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def tool(encore_request: Context[Any, Any, Any] | None = None, **kwargs: Any) -> Any:
         call = caller(ctx, encore_request)
-        return await anyio.to_thread.run_sync(functools.partial(fn, call, **kwargs))
+        try:
+            return await anyio.to_thread.run_sync(functools.partial(fn, call, **kwargs))
+        finally:
+            CALLED.set()
 
     del tool.__wrapped__  # FastMCP must see the signature below, not fn's
     tool.__signature__ = signature.replace(  # type: ignore[attr-defined]

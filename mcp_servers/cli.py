@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib
 import json
 import logging
+import os
 import sys
 import threading
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NoReturn
 
 import typer
 
 from core.settings import Settings
-from mcp_servers import ServerName, build_server
+from mcp_servers import DOMAINS, ServerName, build_server
 
 app = typer.Typer()
 bench_app = typer.Typer()
@@ -54,12 +57,13 @@ def mcp_command(
     settings = Settings()
     mcp = build_server(server, settings, user=user, role=role, host=host, port=port,
                        per_call_user=per_call_user)  # fmt: skip
-    threading.Thread(target=warm_up, args=(settings,), name="warm-up", daemon=True).start()
+    threading.Thread(target=warm_up, args=(settings, server), name="warm-up", daemon=True).start()
     if transport == "http":
         typer.echo(f"Encore MCP server {server!r} at http://{host}:{port}/mcp", err=True)
         mcp.run("streamable-http")
     else:
         mcp.run("stdio")
+        _exit_served()
 
 
 @bench_app.command("mcp")
@@ -90,11 +94,51 @@ def bench_mcp_command(
     console.print(table)
 
 
-def warm_up(settings: Settings) -> None:
-    """Import scikit-learn and plotly and load the recommender while the client connects, so
-    the first forecast or chart does not wait seconds for them."""
-    for module in ("models.forecast.predict", "tools.charts.build", "tools.insights.recommend"):
-        importlib.import_module(module)
+def _exit_served() -> NoReturn:
+    """End the process once its client has closed stdin, without tearing down its modules one
+    by one: the client waits for the exit (`encore ask` half a second, a second more while the
+    warm-up is importing) and nothing is left to do. Tool calls have returned by then, writes
+    are committed and readers are read-only; exit handlers still run."""
+    for thread in threading.enumerate():  # as the interpreter would: non-daemon threads end
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()  # e.g. the chart renderer's browser, logging's flush
+    for stream in (sys.stdout, sys.stderr):  # stdout: the protocol's, closed by the server
+        with contextlib.suppress(ValueError, OSError):
+            stream.flush()
+    os._exit(0)
+
+
+WARM_UP: tuple[tuple[str, str], ...] = (
+    ("insights", "models.ranking"),
+    ("charts", "tools.charts.plot"),
+    ("insights", "models.forecast.predict"),
+)
+"""(domain, module) imported once a server of that domain serves, the most asked for first:
+pandas for rankings, plotly for charts, scikit-learn for forecasts. Tool modules import them
+only when called, so that a server lists its tools without them."""
+
+
+WARM_UP_AFTER_S = 2.0
+"""The warm-up begins once the first tool call has returned, or this long after the server
+starts: imports hold the GIL, and the client's first reads and call would wait on them."""
+
+
+def warm_up(
+    settings: Settings, server: ServerName = "all", *, after_s: float = WARM_UP_AFTER_S
+) -> None:
+    """Import pandas, plotly and scikit-learn and load the recommender while the client has no
+    call running (after its first, or while its user types), so that a later ranking, chart or
+    forecast does not wait seconds for them."""
+    from mcp_servers.binding import CALLED  # with mcp: not for `encore --help`
+
+    CALLED.wait(after_s)
+    domains = DOMAINS if server == "all" else (server,)
+    for domain, module in WARM_UP:
+        if domain in domains:
+            importlib.import_module(module)
+    if "insights" not in domains:
+        return
     try:
         from models.recommend import load_model
         from models.registry import ModelRegistry

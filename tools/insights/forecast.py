@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import BaseModel, Field
 
 from core.errors import ValidationError
@@ -15,6 +14,9 @@ from tools.context import ToolContext
 from tools.entities import resolve
 from tools.query.audit import audited
 from tools.results import Table
+
+if TYPE_CHECKING:  # pandas loads with the model, when a forecast is asked for (not at server start)
+    import pandas as pd
 
 _MAX_BATCH = 500
 
@@ -224,6 +226,8 @@ def predict_concerts(ctx: ToolContext, *, concert_ids: list[str]) -> SalesPredic
         raise ValidationError(
             f"send 1 to {_MAX_BATCH} concert ids; got {len(concert_ids)}", field="concert_ids"
         )
+    import pandas as pd
+
     from models.forecast.predict import predict_concert_ids
     from models.serving.predictor import forecaster
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from models.evaluation import compare_versions
 from models.registry import ModelRegistry
 from tools.context import ToolContext
 from tools.results import Table
@@ -23,6 +22,8 @@ def model_metrics(ctx: ToolContext, *, model: str | None = None) -> ModelMetrics
     evaluation metrics (e.g. MAE, RMSE, MAPE, interval coverage), status and why each version was
     promoted or rejected. Pass model to see one model only.
     """
+    from models.evaluation import compare_versions  # SciPy: when metrics are asked for
+
     registry = ModelRegistry(ctx.settings)
     names = [model] if model else registry.models()
     rows = compare_versions(registry, names)

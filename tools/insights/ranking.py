@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 
 from core.entities import match_name
 from core.errors import ValidationError
-from models.ranking import CAPACITY_BANDS, factor_breakdown, filter_scores, load_ranking
 from tools.context import ToolContext
 from tools.query.audit import audited
 from tools.results import Table
@@ -75,6 +74,9 @@ def venue_ranking(
     """
     if not 1 <= limit <= 500:
         raise ValidationError(f"limit must be between 1 and 500; got {limit}", field="limit")
+    # pandas: with the first ranking (or the server's warm-up), not when the tool is listed
+    from models.ranking import CAPACITY_BANDS, factor_breakdown, filter_scores, load_ranking
+
     scores, meta = load_ranking(ctx.settings)
     genres = sorted({str(g) for gs in scores["genres"] for g in gs})
     filters = {
