@@ -69,5 +69,5 @@ def seed_old_alerts(monitor: CloudWatchMonitor, count: int, *, days: int = 13) -
             "event": "resolved", "fingerprints": [fingerprint], "run_id": f"old-run-{n}b",
             "at": closed_at.isoformat(),
         }  # fmt: skip
-        monitor._put_event(raised, at)
-        monitor._put_event(resolved, closed_at)
+        monitor.alert_log.put(raised, at)
+        monitor.alert_log.put(resolved, closed_at)

@@ -99,4 +99,4 @@ def test_cloudwatch_counts_a_repeat_as_a_repeat_before_its_log_catches_up(
                                              log_group=f"/{namespace}/alerts")):  # fmt: skip
         [alert] = monitor.recent_alerts()
         assert (alert.alert_id, alert.occurrences) == (first, 2) and alert.resolved_at
-    assert cloud._unread == {}  # what the log serves is not kept twice
+    assert cloud.alert_log._unread == {}  # what the log serves is not kept twice

@@ -10,7 +10,7 @@ from typing import Any
 
 from pipelines.monitoring import CloudWatchMonitor, fingerprint_for, record_run
 from pipelines.monitoring.base import utc_now
-from pipelines.monitoring.cloudwatch import FINGERPRINT_STREAMS_TAG, fingerprint_stream
+from pipelines.monitoring.cloudwatch_streams import FINGERPRINT_STREAMS_TAG, fingerprint_stream
 
 from .alert_reads import DIMS, CountingLogs, seed_old_alerts
 from .test_alert_once import LaggingLogs
