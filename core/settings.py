@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     redshift_timeout_s: float = Field(
         300.0, gt=0, description="how long one Redshift Data API statement may run"
     )
+    redshift_lock_wait_s: float = Field(
+        600.0, ge=0, description="how long a sync waits for another sync's lock on its schema"
+    )
     sagemaker_model_group: str = Field(
         "encore", description="prefix of SageMaker model package groups (<prefix>-<model>)"
     )

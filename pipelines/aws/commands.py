@@ -43,7 +43,7 @@ def _grants(settings: Settings) -> SyncReport:
 def _warehouse(settings: Settings) -> SyncReport:
     from pipelines.aws.redshift import load_warehouse
 
-    return load_warehouse(settings)
+    return load_warehouse(settings, lock_wait_s=settings.redshift_lock_wait_s)
 
 
 def _models(settings: Settings) -> SyncReport:

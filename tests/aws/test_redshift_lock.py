@@ -1,4 +1,4 @@
-"""Two Redshift syncs at once on one schema (pipelines/aws/redshift_exec.SyncLock).
+"""Two Redshift syncs at once on one schema (pipelines/aws/redshift_lock.SyncLock).
 
 Both run `load_warehouse` for real on the tests' PostgreSQL (COPY replaced by inserting the
 Parquet rows, as in test_redshift.py), each on a connection of its own, from two threads started
@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+import sqlglot
 
 from core.aws import SyncReport
 from core.errors import WarehouseError
@@ -259,6 +260,19 @@ def test_two_syncs_at_once_copy_each_change_once_and_keep_digests_true(
         assert _rows(pg, f"SELECT count(*) FROM {schema}.encore_sync_lock") == [(0,)]  # released
 
 
+SCHEDULER = "scheduler@etl-1 pid 4242 sync 5e1f"
+
+
+def _held(connection: Any, schema: str) -> SyncLock:
+    """The sync lock of `schema`, taken by the scheduler's sync (SCHEDULER) on `connection`."""
+    import psycopg
+
+    lock = SyncLock(DbApiExecutor(connection, errors=psycopg.Error), schema, dialect="postgres",
+                    holder=SCHEDULER)  # fmt: skip
+    lock.acquire()
+    return lock
+
+
 def test_a_sync_waits_a_bounded_time_then_names_the_sync_holding_the_lock(
     fresh_ingested: Settings, pg_dsn: str
 ) -> None:
@@ -268,10 +282,7 @@ def test_a_sync_waits_a_bounded_time_then_names_the_sync_holding_the_lock(
     schema = settings.redshift_schema
     s3 = aws_client("s3", settings)
     with psycopg.connect(pg_dsn) as scheduler_pg, psycopg.connect(pg_dsn) as pg:
-        holder = "scheduler@etl-1 pid 4242 sync 5e1f"
-        scheduler = SyncLock(DbApiExecutor(scheduler_pg, errors=psycopg.Error), schema,
-                             dialect="postgres", holder=holder)  # fmt: skip
-        scheduler.acquire()
+        scheduler = _held(scheduler_pg, schema)
         executor = DbApiExecutor(CopyFromLake(pg, s3), errors=psycopg.Error)
         started = time.monotonic()
         with pytest.raises(WarehouseError) as info:
@@ -335,3 +346,61 @@ def test_a_write_after_half_the_lease_renews_it(pg_dsn: str) -> None:
         assert renewed > first
         lock.release()
         assert _rows(pg, "SELECT count(*) FROM renew_check.encore_sync_lock") == [(0,)]
+
+
+class RedshiftDataApiOnPostgres(DataApiOnPostgres):
+    """DataApiOnPostgres reading each statement as Redshift's SQL: `encore aws sync` writes for
+    Redshift (GETDATE(), VARCHAR(MAX)), PostgreSQL runs it."""
+
+    def _run(self, statements: list[str]) -> dict[str, str]:
+        return super()._run([_postgres(sql) for sql in statements])
+
+
+def _postgres(redshift_sql: str) -> str:
+    unbounded = redshift_sql.replace("VARCHAR(MAX)", "VARCHAR")  # sqlglot keeps the MAX
+    return sqlglot.transpile(unbounded, read="redshift", write="postgres")[0]
+
+
+def test_encore_aws_sync_waits_for_a_held_lock_only_as_long_as_its_setting_says(
+    fresh_ingested: Settings, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+    from typer.testing import CliRunner
+
+    from pipelines.aws import redshift
+    from pipelines.aws.commands import app
+
+    from .test_commands import _env
+
+    settings = _settings(fresh_ingested, "wait_setting")
+    schema = settings.redshift_schema
+    _env(monkeypatch, settings)
+    for name, value in {"WORKGROUP": "encore", "IAM_ROLE": str(settings.redshift_iam_role),
+                        "SCHEMA": schema, "LOCK_WAIT_S": "0.5"}.items():  # fmt: skip
+        monkeypatch.setenv(f"ENCORE_REDSHIFT_{name}", value)
+    s3 = aws_client("s3", settings)
+    with psycopg.connect(pg_dsn) as scheduler_pg, psycopg.connect(pg_dsn) as pg:
+        scheduler = _held(scheduler_pg, schema)
+        data_api = RedshiftDataApiOnPostgres(Copies(pg, s3))
+        monkeypatch.setattr(
+            redshift, "client", lambda service, _: data_api if service == "redshift-data" else s3
+        )
+        # the scheduler's sync ends after 20 s: a sync that ignored the setting (600 s by
+        # default) would take the lock then instead of failing
+        finished = threading.Timer(20.0, scheduler.release)
+        finished.start()
+        try:
+            started = time.monotonic()
+            result = CliRunner().invoke(app, ["sync", "--warehouse"], terminal_width=1000)
+            waited = time.monotonic() - started
+        finally:
+            finished.cancel()
+            scheduler.release()
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, output
+    assert f"another Redshift sync holds the sync lock of schema {schema}: {SCHEDULER}, since " in (
+        output
+    )
+    assert "waited 0.5 s" in output
+    assert waited < 10
+    assert "failed steps: warehouse" in output
