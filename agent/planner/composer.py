@@ -203,13 +203,24 @@ def _withheld(result: Any) -> str:
     return f"\n\nNote: {found.group(0).strip()}, so they are not in this answer."
 
 
+def _coverage(result: Any) -> str:
+    """How much of the business an answer from ticket transactions covers, from the result's
+    `coverage` note ("From ticket transactions, which cover 23 of 1,119 completed concerts
+    ..."), as a sentence to follow the lead; else ''."""
+    coverage = result.get("coverage") if isinstance(result, dict) else None
+    note = coverage.get("note") if isinstance(coverage, dict) else None
+    return f" {note.strip()}" if isinstance(note, str) and note.strip() else ""
+
+
 def _generic(call: Call, _artist: str | None) -> str:
     table = table_of(call.result)
     if table is not None:
         withheld = _withheld(call.result)
+        covered = _coverage(call.result)
         if not table["rows"]:
-            return "No rows matched." + withheld + _sql(call.result)
-        return f"{_lead(call, table)}{withheld}\n\n{markdown(table)}{_sql(call.result)}"
+            return "No rows matched." + covered + withheld + _sql(call.result)
+        lead = _lead(call, table) + covered
+        return f"{lead}{withheld}\n\n{markdown(table)}{_sql(call.result)}"
     if isinstance(call.result, dict) and call.result.get("status") == "needs_confirmation":
         # a write held back (DESIGN 6): the tool's words, not its JSON; its note to the model
         # about confirm=true is for the caller that shows Confirm/Cancel or names the command

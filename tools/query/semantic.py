@@ -22,6 +22,7 @@ from tools.query.policy import load_policy
 from tools.query.router import RoutedResult
 from tools.query.runner import guarded_query
 from tools.query.semantic_model import (
+    Coverage,
     Dimension,
     Fact,
     Filter,
@@ -176,6 +177,27 @@ def _fact_cte(fact: Fact, query: SemanticQuery, model: SemanticModel, measures: 
     return select
 
 
+def _by_fact(query: SemanticQuery, model: SemanticModel) -> dict[str, list[str]]:
+    """The fact each measure (requested or filtered on) is computed from: fact -> measures."""
+    fields = {name: model.dimension(name).aliases for name in query.dimensions}
+    for flt in query.filters:
+        if flt.field not in model.measures:
+            fields[flt.field] = model.dimension(flt.field).aliases
+    if query.time_range:
+        fields["time_range"] = frozenset({"e"})
+    needed = frozenset().union(*fields.values())
+    measure_filters = [f.field for f in query.filters if f.field in model.measures]
+    by_fact: dict[str, list[str]] = {}
+    for name in dict.fromkeys([*query.measures, *measure_filters]):
+        by_fact.setdefault(_choose_fact(model, name, needed, fields).name, []).append(name)
+    return by_fact
+
+
+def facts_read(query: SemanticQuery, model: SemanticModel | None = None) -> frozenset[str]:
+    """The facts (performance, sales) a semantic query reads."""
+    return frozenset(_by_fact(query, model or load_model()))
+
+
 def compile_semantic(
     query: SemanticQuery, dialect: Dialect = "duckdb", model: SemanticModel | None = None
 ) -> str:
@@ -188,18 +210,10 @@ def compile_semantic(
     dims = {name: model.dimension(name) for name in dict.fromkeys(query.dimensions)}
     dim_filters = [f for f in query.filters if f.field not in model.measures]
     measure_filters = [f for f in query.filters if f.field in model.measures]
-    fields = {name: d.aliases for name, d in dims.items()}
-    for flt in dim_filters:
-        fields[flt.field] = model.dimension(flt.field).aliases
-    if query.time_range:
-        fields["time_range"] = frozenset({"e"})
-    needed = frozenset().union(*fields.values())
     where = [_dimension_condition(model.dimension(f.field), f) for f in dim_filters]
     where += _time_conditions(query.time_range)
 
-    by_fact: dict[str, list[str]] = {}
-    for name in dict.fromkeys([*query.measures, *(f.field for f in measure_filters)]):
-        by_fact.setdefault(_choose_fact(model, name, needed, fields).name, []).append(name)
+    by_fact = _by_fact(query, model)
 
     facts = list(by_fact)
     outer = exp.select()
@@ -289,6 +303,13 @@ def _resolve_filters(ctx: ToolContext, query: SemanticQuery, model: SemanticMode
     return query.model_copy(update={"filters": filters})
 
 
+class SemanticResult(RoutedResult):
+    """A semantic query's answer; `coverage` when it read ticket transactions, which cover
+    only part of its concerts."""
+
+    coverage: Coverage | None = None
+
+
 def semantic_query(
     ctx: ToolContext,
     *,
@@ -298,7 +319,7 @@ def semantic_query(
     time_range: TimeRange | None = None,
     order_by: list[OrderBy] | None = None,
     limit: int = 100,
-) -> RoutedResult:
+) -> SemanticResult:
     """Answer "measures by dimensions" questions without writing SQL; the SQL comes back too.
 
     Measures: tickets_sold, gross_revenue, concerts, avg_ticket_price, sell_through, capacity,
@@ -309,7 +330,9 @@ def semantic_query(
     weekday, event_date, status, channel, price_tier, age_band. Filters compare a dimension
     (names are matched case-insensitively, small typos corrected) or a measure (applied after
     aggregating); time_range limits event dates (inclusive). Example: measures=["tickets_sold"],
-    dimensions=["genre"], filters=[{"field": "state", "op": "=", "value": "CA"}].
+    dimensions=["genre"], filters=[{"field": "state", "op": "=", "value": "CA"}]. Channel,
+    price_tier, age_band, fans and transactions come from ticket transactions, which exist for
+    only some concerts: `coverage.note` then says how many; show it with the answer.
     """
     model = load_model()
     query = SemanticQuery(
@@ -320,9 +343,15 @@ def semantic_query(
         order_by=order_by or [],
         limit=limit,
     )
-    sql = compile_semantic(_resolve_filters(ctx, query, model), "duckdb", model)
+    from tools.query.semantic_coverage import transaction_coverage
+
+    query = _resolve_filters(ctx, query, model)
+    sql = compile_semantic(query, "duckdb", model)
     result = guarded_query(ctx, sql, kind="semantic", max_rows=limit, aggregated=True)
     reason = "semantic measures are defined on the warehouse"
     if note := withheld_note(load_policy().role(ctx.role), result.sql):
         reason = f"{reason}; {note}"
-    return RoutedResult.model_construct(**dict(result), engine="warehouse", reason=reason)
+    return SemanticResult.model_construct(
+        **dict(result), engine="warehouse", reason=reason,
+        coverage=transaction_coverage(ctx, query, model),
+    )  # fmt: skip

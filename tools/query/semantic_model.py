@@ -53,6 +53,17 @@ class SemanticQuery(BaseModel):
     limit: int = Field(100, ge=1, le=10_000)
 
 
+class Coverage(BaseModel):
+    """How much of the answer's scope the ticket transactions it read cover."""
+
+    concerts_covered: int = Field(description="concerts in scope with ticket transactions")
+    concerts: int = Field(description="concerts in scope (completed unless status is filtered)")
+    tickets_covered: int = Field(description="tickets sold in those transactions")
+    tickets: int = Field(description="tickets sold in scope, from transactions or box scores")
+    sql: str = Field(description="the coverage query that ran")
+    note: str = Field(description="the coverage in one sentence, to show with the answer")
+
+
 @dataclass(frozen=True)
 class Join:
     table: str
