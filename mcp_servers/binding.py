@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import inspect
 import re
-import threading
+import time
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -43,8 +43,22 @@ WRITES = ToolAnnotations(
 """Loads data into the warehouse (idempotent merges); needs `confirm=true`."""
 
 
-CALLED = threading.Event()
-"""Set once a tool call of this process has returned (the server's warm-up waits for it)."""
+class Calls:
+    """This process's tool calls: how many run now and when the last one ended (the server's
+    warm-up waits for a quiet moment). Changed on the event loop only."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.last_end: float | None = None  # time.monotonic()
+
+    def quiet_for(self) -> float | None:
+        """Seconds since the last call ended, none running; None before any call has ended."""
+        if self.running or self.last_end is None:
+            return None
+        return time.monotonic() - self.last_end
+
+
+CALLS = Calls()
 
 _USER_ID = re.compile(r"[\w.@+-]{1,128}")
 
@@ -78,10 +92,12 @@ def bind(fn: Callable[..., Any], ctx: ToolContext) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def tool(encore_request: Context[Any, Any, Any] | None = None, **kwargs: Any) -> Any:
         call = caller(ctx, encore_request)
+        CALLS.running += 1
         try:
             return await anyio.to_thread.run_sync(functools.partial(fn, call, **kwargs))
         finally:
-            CALLED.set()
+            CALLS.running -= 1
+            CALLS.last_end = time.monotonic()
 
     del tool.__wrapped__  # FastMCP must see the signature below, not fn's
     tool.__signature__ = signature.replace(  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import Annotated, Literal, NoReturn
 
 import typer
@@ -119,20 +120,35 @@ pandas for rankings, plotly for charts, scikit-learn for forecasts. Tool modules
 only when called, so that a server lists its tools without them."""
 
 
-WARM_UP_AFTER_S = 2.0
-"""The warm-up begins once the first tool call has returned, or this long after the server
-starts: imports hold the GIL, and the client's first reads and call would wait on them."""
+WARM_UP_QUIET_S = 0.3
+WARM_UP_ALONE_S = 2.0
+WARM_UP_LATEST_S = 10.0
+"""The warm-up begins once the client's calls pause (the last ended QUIET_S ago), or ALONE_S
+after the start if no call has come (a user typing), and at the latest after LATEST_S: its
+imports hold the GIL, and the client's first reads and calls would wait on them."""
 
 
-def warm_up(
-    settings: Settings, server: ServerName = "all", *, after_s: float = WARM_UP_AFTER_S
-) -> None:
+def _quiet(started: float) -> None:
+    """Return once the server is quiet enough to warm up (see WARM_UP_QUIET_S)."""
+    from mcp_servers.binding import CALLS  # with mcp: not for `encore --help`
+
+    while True:
+        waited = time.monotonic() - started
+        quiet = CALLS.quiet_for()
+        if (
+            waited >= WARM_UP_LATEST_S
+            or (quiet is not None and quiet >= WARM_UP_QUIET_S)
+            or (CALLS.last_end is None and not CALLS.running and waited >= WARM_UP_ALONE_S)
+        ):
+            return
+        time.sleep(0.05)
+
+
+def warm_up(settings: Settings, server: ServerName = "all") -> None:
     """Import pandas, plotly and scikit-learn and load the recommender while the client has no
-    call running (after its first, or while its user types), so that a later ranking, chart or
-    forecast does not wait seconds for them."""
-    from mcp_servers.binding import CALLED  # with mcp: not for `encore --help`
-
-    CALLED.wait(after_s)
+    call running (after its first calls, or while its user types), so that a later ranking,
+    chart or forecast does not wait seconds for them."""
+    _quiet(time.monotonic())
     domains = DOMAINS if server == "all" else (server,)
     for domain, module in WARM_UP:
         if domain in domains:
