@@ -25,9 +25,12 @@ from agent.planner.plans import (
     measure_pair,
     question_dimensions,
     refine,
+    regroup,
+    regrouping,
     relax_when_empty,
     scatter,
     seat_bounds,
+    sql_regroup,
     state_artist,
     venue_map,
     venues_by_size,
@@ -112,6 +115,8 @@ def build_plan(
             "are not available to me. I can count fans by age band, country or favourite genre."
         )
         return plan
+    if not CHART_WORDS.search(text) and _regrouped(plan, text, ents, state, today):
+        return plan
     if (
         CHART_WORDS.search(text)
         and re.search(r"\bmap\b", text, re.I)
@@ -167,7 +172,8 @@ def build_plan(
         plan.intent = "low_confidence"
         _sellouts(plan, ents, state, today, batch=100)
         return plan
-    if state.last_call is not None and (
+    last = state.stood_in_for or state.last_call
+    if last is not None and (
         intent == "refine"
         or (
             is_refinement(text)
@@ -176,7 +182,6 @@ def build_plan(
         )
     ):
         plan.intent = "refine"
-        last = state.last_call
         plan.steps.append(lambda _d: refine(last, ents, text, today))
         plan.steps.append(without_buyers(plan))  # the role may differ from the last query's
         plan.steps += [relax_when_empty(plan) for _ in range(6)]  # one filter at a time
@@ -334,6 +339,27 @@ def build_plan(
     if not plan.steps and intent not in ("greeting", "out_of_scope") and not plan.notes:
         plan.notes.append(_missing(intent))
     return plan
+
+
+def _regrouped(plan: Plan, text: str, ents: Entities, state: DialogueState, today: date) -> bool:
+    """ "And by age band?", "by channel instead", "now by month": the session's last query
+    grouped anew, with its measures, filters and dates; raw SQL, which cannot be regrouped,
+    asked anew by the dimensions named. False when the message is not such a follow-up."""
+    asked = regrouping(text, ents)
+    # a fallback's raw SQL (the fans counted for a role that may not link sales to buyers)
+    # stands in for the query asked, which is regrouped instead
+    last = state.stood_in_for or state.last_sql or state.last_call
+    if asked is None or last is None or last.name not in ("semantic_query", "run_sql"):
+        return False
+    dims, replace = asked
+    plan.intent = "refine"
+    if last.name == "run_sql":
+        call, note = sql_regroup(last, ents, text, dims, replace)
+    else:
+        call, note = regroup(last, ents, text, today, dims, replace)
+    plan.notes.append(note)
+    plan.steps += [lambda _d: call, without_buyers(plan)]
+    return True
 
 
 def _chart_kind(text: str) -> str:

@@ -109,6 +109,11 @@ class DialogueState:
     """What follow-ups refer to: the last main call, table, artist, genre and concerts."""
 
     last_call: Call | None = None
+    last_sql: Call | None = None
+    """The raw SQL that answered after `last_call` (run_sql: it cannot be regrouped), if any."""
+    stood_in_for: Call | None = None
+    """The semantic query `last_sql` answered in place of (one the role may not run), if any."""
+    _failed_query: Call | None = None
     last_table: dict[str, Any] | None = None
     artist: str | None = None
     genre: str | None = None
@@ -120,16 +125,24 @@ class DialogueState:
     def from_turns(cls, turns: list[Turn]) -> DialogueState:
         state = cls()
         for turn in turns:
+            state._failed_query = None  # a fallback stands in for its own turn's query only
             for call in turn.calls:
                 state.absorb(call)
+        state._failed_query = None
         return state
 
     def absorb(self, call: Call) -> None:
         """Update the state with one finished call."""
         if call.error is not None:
+            if call.name == "semantic_query":
+                self._failed_query = call
             return
         if call.name in PRIMARY:
             self.last_call = call
+            self.last_sql = self.stood_in_for = None
+        if call.name == "run_sql":
+            # the turn's answer, e.g. the fans counted when the role may not run the sales query
+            self.last_sql, self.stood_in_for = call, self._failed_query
         if call.name == "remember_preference" and call.input.get("kind"):
             kind, value = str(call.input["kind"]), str(call.input.get("value", ""))
             listed = [v.strip() for v in value.split(",") if v.strip()]
