@@ -193,9 +193,11 @@ def _by_fact(query: SemanticQuery, model: SemanticModel) -> dict[str, list[str]]
     return by_fact
 
 
-def facts_read(query: SemanticQuery, model: SemanticModel | None = None) -> frozenset[str]:
-    """The facts (performance, sales) a semantic query reads."""
-    return frozenset(_by_fact(query, model or load_model()))
+def measures_by_fact(
+    query: SemanticQuery, model: SemanticModel | None = None
+) -> dict[str, list[str]]:
+    """The facts (performance, sales) a semantic query reads, each with its measures."""
+    return _by_fact(query, model or load_model())
 
 
 def compile_semantic(

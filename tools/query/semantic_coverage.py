@@ -23,7 +23,7 @@ from tools.query.semantic import (
     _dimension_condition,
     _fact_cte,
     _time_conditions,
-    facts_read,
+    measures_by_fact,
 )
 from tools.query.semantic_model import Coverage, SemanticModel, SemanticQuery
 
@@ -69,7 +69,18 @@ def _count(value: int) -> str:
     return f"{value / 1e6:.1f}M" if value >= 1e6 else f"{value:,}"
 
 
-def _note(ctx: ToolContext, counts: tuple[int, int, int, int], status_named: bool) -> str:
+def _subject(measures: list[str]) -> str:
+    """'Fans come', 'Gross revenue comes': what an answer drawing on both facts took from
+    transactions."""
+    names = [m.replace("_", " ") for m in measures]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    plural = len(names) > 1 or names[0].endswith("s")
+    return f"{listed[:1].upper()}{listed[1:]} come{'' if plural else 's'} from"
+
+
+def _note(
+    ctx: ToolContext, counts: tuple[int, ...], status_named: bool, measures: list[str]
+) -> str:
     covered_concerts, covered_tickets, concerts, tickets = counts
     grant = load_policy().role(ctx.role).grant("ticket_sales")
     source = (
@@ -78,8 +89,9 @@ def _note(ctx: ToolContext, counts: tuple[int, int, int, int], status_named: boo
         else "ticket transactions"
     )
     kind = "concerts" if status_named else "completed concerts"
+    lead = _subject(measures) if measures else "From"
     return (
-        f"From {source}, which cover {covered_concerts:,} of {concerts:,} {kind} "
+        f"{lead} {source}, which cover {covered_concerts:,} of {concerts:,} {kind} "
         f"({_count(covered_tickets)} of {_count(tickets)} tickets)."
     )
 
@@ -89,7 +101,8 @@ def transaction_coverage(
 ) -> Coverage | None:
     """The coverage of an answer that reads ticket transactions, when they cover only part of
     its scope; None when it reads none, they cover all of it, or the role's guard withholds it."""
-    if _SALES not in facts_read(query, model):
+    by_fact = measures_by_fact(query, model)
+    if _SALES not in by_fact:
         return None
     sql = coverage_sql(query, model)
     try:
@@ -104,11 +117,13 @@ def transaction_coverage(
     if covered_concerts >= concerts and covered_tickets >= tickets:
         return None
     status_named = any(f.field == "status" for f in query.filters)
+    # beside measures of every concert's results, the sentence names those from transactions
+    mixed = [m for m in query.measures if m in by_fact[_SALES]] if len(by_fact) > 1 else []
     return Coverage.model_construct(
         concerts_covered=covered_concerts,
         concerts=concerts,
         tickets_covered=covered_tickets,
         tickets=tickets,
         sql=result.sql,
-        note=_note(ctx, (covered_concerts, covered_tickets, concerts, tickets), status_named),
+        note=_note(ctx, counts, status_named, mixed),
     )

@@ -107,3 +107,14 @@ def test_a_partners_coverage_counts_only_the_sales_the_partner_may_read(
     assert result.coverage.note == _sentence(
         counts, "the ticket transactions role partner may read"
     )
+
+
+def test_beside_concert_results_the_sentence_names_what_came_from_transactions(
+    analyst: ToolContext, query_settings: Settings
+) -> None:
+    result = semantic_query(analyst, measures=["tickets_sold", "fans"])
+    counts = _scope(query_settings, "TRUE")
+    [(fans,)] = query_warehouse(query_settings, "SELECT count(DISTINCT fan_id) FROM ticket_sales")
+    assert result.rows == [[counts[3], fans]]  # tickets from every concert, fans from sales
+    assert result.coverage is not None
+    assert result.coverage.note == "Fans come " + _sentence(counts).replace("From", "from", 1)
