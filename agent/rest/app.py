@@ -68,7 +68,7 @@ from tools.query import semantic_catalog, semantic_query
 from tools.query.catalog import SemanticCatalog
 from tools.query.guard import withheld_note
 from tools.query.policy import load_policy
-from tools.query.semantic_model import SemanticQuery
+from tools.query.semantic_model import Coverage, SemanticQuery
 from tools.results import QueryResult
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,12 @@ class QueryAnswer(QueryResult):
         description="what the query guard withholds from these rows for the token's role, e.g. "
         "'ticket_sales groups of fewer than 10 rows are withheld for role partner'; "
         "null when nothing is",
+    )
+    coverage: Coverage | None = Field(
+        None,
+        description="how much of the scope the ticket transactions behind these rows cover "
+        "(channel, price tier, fans...), with a sentence to show; null when they cover it all or "
+        "the rows come from concert results",
     )
 
 
@@ -444,8 +450,9 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
     @v1.post("/query", tags=["query"])
     def query(ctx: Caller, body: SemanticQuery) -> QueryAnswer:
         """Measures by dimensions, checked by the query guard for the token's role; the SQL
-        that ran comes back with the rows, and `note` says which small groups the role's
-        privacy rule left out. GET /v1/query/catalog lists the names."""
+        that ran comes back with the rows, `note` says which small groups the role's privacy
+        rule left out and `coverage` how much the ticket transactions read cover. GET
+        /v1/query/catalog lists the names."""
         result = semantic_query(
             ctx, measures=body.measures, dimensions=body.dimensions, filters=body.filters,
             time_range=body.time_range, order_by=body.order_by, limit=body.limit,
@@ -455,6 +462,7 @@ def create_app(settings: Settings | None = None, api: ApiSettings | None = None)
         return QueryAnswer.model_construct(
             columns=result.columns, rows=result.rows, sql=result.sql,
             row_count=result.row_count, truncated=result.truncated, note=note or None,
+            coverage=result.coverage,
         )  # fmt: skip
 
     @v1.get("/query/catalog", tags=["query"])

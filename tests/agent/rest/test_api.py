@@ -85,6 +85,11 @@ def test_a_token_opens_every_endpoint_with_real_data(api: Api, names: dict[str, 
         result = ok(http.post("/v1/query", json=query))
         assert result["columns"] == ["genre", "tickets_sold"] and len(result["rows"]) == 3
         assert "SELECT" in result["sql"]
+        assert result["coverage"] is None  # concert results: every concert counts
+        by_channel = {"measures": ["tickets_sold"], "dimensions": ["channel"]}
+        coverage = ok(http.post("/v1/query", json=by_channel))["coverage"]
+        assert 0 < coverage["concerts_covered"] < coverage["concerts"], coverage
+        assert coverage["note"].startswith("From ticket transactions, which cover")
         catalog = ok(http.get("/v1/query/catalog"))
         assert "tickets_sold" in {m["name"] for m in catalog["measures"]}
 
