@@ -820,10 +820,18 @@ _DATE_WORDS = re.compile(
 
 
 def regroup(
-    call: Call, ents: Entities, text: str, today: date, dims: list[str], replace: bool
+    call: Call,
+    ents: Entities,
+    text: str,
+    today: date,
+    dims: list[str],
+    replace: bool,
+    *,
+    answered: bool = True,
 ) -> tuple[Call, str]:
     """The previous semantic query grouped by `dims` instead of (or besides) its own, with its
-    measures, filters and dates (and any this message changes), and a note of what changed."""
+    measures, filters and dates (and any this message changes), and a note of what changed;
+    `answered` is False when raw SQL answered in its place (nothing to compare totals with)."""
     before = list(call.input.get("dimensions") or [])
     args = dict(refine(call, ents, text, today).input)
     if "country" in dims and ents.genres == ["country"] and "country music" not in text.lower():
@@ -841,7 +849,27 @@ def regroup(
     )
     if not ents.limit and not _bare_limit(text) and (time or len(after) > len(before)):
         args["limit"] = max(int(args.get("limit") or 0), 500)  # a breakdown shows every group
-    return Call("semantic_query", args), _regroup_note(measures, before, after, args)
+    note = _regroup_note(measures, before, after, args, compared=answered)
+    return Call("semantic_query", args), note
+
+
+def regrouped_note(plan: Plan, previous: Call, asked: Call, *, answered: bool = True) -> Step:
+    """The note of a regrouping said again for the query that answered, when the role made it
+    leave a dimension out (without_buyers): "now by state instead of age band", not "by age
+    band and state", with the caveat saying why."""
+
+    def step(done: list[Call]) -> Call | None:
+        ran = [c for c in done if c.name == "semantic_query"]
+        final = ran[-1].input if len(ran) == 2 and ran[0].input == asked.input else None
+        dropped = final is not None and final.get("dimensions") != asked.input["dimensions"]
+        if final is not None and dropped and plan.notes:
+            before = list(previous.input.get("dimensions") or [])
+            measures = list(final.get("measures") or [])
+            after = list(final.get("dimensions") or [])
+            plan.notes[0] = _regroup_note(measures, before, after, final, compared=answered)
+        return None
+
+    return step
 
 
 def _words(names: list[str]) -> str:
@@ -850,7 +878,12 @@ def _words(names: list[str]) -> str:
 
 
 def _regroup_note(
-    measures: list[str], before: list[str], after: list[str], args: dict[str, Any]
+    measures: list[str],
+    before: list[str],
+    after: list[str],
+    args: dict[str, Any],
+    *,
+    compared: bool = True,
 ) -> str:
     """ "Tickets sold in 2024, now by channel instead of state.": the grouping that changed and
     what was kept, which the follow-up did not repeat."""
@@ -865,7 +898,7 @@ def _regroup_note(
         said = f"{what}, now by {_words(after)} instead of {_words(before)}."
     sales_before = [d for d in before if d in _SALES_ONLY]
     sales_after = [d for d in after if d in _SALES_ONLY]
-    counted = set(measures) & _COUNTED_BOTH_WAYS
+    counted = compared and set(measures) & _COUNTED_BOTH_WAYS
     if counted and sales_after and not sales_before:
         said += (
             f" These come from the recorded ticket transactions, the only data with a "

@@ -26,6 +26,7 @@ from agent.planner.plans import (
     question_dimensions,
     refine,
     regroup,
+    regrouped_note,
     regrouping,
     relax_when_empty,
     scatter,
@@ -356,9 +357,14 @@ def _regrouped(plan: Plan, text: str, ents: Entities, state: DialogueState, toda
     if last.name == "run_sql":
         call, note = sql_regroup(last, ents, text, dims, replace)
     else:
-        call, note = regroup(last, ents, text, today, dims, replace)
+        answered = last is not state.stood_in_for
+        call, note = regroup(last, ents, text, today, dims, replace, answered=answered)
     plan.notes.append(note)
-    plan.steps += [lambda _d: call, without_buyers(plan)]
+    plan.steps += [
+        lambda _d: call,
+        without_buyers(plan),
+        regrouped_note(plan, last, call, answered=last is not state.stood_in_for),
+    ]
     return True
 
 

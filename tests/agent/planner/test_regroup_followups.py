@@ -81,6 +81,16 @@ def test_after_the_partner_fallback_and_by_state_regroups_the_question_asked(
     assert last.input["time_range"] == YEAR_2024
     assert "leaves out the buyers' age band" in turn.answer, turn.answer
     assert "| state | tickets_sold |" in turn.answer, turn.answer
+    # the lead says the grouping that answered, not the one the role could not run; and no
+    # totals to compare with (fans were counted before, not the transactions)
+    assert turn.answer.startswith("Tickets sold, in 2024, now by state instead of age band.")
+    assert "totals differ" not in turn.answer, turn.answer
+
+    narrowed = asyncio.run(partner.ask("what about 2023?"))
+    last = narrowed.tool_calls[-1]
+    assert OUTSIDE not in narrowed.answer, narrowed.answer
+    assert last.input["dimensions"] == ["state"], last.input
+    assert last.input["time_range"] == {"start": "2023-01-01", "end": "2023-12-31"}
 
 
 def test_raw_sql_is_asked_anew_by_the_dimension_named(
