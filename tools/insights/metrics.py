@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from models.registry import ModelRegistry
 from tools.context import ToolContext
 from tools.results import Table
 
@@ -23,6 +22,7 @@ def model_metrics(ctx: ToolContext, *, model: str | None = None) -> ModelMetrics
     promoted or rejected. Pass model to see one model only.
     """
     from models.evaluation import compare_versions  # SciPy: when metrics are asked for
+    from models.registry import ModelRegistry
 
     registry = ModelRegistry(ctx.settings)
     names = [model] if model else registry.models()
