@@ -901,14 +901,14 @@ def _regroup_note(
     counted = compared and set(measures) & _COUNTED_BOTH_WAYS
     if counted and sales_after and not sales_before:
         said += (
-            f" These come from the recorded ticket transactions, the only data with a "
-            f"{_words(sales_after)}, not from the concert results the last answer used, so "
-            "the totals differ."
+            f" {_words(sales_after).capitalize()} "
+            f"{'exist' if len(sales_after) > 1 else 'exists'} only in the ticket transactions, so "
+            "these totals do not compare with the last answer's, from the concert results."
         )
     elif counted and sales_before and not sales_after:
         said += (
-            " These come from the concert results again, not from the ticket transactions "
-            "the last answer used, so the totals differ."
+            " These come from the concert results again, so the totals do not compare with the "
+            "last answer's, from the ticket transactions."
         )
     return said
 

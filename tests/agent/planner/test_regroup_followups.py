@@ -28,6 +28,8 @@ def test_and_by_adds_instead_and_now_by_replace_the_grouping(
     assert query.input["measures"] == ["tickets_sold"]
     assert query.input["time_range"] == YEAR_2024
     assert "age band added" in added.answer, added.answer
+    # the age band moves the tickets from the concert results to the transactions: said once
+    assert "Age band exists only in the ticket transactions" in added.answer, added.answer
     assert "| state | age_band | tickets_sold |" in added.answer, added.answer
 
     replaced = asyncio.run(service.ask("by channel instead"))
@@ -37,6 +39,9 @@ def test_and_by_adds_instead_and_now_by_replace_the_grouping(
     assert query.input["time_range"] == YEAR_2024
     assert "now by channel instead of state and age band" in replaced.answer, replaced.answer
     assert "| channel | tickets_sold |" in replaced.answer
+    assert "these totals do not compare with the last answer's" not in replaced.answer, (
+        "state and age band were both read from the transactions already"
+    )
 
     monthly = asyncio.run(service.ask("now by month"))
     query = monthly.tool_calls[-1]
