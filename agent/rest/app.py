@@ -61,7 +61,7 @@ from agent.ui.auth import UserStore
 from core.errors import ValidationError
 from core.settings import Settings
 from core.warehouse import share_readers
-from models.recommend.service import NEAR_KM
+from models.recommend import NEAR_KM
 from tools.context import ToolContext
 from tools.insights import forecast, profile, ranking, recommend
 from tools.query import semantic_catalog, semantic_query

@@ -12,9 +12,17 @@ bench.py     hybrid vs CF-only vs content-only vs popularity; cli.py the Typer a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from core.lazy import lazy_exports
+
+DEFAULT_RADIUS_KM: Final = 150.0
+"""How far from a fan's city a concert is in reach (beside their own state)."""
+NEAR_KM: Final = DEFAULT_RADIUS_KM
+"""What "near a city" means by default: about a 90-minute drive, the distance a metro's
+concertgoers travel for a show (a tour plays one of Chicago and Milwaukee, ~130 km apart, not
+both), and the reach the recommender gives a fan's home, so both mean one thing. Here, apart from
+the models, so callers can read them without importing pandas and SciPy."""
 
 if TYPE_CHECKING:
     from models.recommend.refresh import load_model, train
@@ -35,6 +43,8 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "DEFAULT_RADIUS_KM",
+    "NEAR_KM",
     "load_model",
     "recommend_batch",
     "recommend_concerts",

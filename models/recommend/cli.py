@@ -52,7 +52,7 @@ def recommend_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Upcoming concerts for a fan or stated tastes; or similar artists; or venues for an artist."""
-    from models.recommend import service
+    from models.recommend import NEAR_KM, service
 
     settings = Settings()
     try:
@@ -61,7 +61,7 @@ def recommend_command(
             rows = service.similar_artists(settings, similar_to, limit=limit)
         elif venues_for:
             title = f"venues for {venues_for}"
-            within_km = within_km or service.NEAR_KM
+            within_km = within_km or NEAR_KM
             if near:
                 title += f" within {within_km:g} km of {near}"
             rows = service.venues_for_artist(

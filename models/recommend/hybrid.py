@@ -23,11 +23,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from models.recommend import DEFAULT_RADIUS_KM
 from models.recommend.cf import ItemEDLAE, ItemKNN
 from models.recommend.content import artist_similarity, city_centres, haversine_km
 from models.recommend.data import FloatArray, Index, IntArray, Snapshot, fan_artist_matrix
-
-DEFAULT_RADIUS_KM: Final = 150.0
 
 
 @dataclass

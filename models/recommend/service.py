@@ -21,8 +21,9 @@ from core.entities import match_name
 from core.errors import ValidationError
 from core.settings import Settings
 from core.warehouse import reading
+from models.recommend import DEFAULT_RADIUS_KM, NEAR_KM
 from models.recommend.content import haversine_km
-from models.recommend.hybrid import DEFAULT_RADIUS_KM, HybridModel
+from models.recommend.hybrid import HybridModel
 from models.recommend.names import resolve_artist, resolve_genres, resolve_place
 from models.recommend.refresh import load_model
 
@@ -39,10 +40,6 @@ ORDER BY c.event_date, c.concert_id"""
 _BATCH: Final = 500
 TARGET_SELL_THROUGH: Final = 0.9
 """Venues fit an artist best when their typical draw would fill about 90% of the room."""
-# "Near a city" means about a 90-minute drive: the distance a metro's concertgoers travel for a
-# show (a tour plays one of Chicago and Milwaukee, ~130 km apart, not both), and the reach the
-# recommender already gives a fan's home (hybrid.DEFAULT_RADIUS_KM), so both mean one thing.
-NEAR_KM: Final = DEFAULT_RADIUS_KM  # 150 km
 _MAX_KM: Final = 20_016.0
 """Half the Earth's circumference: a radius this wide takes in every venue."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from core.settings import Settings
 from tests.mcp_servers.conftest import server_env
 
-HEAVY = ("plotly", "sklearn", "kaleido")
+HEAVY = ("plotly", "sklearn", "kaleido", "scipy")  # loaded by the tools that use them
 
 LIST_TOOLS = f"""
 import asyncio, json, sys
@@ -30,7 +30,7 @@ asyncio.run(main())
 """
 
 
-def test_listing_every_tool_loads_neither_plotly_nor_scikit_learn(
+def test_listing_every_tool_loads_no_plotly_scikit_learn_or_scipy(
     small_warehouse: Settings,
 ) -> None:
     done = subprocess.run(

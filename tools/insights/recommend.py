@@ -12,8 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from core.errors import QueryRefusedError, ValidationError
-from models.recommend import service
-from models.recommend.hybrid import DEFAULT_RADIUS_KM
+from models.recommend import DEFAULT_RADIUS_KM, NEAR_KM
 from tools.context import ToolContext
 from tools.query.audit import audited
 from tools.query.policy import load_policy
@@ -122,6 +121,8 @@ def recommend_concerts(
                 "state instead",
                 role=ctx.role,
             )
+    from models.recommend import service  # pandas and SciPy: loaded on first call
+
     items = service.recommend_concerts(
         ctx.settings,
         fan_id=fan_id,
@@ -146,6 +147,8 @@ def recommend_concerts(
 @audited("ticket_sales", "artists", "concerts", "venues")
 def similar_artists(ctx: ToolContext, *, artist: str, limit: int = 10) -> SimilarArtists:
     """Artists similar to one: shared ticket buyers, genre, popularity and shared venues."""
+    from models.recommend import service  # pandas and SciPy: loaded on first call
+
     items = service.similar_artists(ctx.settings, artist, limit=_limit(limit))
     return SimilarArtists(
         artist=artist,
@@ -162,7 +165,7 @@ def venues_for_artist(
     city: str | None = None,
     state: str | None = None,
     near: str | None = None,
-    within_km: float = service.NEAR_KM,
+    within_km: float = NEAR_KM,
     limit: int = 10,
 ) -> VenuesForArtist:
     """Venues that fit an artist: capacity near their typical draw, in markets where they sell
@@ -171,6 +174,8 @@ def venues_for_artist(
     `within_km` (default 150 km, about a 90-minute drive) of it, in any city or state, each with
     its `distance_km`; with `near`, `state` only says which city is meant. A city that cannot
     be placed is an error naming close spellings."""
+    from models.recommend import service  # pandas and SciPy: loaded on first call
+
     items = service.venues_for_artist(
         ctx.settings,
         artist,
@@ -199,6 +204,8 @@ def recommend_batch(
     ctx: ToolContext, *, fan_ids: list[str], limit: int = 10, date_from: str | None = None
 ) -> BatchRecommendations:
     """Upcoming-concert recommendations for many fans at once (e.g. for a mailing)."""
+    from models.recommend import service  # pandas and SciPy: loaded on first call
+
     results = service.recommend_batch(
         ctx.settings, fan_ids, limit=_limit(limit), date_from=_date(date_from)
     )
