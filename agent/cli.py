@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 from rich.console import Console
@@ -16,6 +17,7 @@ from agent.loadtest import cli as load_cli
 from agent.stack import cli as stack_cli
 from agent.ui.users import users_app
 from core.errors import EncoreError
+from core.process import exit_now
 from core.settings import Settings
 from evals import cli as evals_cli
 from mcp_servers import cli as mcp_cli
@@ -228,6 +230,11 @@ def bench_all_command() -> None:
                 pipelines_cli.console.print(f"skipped: {exc}")
 
 
+ONE_SHOT: Final = frozenset({"ask"})
+"""Commands that are done when they return: the console script then leaves at once (see
+`core.process`), the user having their answer (`encore ask`: about a second sooner)."""
+
+
 def main() -> None:
     """Console-script entry: EncoreErrors become one clear line and exit code 2."""
     try:
@@ -235,6 +242,10 @@ def main() -> None:
     except EncoreError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise SystemExit(2) from None
+    except SystemExit as done:
+        if sys.argv[1:2] and sys.argv[1] in ONE_SHOT and isinstance(done.code, int | None):
+            exit_now(done.code or 0)
+        raise
 
 
 if __name__ == "__main__":

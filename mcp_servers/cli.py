@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import importlib
 import json
 import logging
-import os
 import sys
 import threading
 import time
-from typing import Annotated, Literal, NoReturn
+from typing import Annotated, Literal
 
 import typer
 
+from core.process import exit_now
 from core.settings import Settings
 from mcp_servers import DOMAINS, ServerName, build_server
 
@@ -64,7 +62,7 @@ def mcp_command(
         mcp.run("streamable-http")
     else:
         mcp.run("stdio")
-        _exit_served()
+        exit_now(0)  # the client closed stdin: it waits for this exit (see core.process)
 
 
 @bench_app.command("mcp")
@@ -93,21 +91,6 @@ def bench_mcp_command(
             f"{figures['ratio_p50_to_in_process']:.2f}x",
         )
     console.print(table)
-
-
-def _exit_served() -> NoReturn:
-    """End the process once its client has closed stdin, without tearing down its modules one
-    by one: the client waits for the exit (`encore ask` half a second, a second more while the
-    warm-up is importing) and nothing is left to do. Tool calls have returned by then, writes
-    are committed and readers are read-only; exit handlers still run."""
-    for thread in threading.enumerate():  # as the interpreter would: non-daemon threads end
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()  # e.g. the chart renderer's browser, logging's flush
-    for stream in (sys.stdout, sys.stderr):  # stdout: the protocol's, closed by the server
-        with contextlib.suppress(ValueError, OSError):
-            stream.flush()
-    os._exit(0)
 
 
 WARM_UP: tuple[tuple[str, str], ...] = (

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
+
 ENCORE = shutil.which("encore", path=str(Path(sys.executable).parent)) or "encore"
 
 
@@ -137,3 +139,17 @@ def test_chart_kinds_in_the_help_are_the_ones_drawn() -> None:
     from tools.interpreter.cli import CHART_KINDS
 
     assert " | ".join(KINDS) == CHART_KINDS
+
+
+def test_ask_answers_then_exits_with_its_code(trained_warehouse: Settings, tmp_path: Path) -> None:
+    """`encore ask` leaves without Python's teardown once it has answered (core.process): the
+    whole answer is printed and flushed, and a failure keeps its exit code."""
+    from tests.conftest import copy_warehouse
+
+    settings = copy_warehouse(trained_warehouse, tmp_path, models=True)
+    answered = run(settings.data_dir, "ask", "Which genres sell the most tickets?", "--json")
+    assert answered.returncode == 0, answered.stderr
+    turn = json.loads(answered.stdout)
+    assert turn["answer"] and turn["tool_calls"], turn
+    refused = run(settings.data_dir, "ask", "hi", "--model", "gpt5")
+    assert refused.returncode != 0 and "gpt5" in refused.stdout + refused.stderr
