@@ -111,9 +111,9 @@ def _with_caveats(parts: list[str], leads: int, caveats: Sequence[str]) -> list[
 
 
 def _superseded(call: Call, later: list[Call]) -> bool:
-    """An empty ranking asked again with fewer filters (plans.relax_when_empty) says nothing,
+    """An empty ranking asked again with fewer filters (venues.relax_when_empty) says nothing,
     nor does a query of columns the role may not read asked again without them
-    (plans.without_buyers: its caveat says what was left out)."""
+    (partner.without_buyers: its caveat says what was left out)."""
     if call.name == "semantic_query" and call.error and "not available to role" in call.error:
         return bool(later)
     return (

@@ -17,7 +17,8 @@ from typing import Any
 from agent.planner.composer import fmt, partial_extract
 from agent.planner.entities import Entities
 from agent.planner.intents import DATA
-from agent.planner.plans import Plan, Step, _const, _literal, data_question, default_date
+from agent.planner.plans import Plan, Step, _const, _literal, default_date
+from agent.planner.questions import data_question
 from agent.planner.state import Call, records, table_of
 from tools.interpreter.templates import TEMPLATES
 

@@ -6,7 +6,10 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
+from agent.planner.analysis import correlation, measure_pair, scatter
 from agent.planner.entities import Entities
+from agent.planner.lookups import asks_history, concert_history, fan_base_question
+from agent.planner.partner import without_buyers
 from agent.planner.plans import (
     Plan,
     Step,
@@ -14,29 +17,11 @@ from agent.planner.plans import (
     _chart_args,
     _const,
     _query,
-    asks_history,
-    concert_history,
-    correlation,
-    data_question,
     default_date,
-    fan_base_question,
     ids_of,
-    is_refinement,
-    measure_pair,
-    question_dimensions,
-    refine,
-    regroup,
-    regrouped_note,
-    regrouping,
-    relax_when_empty,
-    scatter,
-    seat_bounds,
-    sql_regroup,
     state_artist,
-    venue_map,
-    venues_by_size,
-    without_buyers,
 )
+from agent.planner.questions import data_question, question_dimensions
 from agent.planner.recipes import (
     asks_cohorts,
     asks_month_over_month,
@@ -48,8 +33,17 @@ from agent.planner.recipes import (
     show_plan,
     state_map,
 )
+from agent.planner.regroup import (
+    is_refinement,
+    refine,
+    regroup,
+    regrouped_note,
+    regrouping,
+    sql_regroup,
+)
 from agent.planner.rules import CHART_WORDS, OPERATIONS, override
 from agent.planner.state import Call, DialogueState
+from agent.planner.venues import relax_when_empty, seat_bounds, venue_map, venues_by_size
 
 _SQL = re.compile(
     r"\b(select|with|insert|update|delete|drop|create|alter|pragma|attach|detach|copy|install|"
