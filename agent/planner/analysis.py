@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from agent.planner.entities import Entities
-from agent.planner.plans import Step, _chart_args, _const, _literal
+from agent.planner.plans import Step, chart_args, fixed_call, sql_literal
 from agent.planner.state import Call, table_of
 from tools.interpreter.templates import binned_pairs_sql
 
@@ -38,9 +38,9 @@ def _concert_rows(pair: tuple[str, str], ents: Entities) -> str:
     where = ["p.status = 'completed'", f"p.{x} IS NOT NULL", f"p.{y} IS NOT NULL"]
     for column, values in (("v.state", ents.states), ("v.city", ents.cities)):
         if values:
-            where.append(f"{column} IN ({', '.join(map(_literal, values))})")
+            where.append(f"{column} IN ({', '.join(map(sql_literal, values))})")
     if ents.genres:
-        where.append(f"a.genre IN ({', '.join(map(_literal, ents.genres))})")
+        where.append(f"a.genre IN ({', '.join(map(sql_literal, ents.genres))})")
     if ents.dates and ents.dates.start:
         where.append(f"p.event_date >= DATE '{ents.dates.start.isoformat()}'")
     if ents.dates and ents.dates.end:
@@ -56,7 +56,7 @@ def correlation(pair: tuple[str, str], ents: Entities) -> Step:
     """How two measures move together over completed concerts: the sandbox's correlation
     template (Pearson and Spearman, with a scatter)."""
     x, y = pair
-    return _const(
+    return fixed_call(
         "run_analysis",
         template="price_vs_sell_through",
         # binned in SQL: every concert counts, in an extract no role's row cap cuts
@@ -73,8 +73,8 @@ def scatter(pair: tuple[str, str], ents: Entities) -> list[Step]:
         table = table_of(done[-1].result) if done else None
         if table is None or not table["rows"]:
             return None
-        args = _chart_args("scatter", table)
+        args = chart_args("scatter", table)
         args.update(x=x, y=y, title=f"{y.replace('_', ' ')} vs {x.replace('_', ' ')} per concert")
         return Call("make_chart", args)
 
-    return [_const("run_sql", sql=_concert_rows(pair, ents)), chart]
+    return [fixed_call("run_sql", sql=_concert_rows(pair, ents)), chart]

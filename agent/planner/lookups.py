@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 from agent.planner.entities import Entities
-from agent.planner.plans import Step, _const, _literal
+from agent.planner.plans import Step, fixed_call, sql_literal
 from agent.planner.questions import question_dimensions
 
-_FAN_COLUMNS = {"age_band": "age_band", "country": "country", "genre": "favorite_genre"}
+FAN_COLUMNS = {"age_band": "age_band", "country": "country", "genre": "favorite_genre"}
 _FAN_COUNT = re.compile(r"\b(how many|number of|count of)\s+(our\s+)?fans\b|\bfans\s+(by|per)\b")
 _PURCHASE = re.compile(
     r"ticket|bought|buy|purchas|spen[dt]|concert|show|gig|venue|attend|sales|revenue", re.I
@@ -26,18 +26,18 @@ def fan_base_question(text: str, ents: Entities) -> Step | None:
     if named or ents.dates or _PURCHASE.search(lowered):
         return None
     dims = question_dimensions(text)
-    if any(d not in _FAN_COLUMNS for d in dims):
+    if any(d not in FAN_COLUMNS for d in dims):
         return None
     genres = [g for g in ents.genres if not (g == "country" and "country" in dims)]
-    where = f" WHERE favorite_genre IN ({', '.join(map(_literal, genres))})" if genres else ""
+    where = f" WHERE favorite_genre IN ({', '.join(map(sql_literal, genres))})" if genres else ""
     if not dims:
-        return _const("run_sql", sql=f"SELECT count(*) AS fans FROM fans{where}")
-    columns = ", ".join(f"{_FAN_COLUMNS[d]} AS {d}" for d in dims)
+        return fixed_call("run_sql", sql=f"SELECT count(*) AS fans FROM fans{where}")
+    columns = ", ".join(f"{FAN_COLUMNS[d]} AS {d}" for d in dims)
     sql = (
         f"SELECT {columns}, count(*) AS fans FROM fans{where} "
         f"GROUP BY {', '.join(str(i + 1) for i in range(len(dims)))} ORDER BY fans DESC"
     )
-    return _const("run_sql", sql=sql)
+    return fixed_call("run_sql", sql=sql)
 
 
 _HISTORY = re.compile(
@@ -57,12 +57,12 @@ def asks_history(text: str) -> bool:
 
 def concert_history(artist: str) -> Step:
     """The artist's completed concerts, latest first (the columns of the profile's table)."""
-    return _const(
+    return fixed_call(
         "run_sql",
         sql="SELECT p.event_date, v.name AS venue, v.city, v.state, p.tickets_sold, "
         "p.gross_revenue, round(p.sell_through, 3) AS sell_through "
         "FROM concert_performance p JOIN venues v USING (venue_id) "
         "JOIN artists a USING (artist_id) "
-        f"WHERE a.name = {_literal(artist)} AND p.status = 'completed' "
+        f"WHERE a.name = {sql_literal(artist)} AND p.status = 'completed' "
         "ORDER BY p.event_date DESC, v.name",
     )

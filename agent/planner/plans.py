@@ -48,12 +48,14 @@ class Plan:
         return None
 
 
-def _const(name: str, **args: Any) -> Step:
+def fixed_call(name: str, **args: Any) -> Step:
+    """A step that always makes this call, without its empty arguments."""
     clean = {k: v for k, v in args.items() if v not in (None, [], "")}
     return lambda _done: Call(name, clean)
 
 
-def _filters(ents: Entities, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def entity_filters(ents: Entities, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Semantic-query filters for the artists, venues, places and genres a message names."""
     out: list[dict[str, Any]] = []
     for field_name, values in (
         ("artist", ents.artists),
@@ -72,11 +74,12 @@ def _filters(ents: Entities, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]
     return out
 
 
-def _time(ents: Entities) -> dict[str, str | None] | None:
+def time_range_of(ents: Entities) -> dict[str, str | None] | None:
+    """The semantic-query time range of the dates a message names, if any."""
     return ents.dates.as_time_range() if ents.dates else None
 
 
-def _query(
+def query_step(
     measures: list[str],
     dims: list[str],
     ents: Entities,
@@ -85,35 +88,39 @@ def _query(
     skip: tuple[str, ...] = (),
     time_range: dict[str, str | None] | None = None,
 ) -> Step:
-    filters = _filters(ents, skip)
+    """A semantic query of `measures` by `dims`, filtered and dated as the message says."""
+    filters = entity_filters(ents, skip)
     if not dims:  # "stadiums vs arenas": one row for each of the values named, not one blend
         dims = [f["field"] for f in filters if f["op"] == "in"][:1]
-    return _const(
+    return fixed_call(
         "semantic_query",
         measures=measures,
         dimensions=dims,
         filters=filters,
-        time_range=time_range or _time(ents),
+        time_range=time_range or time_range_of(ents),
         order_by=[{"field": measures[0], "descending": True}] if dims else [],
         limit=ents.limit or limit,
     )
 
 
-def _chart_after(kind: str) -> Step:
+def chart_after(kind: str) -> Step:
+    """A chart of the last call's table, when it has rows."""
+
     def step(done: list[Call]) -> Call | None:
         table = table_of(done[-1].result) if done else None
         if table is None or not table["rows"]:
             return None
-        return Call("make_chart", _chart_args(kind, table))
+        return Call("make_chart", chart_args(kind, table))
 
     return step
 
 
-_TIME_DIMENSIONS = ("year", "quarter", "month", "week", "weekday")
+TIME_DIMENSIONS = ("year", "quarter", "month", "week", "weekday")
 _POSITION = re.compile(r"^(rank|position|row_number|id)$|_id$|_rank$", re.I)
 
 
-def _chart_args(kind: str, table: dict[str, Any]) -> dict[str, Any]:
+def chart_args(kind: str, table: dict[str, Any]) -> dict[str, Any]:
+    """make_chart's arguments for a table: which columns go across, up and (heatmap) as colour."""
     columns: list[str] = table["columns"]
     first = table["rows"][0] if table["rows"] else []
     numbers = [c for c, v in zip(columns, first, strict=False) if isinstance(v, int | float)]
@@ -127,7 +134,7 @@ def _chart_args(kind: str, table: dict[str, Any]) -> dict[str, Any]:
         x, y = numeric[0], numeric[1]  # two measures against each other
     if kind == "heatmap" and len(labels) >= 2 and numeric:
         # time across, the other category down, the measure as colour
-        across = next((c for c in labels if c in _TIME_DIMENSIONS), labels[1])
+        across = next((c for c in labels if c in TIME_DIMENSIONS), labels[1])
         down = next(c for c in labels if c != across)
         return {
             "kind": kind,
@@ -151,7 +158,8 @@ def _chart_args(kind: str, table: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _bare_limit(text: str) -> int | None:
+def top_limit(text: str) -> int | None:
+    """ "top 5": the row limit a message names after "top", if any."""
     m = re.search(r"\btop\s+(\d{1,3})\b", text.lower())
     return int(m.group(1)) if m else None
 
@@ -175,5 +183,6 @@ def state_artist(ents: Entities, state: DialogueState) -> str | None:
     return ents.unmatched[0] if ents.unmatched else state.artist
 
 
-def _literal(value: str) -> str:
+def sql_literal(value: str) -> str:
+    """A SQL string literal, its quotes escaped."""
     return "'" + value.replace("'", "''") + "'"

@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from agent.planner.entities import Entities
-from agent.planner.plans import _TIME_DIMENSIONS, Step, _const, _filters, _time
+from agent.planner.plans import TIME_DIMENSIONS, Step, entity_filters, fixed_call, time_range_of
 
 _CONCERT_STATES = r"(?:completed|past|played|scheduled|upcoming|planned|cancell?ed|future|live)"
-_MEASURES = (
+MEASURES = (
     (r"revenue|gross|earn|money", "gross_revenue"),
     (r"price", "avg_ticket_price"),
     (r"sell[- ]?through|fill rate", "sell_through"),
@@ -58,7 +58,7 @@ _DIMENSION_WORDS = {
 }
 
 
-_TIME_ADVERBS = {
+TIME_ADVERBS = {
     "monthly": "month",
     "quarterly": "quarter",
     "weekly": "week",
@@ -75,7 +75,7 @@ _RANKED = re.compile(
 _NAMED_DIMENSION = re.compile(
     r"\b(top|best|bottom|worst|which|what|busiest|quietest)\s+(?:\d+\s+)?", re.I
 )
-_DIMENSION_NAMES = [
+DIMENSION_NAMES = [
     *_DIMENSION_WORDS.items(),
     *((d.replace("_", " "), d) for d in _DIMENSIONS),
 ]
@@ -101,13 +101,13 @@ def question_dimensions(text: str) -> list[str]:
             r"age band|month|year|quarter|week|weekday|day of (the )?week)\b",
             after,
         )
-        period = singular and singular.group(1) in _TIME_DIMENSIONS
+        period = singular and singular.group(1) in TIME_DIMENSIONS
         if singular and (m.group(1) in ("which", "what") or period):
-            add(after, _DIMENSION_NAMES)  # "which venue sold the most", "the best month"
+            add(after, DIMENSION_NAMES)  # "which venue sold the most", "the best month"
     for m in re.finditer(r"\b(?:by|per|each|across)\s+([a-z][a-z ,]*)", lowered):
         for part in re.split(r"\s*(?:,|\band\b)\s*", m.group(1))[:3]:
-            add(part, _DIMENSION_NAMES)
-    for adverb, dim in _TIME_ADVERBS.items():
+            add(part, DIMENSION_NAMES)
+    for adverb, dim in TIME_ADVERBS.items():
         if re.search(rf"\b{adverb}\b", lowered) and dim not in dims:
             dims.append(dim)
     return dims
@@ -116,17 +116,15 @@ def question_dimensions(text: str) -> list[str]:
 def data_question(text: str, ents: Entities) -> Step:
     """A measure-by-dimension question as one semantic query."""
     lowered = text.lower()
-    measures = [m for pattern, m in _MEASURES if re.search(pattern, lowered)][:2] or [
-        "tickets_sold"
-    ]
+    measures = [m for pattern, m in MEASURES if re.search(pattern, lowered)][:2] or ["tickets_sold"]
     dims = question_dimensions(text)
     skip: tuple[str, ...] = ()
     if "country" in dims and ents.genres == ["country"] and "country music" not in lowered:
         skip = ("genre",)  # "by country" names the dimension, not the genre
-    filters = _filters(ents, skip) + _status_filter(lowered)
+    filters = entity_filters(ents, skip) + _status_filter(lowered)
     if not dims:  # "stadiums vs arenas": one row for each of the values named, not one blend
         dims = [f["field"] for f in filters if f["op"] == "in"][:1]
-    time = [d for d in dims if d in _TIME_DIMENSIONS]
+    time = [d for d in dims if d in TIME_DIMENSIONS]
     # "which month had the highest ...": the months ranked by the measure, not in time order
     best_period = bool(_RANKED.search(lowered) and _WHICH_PERIOD.search(lowered))
     order = (
@@ -138,12 +136,12 @@ def data_question(text: str, ents: Entities) -> Step:
     )
     # a ranking shows its top rows; a breakdown ("by state", "monthly") every group
     limit = ents.limit or (10 if _RANKED.search(lowered) and (best_period or not time) else 500)
-    return _const(
+    return fixed_call(
         "semantic_query",
         measures=measures,
         dimensions=dims,
         filters=filters,
-        time_range=_time(ents),
+        time_range=time_range_of(ents),
         order_by=order,
         limit=limit,
     )

@@ -17,7 +17,7 @@ from typing import Any
 from agent.planner.composer import fmt, partial_extract
 from agent.planner.entities import Entities
 from agent.planner.intents import DATA
-from agent.planner.plans import Plan, Step, _const, _literal, default_date
+from agent.planner.plans import Plan, Step, default_date, fixed_call, sql_literal
 from agent.planner.questions import data_question
 from agent.planner.state import Call, records, table_of
 from tools.interpreter.templates import TEMPLATES
@@ -100,7 +100,7 @@ def show_plan(plan: Plan, artist: str, ents: Entities, today: date, text: str) -
     place = city or state
     day = default_date(ents, today)
     where_args = near or ({"state": state} if state else {})
-    plan.steps.append(_const("venues_for_artist", artist=artist, **where_args, limit=5))
+    plan.steps.append(fixed_call("venues_for_artist", artist=artist, **where_args, limit=5))
 
     def anywhere(done: list[Call]) -> Call | None:
         # nothing fits in that place: the best anywhere, and the note says so
@@ -232,7 +232,7 @@ def cohorts(plan: Plan, text: str) -> None:
     # the template's own SQL counts the fans per cohort and month in SQL, so its extract fits
     # under the role's row cap (a row per fan and month did not: 302,814 rows on the default
     # scale against the analyst's 5,000)
-    plan.steps.append(_const("run_analysis", template="fan_cohorts", params=params))
+    plan.steps.append(fixed_call("run_analysis", template="fan_cohorts", params=params))
 
     def summary(done: list[Call]) -> Call | None:
         next_month = _next_month_retention(_analysis_rows(done))
@@ -357,7 +357,7 @@ def _concert_conditions(ents: Entities) -> list[str]:
         ("a.name", ents.artists),
     ):
         if values:
-            where.append(f"{column} IN ({', '.join(map(_literal, values))})")
+            where.append(f"{column} IN ({', '.join(map(sql_literal, values))})")
     if ents.dates and ents.dates.start:
         where.append(f"p.event_date >= DATE '{ents.dates.start.isoformat()}'")
     if ents.dates and ents.dates.end:

@@ -8,17 +8,17 @@ from datetime import date
 from typing import Any
 
 from agent.planner.entities import US_STATES, Entities
-from agent.planner.lookups import _FAN_COLUMNS
+from agent.planner.lookups import FAN_COLUMNS
 from agent.planner.plans import (
-    _TIME_DIMENSIONS,
+    TIME_DIMENSIONS,
     Plan,
     Step,
-    _bare_limit,
-    _filters,
-    _time,
     default_date,
+    entity_filters,
+    time_range_of,
+    top_limit,
 )
-from agent.planner.questions import _DIMENSION_NAMES, _MEASURES, _TIME_ADVERBS
+from agent.planner.questions import DIMENSION_NAMES, MEASURES, TIME_ADVERBS
 from agent.planner.state import Call, table_of
 from agent.planner.venues import seat_bounds
 
@@ -34,7 +34,7 @@ def refine(call: Call, ents: Entities, text: str, today: date) -> Call:
     args = dict(call.input)
     if call.name == "semantic_query":
         filters = [f for f in args.get("filters", []) if f["field"] not in _changed(ents)]
-        args["filters"] = filters + _filters(ents)
+        args["filters"] = filters + entity_filters(ents)
         if ents.dates:
             args["time_range"] = ents.dates.as_time_range()
     else:
@@ -76,7 +76,7 @@ def refine(call: Call, ents: Entities, text: str, today: date) -> Call:
             args["capacity_band"] = ents.capacity_band
         if call.name == "venue_ranking" and (seats := seat_bounds(ents, text)):
             args.update(seats)
-    limit = ents.limit or _bare_limit(text)
+    limit = ents.limit or top_limit(text)
     if limit:
         args["limit"] = limit
     return Call(call.name, args)
@@ -144,7 +144,7 @@ def regrouping(text: str, ents: Entities) -> tuple[list[str], bool] | None:
     dims: list[str] = []
     spans: list[tuple[int, int]] = []
     # the longest name first: "age band" is one dimension, not "age" and a stray "band"
-    words = sorted([*_FOLLOW_UP_WORDS.items(), *_DIMENSION_NAMES], key=lambda w: -len(w[0]))
+    words = sorted([*_FOLLOW_UP_WORDS.items(), *DIMENSION_NAMES], key=lambda w: -len(w[0]))
     for m in _REGROUP_BY.finditer(lowered):
         end = m.start(1)
         for part in re.split(r"(\s*(?:,|\band\b)\s*)", m.group(1)):
@@ -156,7 +156,7 @@ def regrouping(text: str, ents: Entities) -> tuple[list[str], bool] | None:
                 skipped = len(part) - len(phrase)
                 spans.append((m.start(), end + skipped + len(word)))
             end += len(part)
-    for adverb, dim in _TIME_ADVERBS.items():
+    for adverb, dim in TIME_ADVERBS.items():
         for m in re.finditer(rf"\b{adverb}\b", lowered):
             dims += [dim] if dim not in dims else []
             spans.append(m.span())
@@ -210,14 +210,14 @@ def regroup(
         args["filters"] = [f for f in args["filters"] if f["field"] != "genre"] + kept
     after = dims if replace else [*before, *(d for d in dims if d not in before)]
     measures: list[str] = list(args.get("measures") or ["tickets_sold"])
-    time = [d for d in after if d in _TIME_DIMENSIONS]
+    time = [d for d in after if d in TIME_DIMENSIONS]
     args["dimensions"] = after
     args["order_by"] = (
         [{"field": d, "descending": False} for d in time]
         if time
         else [{"field": measures[0], "descending": True}]
     )
-    if not ents.limit and not _bare_limit(text) and (time or len(after) > len(before)):
+    if not ents.limit and not top_limit(text) and (time or len(after) > len(before)):
         args["limit"] = max(int(args.get("limit") or 0), 500)  # a breakdown shows every group
     note = _regroup_note(measures, before, after, args, compared=answered)
     return Call("semantic_query", args), note
@@ -315,7 +315,7 @@ def sql_measures(call: Call) -> list[str]:
     "tickets_sold"), in column order."""
     table = table_of(call.result)
     columns = [str(c) for c in table["columns"]] if table else []
-    known = {m for _, m in _MEASURES} | {"transactions", "gross_revenue"}
+    known = {m for _, m in MEASURES} | {"transactions", "gross_revenue"}
     return [c for c in columns if c in known]
 
 
@@ -331,15 +331,15 @@ def sql_regroup(
     named = sql_measures(call)
     measures = named[:2] or ["tickets_sold"]
     skip = ("genre",) if "country" in dims and "country music" not in text.lower() else ()
-    time = [d for d in dims if d in _TIME_DIMENSIONS]
+    time = [d for d in dims if d in TIME_DIMENSIONS]
     args = {
         "measures": measures,
         "dimensions": dims,
-        "filters": _filters(ents, skip),
-        "time_range": _time(ents),
+        "filters": entity_filters(ents, skip),
+        "time_range": time_range_of(ents),
         "order_by": [{"field": d, "descending": False} for d in time]
         or [{"field": measures[0], "descending": True}],
-        "limit": ents.limit or _bare_limit(text) or 500,
+        "limit": ents.limit or top_limit(text) or 500,
     }
     clean = {k: v for k, v in args.items() if v not in (None, [], "")}
     note = (
@@ -363,13 +363,13 @@ def _fans_regroup(call: Call, dims: list[str], replace: bool) -> tuple[Call, str
     columns = [str(c) for c in table["columns"]] if table else []
     if "fans" not in columns or not re.search(r"\bFROM fans\b", sql, re.I):
         return None
-    before = [c for c in columns if c in _FAN_COLUMNS]
+    before = [c for c in columns if c in FAN_COLUMNS]
     after = dims if replace else [*before, *(d for d in dims if d not in before)]
-    if any(d not in _FAN_COLUMNS for d in after):
+    if any(d not in FAN_COLUMNS for d in after):
         return None
     genres = _FAN_GENRES.search(sql)
     where = f" {genres.group(0)}" if genres else ""
-    listed = ", ".join(f"{_FAN_COLUMNS[d]} AS {d}" for d in after)
+    listed = ", ".join(f"{FAN_COLUMNS[d]} AS {d}" for d in after)
     groups = ", ".join(str(i + 1) for i in range(len(after)))
     fans = Call(
         "run_sql",

@@ -13,12 +13,12 @@ from agent.planner.partner import without_buyers
 from agent.planner.plans import (
     Plan,
     Step,
-    _chart_after,
-    _chart_args,
-    _const,
-    _query,
+    chart_after,
+    chart_args,
     default_date,
+    fixed_call,
     ids_of,
+    query_step,
     state_artist,
 )
 from agent.planner.questions import data_question, question_dimensions
@@ -85,12 +85,12 @@ def build_plan(
     plan = Plan(intent)
     if intent in OPERATIONS:
         name, args = OPERATIONS[intent]
-        plan.steps.append(_const(name, **args))
+        plan.steps.append(fixed_call(name, **args))
         return plan
     if intent != "refuse_write" and (named_file := _INGEST_FILE.search(text)):
         # "ingest the file /data/uploads/sales.csv": held back until the user confirms
         plan.intent = "ingest_file"
-        plan.steps.append(_const("ingest_file", path=named_file.group("path"), confirm=False))
+        plan.steps.append(fixed_call("ingest_file", path=named_file.group("path"), confirm=False))
         return plan
     if intent == "refuse_write":
         plan.notes.append(
@@ -118,7 +118,7 @@ def build_plan(
         and re.search(r"\bvenues?\b", text, re.I)
     ):
         plan.intent = "venue_map"
-        plan.steps += [venue_map(ents), _chart_after("map")]
+        plan.steps += [venue_map(ents), chart_after("map")]
         return plan
     if intent not in _NOT_A_TASK and asks_show_plan(text):
         plan.intent = "plan_a_show"
@@ -161,7 +161,7 @@ def build_plan(
         plan.intent = "data_question"
         plan.steps.append(by_size)
         if CHART_WORDS.search(text):
-            plan.steps.append(_chart_after("bar"))
+            plan.steps.append(chart_after("bar"))
         return plan
     if intent in ("upcoming_concerts", "sellout_prediction") and _LOW_CONFIDENCE.search(text):
         plan.intent = "low_confidence"
@@ -184,14 +184,14 @@ def build_plan(
     artist = state_artist(ents, state)
     if intent == "artist_profile":
         if artist:
-            plan.steps.append(_const("artist_profile", artist=artist))
+            plan.steps.append(fixed_call("artist_profile", artist=artist))
     elif intent == "similar_artists":
         if artist:
-            plan.steps.append(_const("similar_artists", artist=artist, limit=ents.limit or 10))
+            plan.steps.append(fixed_call("similar_artists", artist=artist, limit=ents.limit or 10))
     elif intent == "artist_venues":
         if artist:
             plan.steps.append(
-                _query(
+                query_step(
                     ["concerts", "tickets_sold"],
                     ["venue", "city", "state"],
                     _with_artist(ents, artist),
@@ -206,7 +206,7 @@ def build_plan(
         place = _carried_place(ents, state)
         carried = () if ents.cities or ents.states else ("city", "state")
         plan.steps.append(
-            _const(
+            fixed_call(
                 "venue_ranking",
                 city=place.get("city"),
                 state=place.get("state"),
@@ -222,14 +222,14 @@ def build_plan(
         named = ents.artists[0]
         near = near_args(text, ents, named) if asks_near(text) else {}
         where = near or {"city": _first(ents.cities), "state": _first(ents.states)}
-        plan.steps.append(_const("venues_for_artist", artist=named, **where))
+        plan.steps.append(fixed_call("venues_for_artist", artist=named, **where))
     elif intent == "upcoming_concerts":
         args = _upcoming_args(ents, today)
         if not args["artist"] and _PRONOUN.search(text):
             args["artist"] = state.artist
         if not args["venue"] and (unknown := _unknown_venue(text, ents)):
             args["venue"] = unknown  # the tool says there is none and names close ones
-        plan.steps.append(_const("upcoming_concerts", **args))
+        plan.steps.append(fixed_call("upcoming_concerts", **args))
     elif intent in ("recommend_concerts", "preference_statement"):
         _preferences(plan, intent, text, ents, prefs, today)
     elif intent == "sellout_prediction":
@@ -238,7 +238,7 @@ def build_plan(
         if artist and ents.venues:
             day = default_date(ents, today)
             plan.steps.append(
-                _const(
+                fixed_call(
                     "predict_ticket_sales",
                     artist=artist,
                     venue=ents.venues[0],
@@ -256,28 +256,28 @@ def build_plan(
         measure = "gross_revenue" if re.search(r"revenue|gross", text, re.I) else "tickets_sold"
         grain = "quarter" if "quarter" in text.lower() else "month"
         plan.steps += [
-            _query(
+            query_step(
                 [measure], [grain], ents, limit=60, time_range=None if ents.dates else past_year
             ),
-            _chart_after("line"),
+            chart_after("line"),
         ]
         plan.steps[0] = _ordered_by_time(plan.steps[0], grain)
     elif intent == "genre_popularity":
         plan.steps += [
-            _query(
+            query_step(
                 ["tickets_sold", "gross_revenue", "concerts"],
                 ["genre"],
                 ents,
                 skip=("genre",),
                 limit=100,  # every genre; the answer shows the top ones
             ),
-            _chart_after("bar"),
+            chart_after("bar"),
         ]
     elif intent == "compare_sales":
         dim = _compare_dimension(text, ents)
         money = bool(re.search(r"revenue|gross|money|earn", text, re.I))
         plan.steps += [
-            _query(
+            query_step(
                 ["gross_revenue", "tickets_sold", "concerts"]
                 if money
                 else ["tickets_sold", "gross_revenue", "concerts"],
@@ -290,13 +290,13 @@ def build_plan(
                 or (dim == "genre" and len(ents.genres) >= 2)
                 else (dim,),
             ),
-            _chart_after("bar"),
+            chart_after("bar"),
         ]
     elif intent == "chart_request":
         if state.last_table and state.last_table["rows"]:
             kind = _chart_kind(text)
             table = state.last_table
-            plan.steps.append(lambda _d: Call("make_chart", _chart_args(kind, table)))
+            plan.steps.append(lambda _d: Call("make_chart", chart_args(kind, table)))
         else:
             plan.notes.append(
                 "There is no table yet to chart: ask a question first, then say 'chart that'."
@@ -308,12 +308,12 @@ def build_plan(
         ]
     elif intent == "run_sql":
         if sql := _sql_in(text):
-            plan.steps.append(_const("run_sql", sql=sql))
+            plan.steps.append(fixed_call("run_sql", sql=sql))
     elif intent in ("external_lookup", "popularity_vs_history"):
         if artist:
             _lookup(plan, intent, text, artist)
     elif intent == "memory_recall":
-        plan.steps.append(_const("recall_memory"))
+        plan.steps.append(fixed_call("recall_memory"))
     elif intent == "memory_forget":
         what = next(
             (
@@ -330,7 +330,7 @@ def build_plan(
     charted = ("chart_request", "sales_trend", "genre_popularity", "compare_sales")
     if asked_chart and plan.steps and intent not in charted:
         word = asked_chart.group(1).lower()
-        plan.steps.append(_chart_after("map" if word == "map" else _chart_kind(text)))
+        plan.steps.append(chart_after("map" if word == "map" else _chart_kind(text)))
     if not plan.steps and intent not in ("greeting", "out_of_scope") and not plan.notes:
         plan.notes.append(_missing(intent))
     return plan
@@ -435,7 +435,7 @@ def _ordered_by_time(step: Step, grain: str) -> Step:
 def _genre_compare(plan: Plan, ents: Entities, state: DialogueState, artist: str) -> None:
     genre = ents.genres[0] if ents.genres else state.genre
     if genre is None:
-        plan.steps.append(_const("artist_profile", artist=artist))
+        plan.steps.append(fixed_call("artist_profile", artist=artist))
 
     def compare(done: list[Call]) -> Call | None:
         found = genre
@@ -502,12 +502,12 @@ def _preferences(
         text_value = f"{value:g}" if isinstance(value, float) else str(value)
         grouped.setdefault(kind, []).append(text_value)
     for kind, values in grouped.items():
-        plan.steps.append(_const("remember_preference", kind=kind, value=", ".join(values)))
+        plan.steps.append(fixed_call("remember_preference", kind=kind, value=", ".join(values)))
     if intent == "recommend_concerts" or _ASKS.search(text):
         genres = list(dict.fromkeys([*ents.genres, *prefs.get("genres", [])]))
         args = _upcoming_args(ents, today)
         plan.steps.append(
-            _const(
+            fixed_call(
                 "recommend_concerts",
                 fan_id=ents.fan_id,
                 genres=genres,
@@ -527,10 +527,10 @@ def _sellouts(
 ) -> None:
     if state.concert_ids and not (ents.artists and ents.venues) and not ents.dates:
         ids = state.concert_ids[:10]
-        plan.steps.append(_const("predict_concerts", concert_ids=ids))
+        plan.steps.append(fixed_call("predict_concerts", concert_ids=ids))
     elif ents.artists and ents.venues:
         plan.steps.append(
-            _const(
+            fixed_call(
                 "predict_ticket_sales",
                 artist=ents.artists[0],
                 venue=ents.venues[0],
@@ -540,7 +540,7 @@ def _sellouts(
     else:
         args = _upcoming_args(ents, today)
         args["limit"] = ents.limit or max(args["limit"], batch)
-        plan.steps.append(_const("upcoming_concerts", **args))
+        plan.steps.append(fixed_call("upcoming_concerts", **args))
 
         def predict(done: list[Call]) -> Call | None:
             ids = ids_of(done[-1]) if done else []
@@ -581,12 +581,12 @@ def _lookup(plan: Plan, intent: str, text: str, artist: str) -> None:
     )
     if intent == "popularity_vs_history":
         source, kind = "spotify", "artist"
-    plan.steps.append(_const("lookup_source", source=source, query=artist, kind=kind))
+    plan.steps.append(fixed_call("lookup_source", source=source, query=artist, kind=kind))
     if kind == "events":
         # our own schedule answers too, whether or not the source can be reached
-        plan.steps.append(_const("upcoming_concerts", artist=artist, limit=10))
+        plan.steps.append(fixed_call("upcoming_concerts", artist=artist, limit=10))
     if intent == "popularity_vs_history":
-        plan.steps.append(_const("artist_profile", artist=artist))
+        plan.steps.append(fixed_call("artist_profile", artist=artist))
 
 
 def _missing(intent: str) -> str:

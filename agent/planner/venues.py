@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from agent.planner.entities import Entities
-from agent.planner.plans import Plan, Step, _const, _literal
+from agent.planner.plans import Plan, Step, fixed_call, sql_literal
 from agent.planner.state import Call, records
 
 _NARROWEST_FIRST = ("genre", "venue_type", "capacity_band")
@@ -78,7 +78,7 @@ def seat_bounds(ents: Entities, text: str) -> dict[str, int]:
 def _venue_places(ents: Entities) -> list[str]:
     """SQL conditions on venues for the states, cities and venue types a message names."""
     named = (("state", ents.states), ("city", ents.cities), ("venue_type", ents.venue_types))
-    return [f"{col} IN ({', '.join(map(_literal, values))})" for col, values in named if values]
+    return [f"{col} IN ({', '.join(map(sql_literal, values))})" for col, values in named if values]
 
 
 def venue_map(ents: Entities) -> Step:
@@ -89,7 +89,7 @@ def venue_map(ents: Entities) -> Step:
         "SELECT name AS venue, city, state, latitude, longitude, capacity FROM venues "
         f"WHERE {' AND '.join(where)} ORDER BY capacity DESC NULLS LAST, name LIMIT 500"
     )
-    return _const("run_sql", sql=sql)
+    return fixed_call("run_sql", sql=sql)
 
 
 _BY_SIZE = re.compile(
@@ -108,7 +108,7 @@ def venues_by_size(text: str, ents: Entities) -> Step | None:
     order = "ASC" if re.search(r"\bsmallest\b", text, re.I) else "DESC"
     counted = re.search(r"\b(\d{1,3})\s+(biggest|largest|smallest)\b", text, re.I)
     limit = ents.limit or (int(counted.group(1)) if counted else 10)
-    return _const(
+    return fixed_call(
         "run_sql",
         sql="SELECT name AS venue, city, state, venue_type, capacity FROM venues "
         f"WHERE {' AND '.join(where)} ORDER BY capacity {order}, name LIMIT {limit}",

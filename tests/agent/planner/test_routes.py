@@ -149,10 +149,10 @@ def test_a_venue_map_reads_coordinates_and_sizes_by_capacity() -> None:
 
 
 def test_a_scatter_plots_two_measures() -> None:
-    from agent.planner.plans import _chart_args
+    from agent.planner.plans import chart_args
 
     table = {"columns": ["venue", "price", "sell_through"], "rows": [["A", 50.0, 0.9]]}
-    args = _chart_args("scatter", table)
+    args = chart_args("scatter", table)
     assert (args["x"], args["y"]) == ("price", "sell_through")
 
 
