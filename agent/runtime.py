@@ -6,9 +6,11 @@
 Who the turn is for (memory owner, audit user, governance role), first match wins:
 1. `Authorization: Bearer <token>`: the token's subject and role, verified as the REST API does
    (`ENCORE_AUTH=local`: a token from POST /v1/token; `cognito`: the user pool's, whose
-   `cognito:groups` give the role) and checked against revoked tokens. Deployed behind the
-   runtime's customJWTAuthorizer (agentcore.yaml), the runtime has verified it already and
-   forwards the header (its request-header allowlist); the body's `user` is ignored.
+   `cognito:groups` give the role) and checked against revoked tokens. A local token is also
+   checked against the user store on every call, as REST does: a removed user's is refused (401)
+   and a changed role applies from the next turn. Deployed behind the runtime's
+   customJWTAuthorizer (agentcore.yaml), the runtime has verified it already and forwards the
+   header (its request-header allowlist); the body's `user` is ignored.
 2. No token and `ENCORE_RUNTIME_REQUIRE_TOKEN=true` (set it when deployed): 401.
 3. No token: ENCORE_USER with ENCORE_ROLE, as `encore ask` runs; the body's `user` only with
    `ENCORE_RUNTIME_BODY_USER=true`, for local development where every caller is trusted.
@@ -111,6 +113,10 @@ class Runtime:
         denylist = Denylist(api_dir(self.settings) / "revoked.sqlite")
         if denylist.is_revoked(principal.token_id, principal.user, principal.issued_at):
             raise UnauthorizedError("the token was revoked; get a new one")
+        if isinstance(authenticator, LocalIssuer):  # the REST API's check: gone -> 401, role now
+            return authenticator.current(principal)
+        # a Cognito token's user is not in the local user store: the pool says who exists and
+        # its groups give the role, so the verified token stands as it is
         return principal
 
     async def _caller(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import date as Date  # noqa: N812 - `date` is a query parameter's name
 from importlib.metadata import PackageNotFoundError, version
@@ -57,7 +57,6 @@ from agent.rest.limits import (
 )
 from agent.rest.revocation import Denylist
 from agent.rest.warmup import WarmState, Warmup
-from agent.ui.auth import UserStore
 from core.errors import ValidationError
 from core.settings import Settings
 from core.warehouse import share_readers
@@ -174,18 +173,6 @@ class _Runtime:
     warmup: Warmup
 
 
-def _as_stored(store: UserStore, principal: Principal) -> Principal:
-    """The caller with the role the user store gives them now, not the one their token was
-    issued with; refused once they are removed (whoever removed them, the CLI or not)."""
-    user = store.user(principal.user)
-    if user is None:
-        raise UnauthorizedError(
-            f"user {principal.user!r} no longer exists, so their tokens are refused; "
-            "an admin can add them again (`encore users add`), then POST /v1/token gives a new one"
-        )
-    return principal if user.role == principal.role else replace(principal, role=user.role)
-
-
 def authenticated(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -208,7 +195,7 @@ def authenticated(
         if runtime.denylist.is_revoked(principal.token_id, principal.user, principal.issued_at):
             raise UnauthorizedError(_REVOKED[runtime.settings.auth])
         if isinstance(runtime.authenticator, LocalIssuer):
-            principal = _as_stored(runtime.authenticator.store, principal)
+            principal = runtime.authenticator.current(principal)
     except UnauthorizedError:
         runtime.rejected.acquire(address)
         raise

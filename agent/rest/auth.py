@@ -17,7 +17,7 @@ import os
 import secrets
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
 import jwt
@@ -141,6 +141,22 @@ class LocalIssuer:
             "jti": uuid.uuid4().hex,  # what POST /v1/auth/revoke denies
         }
         return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def current(self, principal: Principal) -> Principal:
+        """The caller with the role the user store gives them now, not the one their token was
+        issued with; UnauthorizedError once they are removed (whoever removed them, the CLI or not).
+
+        Every entrypoint taking local tokens (the REST API, the AgentCore runtime) checks each
+        request with it after `verify`: a token outlives a removal or a role change otherwise.
+        """
+        user = self.store.user(principal.user)
+        if user is None:
+            raise UnauthorizedError(
+                f"user {principal.user!r} no longer exists, so their tokens are refused; "
+                "an admin can add them again (`encore users add`), "
+                "then POST /v1/token gives a new one"
+            )
+        return principal if user.role == principal.role else replace(principal, role=user.role)
 
     def verify(self, token: str) -> Principal:
         try:

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,22 +58,13 @@ class Served:
         return self.issuer.login(name, PASSWORD)[0]
 
 
-@pytest.fixture(scope="module")
-def served(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    data_dir = tmp_path_factory.mktemp("runtime-identity")
-    settings = Settings(data_dir=data_dir, warehouse_path=small_warehouse.warehouse_file)
-    store = UserStore(settings)
-    store.add("ana", PASSWORD, role="partner")
-    store.add("chijazz", PASSWORD, role="analyst")
-    memory = LocalMemory(settings.memory_dir)
-    memory.set_preference("chijazz", "genres", ["jazz"])
-    memory.set_preference("chijazz", "city", "Chicago")
-    memory.set_preference("ana", "city", "Austin")
-    memory.close()
+@contextmanager
+def serving(settings: Settings) -> Iterator[Served]:
+    """runtime_identity_server as a real subprocess on loopback over `settings`' data dir."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENCORE_RUNTIME_")}
     env |= {
-        "ENCORE_DATA_DIR": str(data_dir),
-        "ENCORE_WAREHOUSE_PATH": str(small_warehouse.warehouse_file),
+        "ENCORE_DATA_DIR": str(settings.data_dir),
+        "ENCORE_WAREHOUSE_PATH": str(settings.warehouse_file),
         "ENCORE_USER": "local",
         "ENCORE_ROLE": "analyst",
         "ENCORE_AUTH": "local",
@@ -100,6 +92,22 @@ def served(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) 
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    data_dir = tmp_path_factory.mktemp("runtime-identity")
+    settings = Settings(data_dir=data_dir, warehouse_path=small_warehouse.warehouse_file)
+    store = UserStore(settings)
+    store.add("ana", PASSWORD, role="partner")
+    store.add("chijazz", PASSWORD, role="analyst")
+    memory = LocalMemory(settings.memory_dir)
+    memory.set_preference("chijazz", "genres", ["jazz"])
+    memory.set_preference("chijazz", "city", "Chicago")
+    memory.set_preference("ana", "city", "Austin")
+    memory.close()
+    with serving(settings) as running:
+        yield running
 
 
 def _audited(settings: Settings) -> list[tuple[str, str]]:
