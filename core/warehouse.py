@@ -11,12 +11,21 @@ openers wait out a lock held elsewhere. Long-lived servers (the MCP servers) cal
 tens of milliseconds and starts with a cold buffer cache, and one agent turn makes several
 calls), closed after a short idle time so other processes can write, and at once when a writer
 in the same process wants the file.
+
+Steady reads (one request a second) would keep a shared reader open for good, so a writer that
+cannot get the file announces itself to other processes: a marker file beside the warehouse
+(`<file>.writer`, holding its pid and until when it waits). While a live marker exists readers do
+not open the file (one `os.stat` per open or lend), a shared reader closes as soon as its cursors
+are back, and the writer gets in; it removes the marker once it holds the file or gives up.
+Markers of dead processes or past their wait are stale and ignored.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import os
 import re
 import threading
 import time
@@ -137,7 +146,13 @@ def connect_writer(
                 f"cannot open the warehouse at {path}: {exc}", path=str(path)
             ) from exc
 
-    con = _open_with_retry(open_rw, settings, wait_s)
+    intent = _WriteIntent(path, wait_s)
+    try:
+        con = _open_with_retry(
+            open_rw, settings, wait_s, on_locked=intent.announce, busy=_who_holds
+        )
+    finally:
+        intent.withdraw()  # holding the file (or giving up): readers may queue on the lock again
     if migrated:
         migrate(con)
     return con
@@ -220,9 +235,17 @@ def _is_lock_conflict(exc: BaseException) -> bool:
 
 
 def _open_with_retry(
-    opener: Callable[[Settings], duckdb.DuckDBPyConnection], settings: Settings, wait_s: float
+    opener: Callable[[Settings], duckdb.DuckDBPyConnection],
+    settings: Settings,
+    wait_s: float,
+    *,
+    on_locked: Callable[[], None] | None = None,
+    busy: Callable[[Path, BaseException], str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """`opener(settings)`, retried with backoff while another process holds the file's lock."""
+    """`opener(settings)`, retried with backoff while another process holds the file's lock.
+
+    `on_locked` runs at each refusal (a writer announces itself); `busy` words the final error.
+    """
     deadline = time.monotonic() + wait_s
     delay = 0.05
     while True:
@@ -232,13 +255,115 @@ def _open_with_retry(
             if not _is_lock_conflict(exc):
                 raise
             if time.monotonic() >= deadline:
-                raise WarehouseError(
-                    "the warehouse is busy with a pipeline load; try again in a moment",
-                    path=str(settings.warehouse_file),
-                ) from exc
+                path = settings.warehouse_file
+                message = busy(path, exc) if busy else "the warehouse is busy with a pipeline load"
+                raise WarehouseError(f"{message}; try again in a moment", path=str(path)) from exc
+            if on_locked is not None:
+                on_locked()
             log.info("warehouse locked by another process; retrying in %.2fs", delay)
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+_HOLDER_PID = re.compile(r"PID (\d+)")
+_LOADING: Final = "the warehouse is being loaded; try again in a moment"
+
+
+def _intent_file(path: Path) -> Path:
+    return path.with_name(path.name + ".writer")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, someone else's
+    return True
+
+
+def _load_announced(path: Path) -> bool:
+    """Whether a live writer in some process waits for `path` (one stat when none does)."""
+    marker = _intent_file(path)
+    try:
+        marker.stat()
+    except FileNotFoundError:
+        return False
+    try:
+        text = marker.read_text(encoding="ascii")
+    except OSError:
+        return False  # removed meanwhile
+    try:
+        pid_text, until_text = text.split()[:2]
+        pid, until = int(pid_text), float(until_text)
+    except ValueError:
+        return False  # not ours: never block readers on a file we cannot read
+    if _pid_alive(pid) and time.time() < until:
+        return True
+    try:  # stale: its writer died or stopped waiting long ago
+        if marker.read_text(encoding="ascii") == text:
+            marker.unlink()
+            log.info("removed a stale writer marker of pid %d at %s", pid, marker)
+    except OSError:
+        pass
+    return False
+
+
+class _WriteIntent:
+    """A writer's announcement to readers in other processes: created atomically when the file
+    is refused to it, removed when it holds the file or gives up."""
+
+    def __init__(self, path: Path, wait_s: float) -> None:
+        self.marker = _intent_file(path)
+        self.path = path
+        self.wait_s = wait_s
+        self.text: str | None = None
+
+    def announce(self) -> None:
+        if self.text is not None or _load_announced(self.path):
+            return  # ours already, or another writer's: it drains the readers for both
+        # a little beyond our own wait, so a marker left by a killed writer expires
+        text = f"{os.getpid()} {time.time() + self.wait_s + 5:.3f} {time.time():.3f}\n"
+        tmp = self.marker.with_name(f"{self.marker.name}.{os.getpid()}.{threading.get_ident()}")
+        try:
+            tmp.write_text(text, encoding="ascii")
+            os.link(tmp, self.marker)  # atomic, and refused if another writer got there first
+        except OSError:
+            return
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.text = text
+        log.info("waiting for readers of %s to let go (marker %s)", self.path, self.marker)
+
+    def withdraw(self) -> None:
+        if self.text is None:
+            return
+        try:
+            if self.marker.read_text(encoding="ascii") == self.text:
+                self.marker.unlink()
+        except OSError:
+            pass
+        self.text = None
+
+
+def _who_holds(path: Path, exc: BaseException) -> str:
+    """What keeps a writer out: a read-only probe opens only if readers (not a writer) hold it."""
+    found = _HOLDER_PID.search(str(exc))
+    process = f" (process {found[1]})" if found else ""
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+    except duckdb.Error:
+        return f"the warehouse is busy with another pipeline load{process}"
+    return f"queries are reading the warehouse{process}"
+
+
+def _await_no_load(path: Path, deadline: float) -> None:
+    """Wait until no writer of another process is announced for `path`, up to `deadline`."""
+    while _load_announced(path):
+        if time.monotonic() >= deadline:
+            raise WarehouseError(_LOADING, path=str(path))
+        time.sleep(0.05)
 
 
 @dataclass
@@ -247,6 +372,7 @@ class _Shared:
     config: tuple[str, int]
     users: int = 0
     idle_since: float = field(default_factory=time.monotonic)
+    draining: bool = False  # a writer elsewhere waits: no new cursors, closed once all are back
 
 
 class _SharedReaders:
@@ -258,16 +384,32 @@ class _SharedReaders:
         self._open: dict[Path, _Shared] = {}
         self._closer: threading.Thread | None = None
 
-    def lend(self, settings: Settings, wait_s: float) -> duckdb.DuckDBPyConnection:
+    def lend(
+        self, settings: Settings, wait_s: float, *, heed_writers: bool = True
+    ) -> duckdb.DuckDBPyConnection:
         path = settings.warehouse_file.resolve()
         config = (settings.query_memory_limit, settings.query_threads)
+        deadline = time.monotonic() + wait_s
         with self._cond:
             shared = self._open.get(path)
             if shared is not None and shared.config != config:
                 self._close_when_unused(path, wait_s)  # another configuration: reopen
                 shared = None
+            while heed_writers and _load_announced(path):
+                if shared is not None:  # let the writer in as soon as the cursors are back
+                    shared.draining = True
+                    if shared.users == 0:
+                        self._drop(path)
+                        shared = None
+                if time.monotonic() >= deadline:
+                    raise WarehouseError(_LOADING, path=str(path))
+                self._cond.wait(timeout=0.05)
+                shared = self._open.get(path)
+            if shared is not None and heed_writers:
+                shared.draining = False  # the writer gave up before the cursors came back
             if shared is None:
-                shared = _Shared(_open_with_retry(connect_reader, settings, wait_s), config)
+                remaining = max(deadline - time.monotonic(), 0.0)
+                shared = _Shared(_open_with_retry(connect_reader, settings, remaining), config)
                 self._open[path] = shared
                 self._start_closer()
             shared.users += 1
@@ -281,6 +423,8 @@ class _SharedReaders:
             if shared is not None:
                 shared.users -= 1
                 shared.idle_since = time.monotonic()
+                if shared.draining and shared.users == 0:
+                    self._drop(settings.warehouse_file.resolve())
                 self._cond.notify_all()
 
     def close(self, path: Path, wait_s: float) -> None:
@@ -296,8 +440,10 @@ class _SharedReaders:
             raise WarehouseError(
                 "the warehouse is busy with queries; try again in a moment", path=str(path)
             )
-        shared.con.close()
-        del self._open[path]
+        self._drop(path)
+
+    def _drop(self, path: Path) -> None:
+        self._open.pop(path).con.close()
 
     def _start_closer(self) -> None:
         if self._closer is None or not self._closer.is_alive():
@@ -307,18 +453,26 @@ class _SharedReaders:
             self._closer.start()
 
     def _close_idle(self) -> None:
+        checked = 0.0
         with self._cond:
             while self._open:
                 now = time.monotonic()
+                # a writer elsewhere is looked for on each tick, not on each wake-up (give_back)
+                look = now - checked >= self.idle_s / 4
+                checked = now if look else checked
                 for path, shared in list(self._open.items()):
-                    if shared.users == 0 and now - shared.idle_since >= self.idle_s:
-                        shared.con.close()
-                        del self._open[path]
+                    if look and not shared.draining and _load_announced(path):
+                        shared.draining = True
+                    if shared.users == 0 and (
+                        shared.draining or now - shared.idle_since >= self.idle_s
+                    ):
+                        self._drop(path)
                 self._cond.wait(timeout=self.idle_s / 4)
 
 
 _SHARED_READERS: Final = _SharedReaders(idle_s=2.0)
 _sharing = False
+_held = threading.local()  # depth: how many `reading()` calls this thread is inside
 
 
 def share_readers(enabled: bool = True) -> None:
@@ -336,18 +490,25 @@ def release_readers(settings: Settings, *, wait_s: float = 30.0) -> None:
 def reading(settings: Settings, *, wait_s: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A locked-down read-only connection for one call (a cursor on the shared reader when
     `share_readers()` was called)."""
+    # a call inside another of this thread holds the file already: waiting for a writer would
+    # only wait for itself
+    heed_writers = not getattr(_held, "depth", 0)
     if not _sharing:
-        con = _open_with_retry(connect_reader, settings, wait_s)
-        try:
-            yield con
-        finally:
-            con.close()
-        return
-    cursor = _SHARED_READERS.lend(settings, wait_s)
+        deadline = time.monotonic() + wait_s
+        if heed_writers:
+            _await_no_load(settings.warehouse_file, deadline)
+        remaining = max(deadline - time.monotonic(), 0.0)
+        con = _open_with_retry(connect_reader, settings, remaining)
+        release: Callable[[], None] = con.close
+    else:
+        con = _SHARED_READERS.lend(settings, wait_s, heed_writers=heed_writers)
+        release = functools.partial(_SHARED_READERS.give_back, settings, con)
+    _held.depth = getattr(_held, "depth", 0) + 1
     try:
-        yield cursor
+        yield con
     finally:
-        _SHARED_READERS.give_back(settings, cursor)
+        _held.depth -= 1
+        release()
 
 
 @contextmanager
