@@ -246,7 +246,14 @@ def _ingest_one(
     _report(settings, con, run, entity, started, alerts_per_file,
             failed=False, retries_exhausted=False)  # fmt: skip
     log.info("ingested %s as %s in %.2fs", path.name, entity, time.perf_counter() - started)
-    return FileOutcome(path, entity, "succeeded", run, quarantine_samples=samples)
+    unused = run.inputs[0].get("unused_columns") or []
+    message = (
+        f"{len(unused)} column(s) not loaded, no field of {entity} has their name: "
+        + ", ".join(unused)
+        if unused
+        else ""
+    )
+    return FileOutcome(path, entity, "succeeded", run, message=message, quarantine_samples=samples)
 
 
 def _land(lake: Lake, key: str, path: Path, digest: str, hashed: os.stat_result) -> LakeObject:
@@ -316,6 +323,8 @@ def _transform_and_load(
     with _step(run, "read and validate"):  # the text is checked as it is parsed, stored once
         parsed = read_file(con, raw, table="_raw", transform=validation, into=scratch, plan=plan)
     mapping = validation.mapping(parsed.columns)  # (a file without columns was never mapped)
+    # kept in the ledger with the input and said in the outcome: a column is never dropped silently
+    run.inputs[0]["unused_columns"] = [c for c in parsed.columns if c not in mapping]
     fields = list(schema.model_fields)
     key = fields[0]
     with _step(run, "references and keys"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -464,3 +465,21 @@ def test_a_file_written_to_during_its_ingest_fails_and_loads_nothing(
     assert outcome.status == "failed"
     assert "changed while it was being ingested" in (outcome.message or "")
     assert query_warehouse(settings, "SELECT count(*) FROM artists") == [(0,)]
+
+
+def test_columns_that_name_no_field_are_said_and_kept_in_the_ledger(
+    settings: Settings, tmp_path: Path
+) -> None:
+    path = _csv(tmp_path / "fans.csv", [
+        ["fan_id", "city", "age_band", "parking_spots", "Label"],
+        ["F1", "Austin", "25-34", "2", "vip"],
+    ])  # fmt: skip
+    [outcome] = ingest_files(settings, [path], entity="fans")
+    assert outcome.status == "succeeded" and outcome.run is not None
+    assert outcome.message == (
+        "2 column(s) not loaded, no field of fans has their name: parking_spots, Label"
+    )
+    [(inputs,)] = query_warehouse(
+        settings, f"SELECT inputs FROM pipeline_runs WHERE run_id = '{outcome.run.run_id}'"
+    )
+    assert json.loads(str(inputs))[0]["unused_columns"] == ["parking_spots", "Label"]
