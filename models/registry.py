@@ -230,10 +230,14 @@ class ModelRegistry:
         primary_metric: str,
         higher_is_better: bool,
         protocol_param: str | None = None,
+        tolerance: float = 0.0,
+        compared: Mapping[str, float] | None = None,
     ) -> bool:
         """Make `version` the champion unless its `primary_metric` is worse than the champion's.
 
-        The first version is always promoted; a tie counts as "not worse". When
+        The first version is always promoted; a tie, or a difference within `tolerance`,
+        counts as "not worse". `compared` holds the candidate's metrics on the champion's own
+        holdout when its own metrics were measured on another window: those are compared. When
         `protocol_param` names a param whose value differs from the champion's (the evaluation
         itself changed, so the metrics do not compare), the new version is promoted.
 
@@ -248,6 +252,9 @@ class ModelRegistry:
         candidate = self._meta(name, version)
         candidate.decided_by = primary_metric
         new_value = _measured(candidate, primary_metric)
+        on = ""
+        if compared is not None and primary_metric in compared:
+            new_value, on = float(compared[primary_metric]), " on the champion's holdout"
         if new_value is None and candidate.not_evaluated is None:
             raise ValidationError(
                 f"{name} {version} has no metric {primary_metric!r}; "
@@ -269,12 +276,16 @@ class ModelRegistry:
             and new_value is not None
             and old_value is not None
             and comparable
-            and (new_value < old_value if higher_is_better else new_value > old_value)
+            and (
+                new_value < old_value - tolerance
+                if higher_is_better
+                else new_value > old_value + tolerance
+            )
         ):
             candidate.status = "rejected"
             candidate.decision = (
                 f"kept {champion.version}: {primary_metric} "
-                f"{metric_text(primary_metric, new_value)} is worse "
+                f"{metric_text(primary_metric, new_value)}{on} is worse "
                 f"than {metric_text(primary_metric, old_value)}"
             )
             self._save_meta(candidate)
@@ -285,8 +296,11 @@ class ModelRegistry:
             self._save_meta(champion)
             state["history"].append(champion.version)
         candidate.status = "champion"
-        candidate.decision = _promotion(
-            candidate, champion, primary_metric, new_value, old_value, comparable=comparable
+        candidate.decision = (
+            _promotion(
+                candidate, champion, primary_metric, new_value, old_value, comparable=comparable
+            )
+            + on
         )
         self._save_meta(candidate)
         state["champion"] = version

@@ -36,7 +36,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -155,6 +155,9 @@ class RefreshResult:
     lag_s: float
     run_id: str | None = None
     detail: str = ""
+    served_changed: bool | None = None
+    """Whether the refresh changed the served model (None: the refresher does not say). A model
+    trained but kept out by its champion gate is `done` with False: nothing new is served."""
 
 
 @dataclass
@@ -448,7 +451,9 @@ class PipelineScheduler:
             "records_in": run.records_in,
             "accepted": run.accepted,
             "quality_failed_checks": tick.quality_failures,
-            "models_refreshed": sum(r.status == "done" for r in tick.refreshes),
+            "models_refreshed": sum(
+                r.status == "done" and r.served_changed is not False for r in tick.refreshes
+            ),
         }
         if tick.stale_entities is not None:
             metrics["stale_entities"] = tick.stale_entities
@@ -471,8 +476,13 @@ class PipelineScheduler:
         started = time.perf_counter()
         status: Literal["done", "skipped", "failed"] = "done"
         detail = f"{pending.loads} load(s) since {pending.since:%H:%M:%S}"
+        served_changed: bool | None = None
         try:
-            pending.refresher.refresh(self.settings)
+            outcome = pending.refresher.refresh(self.settings)
+            if isinstance(outcome, Mapping) and isinstance(outcome.get("summary"), str):
+                detail = f"{outcome['summary']}; {detail}"
+                served = outcome.get("served_changed")
+                served_changed = served if isinstance(served, bool) else None
         except ConfigError as exc:
             # not buildable from this data yet (e.g. no ticket sales for the recommender): not an
             # incident to alert on at every run; the next load that touches its data tries again
@@ -486,18 +496,22 @@ class PipelineScheduler:
         seconds = time.perf_counter() - started
         lag_s = (utc_now() - pending.since).total_seconds()
         metrics = {"duration_s": seconds, "run_failed": float(status == "failed")}
-        if status == "done":  # the lag of requirement 3.3 exists only once the model is rebuilt
+        if served_changed is not None:
+            metrics["model_changed"] = float(served_changed)
+        # the lag of requirement 3.3 exists only once the served model is rebuilt
+        if status == "done" and served_changed is not False:
             metrics["freshness_lag_s"] = lag_s
         self._record(
             run,
             _LEDGER_STATUS[status],
-            None if status == "done" else detail,
+            # a model trained but not served: the ledger row says why (`pipeline status`)
+            None if status == "done" and served_changed is not False else detail,
             metrics,
             source=f"refresh:{name}",
             dimensions={"pipeline": "refresh", "model": name},
         )
         log.info("refresh of %s %s in %.1fs, %.0fs after new data", name, status, seconds, lag_s)
-        return RefreshResult(name, status, seconds, lag_s, run.run_id, detail)
+        return RefreshResult(name, status, seconds, lag_s, run.run_id, detail, served_changed)
 
     def _record(
         self,

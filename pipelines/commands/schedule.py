@@ -152,13 +152,19 @@ def _show(tick: Tick) -> None:
         if r.status == "skipped":
             console.print(f"  [yellow]not refreshed[/] {r.name}: {escape(r.detail)}")
             continue
+        if r.status == "done" and r.served_changed is False:
+            # trained, but the champion gate kept the served model: nothing new is served
+            console.print(f"  [yellow]not refreshed[/] {r.name} in {r.seconds:.1f} s: "
+                          f"{escape(r.detail)}")  # fmt: skip
+            continue
         verdict = "[green]refreshed[/]" if r.status == "done" else "[red]refresh failed[/]"
         console.print(f"  {verdict} {r.name} in {r.seconds:.1f} s, {r.lag_s / 60:.1f} min after "
                       f"new data ({escape(r.detail)})")  # fmt: skip
 
 
 def _summary(ticks: list[Tick], overlaps: int) -> None:
-    refreshes = [r for t in ticks for r in t.refreshes if r.status == "done"]
+    served = [r for t in ticks for r in t.refreshes if r.status == "done"]
+    refreshes = [r for r in served if r.served_changed is not False]
     failed = sum(t.status == "failed" for t in ticks)
     line = f"{len(ticks)} run(s), {failed} failed, {len(refreshes)} model refresh(es)"
     last = {r.name: r.status for t in ticks for r in t.refreshes if r.status != "skipped"}

@@ -2,8 +2,9 @@
 
 The small warehouse's sales end long before its "now", so after one new sale the holdout window
 holds that sale only: a first-time buyer, or a returning fan buying a cancelled concert, leaves
-nothing to measure. The recommender must still be retrained, registered as not evaluated (with
-the reason) and served, through `encore train` and through the scheduler's refresh.
+nothing to measure. The recommender must still be retrained and served, through `encore train`
+and through the scheduler's refresh: judged on the champion's holdout when that can be rebuilt,
+else registered as not evaluated (with the reason) and promoted.
 """
 
 from __future__ import annotations
@@ -117,25 +118,30 @@ def test_a_first_time_buyer_is_served_after_the_scheduled_refresh(
 
     assert tick.status == "succeeded", tick
     assert [(r.name, r.status) for r in tick.refreshes] == [("recommender", "done")], tick.refreshes
+    assert tick.refreshes[0].detail.startswith("refreshed: v0002 now serves"), tick.refreshes
     champion = ModelRegistry(warehouse).current("recommender")
     assert champion is not None and champion.version == "v0002"
-    assert champion.not_evaluated and "had bought before" in champion.not_evaluated
-    assert "ndcg@10" not in champion.metrics and champion.metrics["eval_fans"] == 0
+    # measured on v0001's holdout, not on the new window's nothing
+    assert champion.not_evaluated is None and champion.metrics["eval_fans"] >= 20
     # the new champion knows the purchase: the fan is no longer a cold start
     after = recommend_concerts(warehouse, fan_id=fan)
     assert any("whom you saw" in row["reason"] for row in after), after
 
     first, second = _versions(warehouse)
     assert (first["status"], second["status"]) == ("retired", "champion")
-    assert second["decision"].startswith("promoted without evaluation (no fan in the 60-day")
-    assert f"not compared with ndcg@10 {first['metrics']['ndcg@10']:.4g}" in second["decision"]
+    assert second["decision"] == (
+        f"promoted: ndcg@10 {second['metrics']['ndcg@10']:.4g} "
+        f"vs {first['metrics']['ndcg@10']:.4g} of v0001"
+    )
     table = runner.invoke(app, ["evaluate", "--model", "recommender"], env=_env(warehouse))
     assert table.exit_code == 0 and "nan" not in table.output.lower(), table.output
 
 
 def test_a_cancelled_show_then_an_evaluable_sale_retrain_from_the_command_line(
-    warehouse: Settings, tmp_path: Path
+    trained_warehouse: Settings, tmp_path: Path
 ) -> None:
+    # no champion yet: no holdout of its to fall back on, so the tiny windows are not evaluated
+    warehouse = copy_warehouse(trained_warehouse, tmp_path / "bare")
     at = _new_sale_time(warehouse)
     fan = _returning_fan(warehouse, at)
     cancelled = _one(
@@ -150,7 +156,7 @@ def test_a_cancelled_show_then_an_evaluable_sale_retrain_from_the_command_line(
     assert "evaluation: not available" in first.output and "returning fan" in first.output
     assert "promoted=True" in first.output
     unevaluated = ModelRegistry(warehouse).current("recommender")
-    assert unevaluated is not None and unevaluated.version == "v0002"
+    assert unevaluated is not None and unevaluated.version == "v0001"
 
     later = at + timedelta(days=1)
     concert = _candidate_concert(warehouse, later)
@@ -158,16 +164,36 @@ def test_a_cancelled_show_then_an_evaluable_sale_retrain_from_the_command_line(
     second = runner.invoke(app, ["train", "recommender", "--json"], env=_env(warehouse))
     assert second.exit_code == 0, second.output
     result = json.loads(second.output)["recommender"]
-    assert result["evaluation"] == {
-        "available": True,
-        "reason": None,
-        "eval_fans": 1,
-        "candidate_concerts": result["evaluation"]["candidate_concerts"],
-    }
-    assert result["promoted"] is True and result["version"] == "v0003"
+    # one fan cannot judge a model (its ndcg@10 is 0 or a hit by chance): not evaluated
+    evaluation = result["evaluation"]
+    assert (evaluation["available"], evaluation["eval_fans"]) == (False, 1), evaluation
+    assert "holds 1 evaluable fan(s), fewer than the 20 needed" in evaluation["reason"]
+    assert result["promoted"] is True and result["version"] == "v0002"
+    assert result["summary"] == "refreshed: v0002 now serves"
 
     versions = _versions(warehouse)
-    assert [v["status"] for v in versions] == ["retired", "retired", "champion"]
+    assert [v["status"] for v in versions] == ["retired", "champion"]
     newest = versions[-1]
-    assert newest["not_evaluated"] is None and 0 <= newest["metrics"]["ndcg@10"] <= 1
-    assert newest["decision"].endswith("v0002 had nothing to compare with (not evaluated)")
+    assert newest["not_evaluated"] == evaluation["reason"] and "ndcg@10" not in newest["metrics"]
+    assert newest["decision"].endswith("v0001 had nothing to compare with (not evaluated)")
+
+
+def test_a_second_refresh_is_judged_on_the_holdout_its_champion_was_judged_on(
+    warehouse: Settings, tmp_path: Path
+) -> None:
+    at = _new_sale_time(warehouse)
+    fan = _returning_fan(warehouse, at)
+    for n, day in enumerate((0, 1)):
+        when = at + timedelta(days=day)
+        concert = _candidate_concert(warehouse, when)
+        sale = [(f"S96001{n}", concert, fan, when)]
+        ingest_files(warehouse, [_sales_csv(tmp_path, f"{n}.csv", sale)])
+        result = train_recommender(warehouse)
+        assert result["promoted"] is True, result
+    first, second, third = ModelRegistry(warehouse).versions("recommender")
+    # v0002 was judged on v0001's window and recorded it; v0003 (one fan in its newest 60 days)
+    # is judged there too, on the same fans as v0001
+    assert result["evaluation"]["window"]["holdout"] == "v0002's"
+    assert first.metrics["eval_fans"] == third.metrics["eval_fans"] >= 20
+    ends = [v.params["holdout_end"] for v in (first, second, third)]
+    assert ends == [first.data_snapshot["latest_sale"]] * 3, ends
