@@ -106,14 +106,68 @@ def country_code(expr: str) -> str:
     return _lookup(expr, COUNTRY_CODES, fallback=f"upper(trim({expr}))")
 
 
+# words of a place name kept lower-case after its first word ("Rio de Janeiro", "Stoke-on-Trent")
+PLACE_PARTICLES: Final = (
+    "of", "de", "del", "della", "des", "du", "da", "das", "do", "dos", "di", "la", "le", "les",
+    "y", "upon", "on", "sur", "am", "an", "der", "den", "op", "and",
+)  # fmt: skip
+
+
+def _capitalised(part: str) -> str:
+    """One word: "austin" -> "Austin", "mcallen" -> "McAllen", "o'fallon" -> "O'Fallon"."""
+    prefix = (
+        f"(CASE WHEN lower({part}) LIKE 'mc_%' THEN 'Mc' "
+        f"WHEN lower({part}) LIKE 'o''_%' THEN 'O''' END)"
+    )
+    plain = f"upper(left({part}, 1)) || lower(substr({part}, 2))"
+    rest = f"upper(substr({part}, 3, 1)) || lower(substr({part}, 4))"
+    particles = ", ".join(f"'{w}'" for w in PLACE_PARTICLES)
+    return (
+        f"(CASE WHEN lower({part}) IN ({particles}) THEN lower({part}) "
+        f"WHEN {prefix} IS NOT NULL THEN {prefix} || {rest} ELSE {plain} END)"
+    )
+
+
+def _each_word(text: str, separator: str, word: str, body: str) -> str:
+    words = f"string_split({text}, '{separator}')"
+    return f"array_to_string(list_transform({words}, lambda {word}: {body}), '{separator}')"
+
+
+def place_case(text: str) -> str:
+    """A place name typed all lower- or all upper-case in title case ("new york" -> "New York",
+    "STRATFORD-UPON-AVON" -> "Stratford-upon-Avon"); mixed case is deliberate and kept.
+
+    `text` is bound once (a one-element list's lambda): the SQL names it six times.
+    """
+    hyphened = _each_word("_w", "-", "_p", _capitalised("_p"))
+    words = f"substr({_each_word('_t', ' ', '_w', hyphened)}, 2)"
+    one_word = f"substr({_capitalised('_t')}, 2)"  # most names: no lists built
+    rest = f"(CASE WHEN contains(_t, ' ') OR contains(_t, '-') THEN {words} ELSE {one_word} END)"
+    cased = (
+        f"CASE WHEN _t = lower(_t) OR _t = upper(_t) THEN upper(left(_t, 1)) || {rest} "
+        f"ELSE _t END"  # "de kalb" -> "De Kalb"
+    )
+    return f"list_transform([{text}], lambda _t: {cased})[1]"
+
+
 def state_code(expr: str) -> str:
-    """US/Canadian/Australian state names -> their codes; anything else cleaned and kept."""
-    return _lookup(expr, US_STATES, fallback=clean_text(expr))
+    """US/Canadian/Australian state names -> their codes ("Texas" -> "TX"), other codes in upper
+    case ("ny" -> "NY"), other names in place case ("bavaria" -> "Bavaria")."""
+    code = "length(_s) <= 3 AND regexp_full_match(_s, '[A-Za-z]{2,3}')"
+    cased = f"CASE WHEN {code} THEN upper(_s) ELSE {place_case('_s')} END"
+    return _lookup(
+        expr, US_STATES, fallback=f"list_transform([{clean_text(expr)}], lambda _s: {cased})[1]"
+    )
 
 
 def city_name(expr: str) -> str:
-    """Common city variants -> one spelling ("NYC" -> "New York")."""
+    """Common city variants -> one spelling ("NYC" -> "New York"), case as typed (a match key)."""
     return _lookup(expr, CITY_VARIANTS, fallback=clean_text(expr))
+
+
+def city_display(expr: str) -> str:
+    """`city_name` in place case: "new york" and "NEW YORK" -> "New York", "McAllen" kept."""
+    return _lookup(expr, CITY_VARIANTS, fallback=place_case(clean_text(expr)))
 
 
 # which normaliser applies to which entity field, before validation
@@ -122,7 +176,7 @@ FIELD_NORMALISERS: Final = {
     "artist": display_name,
     "venue": display_name,
     "tour_name": clean_text,
-    "city": city_name,
+    "city": city_display,
     "state": state_code,
     "country": country_code,
 }
