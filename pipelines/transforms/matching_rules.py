@@ -166,6 +166,27 @@ _KM: Final = (
     "* cos(radians((a.latitude + b.latitude) / 2)), 2))"
 )
 
+# A source that geocodes by city (the Wikipedia tour dates) puts every venue of a city on the
+# city's point, up to ~25 km from the venue: its coordinates only place a venue in a region.
+# A point is taken as such when venues of several names share it, or when the incoming batch
+# has about as many points as cities (some city spellings share one) and far more venues.
+
+# to ~1 m: a point averaged over a source's rows is not bit-for-bit the same
+_POINT: Final = (
+    "CASE WHEN latitude IS NOT NULL AND longitude IS NOT NULL "
+    "THEN [round(latitude, 5), round(longitude, 5)] END"
+)
+_COARSE: Final = (
+    f"count(DISTINCT {_VENUE_KEY}) OVER (PARTITION BY {_POINT}) > 1 "
+    "AND latitude IS NOT NULL "
+    f"OR NOT _existing AND count(DISTINCT {_POINT}) OVER (PARTITION BY _existing) "
+    f"<= 1.1 * count(DISTINCT {_CITY_KEY}) OVER (PARTITION BY _existing) "
+    f"AND count(DISTINCT {_VENUE_KEY}) OVER (PARTITION BY _existing) "
+    f">= 1.5 * count(DISTINCT {_POINT}) OVER (PARTITION BY _existing)"
+)
+# beyond this a city-level point still says "another city"
+_COARSE_KM: Final = 30
+
 VENUE_RULES: Final = MatchRules(
     entity_type="venue",
     features=(
@@ -175,6 +196,7 @@ VENUE_RULES: Final = MatchRules(
         "state",
         "latitude",
         "longitude",
+        f"coalesce({_COARSE}, false) AS _coarse",
         "capacity",
         "venue_type",
         "ticketmaster_id",
@@ -191,11 +213,16 @@ VENUE_RULES: Final = MatchRules(
                  AND (list_has_all(a._toks, b._toks) OR list_has_all(b._toks, a._toks)) THEN 6
                  ELSE {_name_level(8, 6, 4, -10, subset=_FUZZY_SUBSET)} END""",
             _agree("ticketmaster_id", 14, -14),
-            # sources place one venue a few hundred metres apart; two venues lie farther apart
-            f"CASE WHEN {_KM} < 0.6 THEN 7 WHEN {_KM} < 1 THEN 0 WHEN {_KM} >= 1 THEN -9 "
-            "ELSE 0 END",
+            # sources place one venue a few hundred metres apart; two venues lie farther apart,
+            # unless one point is only its city's: then nearer than another city is no evidence
+            f"CASE WHEN {_KM} < 0.6 THEN 7 WHEN {_KM} < 1 THEN 0 "
+            f"WHEN a._coarse OR b._coarse THEN CASE WHEN {_KM} >= {_COARSE_KM} THEN -9 ELSE 0 END "
+            f"WHEN {_KM} >= 1 THEN -9 ELSE 0 END",
+            # a source that geocodes by city also names the metro for a suburb's venue
+            # (Las Vegas for Paradise, Paris for Saint-Denis): within reach, no evidence either
             "CASE WHEN a._city = b._city THEN 2 WHEN starts_with(a._city, b._city) "
-            "OR starts_with(b._city, a._city) THEN 1 ELSE -3 END",
+            "OR starts_with(b._city, a._city) THEN 1 "
+            f"WHEN (a._coarse OR b._coarse) AND {_KM} < {_COARSE_KM} THEN 0 ELSE -3 END",
             _agree("country", 0, -10),
             _agree("state", 0.5, -2),
             _within("capacity", 0.05, 3, -3),
