@@ -3,9 +3,11 @@
 Glue 5.0's Spark 3.5 has no XML reader of its own (Glue's DynamicFrame one flattens otherwise),
 so a file's bytes (`binaryFiles`: one file, one task) go through
 `pipelines.sources.files_xml.parse_records` there, as `encore ingest` parses it: the same
-records, column names (first seen first, unique without regard to case) and `_line`s. Any DTD is
-refused before it is read, so entity expansion and external entities never happen; the task
-then returns the refusal as data and the driver raises it as a SourceError naming the file.
+records, column names (first seen first, unique without regard to case) and `_line`s, so the
+two agree on records in attribute form too (attributes by local name, a child element winning
+over an attribute of the same name). Any DTD is refused before it is read, so entity expansion
+and external entities never happen; the task then returns the refusal as data and the driver
+raises it as a SourceError naming the file.
 
 The file is parsed twice, once for its columns (only they reach the driver) and once for its
 rows, so no task holds more than the one file it reads. Neither pass keeps the file's records:
@@ -86,14 +88,13 @@ def columns_of(data: bytes) -> tuple[dict[str, str], str]:
     """Field key -> column name, in first-seen order as the local TableWriter names them; or
     no columns and the reason the file was refused."""
     from pipelines.sources.files_common import ColumnNames
-    from pipelines.sources.files_xml import display_name
 
     sink = _Columns()
     refused = _parse(data, sink)
     if refused:
         return {}, refused
     names = ColumnNames()
-    return {key: names.add(display_name(key)) for key in sink.keys}, ""
+    return {key: names.add(key) for key in sink.keys}, ""
 
 
 def rows_of(data: bytes, keys: list[str]) -> Iterator[tuple[Any, ...]]:
