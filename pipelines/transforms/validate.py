@@ -106,6 +106,25 @@ CROSS_FIELD_RULES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 }
 
 
+PRICED: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "Concert": ("currency", ("price_min", "price_max"))
+}
+"""Per schema: its currency field and the prices that are in it. A price's leading symbol
+("€45") is not thrown away with the parse: it says the row's currency (see `_currency_sql`)."""
+
+CURRENCY_SYMBOLS: Final[dict[str, tuple[str | None, tuple[str, ...]]]] = {
+    "€": ("EUR", ("EUR",)),
+    "£": ("GBP", ("GBP",)),
+    "¥": ("JPY", ("JPY", "CNY")),
+    # "$" alone names no currency: USD, CAD, AUD, MXN... all print it, and a concert row has no
+    # country to tell them apart (the venue's is in another table). So it sets none, and the
+    # currency stays NULL as with a plain number (no guess stored as a fact); it still conflicts
+    # with a non-dollar currency or symbol.
+    "$": (None, ("USD", "CAD", "AUD", "NZD", "MXN", "SGD", "HKD", "ARS", "CLP", "COP", "TWD")),
+}
+"""A price's symbol -> (the currency it sets when the row gives none, the currencies it fits)."""
+
+
 @dataclass(frozen=True)
 class FieldRule:
     """How one schema field is parsed from text and which checks its value must pass."""
@@ -187,6 +206,12 @@ def validation_sql(
             )
             screens.append(check)
     names = ", ".join(f'"{r.name}"' for r in rules)
+    if schema.__name__ in PRICED:
+        symbols, currency, conflicts = _currency_sql(*PRICED[schema.__name__], present)
+        parsed.extend(symbols)
+        names = names.replace(f'"{currency[0]}"', f'{currency[1]} AS "{currency[0]}"')
+        broken.extend(conflicts)
+        screens.extend(c for c, _ in conflicts)
     kept = "".join(f', "{c}"' for c in keep)
     for condition, message in CROSS_FIELD_RULES.get(schema.__name__, ()):
         broken.append((f"coalesce({condition}, false)", f"'{message}'"))
@@ -204,6 +229,49 @@ def validation_sql(
                     ELSE []::VARCHAR[] END AS _reasons{kept}
         FROM parsed
     """
+
+
+def _currency_sql(
+    field: str, prices: tuple[str, ...], present: set[str]
+) -> tuple[list[str], tuple[str, str], list[tuple[str, str]]]:
+    """The SQL that makes a price's currency symbol count: the symbol columns (`parsed` step),
+    the currency field's output (the field, else the symbols' currency) and the conflicts
+    (condition, reason) between the symbols of a row and its currency field.
+
+    A row with plain numbers costs one `ascii` per price column (its first character is a
+    digit: no symbol), and its conflict screens compare NULLs. Only the schemas in `PRICED`
+    pay it: ticket sales (no currency field) compile as before.
+    """
+    priced = [p for p in prices if p in present]
+    symbols, conflicts = [], []
+    spelled = " ".join(f"WHEN '{s}' THEN '{s}'" for s in CURRENCY_SYMBOLS)
+    for price in priced:
+        raw = f'"_raw_{price}"'  # a plain number starts with a digit: no string is cut
+        first = f"(CASE left(ltrim({raw}), 1) {spelled} END)"
+        symbols.append(f'CASE WHEN ascii({raw}) NOT BETWEEN 48 AND 57 THEN {first} END '
+                       f'AS "_symbol_{price}"')  # fmt: skip
+    named = " ".join(f"WHEN '{s}' THEN '{sets or s}'" for s, (sets, _) in CURRENCY_SYMBOLS.items())
+
+    def shown(price: str) -> str:
+        return f"'{price} in ' || (CASE \"_symbol_{price}\" {named} END)"
+
+    for i, first_price in enumerate(priced):
+        for other in priced[i + 1 :]:
+            a, b = f'"_symbol_{first_price}"', f'"_symbol_{other}"'
+            conflicts.append((f"coalesce({a} <> {b}, false)",
+                              f"'record: currency_conflict (' || {shown(first_price)} || ', ' "
+                              f"|| {shown(other)} || ')'"))  # fmt: skip
+        fits = " ".join(
+            f"WHEN '{s}' THEN \"{field}\" NOT IN ({', '.join(repr(c) for c in codes)})"
+            for s, (_, codes) in CURRENCY_SYMBOLS.items()
+        )
+        conflicts.append((f'coalesce(CASE "_symbol_{first_price}" {fits} END, false)',
+                          f"'record: currency_conflict (' || {shown(first_price)} || ', "
+                          f"{field} ' || \"{field}\" || ')'"))  # fmt: skip
+    sets = " ".join(f"WHEN '{s}' THEN '{c}'" for s, (c, _) in CURRENCY_SYMBOLS.items() if c)
+    found = ", ".join(f'"_symbol_{p}"' for p in priced)
+    output = f'coalesce("{field}", CASE coalesce({found}) {sets} END)' if priced else f'"{field}"'
+    return symbols, (field, output), conflicts
 
 
 _INFALLIBLE: Final = frozenset({"{raw}", "lower({raw})", "upper({raw})"})
@@ -352,11 +420,11 @@ def _cast(sql_type: str) -> str:
 
 
 def _number(raw: str, sql_type: str) -> str:
-    """A number as written, or with currency symbols, thousands separators and spaces stripped.
-
-    "$1,200.50" -> 1200.50. The plain cast comes first: most values need no cleaning.
+    """A number as written, or with a leading currency symbol, thousands separators and spaces
+    stripped: "$1,200.50" -> 1200.50 (where a schema prices in a currency, the symbol is read
+    too: `PRICED`). The plain cast comes first: most values need no cleaning.
     """
-    cleaned = f"regexp_replace({raw}, '^[$€£]|[,\\s_]', '', 'g')"
+    cleaned = f"regexp_replace({raw}, '^[$€£¥]|[,\\s_]', '', 'g')"
     return f"coalesce(TRY_CAST({raw} AS {sql_type}), TRY_CAST({cleaned} AS {sql_type}))"
 
 
