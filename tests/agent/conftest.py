@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,22 @@ MCP_COMMAND = [sys.executable, "-m", "mcp_servers", "all"]
 # the real server with run_sql and roles but only the warehouse domain: starts in about half the
 # time, for tests that start many servers to count them (the pool's)
 WAREHOUSE_MCP_COMMAND = [sys.executable, "-m", "mcp_servers", "warehouse"]
+
+
+def offline_cli(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Settings:
+    """The environment `encore ask` (through CliRunner) answers in: `settings`' warehouse, the
+    offline planner and this checkout's MCP server, no traces, no AWS metadata lookups."""
+    for name in ("ENCORE_MCP_URL", "ENCORE_WAREHOUSE_PATH", "ENCORE_MODEL_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for key, value in {
+        "ENCORE_DATA_DIR": str(settings.data_dir),
+        "ENCORE_MCP_COMMAND": json.dumps(MCP_COMMAND),
+        "ENCORE_MODEL": "offline",
+        "ENCORE_TRACES": "none",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(key, value)
+    return settings
 
 
 def agent_settings(**overrides: Any) -> AgentSettings:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from agent.build import close_mcp_clients
 from agent.commands import app
 from core.settings import Settings
-from tests.agent.conftest import MCP_COMMAND
+from tests.agent.conftest import offline_cli
 from tests.conftest import copy_warehouse, query_warehouse
 
 
@@ -30,17 +30,7 @@ def data(
 
 @pytest.fixture
 def env(data: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name in ("ENCORE_MCP_URL", "ENCORE_WAREHOUSE_PATH", "ENCORE_MODEL_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    for key, value in {
-        "ENCORE_DATA_DIR": str(data.data_dir),
-        "ENCORE_MCP_COMMAND": json.dumps(MCP_COMMAND),
-        "ENCORE_MODEL": "offline",
-        "ENCORE_TRACES": "none",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(key, value)
-    return data
+    return offline_cli(monkeypatch, data)
 
 
 def _runs(settings: Settings) -> int:

@@ -4,7 +4,6 @@ markdown table and lead sentence give it."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 
@@ -16,7 +15,7 @@ from agent.build import close_mcp_clients
 from agent.commands import app, render_table
 from agent.formatting import markdown
 from core.settings import Settings
-from tests.agent.conftest import MCP_COMMAND
+from tests.agent.conftest import offline_cli
 from tests.conftest import copy_warehouse
 from tools.results import Table
 
@@ -30,17 +29,7 @@ def data(small_warehouse: Settings, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture
 def env(data: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name in ("ENCORE_MCP_URL", "ENCORE_WAREHOUSE_PATH", "ENCORE_MODEL_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    for key, value in {
-        "ENCORE_DATA_DIR": str(data.data_dir),
-        "ENCORE_MCP_COMMAND": json.dumps(MCP_COMMAND),
-        "ENCORE_MODEL": "offline",
-        "ENCORE_TRACES": "none",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(key, value)
-    return data
+    return offline_cli(monkeypatch, data)
 
 
 def test_a_change_column_is_right_aligned_though_its_first_cell_is_empty(env: Settings) -> None:
