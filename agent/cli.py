@@ -243,7 +243,8 @@ def main() -> None:
         err_console.print(f"[bold red]error:[/] {exc}")
         raise SystemExit(2) from None
     except SystemExit as done:
-        if sys.argv[1:2] and sys.argv[1] in ONE_SHOT and isinstance(done.code, int | None):
+        command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+        if command in ONE_SHOT and isinstance(done.code, int | None):  # after -v too
             exit_now(done.code or 0)
         raise
 

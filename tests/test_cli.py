@@ -147,7 +147,7 @@ def test_ask_answers_then_exits_with_its_code(trained_warehouse: Settings, tmp_p
     from tests.conftest import copy_warehouse
 
     settings = copy_warehouse(trained_warehouse, tmp_path, models=True)
-    answered = run(settings.data_dir, "ask", "Which genres sell the most tickets?", "--json")
+    answered = run(settings.data_dir, "-v", "ask", "Which genres sell the most tickets?", "--json")
     assert answered.returncode == 0, answered.stderr
     turn = json.loads(answered.stdout)
     assert turn["answer"] and turn["tool_calls"], turn
