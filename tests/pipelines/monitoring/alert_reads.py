@@ -6,7 +6,7 @@ Used by test_alert_reads.py and by measure_alert_reads.py (the figures for the c
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipelines.monitoring import CloudWatchMonitor, fingerprint_for
@@ -16,6 +16,18 @@ _READS = ("filter_log_events", "get_log_events")
 
 DIMS = {"pipeline": "ingest", "entity": "venues"}
 """The dimensions of the pipeline whose runs are measured."""
+
+
+def critical_sum(cloudwatch: Any, namespace: str, name: str) -> float:
+    """The last hour's sum of a critical-severity metric (AlertsRaised, AlertRepeats)."""
+    now = datetime.now(UTC)
+    points = cloudwatch.get_metric_statistics(
+        Namespace=namespace, MetricName=name,
+        Dimensions=[{"Name": "severity", "Value": "critical"}],
+        StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=5),
+        Period=3600, Statistics=["Sum"],
+    )["Datapoints"]  # fmt: skip
+    return float(sum(p["Sum"] for p in points))
 
 
 class CountingLogs:

@@ -4,7 +4,6 @@ while its log has not caught up with what the monitor just wrote."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -12,6 +11,8 @@ import pytest
 
 from core.warehouse import migrate
 from pipelines.monitoring import CloudWatchMonitor, FanOutMonitor, LocalMonitor, record_run
+
+from .alert_reads import critical_sum
 
 FAILED = {"run_failed": 1.0}
 
@@ -64,17 +65,6 @@ class LaggingLogs:
         return getattr(self.client, name)
 
 
-def _sum(cloudwatch: Any, namespace: str, name: str) -> float:
-    now = datetime.now(UTC)
-    points = cloudwatch.get_metric_statistics(
-        Namespace=namespace, MetricName=name,
-        Dimensions=[{"Name": "severity", "Value": "critical"}],
-        StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=5),
-        Period=3600, Statistics=["Sum"],
-    )["Datapoints"]  # fmt: skip
-    return float(sum(p["Sum"] for p in points))
-
-
 def test_cloudwatch_counts_a_repeat_as_a_repeat_before_its_log_catches_up(
     cloudwatch: Any, logs: Any, namespace: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -89,8 +79,8 @@ def test_cloudwatch_counts_a_repeat_as_a_repeat_before_its_log_catches_up(
         record_run(fan, {"run_failed": 0.0}, run_id="r3", source="ingest", dimensions=dims)
     assert again == first
     assert len(_alert_lines(caplog, logging.ERROR)) == 1  # the local monitor's, not CloudWatch's
-    assert (_sum(cloudwatch, namespace, "AlertsRaised"),
-            _sum(cloudwatch, namespace, "AlertRepeats")) == (1.0, 1.0)  # fmt: skip
+    assert (critical_sum(cloudwatch, namespace, "AlertsRaised"),
+            critical_sum(cloudwatch, namespace, "AlertRepeats")) == (1.0, 1.0)  # fmt: skip
     assert cloud.open_alerts() == []  # r3 resolved it in CloudWatch too
     # the log has every event once it catches up, and reads the same from a fresh monitor
     assert len(lagging.held) == 3

@@ -12,22 +12,11 @@ from pipelines.monitoring import CloudWatchMonitor, fingerprint_for, record_run
 from pipelines.monitoring.base import utc_now
 from pipelines.monitoring.cloudwatch_streams import FINGERPRINT_STREAMS_TAG, fingerprint_stream
 
-from .alert_reads import DIMS, CountingLogs, seed_old_alerts
+from .alert_reads import DIMS, CountingLogs, critical_sum, seed_old_alerts
 from .test_alert_once import LaggingLogs
 
 HEALTHY = {"quarantine_rate": 0.01, "retries_exhausted": 0.0, "duration_s": 12.0}
 RUN_FAILED = fingerprint_for("ingest:crm", "run_failed", DIMS)
-
-
-def _sum(cloudwatch: Any, namespace: str, name: str) -> float:
-    now = datetime.now(UTC)
-    points = cloudwatch.get_metric_statistics(
-        Namespace=namespace, MetricName=name,
-        Dimensions=[{"Name": "severity", "Value": "critical"}],
-        StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=5),
-        Period=3600, Statistics=["Sum"],
-    )["Datapoints"]  # fmt: skip
-    return float(sum(p["Sum"] for p in points))
 
 
 def _runs(cloudwatch: Any, logs: Any, namespace: str, old: int) -> list[tuple[int, int]]:
@@ -46,8 +35,8 @@ def _runs(cloudwatch: Any, logs: Any, namespace: str, old: int) -> list[tuple[in
         reads.append((counting.reads, counting.events_read))
     [first], again, healthy, [after] = ids
     assert again == [first] and healthy == [] and after != first
-    assert (_sum(cloudwatch, namespace, "AlertsRaised"),
-            _sum(cloudwatch, namespace, "AlertRepeats")) == (2.0, 1.0)  # fmt: skip
+    assert (critical_sum(cloudwatch, namespace, "AlertsRaised"),
+            critical_sum(cloudwatch, namespace, "AlertRepeats")) == (2.0, 1.0)  # fmt: skip
     fresh = CloudWatchMonitor(namespace, client=cloudwatch, logs_client=logs, log_group=group)
     [still_open] = fresh.open_alerts("ingest:crm")
     assert (still_open.alert_id, still_open.fingerprint) == (after, RUN_FAILED)
@@ -106,8 +95,8 @@ def test_alerts_opened_before_fingerprint_streams_are_carried_over_once(
 
     repeated, first = run(1.0, "r1")  # still failing: a repeat of the open alert, not news
     assert repeated == ["legacy-0"] and first.calls["filter_log_events"] == 1
-    assert (_sum(cloudwatch, namespace, "AlertsRaised"),
-            _sum(cloudwatch, namespace, "AlertRepeats")) == (0.0, 1.0)  # fmt: skip
+    assert (critical_sum(cloudwatch, namespace, "AlertsRaised"),
+            critical_sum(cloudwatch, namespace, "AlertRepeats")) == (0.0, 1.0)  # fmt: skip
     tags = logs.list_tags_log_group(logGroupName=group)["tags"]
     assert FINGERPRINT_STREAMS_TAG in tags
     recovered, second = run(0.0, "r2")  # the carrying over is done: no more reading everything
@@ -130,7 +119,7 @@ def test_a_carried_over_alert_counts_before_the_log_serves_it(
     monitor = CloudWatchMonitor(namespace, client=cloudwatch, logs_client=lagging,
                                 log_group=group)  # fmt: skip
     assert monitor.alert("critical", "ingest:crm", "failed", fingerprint=RUN_FAILED) == "legacy-0"
-    assert _sum(cloudwatch, namespace, "AlertsRaised") == 0.0
+    assert critical_sum(cloudwatch, namespace, "AlertsRaised") == 0.0
     assert monitor.resolve(RUN_FAILED) == ["legacy-0"]
     lagging.catch_up()
     assert [a.alert_id for a in monitor.open_alerts()] == ["legacy-1"]
